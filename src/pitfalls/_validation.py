@@ -1,0 +1,99 @@
+"""Input checks shared by every module.
+
+One place for each check, so every public function words the same problem the same
+way: the argument, the value received, and the fix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["check_groups", "describe_values", "missing_positions"]
+
+
+def describe_values(values: Any, limit: int = 10) -> str:
+    """Comma-separated ``repr`` of the first ``limit`` values, with the count of the rest.
+
+    Examples
+    --------
+    >>> from pitfalls._validation import describe_values
+    >>> describe_values(["p1", "p2", "p3"], limit=2)
+    "'p1', 'p2' (and 1 more)"
+    """
+    values = list(values)
+    shown = ", ".join(repr(v.item() if isinstance(v, np.generic) else v) for v in values[:limit])
+    rest = len(values) - limit
+    return f"{shown} (and {rest} more)" if rest > 0 else shown
+
+
+def missing_positions(values: Any) -> np.ndarray:
+    """Positions of missing entries (``None``, ``NaN``, ``pd.NA``, ``NaT``) in a 1-D array.
+
+    Examples
+    --------
+    >>> from pitfalls._validation import missing_positions
+    >>> missing_positions(["a", None, float("nan"), "b"]).tolist()
+    [1, 2]
+    """
+    return np.flatnonzero(pd.isna(pd.Series(np.asarray(values, dtype=object), dtype=object)))
+
+
+def check_groups(groups: Any, n_samples: int | None = None, *, name: str = "groups") -> np.ndarray:
+    """Validate a group (patient) label per sample and return it as a 1-D array.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n_samples,)
+        Group label of each sample. ``None`` or missing entries are errors: a sample
+        whose patient is unknown cannot be kept on one side of a split.
+    n_samples : int, optional
+        Expected length (the number of rows of ``X``).
+    name : str, default="groups"
+        Argument name used in error messages.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        If ``groups`` is None, not 1-D, has missing values or the wrong length.
+
+    Examples
+    --------
+    >>> from pitfalls._validation import check_groups
+    >>> check_groups(["a", "a", "b"], 3).tolist()
+    ['a', 'a', 'b']
+    >>> check_groups(["a", None], 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: groups has 1 missing value(s) (at positions 1); every sample needs a group (patient) id. Fill them in or drop those samples.
+    """
+    if groups is None:
+        raise ValueError(
+            f"The '{name}' parameter should not be None; pass one group (patient) id "
+            "per sample so that a patient's samples stay on one side of the split."
+        )
+    arr = np.asarray(groups)
+    if arr.ndim != 1:
+        arr = np.ravel(arr) if arr.ndim == 2 and 1 in arr.shape else arr
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D with one id per sample; got shape {arr.shape}.")
+    if n_samples is not None and arr.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} entries but X has {n_samples} samples; "
+            "pass one group id per sample."
+        )
+    if arr.dtype.kind in "OfcMm":  # only these dtypes can hold None / NaN / NaT
+        missing = missing_positions(arr)
+        if missing.size:
+            raise ValueError(
+                f"{name} has {missing.size} missing value(s) (at positions "
+                f"{describe_values(missing)}); every sample needs a group (patient) id. "
+                "Fill them in or drop those samples."
+            )
+    return arr
