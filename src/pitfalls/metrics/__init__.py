@@ -1,3 +1,5 @@
 """Classification summaries with baselines, Dice / IoU, and run-to-run comparison."""
 
-__all__: list[str] = []
+from ._compare import RunComparison, compare_runs
+
+__all__ = ["RunComparison", "compare_runs"]
