@@ -1,0 +1,309 @@
+"""Is the data source (site, batch) confounded with the label?"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pitfalls._validation import check_groups, describe_values, missing_positions
+from pitfalls.exceptions import BatchEffectWarning
+
+__all__ = ["ConfoundingResult", "confounding_test"]
+
+# Cochran's rule: the chi-square approximation is trusted when every expected count is >= 5.
+_MIN_EXPECTED_COUNT = 5.0
+
+
+@dataclass(frozen=True, repr=False)
+class ConfoundingResult:
+    """Association between the data source and the label.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Contingency table: one row per batch (site), one column per label, sample counts.
+    statistic : float
+        Pearson chi-square statistic of ``table`` (no continuity correction).
+    pvalue : float
+        p-value of the test named by ``method`` (null hypothesis: batch and label independent).
+    dof : int
+        Degrees of freedom of the chi-square test, ``(n_batches - 1) * (n_labels - 1)``.
+    method : {"chi2", "fisher"}
+        Test that gave ``pvalue``.
+    cramers_v : float
+        Bias-corrected Cramér's V (Bergsma 2013) in [0, 1]: 0 when batch and label are
+        independent, 1 when the batch determines the label.
+    label_from_batch_score : float
+        Balanced accuracy of the best rule that predicts the label from the batch alone
+        (every sample gets the label chosen for its batch). ``1 / n_labels`` is chance; 1
+        means the site alone classifies every sample. It is an in-sample score: with many
+        small batches it is optimistic.
+    batch_rule : dict
+        The label that rule assigns to each batch.
+    n_samples : int
+        Number of samples.
+    """
+
+    table: pd.DataFrame
+    statistic: float
+    pvalue: float
+    dof: int
+    method: str
+    cramers_v: float
+    label_from_batch_score: float
+    batch_rule: dict[Any, Any]
+    n_samples: int
+
+    def __repr__(self) -> str:
+        n_batches, n_labels = self.table.shape
+        return (
+            f"ConfoundingResult(cramers_v={self.cramers_v:.3f}, pvalue={self.pvalue:.3g} "
+            f"({self.method}), label_from_batch_score={self.label_from_batch_score:.3f}, "
+            f"n_samples={self.n_samples}, n_batches={n_batches}, n_labels={n_labels})"
+        )
+
+    def plot(self, ax: Any = None, *, normalize: bool = True) -> Any:
+        """Stacked bars of the label mix within each batch.
+
+        See :func:`pitfalls.batch_effects.plot_site_label`.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from pitfalls.batch_effects import confounding_test
+        >>> res = confounding_test([0, 0, 1, 1], ["a", "a", "b", "b"], warn=False)
+        >>> res.plot().get_ylabel()
+        'fraction of samples'
+        """
+        from pitfalls.batch_effects._plotting import plot_site_label
+
+        return plot_site_label(self.table, ax=ax, normalize=normalize)
+
+
+def _check_labels_and_batches(labels: Any, batches: Any) -> tuple[pd.Series, pd.Series]:
+    label_arr = np.asarray(labels)
+    if label_arr.ndim != 1:
+        raise ValueError(
+            f"labels must be 1-D with one label per sample; got shape {label_arr.shape}."
+        )
+    missing = missing_positions(label_arr)
+    if missing.size:
+        raise ValueError(
+            f"labels has {missing.size} missing value(s) (at positions {describe_values(missing)}); "
+            "drop unlabelled samples before testing for confounding."
+        )
+    batch_arr = check_groups(batches, name="batches")
+    if batch_arr.shape[0] != label_arr.shape[0]:
+        raise ValueError(
+            f"labels has {label_arr.shape[0]} entries but batches has {batch_arr.shape[0]}; "
+            "pass one batch (site) per sample."
+        )
+    label_name = getattr(labels, "name", None) or "label"
+    batch_name = getattr(batches, "name", None) or "batch"
+    label_s = pd.Series(label_arr, name=label_name)
+    batch_s = pd.Series(batch_arr, name=batch_name)
+    n_labels = label_s.nunique()
+    if n_labels < 2:
+        raise ValueError(
+            f"labels has a single class ({describe_values(label_s.unique())}); a confounding "
+            "test needs at least two classes."
+        )
+    n_batches = batch_s.nunique()
+    if n_batches < 2:
+        raise ValueError(
+            f"batches has a single value ({describe_values(batch_s.unique())}); a confounding "
+            "test needs samples from at least two batches (sites)."
+        )
+    return label_s, batch_s
+
+
+def bias_corrected_cramers_v(table: Any) -> float:
+    """Bias-corrected Cramér's V of a contingency table (Bergsma 2013).
+
+    The plain Cramér's V is biased upwards in small samples and for tables with many
+    cells; the correction subtracts the chi-square expected under independence and
+    shrinks the table dimensions accordingly.
+
+    Parameters
+    ----------
+    table : array-like of shape (n_rows, n_columns)
+        Counts.
+
+    Returns
+    -------
+    float
+        Value in [0, 1].
+
+    References
+    ----------
+    W. Bergsma, "A bias-correction for Cramér's V and Tschuprow's T", Journal of the
+    Korean Statistical Society 42 (2013) 323-328.
+
+    Examples
+    --------
+    >>> from pitfalls.batch_effects import bias_corrected_cramers_v
+    >>> round(bias_corrected_cramers_v([[50, 0], [0, 50]]), 3)
+    1.0
+    >>> bias_corrected_cramers_v([[25, 25], [25, 25]])
+    0.0
+    """
+    counts = np.asarray(table, dtype=float)
+    n = counts.sum()
+    n_rows, n_cols = counts.shape
+    if n <= 1:
+        return float("nan")
+    chi2 = stats.chi2_contingency(counts, correction=False)[0]
+    phi2 = chi2 / n
+    phi2_corrected = max(0.0, phi2 - (n_rows - 1) * (n_cols - 1) / (n - 1))
+    rows_corrected = n_rows - (n_rows - 1) ** 2 / (n - 1)
+    cols_corrected = n_cols - (n_cols - 1) ** 2 / (n - 1)
+    denominator = min(rows_corrected - 1, cols_corrected - 1)
+    if denominator <= 0:
+        return float("nan")
+    return float(min(1.0, np.sqrt(phi2_corrected / denominator)))
+
+
+def _best_batch_rule(table: pd.DataFrame) -> tuple[dict[Any, Any], float]:
+    """Batch -> label rule with the highest balanced accuracy, and that accuracy.
+
+    Balanced accuracy is the mean over labels of (correct samples of the label) / (samples
+    of the label), so it is a sum over batches of ``count[b, rule(b)] / label_total[rule(b)]``
+    divided by the number of labels: each batch's best label is chosen independently, as the
+    label that is most frequent in the batch after weighting every sample by the inverse of
+    its class size. With balanced classes this is the batch's majority label.
+    """
+    counts = table.to_numpy(dtype=float)
+    label_totals = counts.sum(axis=0)
+    weighted = counts / label_totals
+    best = weighted.argmax(axis=1)  # ties: the first label in sorted order
+    score = weighted[np.arange(len(best)), best].sum() / counts.shape[1]
+    rule = {
+        (b.item() if isinstance(b, np.generic) else b): (
+            lab.item() if isinstance(lab, np.generic) else lab
+        )
+        for b, lab in zip(table.index, table.columns[best], strict=True)
+    }
+    return rule, float(score)
+
+
+def confounding_test(
+    labels: Any,
+    batches: Any,
+    *,
+    method: Literal["auto", "chi2", "fisher"] = "auto",
+    warn: bool = True,
+    warn_threshold: float = 0.5,
+) -> ConfoundingResult:
+    """Test whether the data source (site, batch, scanner) is associated with the label.
+
+    A batch effect inflates scores when the label mix differs between sources: a model
+    can then learn the source instead of the disease (in the paper, pediatric pneumonia
+    against adult normal X-rays). This test quantifies that association before training.
+
+    Parameters
+    ----------
+    labels : array-like of shape (n_samples,)
+        Class label of each sample. Missing labels are an error.
+    batches : array-like of shape (n_samples,)
+        Data source of each sample (site, scanner, dataset of origin).
+    method : {"auto", "chi2", "fisher"}, default="auto"
+        Test for the p-value. ``"auto"`` uses Fisher's exact test for a 2x2 table whose
+        smallest expected count is below 5 (Cochran's rule) and Pearson's chi-square test
+        (no continuity correction) otherwise. ``"fisher"`` needs a 2x2 table.
+    warn : bool, default=True
+        Emit a :class:`~pitfalls.exceptions.BatchEffectWarning` when the association is
+        strong. Set to False to call the test silently (e.g. from an audit).
+    warn_threshold : float, default=0.5
+        Warn when the bias-corrected Cramér's V is at least this value. By Cohen's
+        conventions V >= 0.5 is a large effect for a two-class label: the site then
+        explains a large part of the label.
+
+    Returns
+    -------
+    ConfoundingResult
+        With ``table``, ``statistic``, ``pvalue``, ``dof``, ``method``, ``cramers_v``,
+        ``label_from_batch_score`` and ``batch_rule``.
+
+    Warns
+    -----
+    BatchEffectWarning
+        When ``warn`` is True and ``cramers_v >= warn_threshold``.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ, a label or batch is missing, or there is only one label or
+        one batch.
+
+    See Also
+    --------
+    batch_predictability : Can the batch be predicted from the features?
+
+    Examples
+    --------
+    >>> from pitfalls.batch_effects import confounding_test
+    >>> labels = ["pneumonia"] * 6 + ["normal"] * 6
+    >>> sites = ["pediatric"] * 5 + ["adult"] * 7
+    >>> res = confounding_test(labels, sites, warn=False)
+    >>> res.table
+    label      normal  pneumonia
+    batch
+    adult           6          1
+    pediatric       0          5
+    >>> res
+    ConfoundingResult(cramers_v=0.828, pvalue=0.0152 (fisher), label_from_batch_score=0.917, n_samples=12, n_batches=2, n_labels=2)
+    >>> res.batch_rule
+    {'adult': 'normal', 'pediatric': 'pneumonia'}
+    """
+    if method not in ("auto", "chi2", "fisher"):
+        raise ValueError(f"method={method!r} is not supported; use 'auto', 'chi2' or 'fisher'.")
+    if not 0.0 <= warn_threshold <= 1.0:
+        raise ValueError(f"warn_threshold={warn_threshold!r} is outside [0, 1]; use e.g. 0.5.")
+    label_s, batch_s = _check_labels_and_batches(labels, batches)
+    table = pd.crosstab(batch_s, label_s)
+    counts = table.to_numpy(dtype=float)
+    chi2, chi2_pvalue, dof, expected = stats.chi2_contingency(counts, correction=False)
+
+    is_2x2 = counts.shape == (2, 2)
+    if method == "fisher" and not is_2x2:
+        raise ValueError(
+            f"method='fisher' needs a 2x2 table but batches x labels is {counts.shape[0]}x"
+            f"{counts.shape[1]}; use method='chi2' or 'auto'."
+        )
+    use_fisher = method == "fisher" or (
+        method == "auto" and is_2x2 and expected.min() < _MIN_EXPECTED_COUNT
+    )
+    if use_fisher:
+        pvalue = float(stats.fisher_exact(counts.astype(np.int64)).pvalue)
+    else:
+        pvalue = float(chi2_pvalue)
+
+    rule, rule_score = _best_batch_rule(table)
+    result = ConfoundingResult(
+        table=table,
+        statistic=float(chi2),
+        pvalue=pvalue,
+        dof=int(dof),
+        method="fisher" if use_fisher else "chi2",
+        cramers_v=bias_corrected_cramers_v(counts),
+        label_from_batch_score=rule_score,
+        batch_rule=rule,
+        n_samples=int(counts.sum()),
+    )
+    if warn and result.cramers_v >= warn_threshold:
+        warnings.warn(
+            f"The label is strongly associated with the batch (bias-corrected Cramér's V = "
+            f"{result.cramers_v:.2f} >= warn_threshold={warn_threshold}; the batch alone "
+            f"predicts the label with balanced accuracy {rule_score:.2f}). A model can learn "
+            "the source instead of the disease: balance labels within each batch, or evaluate "
+            "on an external batch.",
+            BatchEffectWarning,
+            stacklevel=2,
+        )
+    return result
