@@ -1,3 +1,5 @@
 """Synthetic cohorts that reproduce each pitfall, and loaders for public dataset layouts."""
 
-__all__: list[str] = []
+from ._radiomics_cohort import ENDPOINTS, make_radiomics_cohort, radiomics_feature_names
+
+__all__ = ["ENDPOINTS", "make_radiomics_cohort", "radiomics_feature_names"]
