@@ -1,5 +1,6 @@
 """Classification summaries with baselines, Dice / IoU, and run-to-run comparison."""
 
 from ._compare import RunComparison, compare_runs
+from ._summary import ClassificationSummary, classification_summary
 
-__all__ = ["RunComparison", "compare_runs"]
+__all__ = ["ClassificationSummary", "RunComparison", "classification_summary", "compare_runs"]

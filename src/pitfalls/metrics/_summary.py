@@ -1,0 +1,756 @@
+"""Classification summary: every metric that matters, its bootstrap CI, and naive baselines.
+
+The paper's second pitfall is the wrong yardstick: a model that always says "no" to a
+rare outcome scores 94% accuracy. :func:`classification_summary` therefore never shows
+a number alone. Each metric comes with a stratified bootstrap confidence interval and
+the value that two models with no skill reach on the same labels (always the majority
+class; random guessing at the class prevalences), and a :class:`MetricWarning` says
+when the headline number is misleading or undefined.
+
+Speed: every confusion-matrix metric is a function of the confusion counts, and under
+stratified resampling the row of class ``c`` of a replicate's confusion matrix is
+exactly multinomial(``n_c``, observed row / ``n_c``). All replicates are drawn at once
+from that distribution, so the bootstrap costs ``O(n_bootstraps * n_classes**2)``
+whatever the number of samples. ROC AUC and average precision need the scores: their
+replicates resample indices within each class (in chunks, to bound memory) and count
+them per distinct score with ``bincount``; no Python loop over replicates.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import MetricWarning
+from ._table import format_number, markdown_table, text_table
+
+__all__ = ["ClassificationSummary", "classification_summary"]
+
+# A minority class under this prevalence is "rare"; recall or F1 under POOR is "poor".
+RARE_PREVALENCE = 0.2
+POOR_SCORE = 0.5
+# Bound on (replicates x samples) held in memory at once by the score bootstrap.
+_CHUNK_CELLS = 4_000_000
+_PER_CLASS = ("precision", "recall", "specificity", "f1")
+_COLUMNS = ["value", "ci_low", "ci_high", "majority", "stratified"]
+
+
+# --------------------------------------------------------------------------- metrics
+def confusion_metrics(confusion: np.ndarray) -> dict[str, np.ndarray]:
+    """Metrics from confusion matrices of shape ``(..., n_classes, n_classes)``.
+
+    Rows are true classes, columns predicted classes (scikit-learn's convention).
+    Undefined ratios (0/0) are NaN, like scikit-learn with ``zero_division=np.nan``;
+    MCC with constant truth or predictions is 0, as in scikit-learn.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``balanced_accuracy``, ``mcc`` of shape ``(...)``, and
+        ``precision``, ``recall``, ``specificity``, ``f1`` of shape ``(..., n_classes)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.metrics._summary import confusion_metrics
+    >>> m = confusion_metrics(np.array([[5.0, 1.0], [2.0, 2.0]]))
+    >>> float(m["accuracy"]), m["recall"].round(3).tolist()
+    (0.7, [0.833, 0.5])
+    """
+    cm = np.asarray(confusion, dtype=float)
+    n = cm.sum(axis=(-2, -1))
+    tp = np.diagonal(cm, axis1=-2, axis2=-1)
+    true_count = cm.sum(axis=-1)
+    pred_count = cm.sum(axis=-2)
+    fp = pred_count - tp
+    fn = true_count - tp
+    tn = n[..., None] - tp - fp - fn
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = tp / pred_count
+        recall = tp / true_count
+        specificity = tn / (tn + fp)
+        f1 = 2 * tp / (2 * tp + fp + fn)
+        accuracy = tp.sum(axis=-1) / n
+        # scikit-learn's multi-class MCC (Gorodkin's R_K); 2x2 reduces to the usual formula
+        cov_tp = tp.sum(axis=-1) * n - np.sum(true_count * pred_count, axis=-1)
+        cov_pp = n**2 - np.sum(pred_count**2, axis=-1)
+        cov_tt = n**2 - np.sum(true_count**2, axis=-1)
+        denom = np.sqrt(cov_tt * cov_pp)
+        mcc = np.where(denom == 0, 0.0, cov_tp / np.where(denom == 0, 1.0, denom))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
+        balanced = np.nanmean(recall, axis=-1)
+    return {
+        "accuracy": accuracy,
+        "balanced_accuracy": balanced,
+        "mcc": mcc,
+        "precision": precision,
+        "recall": recall,
+        "specificity": specificity,
+        "f1": f1,
+    }
+
+
+def ranking_metrics(pos_hist: np.ndarray, neg_hist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ROC AUC and average precision from per-score counts of positives and negatives.
+
+    ``pos_hist[..., u]`` / ``neg_hist[..., u]`` count positives / negatives whose score
+    is the ``u``-th smallest distinct score. Ties count half in the AUC; average
+    precision is scikit-learn's step-wise sum ``sum_k (R_k - R_{k-1}) P_k``. Counts may
+    be bootstrap multiplicities, so a batch of replicates is scored at once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.metrics._summary import ranking_metrics
+    >>> auc, ap = ranking_metrics(np.array([0, 1, 1]), np.array([1, 1, 0]))
+    >>> float(auc), round(float(ap), 3)
+    (0.875, 0.833)
+    """
+    pos = np.asarray(pos_hist, dtype=float)
+    neg = np.asarray(neg_hist, dtype=float)
+    n_pos, n_neg = pos.sum(axis=-1), neg.sum(axis=-1)
+    neg_below = np.cumsum(neg, axis=-1) - neg
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auc = np.sum(pos * (neg_below + 0.5 * neg), axis=-1) / (n_pos * n_neg)
+        # descending thresholds: precision at each distinct score from the top
+        tp = np.cumsum(pos[..., ::-1], axis=-1)
+        fp = np.cumsum(neg[..., ::-1], axis=-1)
+        precision = np.where(tp + fp > 0, tp / np.where(tp + fp > 0, tp + fp, 1), 0.0)
+        ap = np.sum(pos[..., ::-1] * precision, axis=-1) / n_pos
+    return auc, ap
+
+
+# --------------------------------------------------------------------------- inputs
+def _rng(random_state: Any) -> np.random.Generator:
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**32, dtype=np.uint64))
+    return np.random.default_rng(random_state)
+
+
+def _as_1d(values: Any, name: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one label per sample); got shape {arr.shape}.")
+    if arr.dtype.kind in "fO" and pd.isna(pd.Series(arr, dtype=object)).any():
+        raise ValueError(f"{name} contains missing values; drop those samples first.")
+    return arr
+
+
+def _resolve_labels(y_true: np.ndarray, y_pred: np.ndarray, labels: Any) -> np.ndarray:
+    present = np.unique(np.concatenate([np.unique(y_true), np.unique(y_pred)]))
+    if labels is None:
+        return present
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(np.unique(labels)) != len(labels):
+        raise ValueError(f"labels must be a 1-D list of distinct classes; got {labels.tolist()}.")
+    unknown = np.setdiff1d(present, labels)
+    if unknown.size:
+        raise ValueError(
+            f"y_true or y_pred contain classes not in labels: {unknown.tolist()}; "
+            "add them to labels or drop those samples."
+        )
+    return labels
+
+
+def _check_scores(y_score: Any, n_samples: int, labels: np.ndarray, pos_index: int) -> np.ndarray:
+    """Return scores of shape (n_samples, n_score_columns): 1 column (binary) or K."""
+    score = np.asarray(y_score, dtype=float)
+    k = len(labels)
+    if score.shape[0] != n_samples:
+        raise ValueError(
+            f"y_score has {score.shape[0]} rows but y_true has {n_samples} samples; "
+            "pass one score (row) per sample."
+        )
+    if k == 2:
+        if score.ndim == 1:
+            return score[:, None]
+        if score.ndim == 2 and score.shape[1] == 2:
+            return score[:, [pos_index]]
+        raise ValueError(
+            f"y_score must have shape (n_samples,) or (n_samples, 2) for binary labels; "
+            f"got {score.shape}. Pass the score (probability) of the positive class."
+        )
+    if score.ndim != 2 or score.shape[1] != k:
+        raise ValueError(
+            f"y_score must have shape (n_samples, {k}) for {k} classes (one column per "
+            f"label, in the order of labels); got {score.shape}."
+        )
+    if not np.all(np.isfinite(score)):
+        raise ValueError("y_score contains NaN or infinite values.")
+    return score
+
+
+# --------------------------------------------------------------------------- bootstrap
+def _percentile_ci(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    alpha = (1.0 - confidence) / 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a metric undefined in every replicate
+        low = np.nanquantile(samples, alpha, axis=0)
+        high = np.nanquantile(samples, 1.0 - alpha, axis=0)
+    return low, high
+
+
+def _bootstrap_confusions(
+    confusion: np.ndarray, n_bootstraps: int, rng: np.random.Generator
+) -> np.ndarray:
+    # Stratified resampling of class c draws n_c samples from its row: the replicate row
+    # is multinomial(n_c, row / n_c). Exact, and independent of the number of samples.
+    k = confusion.shape[0]
+    boot = np.zeros((n_bootstraps, k, k))
+    for c in range(k):
+        n_c = int(confusion[c].sum())
+        if n_c:
+            boot[:, c, :] = rng.multinomial(n_c, confusion[c] / n_c, size=n_bootstraps)
+    return boot
+
+
+def _level_codes(score: np.ndarray) -> tuple[np.ndarray, int]:
+    levels, codes = np.unique(score, return_inverse=True)
+    return codes.ravel(), len(levels)
+
+
+def _block_codes(codes: np.ndarray, n_levels: int, is_pos: np.ndarray) -> tuple[np.ndarray, int]:
+    """Merge runs of consecutive score levels that hold no positive into one block.
+
+    Neither AUC nor average precision can tell such levels apart (no positive sits
+    between them), and fewer columns make the per-replicate cumulative sums cheaper.
+    """
+    has_pos = np.bincount(codes[is_pos], minlength=n_levels) > 0
+    starts = has_pos.copy()
+    starts[1:] |= has_pos[:-1]
+    starts[0] = True
+    block = np.cumsum(starts) - 1
+    return block[codes].astype(np.int32), int(block[-1]) + 1
+
+
+def _draw_histograms(class_codes: np.ndarray, n_blocks: int, draws: np.ndarray) -> np.ndarray:
+    """Counts per score block of the drawn members, one row per replicate."""
+    n_rep = draws.shape[0]
+    flat = class_codes[draws] + (np.arange(n_rep, dtype=np.int64) * n_blocks)[:, None]
+    return np.bincount(flat.ravel(), minlength=n_rep * n_blocks).reshape(n_rep, n_blocks)
+
+
+def _chunks(total: int, size: int) -> Iterator[int]:
+    done = 0
+    while done < total:
+        yield min(size, total - done)
+        done += size
+
+
+def _bootstrap_ranking(
+    scores: np.ndarray,
+    y_idx: np.ndarray,
+    positive_columns: list[int],
+    n_bootstraps: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """AUC and AP per replicate (rows) and score column, from stratified index draws."""
+    classes = np.unique(y_idx).tolist()
+    members = {c: np.flatnonzero(y_idx == c) for c in classes}
+    # per score column: block code of every member of every class
+    columns = []
+    for j, pos_class in enumerate(positive_columns):
+        codes, n_levels = _level_codes(scores[:, j])
+        block, n_blocks = _block_codes(codes, n_levels, y_idx == pos_class)
+        columns.append(({c: block[members[c]] for c in classes}, n_blocks, pos_class))
+    chunk = max(1, _CHUNK_CELLS // max(1, len(y_idx)))
+    aucs, aps = [], []
+    for size in _chunks(n_bootstraps, chunk):
+        draws = {
+            c: rng.integers(0, len(members[c]), size=(size, len(members[c])), dtype=np.int32)
+            for c in classes
+        }
+        auc = np.full((size, len(columns)), np.nan)
+        ap = np.full((size, len(columns)), np.nan)
+        for j, (class_codes, n_blocks, pos_class) in enumerate(columns):
+            pos = np.zeros((size, n_blocks))
+            neg = np.zeros((size, n_blocks))
+            for c in classes:
+                hist = _draw_histograms(class_codes[c], n_blocks, draws[c])
+                if c == pos_class:
+                    pos += hist
+                else:
+                    neg += hist
+            auc[:, j], ap[:, j] = ranking_metrics(pos, neg)
+        aucs.append(auc)
+        aps.append(ap)
+    return np.concatenate(aucs), np.concatenate(aps)
+
+
+# --------------------------------------------------------------------------- result
+@dataclass(frozen=True, repr=False)
+class ClassificationSummary:
+    """Result of :func:`classification_summary`: metrics, CIs and baselines in one table.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per metric (per-class rows are named ``"recall[label]"``); columns
+        ``value``, ``ci_low``, ``ci_high``, ``majority``, ``stratified``.
+    labels : list
+        Classes, in table order.
+    pos_label : object or None
+        Positive class for binary problems, ``None`` for multi-class.
+    class_counts : dict
+        Number of samples of each class in ``y_true``.
+    n_bootstraps : int
+    confidence : float
+    warnings : tuple of str
+        The :class:`MetricWarning` messages issued for this summary.
+
+    Examples
+    --------
+    >>> from pitfalls.metrics import classification_summary
+    >>> s = classification_summary([0, 0, 1, 1], [0, 1, 1, 1], n_bootstraps=0)
+    >>> s["recall"], s.n_samples
+    (1.0, 4)
+    """
+
+    table: pd.DataFrame
+    labels: list[Any]
+    pos_label: Any
+    class_counts: dict[Any, int]
+    n_bootstraps: int
+    confidence: float
+    warnings: tuple[str, ...]
+
+    @property
+    def n_samples(self) -> int:
+        """Number of evaluated samples."""
+        return int(sum(self.class_counts.values()))
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Point estimate of every metric, by row name.
+
+        Examples
+        --------
+        >>> from pitfalls.metrics import classification_summary
+        >>> classification_summary([0, 1], [0, 1], n_bootstraps=0).metrics["accuracy"]
+        1.0
+        """
+        return {str(k): float(v) for k, v in self.table["value"].items()}
+
+    def __getitem__(self, metric: str) -> float:
+        if metric not in self.table.index:
+            raise KeyError(
+                f"{metric!r} is not in this summary; available: {', '.join(self.table.index)}."
+            )
+        return float(self.table.loc[metric, "value"])
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table as a new DataFrame (metrics as index).
+
+        Examples
+        --------
+        >>> from pitfalls.metrics import classification_summary
+        >>> s = classification_summary([0, 0, 1], [0, 0, 1], n_bootstraps=0)
+        >>> s.to_frame().columns.tolist()
+        ['value', 'ci_low', 'ci_high', 'majority', 'stratified']
+        """
+        return self.table.copy()
+
+    def _rows(self, digits: int) -> tuple[list[str], list[list[str]]]:
+        pct = f"{100 * self.confidence:g}% CI"
+        header = ["metric", "value", pct, "majority", "stratified"]
+        rows = []
+        for name, row in self.table.iterrows():
+            ci = (
+                ""
+                if self.n_bootstraps == 0
+                else f"[{format_number(row['ci_low'], digits)}, {format_number(row['ci_high'], digits)}]"
+            )
+            rows.append(
+                [
+                    str(name),
+                    format_number(float(row["value"]), digits),
+                    ci,
+                    format_number(float(row["majority"]), digits),
+                    format_number(float(row["stratified"]), digits),
+                ]
+            )
+        return header, rows
+
+    def _title(self) -> str:
+        counts = ", ".join(f"{k}: {v}" for k, v in self.class_counts.items())
+        kind = (
+            f"binary, positive class {self.pos_label!r}"
+            if self.pos_label is not None
+            else f"{len(self.labels)} classes, macro averages"
+        )
+        boot = (
+            f"{100 * self.confidence:g}% CI: percentile, {self.n_bootstraps} stratified bootstrap replicates"
+            if self.n_bootstraps
+            else "no bootstrap (n_bootstraps=0)"
+        )
+        return f"Classification summary: {self.n_samples} samples ({counts}); {kind}\n{boot}"
+
+    def to_text(self, digits: int = 3) -> str:
+        """The summary as a plain-text table (what ``print`` shows).
+
+        Examples
+        --------
+        >>> from pitfalls.metrics import classification_summary
+        >>> s = classification_summary([0, 0, 1, 1], [0, 1, 1, 1], n_bootstraps=0)
+        >>> print(s.to_text().splitlines()[3])
+        accuracy           0.750            0.500       0.500
+        """
+        header, rows = self._rows(digits)
+        return f"{self._title()}\n{text_table(header, rows)}"
+
+    def to_markdown(self, digits: int = 3) -> str:
+        """The summary as a GitHub-flavoured Markdown table (no ``tabulate`` needed).
+
+        Examples
+        --------
+        >>> from pitfalls.metrics import classification_summary
+        >>> s = classification_summary([0, 0, 1, 1], [0, 1, 1, 1], n_bootstraps=0)
+        >>> print(s.to_markdown().splitlines()[0])
+        | metric | value | 95% CI | majority | stratified |
+        """
+        header, rows = self._rows(digits)
+        return markdown_table(header, rows)
+
+    def __repr__(self) -> str:
+        return self.to_text()
+
+
+# --------------------------------------------------------------------------- warnings
+def _undefined_messages(
+    values: dict[str, np.ndarray], labels: list[Any], confusion: np.ndarray
+) -> list[str]:
+    messages = []
+    pred_count = confusion.sum(axis=0)
+    true_count = confusion.sum(axis=1)
+    for k, label in enumerate(labels):
+        if np.isnan(values["precision"][k]):
+            messages.append(
+                f"precision of class {label!r} is undefined: the model predicted {label!r} for "
+                f"no sample ({int(pred_count[k])} predictions), so TP / (TP + FP) is 0/0; it is "
+                "reported as nan, not 0."
+            )
+        if np.isnan(values["recall"][k]):
+            messages.append(
+                f"recall of class {label!r} is undefined: y_true has no sample of {label!r}; "
+                "it is reported as nan. Evaluate on data that contains the class."
+            )
+        if np.isnan(values["specificity"][k]) and true_count[k] > 0:
+            messages.append(
+                f"specificity of class {label!r} is undefined: every sample of y_true is "
+                f"{label!r}; it is reported as nan."
+            )
+    return messages
+
+
+def _pitfall_messages(
+    accuracy: float,
+    majority_accuracy: float,
+    majority_label: Any,
+    values: dict[str, np.ndarray],
+    labels: list[Any],
+    prevalence: np.ndarray,
+) -> list[str]:
+    messages = []
+    if accuracy <= majority_accuracy:
+        messages.append(
+            f"accuracy={accuracy:.3f} is not above the majority-class baseline "
+            f"({majority_accuracy:.3f}, always predicting {majority_label!r}); accuracy is "
+            "misleading here: report balanced accuracy, recall and F1 of the minority class."
+        )
+    # rare = under 20% and under its balanced share (1/K), so balanced multi-class is not rare
+    for k in np.flatnonzero((prevalence < RARE_PREVALENCE) & (prevalence < 1.0 / len(labels))):
+        recall, f1 = values["recall"][k], values["f1"][k]
+        if prevalence[k] > 0 and not (recall >= POOR_SCORE and f1 >= POOR_SCORE):
+            messages.append(
+                f"class {labels[k]!r} is rare (prevalence {prevalence[k]:.1%}) and poorly "
+                f"detected (recall={format_number(float(recall))}, "
+                f"F1={format_number(float(f1))}); accuracy hides this, so report recall and F1 "
+                f"of {labels[k]!r}."
+            )
+    return messages
+
+
+# --------------------------------------------------------------------------- main
+def _expected_random_confusion(true_count: np.ndarray) -> np.ndarray:
+    # Guessing class j with probability p_j (its prevalence) independently of the truth:
+    # E[C_ij] = n_i * p_j.
+    prior = true_count / true_count.sum()
+    return np.outer(true_count, prior)
+
+
+def classification_summary(
+    y_true: Any,
+    y_pred: Any,
+    *,
+    y_score: Any = None,
+    labels: Any = None,
+    pos_label: Any = 1,
+    n_bootstraps: int = 1000,
+    confidence: float = 0.95,
+    random_state: Any = None,
+) -> ClassificationSummary:
+    """Every metric that matters, with bootstrap confidence intervals and naive baselines.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+        True labels.
+    y_pred : array-like of shape (n_samples,)
+        Predicted labels.
+    y_score : array-like of shape (n_samples,) or (n_samples, n_classes), optional
+        Scores or probabilities; adds ROC AUC and average precision. Binary: the score
+        of ``pos_label`` (or two columns in the order of ``labels``); multi-class: one
+        column per class (one-vs-rest, macro average; scores need not sum to 1).
+    labels : array-like, optional
+        Classes and their order. Default: sorted union of ``y_true`` and ``y_pred``.
+        Two classes make a binary summary, more a multi-class one.
+    pos_label : object, default=1
+        The positive class of a binary problem (precision, recall, specificity and F1
+        are reported for it). Ignored for multi-class.
+    n_bootstraps : int, default=1000
+        Number of stratified bootstrap replicates (resampling within each true class,
+        so prevalence is fixed); 0 skips the confidence intervals.
+    confidence : float, default=0.95
+        Coverage of the percentile confidence intervals.
+    random_state : int, numpy Generator or RandomState, optional
+        Seed of the bootstrap; the same seed gives the same intervals.
+
+    Returns
+    -------
+    ClassificationSummary
+        Prints as a table; ``to_frame()``, ``to_markdown()``, ``summary["f1"]``.
+
+    Warns
+    -----
+    MetricWarning
+        When accuracy is not above the majority-class baseline; when a class under 20%
+        prevalence (and under ``1/n_classes``) has recall or F1 below 0.5; when a metric
+        is undefined (e.g. precision without a positive prediction), which is then NaN
+        rather than a silent 0.
+
+    Notes
+    -----
+    Metrics: accuracy, balanced accuracy, precision (PPV), recall (sensitivity),
+    specificity, F1, Matthews correlation (MCC), and with ``y_score`` ROC AUC and
+    average precision. Values equal scikit-learn's (``zero_division=np.nan``; macro
+    averages skip undefined classes, as scikit-learn does). MCC is 0 when truth or
+    predictions are constant (scikit-learn's convention).
+
+    Baselines, computed on the same ``y_true``: ``majority`` always predicts the most
+    frequent class of ``y_true`` with a constant score; ``stratified`` guesses each class
+    at its prevalence, independently of the truth, and reports the metrics of the
+    expected confusion matrix (for it, precision = recall = F1 = prevalence, MCC = 0,
+    AUC = 0.5). A model that does not clearly beat both has learned nothing useful.
+
+    Examples
+    --------
+    The paper's example: 137 cases, 8 positives, a model that always says "no".
+
+    >>> import warnings
+    >>> from pitfalls.metrics import classification_summary
+    >>> y_true = [1] * 8 + [0] * 129
+    >>> y_pred = [0] * 137
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     s = classification_summary(y_true, y_pred, random_state=0)
+    >>> round(s["accuracy"], 3), s["recall"], s["balanced_accuracy"]
+    (0.942, 0.0, 0.5)
+    >>> len(caught)
+    3
+    >>> print(s.to_text().splitlines()[2])
+    metric             value          95% CI  majority  stratified
+    """
+    y_true_arr = _as_1d(y_true, "y_true")
+    y_pred_arr = _as_1d(y_pred, "y_pred")
+    if len(y_true_arr) != len(y_pred_arr):
+        raise ValueError(
+            f"y_true has {len(y_true_arr)} samples but y_pred has {len(y_pred_arr)}; "
+            "pass one prediction per sample."
+        )
+    if len(y_true_arr) == 0:
+        raise ValueError("y_true is empty; classification_summary needs at least one sample.")
+    if not isinstance(n_bootstraps, (int, np.integer)) or n_bootstraps < 0:
+        raise ValueError(
+            f"n_bootstraps={n_bootstraps!r} is invalid; use a non-negative integer "
+            "(0 skips the confidence intervals)."
+        )
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence={confidence!r} must be in (0, 1), e.g. 0.95.")
+
+    label_arr = _resolve_labels(y_true_arr, y_pred_arr, labels)
+    if len(label_arr) < 2:
+        label_arr = _single_class_labels(label_arr, pos_label)
+    binary = len(label_arr) == 2
+    if binary and pos_label not in label_arr.tolist():
+        raise ValueError(
+            f"pos_label={pos_label!r} is not one of the labels "
+            f"{label_arr.tolist()}; pass pos_label=<the positive class>."
+        )
+    k = len(label_arr)
+    t_idx = (
+        np.searchsorted(label_arr, y_true_arr)
+        if labels is None
+        else _index_of(label_arr, y_true_arr)
+    )
+    p_idx = (
+        np.searchsorted(label_arr, y_pred_arr)
+        if labels is None
+        else _index_of(label_arr, y_pred_arr)
+    )
+    confusion = np.bincount(t_idx * k + p_idx, minlength=k * k).reshape(k, k).astype(float)
+    true_count = confusion.sum(axis=1)
+    prevalence = true_count / true_count.sum()
+    pos_index = label_arr.tolist().index(pos_label) if binary else -1
+
+    scores = None
+    if y_score is not None:
+        scores = _check_scores(y_score, len(y_true_arr), label_arr, pos_index)
+
+    majority_index = int(np.argmax(true_count))
+    majority_confusion = np.zeros_like(confusion)
+    majority_confusion[:, majority_index] = true_count
+
+    value = confusion_metrics(confusion)
+    majority = confusion_metrics(majority_confusion)
+    stratified = confusion_metrics(_expected_random_confusion(true_count))
+
+    rng = _rng(random_state)
+    boot = confusion_metrics(_bootstrap_confusions(confusion, int(n_bootstraps), rng))
+
+    table: dict[str, list[float]] = {}
+
+    def add(name: str, point: Any, samples: np.ndarray | None, maj: Any, strat: Any) -> None:
+        if samples is None or n_bootstraps == 0:
+            low = high = math.nan
+        else:
+            lo, hi = _percentile_ci(samples[:, None], confidence)
+            low, high = float(lo[0]), float(hi[0])
+        # "+ 0.0" turns -0.0 (e.g. MCC of the expected random confusion) into 0.0
+        table[name] = [float(point) + 0.0, low, high, float(maj) + 0.0, float(strat) + 0.0]
+
+    for name in ("accuracy", "balanced_accuracy"):
+        add(name, value[name], boot[name], majority[name], stratified[name])
+    if binary:
+        for name in _PER_CLASS:
+            add(
+                name,
+                value[name][pos_index],
+                boot[name][:, pos_index],
+                majority[name][pos_index],
+                stratified[name][pos_index],
+            )
+    else:
+        for name in _PER_CLASS:
+            add(
+                name,
+                _nanmean(value[name]),
+                _nanmean(boot[name], axis=1),
+                _nanmean(majority[name]),
+                _nanmean(stratified[name]),
+            )
+    add("mcc", value["mcc"], boot["mcc"], majority["mcc"], stratified["mcc"])
+
+    if scores is not None:
+        _add_ranking_rows(add, scores, t_idx, prevalence, binary, pos_index, int(n_bootstraps), rng)
+
+    if not binary:
+        for name in _PER_CLASS:
+            for c, label in enumerate(label_arr):
+                add(
+                    f"{name}[{label}]",
+                    value[name][c],
+                    boot[name][:, c],
+                    majority[name][c],
+                    stratified[name][c],
+                )
+
+    labels_list = [lab.item() if isinstance(lab, np.generic) else lab for lab in label_arr]
+    messages = _undefined_messages(value, labels_list, confusion)
+    messages += _pitfall_messages(
+        float(value["accuracy"]),
+        float(majority["accuracy"]),
+        labels_list[majority_index],
+        value,
+        labels_list,
+        prevalence,
+    )
+    for message in messages:
+        warnings.warn(message, MetricWarning, stacklevel=2)
+
+    frame = pd.DataFrame.from_dict(table, orient="index", columns=_COLUMNS)
+    frame.index.name = "metric"
+    return ClassificationSummary(
+        table=frame,
+        labels=labels_list,
+        pos_label=pos_label if binary else None,
+        class_counts={lab: int(c) for lab, c in zip(labels_list, true_count, strict=True)},
+        n_bootstraps=int(n_bootstraps),
+        confidence=float(confidence),
+        warnings=tuple(messages),
+    )
+
+
+def _single_class_labels(label_arr: np.ndarray, pos_label: Any) -> np.ndarray:
+    # One class in y_true and y_pred: a binary problem needs the other class named.
+    only = label_arr[0].item() if isinstance(label_arr[0], np.generic) else label_arr[0]
+    if only != pos_label and pos_label is not None:
+        return np.sort(np.array([only, pos_label], dtype=label_arr.dtype))
+    raise ValueError(
+        f"y_true and y_pred contain a single class ({only!r}); pass labels=[negative, "
+        "positive] so that the missing class can be scored."
+    )
+
+
+def _index_of(label_arr: np.ndarray, values: np.ndarray) -> np.ndarray:
+    lookup = {lab: i for i, lab in enumerate(label_arr.tolist())}
+    return np.array([lookup[v] for v in values.tolist()], dtype=np.intp)
+
+
+def _nanmean(values: np.ndarray, axis: int = -1) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(values, axis=axis)
+
+
+def _add_ranking_rows(
+    add: Any,
+    scores: np.ndarray,
+    t_idx: np.ndarray,
+    prevalence: np.ndarray,
+    binary: bool,
+    pos_index: int,
+    n_bootstraps: int,
+    rng: np.random.Generator,
+) -> None:
+    positive_columns = [pos_index] if binary else list(range(scores.shape[1]))
+    auc = np.empty(len(positive_columns))
+    ap = np.empty(len(positive_columns))
+    for j, c in enumerate(positive_columns):
+        codes, n_levels = _level_codes(scores[:, j])
+        pos = np.bincount(codes[t_idx == c], minlength=n_levels)
+        neg = np.bincount(codes[t_idx != c], minlength=n_levels)
+        auc[j], ap[j] = ranking_metrics(pos, neg)
+    boot_auc = boot_ap = None
+    if n_bootstraps:
+        boot_auc, boot_ap = _bootstrap_ranking(scores, t_idx, positive_columns, n_bootstraps, rng)
+    # A constant score has AUC 0.5 and AP = prevalence, for both naive baselines.
+    base_ap = prevalence[pos_index] if binary else float(np.mean(prevalence))
+    add(
+        "roc_auc", _nanmean(auc), None if boot_auc is None else _nanmean(boot_auc, axis=1), 0.5, 0.5
+    )
+    add(
+        "average_precision",
+        _nanmean(ap),
+        None if boot_ap is None else _nanmean(boot_ap, axis=1),
+        base_ap,
+        base_ap,
+    )

@@ -1,0 +1,300 @@
+"""classification_summary: values equal scikit-learn's, bootstrap, baselines, warnings."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn import metrics as skm
+from sklearn.dummy import DummyClassifier
+
+from pitfalls.exceptions import MetricWarning
+from pitfalls.metrics import ClassificationSummary, classification_summary
+from pitfalls.metrics._summary import _bootstrap_confusions, ranking_metrics
+
+
+def _binary_data(n=300, prevalence=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < prevalence).astype(int)
+    pred = np.where(rng.random(n) < 0.8, y, 1 - y)
+    score = np.round(0.4 * y + rng.random(n), 1)  # rounded: many ties
+    return y, pred, score
+
+
+def _multiclass_data(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, size=n, p=[0.5, 0.3, 0.2])
+    pred = np.where(rng.random(n) < 0.7, y, rng.integers(0, 3, n))
+    proba = rng.dirichlet([1, 1, 1], n)
+    proba[np.arange(n), y] += 0.6
+    proba /= proba.sum(axis=1, keepdims=True)
+    return y, pred, proba
+
+
+def test_binary_values_equal_sklearn():
+    y, pred, score = _binary_data()
+    s = classification_summary(y, pred, y_score=score, n_bootstraps=0)
+    assert s["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    assert s["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    assert s["precision"] == pytest.approx(skm.precision_score(y, pred))
+    assert s["recall"] == pytest.approx(skm.recall_score(y, pred))
+    assert s["specificity"] == pytest.approx(skm.recall_score(y, pred, pos_label=0))
+    assert s["f1"] == pytest.approx(skm.f1_score(y, pred))
+    assert s["mcc"] == pytest.approx(skm.matthews_corrcoef(y, pred))
+    assert s["roc_auc"] == pytest.approx(skm.roc_auc_score(y, score))
+    assert s["average_precision"] == pytest.approx(skm.average_precision_score(y, score))
+    assert s.pos_label == 1
+    assert s.class_counts == {0: int(np.sum(y == 0)), 1: int(np.sum(y == 1))}
+
+
+def test_binary_string_labels_and_two_column_scores():
+    y, pred, score = _binary_data(seed=3)
+    names = np.array(["benign", "malignant"])
+    proba = np.column_stack([1 - score, score])
+    s = classification_summary(
+        names[y], names[pred], y_score=proba, pos_label="malignant", n_bootstraps=0
+    )
+    assert s["f1"] == pytest.approx(skm.f1_score(y, pred))
+    assert s["roc_auc"] == pytest.approx(skm.roc_auc_score(y, score))
+    assert s.labels == ["benign", "malignant"]
+    # the other class as positive swaps precision/recall roles
+    s0 = classification_summary(names[y], names[pred], pos_label="benign", n_bootstraps=0)
+    assert s0["recall"] == pytest.approx(skm.recall_score(y, pred, pos_label=0))
+
+
+def test_multiclass_macro_and_per_class_equal_sklearn():
+    y, pred, proba = _multiclass_data()
+    s = classification_summary(y, pred, y_score=proba, n_bootstraps=0)
+    assert s.pos_label is None
+    for name, fn in [
+        ("precision", skm.precision_score),
+        ("recall", skm.recall_score),
+        ("f1", skm.f1_score),
+    ]:
+        assert s[name] == pytest.approx(fn(y, pred, average="macro"))
+        per_class = fn(y, pred, average=None)
+        for c in range(3):
+            assert s[f"{name}[{c}]"] == pytest.approx(per_class[c])
+    cm = skm.confusion_matrix(y, pred)
+    for c in range(3):
+        tn = cm.sum() - cm[c].sum() - cm[:, c].sum() + cm[c, c]
+        assert s[f"specificity[{c}]"] == pytest.approx(tn / (tn + cm[:, c].sum() - cm[c, c]))
+    assert s["accuracy"] == pytest.approx(skm.accuracy_score(y, pred))
+    assert s["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y, pred))
+    assert s["mcc"] == pytest.approx(skm.matthews_corrcoef(y, pred))
+    assert s["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr"))
+    assert s["average_precision"] == pytest.approx(skm.average_precision_score(y, proba))
+
+
+def test_macro_skips_undefined_class_like_sklearn():
+    y, pred = [0, 1, 2, 2], [0, 0, 2, 2]
+    with pytest.warns(MetricWarning, match=r"precision of class 1 is undefined"):
+        s = classification_summary(y, pred, n_bootstraps=0)
+    ref = skm.precision_score(y, pred, average="macro", zero_division=np.nan)
+    assert s["precision"] == pytest.approx(ref)
+    assert np.isnan(s["precision[1]"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.booleans(), st.integers(0, 4), st.integers(1, 3)), min_size=2),
+)
+def test_ranking_metrics_equal_sklearn_with_sample_weight(rows):
+    y = np.array([r[0] for r in rows], dtype=int)
+    if y.min() == y.max():
+        y[0] = 1 - y[0]
+    score = np.array([r[1] for r in rows], dtype=float)
+    weight = np.array([r[2] for r in rows], dtype=float)
+    codes = np.unique(score, return_inverse=True)[1]
+    pos = np.bincount(codes, weights=weight * y, minlength=codes.max() + 1)
+    neg = np.bincount(codes, weights=weight * (1 - y), minlength=codes.max() + 1)
+    auc, ap = ranking_metrics(pos, neg)
+    assert auc == pytest.approx(skm.roc_auc_score(y, score, sample_weight=weight))
+    assert ap == pytest.approx(skm.average_precision_score(y, score, sample_weight=weight))
+
+
+def test_bootstrap_is_seeded_and_stratified():
+    y, pred, score = _binary_data()
+    a = classification_summary(y, pred, y_score=score, random_state=7).to_frame()
+    b = classification_summary(y, pred, y_score=score, random_state=7).to_frame()
+    c = classification_summary(y, pred, y_score=score, random_state=8).to_frame()
+    pd.testing.assert_frame_equal(a, b)
+    assert not a[["ci_low", "ci_high"]].equals(c[["ci_low", "ci_high"]])
+    assert (a["ci_low"] <= a["value"]).all()
+    assert (a["value"] <= a["ci_high"]).all()
+    confusion = np.array([[50.0, 10.0], [5.0, 15.0]])
+    boot = _bootstrap_confusions(confusion, 200, np.random.default_rng(0))
+    np.testing.assert_array_equal(boot.sum(axis=2), np.tile([60.0, 20.0], (200, 1)))
+    np.testing.assert_allclose(boot.mean(axis=0), confusion, rtol=0.05)
+
+
+def _loop_bootstrap(y, pred, score, n_boot, seed):
+    """Reference: stratified index resampling, scikit-learn metric per replicate."""
+    rng = np.random.default_rng(seed)
+    by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
+    acc, auc = [], []
+    for _ in range(n_boot):
+        idx = np.concatenate([rng.choice(m, size=m.size) for m in by_class])
+        acc.append(skm.accuracy_score(y[idx], pred[idx]))
+        auc.append(skm.roc_auc_score(y[idx], score[idx]))
+    return np.quantile(acc, [0.025, 0.975]), np.quantile(auc, [0.025, 0.975])
+
+
+def test_bootstrap_intervals_agree_with_plain_resampling_loop():
+    y, pred, score = _binary_data(n=400, seed=1)
+    ours = classification_summary(y, pred, y_score=score, n_bootstraps=2000, random_state=0)
+    acc_ref, auc_ref = _loop_bootstrap(y, pred, score, 600, seed=1)
+    frame = ours.to_frame()
+    np.testing.assert_allclose(frame.loc["accuracy", ["ci_low", "ci_high"]], acc_ref, atol=0.012)
+    np.testing.assert_allclose(frame.loc["roc_auc", ["ci_low", "ci_high"]], auc_ref, atol=0.015)
+    assert frame.loc["accuracy", "ci_high"] - frame.loc["accuracy", "ci_low"] > 0.03
+
+
+def test_confidence_level_widens_interval():
+    y, pred, _ = _binary_data()
+    narrow = classification_summary(y, pred, confidence=0.5, random_state=0).to_frame()
+    wide = classification_summary(y, pred, confidence=0.99, random_state=0).to_frame()
+    assert (wide["ci_high"] - wide["ci_low"] >= narrow["ci_high"] - narrow["ci_low"]).all()
+
+
+def test_multiclass_bootstrap_ranking_runs_over_chunks(monkeypatch):
+    monkeypatch.setattr("pitfalls.metrics._summary._CHUNK_CELLS", 1000)  # force several chunks
+    y, pred, proba = _multiclass_data(n=300)
+    s = classification_summary(y, pred, y_score=proba, n_bootstraps=50, random_state=0)
+    frame = s.to_frame()
+    assert frame.loc["roc_auc", "ci_low"] < s["roc_auc"] < frame.loc["roc_auc", "ci_high"]
+
+
+def test_majority_baseline_equals_dummy_classifier():
+    y, pred, _ = _binary_data(prevalence=0.3)
+    s = classification_summary(y, pred, n_bootstraps=0)
+    dummy = DummyClassifier(strategy="most_frequent").fit(np.zeros((len(y), 1)), y)
+    base = dummy.predict(np.zeros((len(y), 1)))
+    frame = s.to_frame()
+    assert frame.loc["accuracy", "majority"] == pytest.approx(skm.accuracy_score(y, base))
+    assert frame.loc["balanced_accuracy", "majority"] == 0.5
+    assert frame.loc["recall", "majority"] == 0.0
+    assert np.isnan(frame.loc["precision", "majority"])
+
+
+@pytest.mark.filterwarnings("ignore::pitfalls.exceptions.MetricWarning")
+def test_stratified_baseline_is_expected_value_of_random_guessing():
+    y, pred, _ = _binary_data(n=500, prevalence=0.2, seed=4)
+    frame = classification_summary(y, pred, n_bootstraps=0).to_frame()
+    X = np.zeros((len(y), 1))
+    sims = []
+    for seed in range(200):
+        guess = DummyClassifier(strategy="stratified", random_state=seed).fit(X, y).predict(X)
+        sims.append([skm.accuracy_score(y, guess), skm.recall_score(y, guess)])
+    sim_acc, sim_recall = np.mean(sims, axis=0)
+    prevalence = y.mean()
+    assert frame.loc["accuracy", "stratified"] == pytest.approx(
+        prevalence**2 + (1 - prevalence) ** 2
+    )
+    assert frame.loc["accuracy", "stratified"] == pytest.approx(sim_acc, abs=0.01)
+    assert frame.loc["recall", "stratified"] == pytest.approx(sim_recall, abs=0.02)
+    assert frame.loc["mcc", "stratified"] == 0.0
+
+
+def test_paper_example_always_negative_warns_three_times():
+    # Section "wrong yardstick": 137 cases, 8 positives, a model that always says no
+    y_true, y_pred = [1] * 8 + [0] * 129, [0] * 137
+    with pytest.warns(MetricWarning) as record:
+        s = classification_summary(y_true, y_pred, random_state=0)
+    messages = [str(w.message) for w in record]
+    assert len(messages) == 3
+    assert messages == list(s.warnings)
+    assert messages[0].startswith("precision of class 1 is undefined: the model predicted 1 for no")
+    assert messages[1].startswith(
+        "accuracy=0.942 is not above the majority-class baseline (0.942, always predicting 0)"
+    )
+    assert messages[2].startswith("class 1 is rare (prevalence 5.8%) and poorly detected")
+    assert s["accuracy"] == pytest.approx(129 / 137)
+    assert np.isnan(s["precision"])
+
+
+def test_good_model_on_balanced_data_gives_no_warning():
+    y, pred, score = _binary_data(prevalence=0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        classification_summary(y, pred, y_score=score, n_bootstraps=20, random_state=0)
+
+
+def test_rare_class_poorly_detected_warns_even_when_accuracy_beats_majority():
+    y = np.array([1] * 10 + [0] * 90)
+    pred = np.array([1] * 3 + [0] * 97)  # accuracy 0.93 > 0.90, recall 0.3
+    with pytest.warns(MetricWarning) as record:
+        classification_summary(y, pred, n_bootstraps=0)
+    assert [str(w.message) for w in record] == [
+        "class 1 is rare (prevalence 10.0%) and poorly detected (recall=0.300, F1=0.462); "
+        "accuracy hides this, so report recall and F1 of 1."
+    ]
+
+
+def test_table_outputs():
+    y, pred, score = _binary_data()
+    s = classification_summary(y, pred, y_score=score, random_state=0)
+    assert isinstance(s, ClassificationSummary)
+    frame = s.to_frame()
+    assert frame.columns.tolist() == ["value", "ci_low", "ci_high", "majority", "stratified"]
+    assert frame.index.tolist() == [
+        "accuracy",
+        "balanced_accuracy",
+        "precision",
+        "recall",
+        "specificity",
+        "f1",
+        "mcc",
+        "roc_auc",
+        "average_precision",
+    ]
+    frame.loc["f1", "value"] = -1  # a copy: the summary is not changed
+    assert s["f1"] > 0
+    md = s.to_markdown().splitlines()
+    assert md[0] == "| metric | value | 95% CI | majority | stratified |"
+    assert md[1] == "| :--- | ---: | ---: | ---: | ---: |"
+    assert md[2].startswith(f"| accuracy | {s['accuracy']:.3f} | [")
+    text = repr(s).splitlines()
+    assert (
+        text[0]
+        == f"Classification summary: 300 samples (0: {s.class_counts[0]}, 1: {s.class_counts[1]}); binary, positive class 1"
+    )
+    assert len(text) == 3 + len(frame)
+    assert s.metrics["mcc"] == s["mcc"]
+    with pytest.raises(KeyError, match="'auc' is not in this summary"):
+        s["auc"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"y_pred": [0, 1]}, r"y_true has 4 samples but y_pred has 2"),
+        ({"pos_label": "yes"}, r"pos_label='yes' is not one of the labels \[0, 1\]"),
+        ({"labels": [0, 2]}, r"classes not in labels: \[1\]"),
+        ({"y_score": [0.1, 0.2]}, r"y_score has 2 rows but y_true has 4 samples"),
+        (
+            {"y_score": np.ones((4, 3))},
+            r"y_score must have shape \(n_samples,\) or \(n_samples, 2\)",
+        ),
+        ({"confidence": 95}, r"confidence=95 must be in \(0, 1\)"),
+        ({"n_bootstraps": -1}, r"n_bootstraps=-1 is invalid"),
+        ({"y_true": [0, 0, 0, 0], "y_pred": [0, 0, 0, 0], "pos_label": 0}, r"single class \(0\)"),
+        ({"y_true": [0, 1, np.nan, 1]}, r"y_true contains missing values"),
+    ],
+)
+def test_bad_inputs(kwargs, match):
+    args = {"y_true": [0, 1, 0, 1], "y_pred": [0, 1, 1, 1], "n_bootstraps": 0, **kwargs}
+    y_true, y_pred = args.pop("y_true"), args.pop("y_pred")
+    with pytest.raises(ValueError, match=match):
+        classification_summary(y_true, y_pred, **args)
+
+
+def test_single_class_in_data_is_completed_with_pos_label():
+    with pytest.warns(MetricWarning):
+        s = classification_summary([0, 0, 0], [0, 0, 0], n_bootstraps=0)
+    assert s.labels == [0, 1]
+    assert np.isnan(s["recall"])
