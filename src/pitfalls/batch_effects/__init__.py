@@ -11,6 +11,7 @@ score well internally while failing on an external set.
 - to fix the signature without leaking: :class:`ComBat`, fitted on training data only.
 """
 
+from pitfalls.batch_effects._combat import ComBat
 from pitfalls.batch_effects._confounding import (
     ConfoundingResult,
     bias_corrected_cramers_v,
@@ -23,6 +24,7 @@ from pitfalls.batch_effects._plotting import (
 )
 
 __all__ = [
+    "ComBat",
     "ConfoundingResult",
     "bias_corrected_cramers_v",
     "confounding_test",
