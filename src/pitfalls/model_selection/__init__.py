@@ -1,3 +1,23 @@
-"""Group-aware (patient-level) splitters, train/val/test splitting and nested CV."""
+"""Group-aware (patient-level) splitters, train/val/test splitting and nested CV.
 
-__all__: list[str] = []
+Every splitter keeps all samples of a group (patient) on one side of each split,
+so that no patient is both trained on and tested on.
+
+Examples
+--------
+>>> from pitfalls.model_selection import StratifiedGroupKFold
+>>> StratifiedGroupKFold(n_splits=3)
+StratifiedGroupKFold(n_splits=3, random_state=None, shuffle=False)
+"""
+
+from ._check import check_group_disjoint
+from ._split import RepeatedStratifiedGroupKFold, StratifiedGroupKFold
+from ._train_val_test import assign_splits, train_val_test_split
+
+__all__ = [
+    "RepeatedStratifiedGroupKFold",
+    "StratifiedGroupKFold",
+    "assign_splits",
+    "check_group_disjoint",
+    "train_val_test_split",
+]

@@ -1,0 +1,185 @@
+"""The one algorithm behind every splitter here: put whole groups into weighted bins.
+
+Every splitter of this module reduces to the same problem: given, for each group
+(patient), how many of its samples fall in each stratum (class), assign every group
+to one of ``k`` bins (folds, or train/val/test) so that each bin ``i`` receives the
+fraction ``w_i`` of every stratum as closely as possible.
+
+The cost minimised is the chi-square-like sum ``sum_{i,c} (P_ic - w_i)**2 / w_i``,
+where ``P_ic`` is the fraction of stratum ``c`` held by bin ``i``. Adding a group
+with stratum fractions ``q`` to bin ``i`` changes the cost by
+``(2 * P_i . q + |q|**2) / w_i`` plus a constant, which is *linear* in the bin's
+state. Two consequences make the greedy fast:
+
+* groups are placed largest first (by ``|q|**2``, the group's weight in the cost;
+  the longest-processing-time-first rule of scheduling), so the last, smallest
+  groups fill the remaining gaps;
+* groups with an identical count vector are interchangeable, and placing ``m`` of
+  them one at a time is water-filling on the scalar score of each bin: done in one
+  vectorised step, exactly as the one-at-a-time greedy would.
+
+The Python loop therefore runs once per *distinct* count vector, not once per group.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["assign_groups_to_bins", "encode", "group_stratum_counts"]
+
+# With shuffle, groups whose weight |q|**2 is within this factor of each other are
+# placed in random order: enough to vary the partition, not enough to spoil balance.
+_SHUFFLE_BUCKET_RATIO = 1.5
+
+
+def encode(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (in order of first appearance) and the distinct values.
+
+    Hash-based (``pandas.factorize``), so it is linear time and accepts mixed types.
+    """
+    codes, uniques = pd.factorize(np.asarray(values), sort=False)
+    return codes.astype(np.intp, copy=False), np.asarray(uniques)
+
+
+def group_stratum_counts(group_codes: np.ndarray, stratum_codes: np.ndarray) -> np.ndarray:
+    """Matrix of shape (n_groups, n_strata) counting each group's samples per stratum."""
+    n_groups = int(group_codes.max()) + 1
+    n_strata = int(stratum_codes.max()) + 1
+    flat = group_codes * n_strata + stratum_codes
+    counts = np.bincount(flat, minlength=n_groups * n_strata)
+    return counts.reshape(n_groups, n_strata)
+
+
+def _best_bins(score: np.ndarray, tiebreak: np.ndarray, n_best: int) -> np.ndarray:
+    """Indices of the ``n_best`` lowest scores, ties broken by ``tiebreak`` then index."""
+    # Round away float noise so that equal scores reached by different sums tie.
+    rounded = np.round(score, 12)
+    return np.lexsort((tiebreak, rounded))[:n_best]
+
+
+def _water_fill(
+    score: np.ndarray, step: np.ndarray, n_items: int, tiebreak: np.ndarray
+) -> np.ndarray:
+    """How many of ``n_items`` identical groups the one-at-a-time greedy puts in each bin.
+
+    Bin ``i`` costs ``score[i] + j * step[i]`` for its ``j``-th extra item; the greedy
+    takes the ``n_items`` cheapest slots. Solve the continuous level ``lam`` with
+    ``sum_i max(0, (lam - score_i) / step_i) == n_items``, take the whole slots below
+    it, then the remaining (fewer than ``k``) items go to the cheapest next slots.
+    """
+    order = np.argsort(score, kind="stable")
+    s_sorted = score[order]
+    inv_step = 1.0 / step[order]
+    levels = (n_items + np.cumsum(s_sorted * inv_step)) / np.cumsum(inv_step)
+    next_score = np.append(s_sorted[1:], np.inf)
+    n_active = int(np.argmax(levels <= next_score))
+    lam = levels[n_active]
+    counts = np.floor(np.maximum(lam - score, 0.0) / step).astype(np.int64)
+    # Float noise can overshoot by one slot; give those back from the costliest bins.
+    while counts.sum() > n_items:
+        counts[np.argmax(np.where(counts > 0, score + (counts - 1) * step, -np.inf))] -= 1
+    remaining = n_items - int(counts.sum())
+    if remaining:
+        counts[_best_bins(score + counts * step, tiebreak, remaining)] += 1
+    return counts
+
+
+def _placement_order(
+    counts: np.ndarray, stratum_totals: np.ndarray, rng: np.random.RandomState | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct count vectors in placement order, and the groups of each, contiguous.
+
+    Returns the distinct vectors (ordered), their multiplicities, the group indices
+    sorted so that each vector's members are contiguous, and the start of each run.
+    """
+    vectors, vector_of_group, multiplicity = np.unique(
+        counts, axis=0, return_inverse=True, return_counts=True
+    )
+    vector_of_group = vector_of_group.reshape(-1)
+    weight = ((vectors / stratum_totals) ** 2).sum(axis=1)
+    if rng is None:
+        vector_order = np.argsort(-weight, kind="stable")
+        member_key = np.arange(counts.shape[0])
+    else:
+        bucket = np.floor(np.log(weight) / np.log(_SHUFFLE_BUCKET_RATIO))
+        vector_order = np.lexsort((rng.random_sample(weight.size), -bucket))
+        member_key = rng.permutation(counts.shape[0])
+    rank = np.empty_like(vector_order)
+    rank[vector_order] = np.arange(vector_order.size)
+    groups_sorted = np.lexsort((member_key, rank[vector_of_group]))
+    starts = np.concatenate(([0], np.cumsum(multiplicity[vector_order])))
+    return vectors[vector_order], multiplicity[vector_order], groups_sorted, starts
+
+
+def _fill_empty_bins(bin_of_group: np.ndarray, group_sizes: np.ndarray, n_bins: int) -> np.ndarray:
+    """Move the smallest group of the most populated bin into each empty bin.
+
+    The cost alone can leave a small bin empty (e.g. when each group holds its own
+    class); an empty fold or split is never what the caller wants.
+    """
+    for empty in range(n_bins):
+        n_per_bin = np.bincount(bin_of_group, minlength=n_bins)
+        if n_per_bin[empty]:
+            continue
+        donor = int(np.argmax(n_per_bin))
+        members = np.flatnonzero(bin_of_group == donor)
+        bin_of_group[members[np.argmin(group_sizes[members])]] = empty
+    return bin_of_group
+
+
+def assign_groups_to_bins(
+    counts: np.ndarray,
+    weights: np.ndarray,
+    *,
+    rng: np.random.RandomState | None = None,
+) -> np.ndarray:
+    """Assign each group to a bin so that every stratum is split by ``weights``.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_groups, n_strata)
+        Samples of each group in each stratum; every stratum total must be positive.
+    weights : ndarray of shape (n_bins,)
+        Target fraction of every stratum per bin; positive, summing to 1.
+    rng : RandomState, optional
+        When given, interchangeable and near-equal groups are placed in random order,
+        so that different seeds give different (equally balanced) partitions.
+
+    Returns
+    -------
+    ndarray of shape (n_groups,)
+        Bin index of each group. Every bin is non-empty when
+        ``n_groups >= n_bins``.
+    """
+    if counts.shape[1] > 1:
+        # Also target each bin's share of all samples, so that bin sizes follow the
+        # weights even when strata are too fragmented to be balanced one by one.
+        counts = np.column_stack((counts, counts.sum(axis=1)))
+    n_groups, n_strata = counts.shape
+    n_bins = weights.size
+    stratum_totals = counts.sum(axis=0).astype(float)
+    vectors, multiplicity, groups_sorted, starts = _placement_order(counts, stratum_totals, rng)
+
+    fractions = vectors / stratum_totals  # q of each distinct vector
+    self_weight = (fractions**2).sum(axis=1)  # |q|**2
+    vector_sizes = vectors.sum(axis=1)
+    held = np.zeros((n_bins, n_strata))  # P: fraction of each stratum held by each bin
+    load = np.zeros(n_bins)  # samples per bin, for ties: prefer the emptiest bin
+    bin_of_group = np.empty(n_groups, dtype=np.intp)
+    bins = np.arange(n_bins)
+    for v in range(vectors.shape[0]):
+        q = fractions[v]
+        score = (2.0 * (held @ q) + self_weight[v]) / weights
+        n_items = int(multiplicity[v])
+        if n_items == 1:
+            per_bin = np.zeros(n_bins, dtype=np.int64)
+            per_bin[_best_bins(score, load / weights, 1)] = 1
+        else:
+            per_bin = _water_fill(score, 2.0 * self_weight[v] / weights, n_items, load / weights)
+        held += per_bin[:, None] * q
+        load += per_bin * vector_sizes[v]
+        bin_of_group[groups_sorted[starts[v] : starts[v + 1]]] = np.repeat(bins, per_bin)
+    if n_groups >= n_bins:
+        bin_of_group = _fill_empty_bins(bin_of_group, counts.sum(axis=1), n_bins)
+    return bin_of_group

@@ -1,0 +1,340 @@
+"""Stratified group k-fold splitters with the scikit-learn splitter API."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.model_selection._split import BaseCrossValidator, GroupsConsumerMixin, _build_repr
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import _num_samples
+
+from .._validation import check_groups
+from ._assign import assign_groups_to_bins, encode, group_stratum_counts
+
+__all__ = ["RepeatedStratifiedGroupKFold", "StratifiedGroupKFold"]
+
+
+def _check_n_splits(n_splits: Any) -> None:
+    if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral):
+        raise ValueError(
+            f"n_splits must be an integer >= 2; got {n_splits!r} of type {type(n_splits).__name__}."
+        )
+    if n_splits < 2:
+        raise ValueError(
+            f"n_splits={n_splits} is less than 2; use n_splits >= 2 "
+            "(k-fold cross-validation needs at least one train/test split)."
+        )
+
+
+def _check_stratify_target(y: Any, n_samples: int, owner: str) -> np.ndarray:
+    """Validate ``y`` as binary or multiclass labels, one per sample."""
+    if y is None:
+        raise ValueError(
+            f"{owner} stratifies on the class labels: y is required; pass y to split()."
+        )
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"y has {y.shape[0]} entries but X has {n_samples} samples; pass one label per sample."
+        )
+    target_type = type_of_target(y)
+    if target_type not in ("binary", "multiclass"):
+        raise ValueError(
+            f"{owner} needs binary or multiclass y; got {target_type!r} targets. "
+            "For a continuous target use sklearn.model_selection.GroupKFold."
+        )
+    return y
+
+
+def _warn_rare_classes(counts: np.ndarray, labels: np.ndarray, n_splits: int) -> None:
+    """Warn when a class lives in fewer groups than folds: some folds will lack it."""
+    groups_per_class = (counts > 0).sum(axis=0)
+    rarest = int(np.argmin(groups_per_class))
+    if groups_per_class[rarest] < n_splits:
+        label = labels[rarest]
+        label = label.item() if isinstance(label, np.generic) else label
+        warnings.warn(
+            f"The least populated class in y ({label!r}) is present in only "
+            f"{groups_per_class[rarest]} group(s), fewer than n_splits={n_splits}; "
+            "some test folds will contain no sample of it.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+class StratifiedGroupKFold(GroupsConsumerMixin, BaseCrossValidator):
+    """K-fold iterator with non-overlapping groups and class-stratified folds.
+
+    A drop-in replacement for :class:`sklearn.model_selection.StratifiedGroupKFold`:
+    each group (patient) is in exactly one test fold, and each fold receives close to
+    ``1 / n_splits`` of every class. Groups are placed largest first, each into the
+    fold where it most reduces the squared deviation of the folds' class fractions
+    from their target; groups with identical class counts are placed together in one
+    vectorised step. On large data this is much faster than scikit-learn's per-group
+    loop and balances classes at least as well.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds; at least 2 and at most the number of groups.
+    shuffle : bool, default=False
+        Place groups of similar size in random order, so that different
+        ``random_state`` values give different partitions with the same balance.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffle; only allowed when ``shuffle=True``.
+
+    See Also
+    --------
+    RepeatedStratifiedGroupKFold : Repeats this splitter with different shuffles.
+    train_val_test_split : One grouped, stratified train/validation/test split.
+
+    Notes
+    -----
+    A class present in fewer groups than ``n_splits`` cannot reach every fold; a
+    ``UserWarning`` says so. When a few groups hold most of the samples, folds follow
+    the groups and sizes can differ (as with :class:`~sklearn.model_selection.GroupKFold`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.model_selection import StratifiedGroupKFold
+    >>> y = np.array([0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+    >>> groups = np.array([1, 1, 2, 2, 3, 3, 3, 4, 5, 5, 5, 5, 6, 6, 7, 8, 8])
+    >>> X = np.ones((len(y), 2))
+    >>> cv = StratifiedGroupKFold(n_splits=3)
+    >>> cv.get_n_splits()
+    3
+    >>> for train, test in cv.split(X, y, groups):
+    ...     print(np.unique(groups[test]), y[test].mean().round(2))
+    [1 3 7] 0.5
+    [4 5] 0.2
+    [2 6 8] 0.33
+    """
+
+    __metadata_request__split: ClassVar[dict[str, bool]] = {"groups": True}
+
+    def __init__(
+        self, n_splits: int = 5, *, shuffle: bool = False, random_state: Any = None
+    ) -> None:
+        _check_n_splits(n_splits)
+        if not isinstance(shuffle, bool | np.bool_):
+            raise TypeError(f"shuffle must be True or False; got {shuffle!r}.")
+        if not shuffle and random_state is not None:
+            raise ValueError(
+                f"random_state={random_state!r} has no effect because shuffle=False; "
+                "leave random_state=None or set shuffle=True."
+            )
+        self.n_splits = n_splits
+        self.shuffle = shuffle
+        self.random_state = random_state
+
+    def fold_of_samples(self, X: Any, y: Any, groups: Any) -> np.ndarray:
+        """Test-fold index of every sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Only its length is used.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        groups : array-like of shape (n_samples,)
+            Group (patient) of each sample.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Integer in ``range(n_splits)``; ``split`` yields ``fold == i`` as test set.
+
+        Examples
+        --------
+        >>> from pitfalls.model_selection import StratifiedGroupKFold
+        >>> cv = StratifiedGroupKFold(n_splits=2)
+        >>> cv.fold_of_samples([0] * 4, [0, 0, 1, 1], ["a", "b", "c", "d"]).tolist()
+        [0, 1, 0, 1]
+        """
+        n_samples = _num_samples(X)
+        groups = check_groups(groups, n_samples)
+        y = _check_stratify_target(y, n_samples, type(self).__name__)
+        group_codes, group_ids = encode(groups)
+        if self.n_splits > group_ids.size:
+            raise ValueError(
+                f"n_splits={self.n_splits} is greater than the number of groups "
+                f"({group_ids.size}); use n_splits <= {group_ids.size}."
+            )
+        class_codes, labels = encode(y)
+        counts = group_stratum_counts(group_codes, class_codes)
+        _warn_rare_classes(counts, labels, self.n_splits)
+        rng = check_random_state(self.random_state) if self.shuffle else None
+        weights = np.full(self.n_splits, 1.0 / self.n_splits)
+        return assign_groups_to_bins(counts, weights, rng=rng)[group_codes]
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[Any]:
+        """Generate indices to split data into training and test set.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; only its length is used.
+        y : array-like of shape (n_samples,)
+            Class labels to stratify on (required).
+        groups : array-like of shape (n_samples,)
+            Group (patient) of each sample (required).
+
+        Yields
+        ------
+        train : ndarray
+            Training set indices for that split.
+        test : ndarray
+            Test set indices for that split.
+
+        Examples
+        --------
+        >>> from pitfalls.model_selection import StratifiedGroupKFold
+        >>> cv = StratifiedGroupKFold(n_splits=2)
+        >>> [test.tolist() for _, test in cv.split([0] * 4, [0, 1, 0, 1], [1, 1, 2, 2])]
+        [[0, 1], [2, 3]]
+        """
+        fold = self.fold_of_samples(X, y, groups)
+        for i in range(self.n_splits):
+            test_mask = fold == i
+            yield np.flatnonzero(~test_mask), np.flatnonzero(test_mask)
+
+    def _iter_test_masks(
+        self, X: Any = None, y: Any = None, groups: Any = None
+    ) -> Iterator[np.ndarray]:
+        fold = self.fold_of_samples(X, y, groups)
+        for i in range(self.n_splits):
+            yield fold == i
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """Return the number of splitting iterations, ``n_splits``.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored, present for API compatibility.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> from pitfalls.model_selection import StratifiedGroupKFold
+        >>> StratifiedGroupKFold(n_splits=4).get_n_splits()
+        4
+        """
+        return int(self.n_splits)
+
+
+class RepeatedStratifiedGroupKFold(GroupsConsumerMixin):
+    """Repeat :class:`StratifiedGroupKFold` ``n_repeats`` times with different shuffles.
+
+    Each repeat is a complete stratified group k-fold partition; repeats differ
+    because each one draws its own shuffle from ``random_state``.
+
+    Parameters
+    ----------
+    n_splits : int, default=5
+        Number of folds per repeat; at least 2.
+    n_repeats : int, default=10
+        Number of repetitions; at least 1.
+    random_state : int, RandomState instance or None, default=None
+        Controls the shuffles. Pass an int for the same splits on every call.
+
+    See Also
+    --------
+    StratifiedGroupKFold : One repetition.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.model_selection import RepeatedStratifiedGroupKFold
+    >>> y = np.array([0, 1] * 6)
+    >>> groups = np.repeat(np.arange(6), 2)
+    >>> cv = RepeatedStratifiedGroupKFold(n_splits=3, n_repeats=2, random_state=0)
+    >>> cv.get_n_splits()
+    6
+    >>> sum(1 for _ in cv.split(np.zeros((12, 1)), y, groups))
+    6
+    """
+
+    __metadata_request__split: ClassVar[dict[str, bool]] = {"groups": True}
+    n_splits: int
+    n_repeats: int
+    random_state: Any
+
+    def __init__(self, *, n_splits: int = 5, n_repeats: int = 10, random_state: Any = None) -> None:
+        _check_n_splits(n_splits)
+        if isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral):
+            raise ValueError(
+                f"n_repeats must be an integer >= 1; got {n_repeats!r} of type "
+                f"{type(n_repeats).__name__}."
+            )
+        if n_repeats < 1:
+            raise ValueError(f"n_repeats={n_repeats} is less than 1; use n_repeats >= 1.")
+        self.n_splits = n_splits
+        self.n_repeats = n_repeats
+        self.random_state = random_state
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[Any]:
+        """Generate indices to split data into training and test set, repeat by repeat.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; only its length is used.
+        y : array-like of shape (n_samples,)
+            Class labels to stratify on (required).
+        groups : array-like of shape (n_samples,)
+            Group (patient) of each sample (required).
+
+        Yields
+        ------
+        train : ndarray
+            Training set indices for that split.
+        test : ndarray
+            Test set indices for that split.
+
+        Examples
+        --------
+        >>> from pitfalls.model_selection import RepeatedStratifiedGroupKFold
+        >>> cv = RepeatedStratifiedGroupKFold(n_splits=2, n_repeats=2, random_state=0)
+        >>> splits = list(cv.split([0] * 4, [0, 1, 0, 1], ["a", "b", "c", "d"]))
+        >>> len(splits)
+        4
+        """
+        rng = check_random_state(self.random_state)
+        for _ in range(self.n_repeats):
+            cv = StratifiedGroupKFold(self.n_splits, shuffle=True, random_state=rng)
+            yield from cv.split(X, y, groups)
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        """Return the number of splitting iterations, ``n_splits * n_repeats``.
+
+        Parameters
+        ----------
+        X, y, groups : object
+            Ignored, present for API compatibility.
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> from pitfalls.model_selection import RepeatedStratifiedGroupKFold
+        >>> RepeatedStratifiedGroupKFold(n_splits=3, n_repeats=4).get_n_splits()
+        12
+        """
+        return int(self.n_splits * self.n_repeats)
+
+    def __repr__(self) -> str:
+        return str(_build_repr(self))
