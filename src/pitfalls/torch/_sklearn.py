@@ -1,0 +1,283 @@
+"""A scikit-learn classifier around the torch training loop, for image arrays."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+from torch.utils.data import Dataset
+
+from ._models import resnet50_classifier, small_cnn
+from ._training import fit_classifier, predict
+from ._transforms import seeded
+
+__all__ = ["TorchImageClassifier"]
+
+_ARCHITECTURES = ("small", "resnet50")
+
+
+def _images_to_tensor(X: Any) -> torch.Tensor:
+    """``N x H x W`` or ``N x H x W x C`` array -> float ``N x C x H x W`` (uint8 / 255)."""
+    array = np.asarray(X)
+    if array.ndim == 3:
+        array = array[..., None]
+    if array.ndim != 4:
+        raise ValueError(
+            f"X must be an array of images of shape (n_samples, height, width) or "
+            f"(n_samples, height, width, channels); got shape {array.shape}."
+        )
+    tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(0, 3, 1, 2)))
+    return tensor.float().div_(255.0) if tensor.dtype == torch.uint8 else tensor.float()
+
+
+class _ImageArrayDataset(Dataset):
+    def __init__(
+        self, images: torch.Tensor, targets: torch.Tensor, transform: Callable[..., Any] | None
+    ) -> None:
+        self.images, self.targets, self.transform = images, targets, transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = self.images[index]
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, self.targets[index]
+
+
+class TorchImageClassifier(ClassifierMixin, BaseEstimator):
+    """scikit-learn classifier that trains a torch CNN on image arrays.
+
+    It plugs image models into scikit-learn tools (``cross_validate``, pipelines,
+    :func:`pitfalls.experiments.leakage_gap` for the ``"augmentation"`` and
+    ``"group_split"`` pitfalls): ``fit`` holds out ``validation_fraction`` of the
+    training data (patient-aware when ``groups`` is given), trains with
+    :func:`fit_classifier` and keeps the weights with the lowest validation loss, as the
+    paper does. Augmentation given as ``transform`` is applied on the fly to training
+    images only, never at prediction time.
+
+    Parameters
+    ----------
+    architecture : {"small", "resnet50"}, default="small"
+        :func:`small_cnn` (fast on a CPU) or :func:`resnet50_classifier` (single-channel
+        images are repeated to three channels).
+    module : callable, optional
+        ``module(n_classes, n_channels) -> nn.Module``; overrides ``architecture``.
+    epochs : int, default=10
+    batch_size : int, default=32
+    lr : float, default=1e-3
+        Adam's learning rate (the paper used 1e-4 with a pretrained ResNet-50; a small
+        network trained from scratch wants more).
+    betas : tuple of float, default=(0.9, 0.999)
+    weight_decay : float, default=0.0
+    dropout : float, default=0.5
+        Dropout before the classifier layer (both architectures).
+    weights : optional
+        Passed to :func:`resnet50_classifier`.
+    transform : callable, optional
+        Training-time augmentation on a float ``C x H x W`` tensor (e.g. torchvision v2).
+    validation_fraction : float, default=0.1
+        Share of training samples (or patients) held out to pick the best epoch; 0 keeps
+        the last epoch.
+    device : str, default="auto"
+    amp : bool, default=True
+    num_workers : int, default=0
+    random_state : int, optional
+        Seeds initialisation, the validation split, shuffling and augmentation.
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        Class labels seen in ``fit``.
+    model_ : torch.nn.Module
+        The trained network.
+    history_ : DataFrame
+        Loss per epoch.
+    n_channels_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.torch import TorchImageClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.array([0, 1] * 10)
+    >>> X = rng.random((20, 8, 8)) + y[:, None, None]  # class 1 is brighter
+    >>> clf = TorchImageClassifier(epochs=3, random_state=0, device="cpu").fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape, clf.classes_.tolist()
+    ((2, 2), [0, 1])
+    """
+
+    def __init__(
+        self,
+        architecture: str = "small",
+        *,
+        module: Callable[[int, int], nn.Module] | None = None,
+        epochs: int = 10,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        weight_decay: float = 0.0,
+        dropout: float = 0.5,
+        weights: Any = None,
+        transform: Callable[..., Any] | None = None,
+        validation_fraction: float = 0.1,
+        device: str = "auto",
+        amp: bool = True,
+        num_workers: int = 0,
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.architecture = architecture
+        self.module = module
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.betas = betas
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.weights = weights
+        self.transform = transform
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.amp = amp
+        self.num_workers = num_workers
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _build(self, n_classes: int, n_channels: int) -> nn.Module:
+        if self.module is not None:
+            return self.module(n_classes, n_channels)
+        if self.architecture == "small":
+            return small_cnn(n_classes, in_channels=n_channels, dropout=self.dropout)
+        if self.architecture == "resnet50":
+            return resnet50_classifier(n_classes, weights=self.weights, dropout=self.dropout)
+        raise ValueError(
+            f"architecture={self.architecture!r} is not supported; use one of "
+            f"{_ARCHITECTURES} or pass module=."
+        )
+
+    def _inputs(self, X: Any) -> torch.Tensor:
+        images = _images_to_tensor(X)
+        if self.module is None and self.architecture == "resnet50" and images.shape[1] == 1:
+            images = images.expand(-1, 3, -1, -1)  # ResNet-50 takes RGB
+        return images
+
+    def _validation_split(self, y: np.ndarray, groups: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        everything = np.arange(len(y))
+        if not self.validation_fraction:
+            return everything, None
+        if not 0 < self.validation_fraction < 1:
+            raise ValueError(f"validation_fraction={self.validation_fraction!r} must be in [0, 1).")
+        kwargs = {"test_size": self.validation_fraction, "random_state": self.random_state}
+        if groups is not None:
+            splitter: Any = GroupShuffleSplit(n_splits=1, **kwargs)
+            train, val = next(splitter.split(everything, y, groups))
+            return train, val
+        try:
+            train, val = next(StratifiedShuffleSplit(n_splits=1, **kwargs).split(everything, y))
+        except ValueError:  # too few samples of a class to stratify
+            train, val = next(ShuffleSplit(n_splits=1, **kwargs).split(everything))
+        return train, val
+
+    def fit(self, X: Any, y: Any, groups: Any = None) -> TorchImageClassifier:
+        """Train on image arrays.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, height, width[, channels])
+            ``uint8`` images are scaled to ``[0, 1]``; floats are used as given.
+        y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), optional
+            Patient ids; the validation hold-out then takes whole patients.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.torch import TorchImageClassifier
+        >>> clf = TorchImageClassifier(epochs=1, validation_fraction=0, device="cpu")
+        >>> clf.fit(np.zeros((4, 6, 6, 3)), ["a", "b", "a", "b"]).n_channels_
+        3
+        """
+        images = self._inputs(X)
+        y = np.asarray(y)
+        if len(y) != len(images):
+            raise ValueError(f"X has {len(images)} images but y has {len(y)} labels.")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        targets = torch.from_numpy(codes.astype(np.int64))
+        self.n_channels_ = int(images.shape[1])
+        train_idx, val_idx = self._validation_split(codes, groups)
+        with seeded(self.random_state):
+            model = self._build(len(self.classes_), self.n_channels_)
+        train = _ImageArrayDataset(images[train_idx], targets[train_idx], self.transform)
+        val = (
+            None if val_idx is None else _ImageArrayDataset(images[val_idx], targets[val_idx], None)
+        )
+        result = fit_classifier(
+            model,
+            train,
+            val,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            betas=self.betas,
+            weight_decay=self.weight_decay,
+            device=self.device,
+            amp=self.amp,
+            num_workers=self.num_workers,
+            random_state=self.random_state,
+            verbose=self.verbose,
+        )
+        self.model_ = result.model
+        self.history_ = result.history
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.torch import TorchImageClassifier
+        >>> clf = TorchImageClassifier(epochs=1, validation_fraction=0, device="cpu")
+        >>> clf.fit(np.zeros((4, 6, 6)), [0, 1, 0, 1]).predict_proba(np.zeros((1, 6, 6))).shape
+        (1, 2)
+        """
+        check_is_fitted(self, "model_")
+        images = self._inputs(X)
+        if images.shape[1] != self.n_channels_:
+            raise ValueError(
+                f"X has {images.shape[1]} channel(s) but the model was fitted on "
+                f"{self.n_channels_}."
+            )
+        return predict(
+            self.model_,
+            images,
+            batch_size=max(self.batch_size, 64),
+            device=self.device,
+            amp=self.amp,
+        )
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Most probable class of each image.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.torch import TorchImageClassifier
+        >>> clf = TorchImageClassifier(epochs=1, validation_fraction=0, device="cpu")
+        >>> clf.fit(np.zeros((4, 6, 6)), ["a", "b", "a", "b"]).predict(np.zeros((2, 6, 6))).shape
+        (2,)
+        """
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
