@@ -1,3 +1,46 @@
-"""Audit a manifest for leakage, duplicates, confounding and misleading class balance."""
+"""Audit a manifest for leakage, duplicates, confounding and misleading class balance.
 
-__all__: list[str] = []
+:func:`audit` runs every applicable check of the registry :data:`CHECKS` on a
+manifest (one row per sample) and returns an :class:`AuditReport`, which renders as
+text, Markdown, a self-contained HTML page or versioned JSON, and fills in the
+paper's checklist (:data:`CHECKLIST`, Maleki et al. Table 4).
+
+The image helpers (:func:`pixel_hash`, :func:`perceptual_hash`,
+:func:`hash_images`, :func:`hamming_pairs`) are public so that the same hashing
+can be used outside an audit, e.g. to de-duplicate a folder before splitting.
+"""
+
+from ._audit import audit
+from ._checklist import CHECKLIST, ChecklistItem, format_checklist
+from ._checks import CHECKS, SEVERITIES, Check, Finding, split_role
+from ._hashing import (
+    ImageHashes,
+    hash_images,
+    load_image,
+    perceptual_hash,
+    pixel_hash,
+    resolve_image_paths,
+)
+from ._report import JSON_SCHEMA_VERSION, AuditReport
+from ._search import hamming_pairs
+
+__all__ = [
+    "CHECKLIST",
+    "CHECKS",
+    "JSON_SCHEMA_VERSION",
+    "SEVERITIES",
+    "AuditReport",
+    "Check",
+    "ChecklistItem",
+    "Finding",
+    "ImageHashes",
+    "audit",
+    "format_checklist",
+    "hamming_pairs",
+    "hash_images",
+    "load_image",
+    "perceptual_hash",
+    "pixel_hash",
+    "resolve_image_paths",
+    "split_role",
+]

@@ -1,0 +1,381 @@
+"""Image hashing: exact (decoded pixels) and perceptual (DCT pHash), in parallel.
+
+Exact hash
+    The decoded pixel array (not the file bytes) is hashed with BLAKE2b together
+    with its shape and dtype, so a PNG re-saved with another compression level, or
+    a copy with other metadata, still matches.
+
+Perceptual hash (64 bits)
+    1. grey levels (ITU-R 601 luma for colour images);
+    2. the uniform border (the value of the image frame, within 8% of the
+       intensity range) is trimmed, so that the same content on a larger or shifted
+       black canvas hashes alike and a mostly black image is hashed on its content;
+    3. area-averaged downsample to 32x32, 2-D DCT-II, the 8x8 lowest frequencies;
+    4. bit = coefficient above the median of the 63 non-DC coefficients.
+
+    Adding a constant (brightness) changes only the DC term and scaling (contrast)
+    scales every coefficient, so neither moves the bits; light noise and shifts of a
+    few pixels barely touch the lowest frequencies.
+
+Low-information images
+    A blank image (no content after trimming the border, or a thumbnail whose
+    standard deviation is under 2% of the intensity range, or more than a quarter
+    of the AC coefficients tied at zero) has a meaningless perceptual hash: every
+    blank image would match every other. Those are flagged and kept out of the
+    near-duplicate search.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.fft import dctn
+
+from .._manifest import ManifestError
+
+__all__ = [
+    "ImageHashes",
+    "hash_images",
+    "load_image",
+    "perceptual_hash",
+    "pixel_hash",
+    "resolve_image_paths",
+]
+
+_THUMB = 32
+_BORDER_TOLERANCE = 0.08
+_MIN_RELATIVE_STD = 0.02
+_MAX_TIED_FRACTION = 0.25
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+@dataclass
+class ImageHashes:
+    """Hashes of a sequence of images (one entry per manifest row).
+
+    Attributes
+    ----------
+    exact : ndarray of str, shape (n,)
+        Hex BLAKE2b digest of the decoded pixels, shape and dtype.
+    perceptual : ndarray of uint64, shape (n,)
+        64-bit DCT perceptual hash.
+    low_information : ndarray of bool, shape (n,)
+        True for (nearly) blank images, whose perceptual hash is not used.
+    """
+
+    exact: np.ndarray
+    perceptual: np.ndarray
+    low_information: np.ndarray
+
+
+def resolve_image_paths(
+    values: Sequence[Any], *, root: str | os.PathLike | None, column: str, rows: Sequence[Any]
+) -> list[Path]:
+    """Resolve manifest image paths against ``root``, refusing any that escape it.
+
+    Parameters
+    ----------
+    values : sequence of str
+        Image paths as written in the manifest (relative to ``root``, or absolute).
+    root : path-like or None
+        Directory the paths are relative to. When given, a path that resolves
+        outside it (``..``, an absolute path elsewhere, a symbolic link pointing
+        out) is refused before anything is read. When None, paths are taken as
+        they are (relative to the working directory).
+    column : str
+        Manifest column name, for error messages.
+    rows : sequence
+        Manifest row labels, for error messages.
+
+    Returns
+    -------
+    list of Path
+
+    Raises
+    ------
+    ManifestError
+        Naming the column, row and path that escapes ``root``.
+
+    Examples
+    --------
+    >>> from pitfalls.audit import resolve_image_paths
+    >>> [p.name for p in resolve_image_paths(["a.png"], root=".", column="path", rows=[0])]
+    ['a.png']
+    >>> resolve_image_paths(["../etc/passwd"], root=".", column="path", rows=[7])
+    Traceback (most recent call last):
+    ...
+    pitfalls._manifest.ManifestError: image column 'path', row 7: '../etc/passwd' resolves outside root '...'; refusing to read it.
+    """
+    if root is None:
+        return [Path(str(v)) for v in values]
+    base = Path(root).resolve()
+    resolved = []
+    for row, value in zip(rows, values, strict=True):
+        path = (base / str(value)).resolve()
+        if not path.is_relative_to(base):
+            raise ManifestError(
+                f"image column {column!r}, row {row}: {str(value)!r} resolves outside root "
+                f"'{base}'; refusing to read it."
+            )
+        resolved.append(path)
+    return resolved
+
+
+def load_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an image file to a numpy array (PIL formats, ``.npy``, DICOM).
+
+    Parameters
+    ----------
+    path : path-like
+        PNG, JPEG, TIFF, BMP... (anything Pillow reads), a ``.npy`` array, or a
+        DICOM file (``.dcm``, needs pydicom).
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from PIL import Image
+    >>> from pitfalls.audit import load_image
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     Image.fromarray(np.zeros((4, 5), np.uint8)).save(os.path.join(d, "x.png"))
+    ...     load_image(os.path.join(d, "x.png")).shape
+    (4, 5)
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if suffix in {".dcm", ".dicom"}:
+        from .._optional import import_optional
+
+        pydicom = import_optional("pydicom", feature="auditing DICOM images")
+        return np.asarray(pydicom.dcmread(path).pixel_array)
+    from PIL import Image
+
+    with Image.open(path) as img:
+        img.load()
+        if img.mode == "P":  # palette indices mean nothing without the palette
+            return np.asarray(img.convert("RGBA" if "transparency" in img.info else "RGB"))
+        return np.asarray(img)
+
+
+def pixel_hash(pixels: np.ndarray) -> str:
+    """BLAKE2b digest of decoded pixels, their shape and dtype.
+
+    Parameters
+    ----------
+    pixels : ndarray
+
+    Returns
+    -------
+    str
+        32 hex characters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.audit import pixel_hash
+    >>> a = np.arange(6, dtype=np.uint8).reshape(2, 3)
+    >>> pixel_hash(a) == pixel_hash(a.copy()), pixel_hash(a) == pixel_hash(a.reshape(3, 2))
+    (True, False)
+    """
+    pixels = np.ascontiguousarray(pixels)
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(f"{pixels.shape}|{pixels.dtype.str}|".encode())
+    digest.update(pixels.tobytes())
+    return digest.hexdigest()
+
+
+def perceptual_hash(pixels: np.ndarray) -> tuple[np.uint64, bool]:
+    """64-bit DCT perceptual hash of an image and whether it is low-information.
+
+    Parameters
+    ----------
+    pixels : ndarray of shape (h, w) or (h, w, channels)
+
+    Returns
+    -------
+    hash : numpy.uint64
+    low_information : bool
+        True when the image is (nearly) uniform; its hash should not be compared.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.audit import perceptual_hash
+    >>> rng = np.random.default_rng(0)
+    >>> img = rng.normal(size=(8, 8)).repeat(16, 0).repeat(16, 1) * 40 + 100
+    >>> h1, low = perceptual_hash(img)
+    >>> h2, _ = perceptual_hash(img * 1.5 + 20)  # contrast and brightness
+    >>> int(np.bitwise_count(h1 ^ h2)), low
+    (0, False)
+    >>> perceptual_hash(np.zeros((64, 64)))[1]
+    True
+    """
+    gray = _grayscale(pixels)
+    content = _trim_border(gray)
+    if content is None:
+        return np.uint64(0), True
+    thumb = _downsample(content)
+    coeffs = dctn(thumb, type=2, norm="ortho")[:8, :8].ravel()
+    ac = coeffs[1:]
+    intensity_range = float(np.ptp(gray))
+    scale = max(abs(float(coeffs[0])), intensity_range, 1e-12)
+    tied = np.mean(np.abs(ac) <= 1e-6 * scale)
+    low = bool(
+        float(thumb.std()) < _MIN_RELATIVE_STD * max(intensity_range, 1e-12)
+        or tied > _MAX_TIED_FRACTION
+    )
+    bits = coeffs > np.median(ac)
+    return np.packbits(bits).view(">u8")[0].astype(np.uint64), low
+
+
+def _grayscale(pixels: np.ndarray) -> np.ndarray:
+    arr = np.asarray(pixels)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        arr = arr[..., :3].astype(np.float64) @ _LUMA
+    elif arr.ndim == 3 and arr.shape[2] in (1, 2):
+        arr = arr[..., 0]
+    elif arr.ndim == 3:  # a volume: hash its middle slice
+        arr = arr[arr.shape[0] // 2]
+    if arr.ndim != 2:
+        raise ValueError(f"expected a 2-D image (or 2-D with channels); got shape {arr.shape}.")
+    return arr.astype(np.float64)
+
+
+def _trim_border(gray: np.ndarray) -> np.ndarray | None:
+    # The background value is the median of the outer frame; rows/columns where
+    # more than 2% of pixels differ from it by over 8% of the range hold content.
+    frame = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = np.median(frame)
+    low, high = np.percentile(gray, [0.5, 99.5])
+    tolerance = _BORDER_TOLERANCE * max(high - low, float(np.ptp(gray)) * 0.5)
+    if tolerance <= 0:
+        return None
+    differs = np.abs(gray - background) > tolerance
+    rows = np.flatnonzero(differs.mean(axis=1) > 0.02)
+    cols = np.flatnonzero(differs.mean(axis=0) > 0.02)
+    if rows.size == 0 or cols.size == 0:
+        return None
+    return gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+
+
+def _downsample(gray: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    thumb = Image.fromarray(gray.astype(np.float32), mode="F").resize(
+        (_THUMB, _THUMB), Image.Resampling.BOX
+    )
+    return np.asarray(thumb, dtype=np.float64)
+
+
+def _hash_one(path: Path) -> tuple[str, np.uint64, bool] | str:
+    # Returns the error text instead of raising, so the caller can name the row.
+    try:
+        pixels = load_image(path)
+        phash, low = perceptual_hash(pixels)
+        return pixel_hash(pixels), phash, low
+    except Exception as exc:  # any decoder error means "unreadable image"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return reason
+
+
+def _hash_chunk(paths: Sequence[Path]) -> list[tuple[str, np.uint64, bool] | str]:
+    return [_hash_one(p) for p in paths]
+
+
+def _chunks(items: Sequence[Path], size: int) -> Iterator[Sequence[Path]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def hash_images(
+    paths: Sequence[Path],
+    *,
+    column: str = "image",
+    rows: Sequence[Any] | None = None,
+    n_jobs: int | None = None,
+    progress: bool | None = None,
+) -> ImageHashes:
+    """Exact and perceptual hashes of image files, in parallel with joblib.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        Image files (already resolved, see :func:`resolve_image_paths`).
+    column : str, default="image"
+        Manifest column name, for error messages.
+    rows : sequence, optional
+        Manifest row label of each path, for error messages (default: positions).
+    n_jobs : int, optional
+        Number of joblib workers (``None`` means 1 unless inside a
+        ``joblib.parallel_config`` context).
+    progress : bool, optional
+        Show a progress bar on stderr; default: only when stderr is a terminal.
+
+    Returns
+    -------
+    ImageHashes
+
+    Raises
+    ------
+    ManifestError
+        For the first image that cannot be read, naming the row and path.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile
+    >>> from pathlib import Path
+    >>> from PIL import Image
+    >>> from pitfalls.audit import hash_images
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     img = Image.fromarray(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) % 251)
+    ...     img.convert("L").save(Path(d, "a.png"))
+    ...     img.convert("L").save(Path(d, "b.png"), compress_level=0)
+    ...     h = hash_images([Path(d, "a.png"), Path(d, "b.png")])
+    >>> bool(h.exact[0] == h.exact[1])
+    True
+    """
+    from joblib import Parallel, delayed
+
+    rows = list(range(len(paths))) if rows is None else list(rows)
+    if progress is None:
+        progress = sys.stderr.isatty()
+    chunk_size = 32
+    tasks = (delayed(_hash_chunk)(chunk) for chunk in _chunks(paths, chunk_size))
+    results: list[tuple[str, np.uint64, bool] | str] = []
+    bar = _progress_bar(len(paths), progress)
+    for chunk_result in Parallel(n_jobs=n_jobs, return_as="generator")(tasks):
+        results.extend(chunk_result)
+        if bar is not None:
+            bar.update(len(chunk_result))
+    if bar is not None:
+        bar.close()
+    for row, path, result in zip(rows, paths, results, strict=True):
+        if isinstance(result, str):
+            raise ManifestError(
+                f"image column {column!r}, row {row}: cannot read image '{path}' ({result})."
+            )
+    ok = [r for r in results if not isinstance(r, str)]
+    return ImageHashes(
+        exact=np.array([r[0] for r in ok], dtype=object),
+        perceptual=np.array([r[1] for r in ok], dtype=np.uint64),
+        low_information=np.array([r[2] for r in ok], dtype=bool),
+    )
+
+
+def _progress_bar(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="hashing images", unit="img", file=sys.stderr)
