@@ -1,0 +1,240 @@
+"""Data augmentation as a pipeline step that only ever sees training data."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _num_samples
+
+__all__ = ["AugmentationSampler"]
+
+
+class AugmentationSampler(BaseEstimator):
+    """Add augmented copies of the training rows, in ``fit`` only (a sampler step).
+
+    Inside a :class:`Pipeline` the sampler runs on the training part of each split
+    and is skipped at prediction time, so no augmented twin of an evaluation sample can
+    reach training: the leak the paper shows for augmentation before the split.
+
+    Parameters
+    ----------
+    transform : callable
+        ``transform(x, rng) -> x_augmented``, called once per copy of each sample with
+        that sample alone (a feature vector of shape ``(n_features,)`` or an image of
+        shape ``X.shape[1:]``) and a :class:`numpy.random.Generator`; it must return an
+        array of the same shape. Any library works inside it (albumentations,
+        torchvision, scipy.ndimage), as long as it draws its randomness from ``rng``.
+    n_copies : int, default=1
+        Augmented copies added per sample; the output holds ``(1 + n_copies) *
+        n_samples`` rows: the originals first, then the first copy of every row, and
+        so on.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the generator passed to ``transform``; an int gives the same copies on
+        every call.
+
+    Attributes
+    ----------
+    transform_func : callable
+        The ``transform`` parameter (kept under this name because an attribute called
+        ``transform`` would make pipelines treat the sampler as a transformer).
+    sample_indices_ : ndarray of shape (n_samples * (1 + n_copies),)
+        For each output row, the input row it was made from (groups and metadata
+        follow it in :class:`Pipeline`).
+
+    See Also
+    --------
+    Pipeline : Runs the sampler on training data only.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.pipeline import AugmentationSampler
+    >>> def jitter(x, rng):
+    ...     return x + rng.normal(scale=0.01, size=x.shape)
+    >>> X, y = np.zeros((3, 2)), np.array([0, 1, 1])
+    >>> X_res, y_res = AugmentationSampler(jitter, n_copies=2, random_state=0).fit_resample(X, y)
+    >>> X_res.shape, y_res.tolist()
+    ((9, 2), [0, 1, 1, 0, 1, 1, 0, 1, 1])
+
+    It works on image arrays as well, one image at a time:
+
+    >>> images = np.arange(2 * 4 * 4, dtype=float).reshape(2, 4, 4)
+    >>> flip = AugmentationSampler(lambda im, rng: im[:, ::-1])
+    >>> flip.fit_resample(images, np.array([0, 1]))[0].shape
+    (4, 4, 4)
+    >>> flip.sample_indices_.tolist()
+    [0, 1, 0, 1]
+    """
+
+    # Tells pitfalls.experiments.leakage_gap which steps are augmentation steps.
+    _sampling_type = "augmentation"
+
+    def __init__(
+        self,
+        transform: Callable[[np.ndarray, np.random.Generator], Any],
+        n_copies: int = 1,
+        random_state: Any = None,
+    ) -> None:
+        # Stored under another name: an attribute called ``transform`` would make
+        # imbalanced-learn (and scikit-learn) take this sampler for a transformer.
+        self.transform_func = transform
+        self.n_copies = n_copies
+        self.random_state = random_state
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Parameters of this sampler (``transform``, ``n_copies``, ``random_state``).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored; the sampler holds no sub-estimators.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> from pitfalls.pipeline import AugmentationSampler
+        >>> sorted(AugmentationSampler(abs).get_params())
+        ['n_copies', 'random_state', 'transform']
+        """
+        return {
+            "transform": self.transform_func,
+            "n_copies": self.n_copies,
+            "random_state": self.random_state,
+        }
+
+    def set_params(self, **params: Any) -> AugmentationSampler:
+        """Set parameters (``transform``, ``n_copies``, ``random_state``).
+
+        Parameters
+        ----------
+        **params : dict
+            New parameter values.
+
+        Returns
+        -------
+        self : AugmentationSampler
+
+        Examples
+        --------
+        >>> from pitfalls.pipeline import AugmentationSampler
+        >>> AugmentationSampler(abs).set_params(n_copies=3).n_copies
+        3
+        """
+        valid = self.get_params()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r} for AugmentationSampler; valid parameters "
+                    f"are {sorted(valid)}."
+                )
+            setattr(self, "transform_func" if key == "transform" else key, value)
+        return self
+
+    def _check_params(self) -> None:
+        if not callable(self.transform_func):
+            raise TypeError(
+                f"transform={self.transform_func!r} is not callable; pass a function "
+                "transform(x, rng) that returns an augmented copy of sample x."
+            )
+        if (
+            not isinstance(self.n_copies, numbers.Integral)
+            or isinstance(self.n_copies, bool)
+            or self.n_copies < 0
+        ):
+            raise ValueError(
+                f"n_copies={self.n_copies!r} is not a non-negative integer; use n_copies >= 0."
+            )
+
+    def fit(self, X: Any, y: Any = None, **params: Any) -> AugmentationSampler:
+        """Check the parameters and the data; nothing is learned.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples (feature rows or images).
+        y : array-like of shape (n_samples,), default=None
+            Targets.
+        **params : dict
+            Ignored.
+
+        Returns
+        -------
+        self : AugmentationSampler
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.pipeline import AugmentationSampler
+        >>> AugmentationSampler(lambda x, rng: x).fit(np.zeros((2, 2)))
+        AugmentationSampler(transform=<function <lambda> ...>)
+        """
+        self.fit_resample(X, y)
+        return self
+
+    def fit_resample(self, X: Any, y: Any = None, **params: Any) -> tuple[Any, Any]:
+        """Return the original samples followed by ``n_copies`` augmented copies of each.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Samples (feature rows or images); a DataFrame comes back as a DataFrame
+            with the same columns.
+        y : array-like of shape (n_samples,), default=None
+            Targets, repeated for the copies (``None`` stays ``None``).
+        **params : dict
+            Ignored (accepted so that routed metadata does not break the call).
+
+        Returns
+        -------
+        X_resampled : ndarray or DataFrame of shape (n_samples * (1 + n_copies), ...)
+        y_resampled : ndarray of shape (n_samples * (1 + n_copies),) or None
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.pipeline import AugmentationSampler
+        >>> sampler = AugmentationSampler(lambda x, rng: x * 2)
+        >>> sampler.fit_resample(np.array([[1.0], [2.0]]), [0, 1])[0].ravel().tolist()
+        [1.0, 2.0, 2.0, 4.0]
+        """
+        self._check_params()
+        columns = X.columns if isinstance(X, pd.DataFrame) else None
+        data = np.asarray(X)
+        n_samples = _num_samples(data)
+        if y is not None and _num_samples(y) != n_samples:
+            raise ValueError(
+                f"y has {_num_samples(y)} entries but X has {n_samples} samples; "
+                "pass one target per sample."
+            )
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        rng = np.random.default_rng(seed)
+        copies = [data]
+        for _ in range(self.n_copies):
+            copies.append(self._augment_all(data, rng))
+        X_res = np.concatenate(copies, axis=0) if len(copies) > 1 else data.copy()
+        self.sample_indices_ = np.tile(np.arange(n_samples), 1 + self.n_copies)
+        y_res = None if y is None else np.asarray(y)[self.sample_indices_]
+        if columns is not None:
+            return pd.DataFrame(X_res, columns=columns), y_res
+        return X_res, y_res
+
+    def _augment_all(self, data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        out = np.empty_like(data)
+        for i, sample in enumerate(data):
+            augmented = np.asarray(self.transform_func(sample.copy(), rng))
+            if augmented.shape != sample.shape:
+                raise ValueError(
+                    f"transform returned shape {augmented.shape} for a sample of shape "
+                    f"{sample.shape}; it must return an array of the same shape."
+                )
+            out[i] = augmented
+        return out

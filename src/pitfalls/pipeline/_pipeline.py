@@ -1,0 +1,169 @@
+"""imbalanced-learn's Pipeline, with groups and per-sample metadata following resampling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from imblearn import pipeline as imb_pipeline
+from sklearn.base import clone
+from sklearn.pipeline import _name_estimators
+from sklearn.utils.validation import _num_samples, check_memory
+
+from ._provenance import index_sample_params, source_indices
+
+__all__ = ["Pipeline", "make_pipeline"]
+
+
+class Pipeline(imb_pipeline.Pipeline):
+    """Chain transformers, samplers and a final estimator; samplers act only in ``fit``.
+
+    This is :class:`imblearn.pipeline.Pipeline` (samplers such as ``RandomOverSampler``
+    or :class:`AugmentationSampler` run in ``fit`` only and are skipped by ``predict``,
+    ``transform`` and ``score``, so resampling never touches evaluation data), plus one
+    thing it lacks: **per-sample metadata follows resampling**. When a sampler
+    duplicates, drops or synthesises rows, every per-sample fit parameter routed to the
+    later steps (``groups``, ``sample_weight``, any array with one value per sample) is
+    re-indexed to match, so a group-aware search at the end of the pipeline (for
+    example ``GridSearchCV(..., cv=StratifiedGroupKFold())``) still sees each row's
+    patient and stays patient-disjoint. This works with and without scikit-learn's
+    metadata routing.
+
+    A synthetic row takes the metadata of its source row: the sampler's
+    ``sample_indices_`` when it has one, else the byte-identical input row, else the
+    nearest input row of the same class (see ``sample_indices_`` below).
+
+    Parameters
+    ----------
+    steps : list of (str, estimator) tuples
+        Transformers and samplers in order, then the final estimator.
+    transform_input : list of str, default=None
+        As in scikit-learn (needs metadata routing).
+    memory : str or joblib.Memory, default=None
+        Cache fitted transformers and samplers.
+    verbose : bool, default=False
+        Print the time each step takes.
+
+    Attributes
+    ----------
+    sample_indices_ : ndarray of shape (n_rows_seen_by_final_step,)
+        After ``fit``: for each row given to the final estimator, the index of the row
+        of ``X`` it comes from (``arange(n_samples)`` when no sampler changed the rows).
+    named_steps : Bunch
+        Access the steps by name.
+
+    See Also
+    --------
+    make_pipeline : Build a Pipeline without naming the steps.
+    AugmentationSampler : Augment training rows inside the pipeline.
+    LeakageGuard : Warn when evaluation rows were seen in fit.
+
+    Examples
+    --------
+    Oversampling duplicates minority rows; their patient ids are duplicated with them,
+    so the grid search at the end still splits by patient:
+
+    >>> import numpy as np
+    >>> from imblearn.over_sampling import RandomOverSampler
+    >>> from sklearn.model_selection import GridSearchCV, GroupKFold
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from pitfalls.pipeline import Pipeline
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(12, 2))
+    >>> y = np.array([0] * 9 + [1] * 3)
+    >>> groups = np.repeat(np.arange(6), 2)
+    >>> search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=GroupKFold(3))
+    >>> pipe = Pipeline([("ros", RandomOverSampler(random_state=0)), ("search", search)])
+    >>> _ = pipe.fit(X, y, search__groups=groups)
+    >>> pipe.sample_indices_.shape  # 9 + 9 rows after oversampling
+    (18,)
+    >>> sorted(set(groups[pipe.sample_indices_][12:].tolist()))  # copies keep their patient
+    [4, 5]
+    """
+
+    steps: list[Any]
+
+    def _fit(
+        self, X: Any, y: Any = None, routed_params: Any = None, raw_params: Any = None
+    ) -> tuple[Any, Any]:
+        # Same loop as imblearn.pipeline.Pipeline._fit, plus the bookkeeping of where
+        # each row came from, applied to the metadata of every later step.
+        self.steps = list(self.steps)
+        self._validate_steps()
+        memory = check_memory(self.memory)
+        fit_transform_one_cached = memory.cache(imb_pipeline._fit_transform_one)
+        fit_resample_one_cached = memory.cache(imb_pipeline._fit_resample_one)
+
+        n_samples = _num_samples(X)
+        origin: np.ndarray | None = None  # source row in X of each current row
+        for step_idx, name, transformer in self._iter(
+            with_final=False, filter_passthrough=False, filter_resample=False
+        ):
+            if transformer is None or transformer == "passthrough":
+                continue
+            no_cache = hasattr(memory, "location") and memory.location is None
+            cloned = transformer if no_cache else clone(transformer)
+            step_params = self._get_metadata_for_step(
+                step_idx=step_idx, step_params=routed_params[name], all_params=raw_params
+            )
+            if origin is not None:
+                step_params = index_sample_params(step_params, origin, n_samples)
+            message = self._log_message(step_idx)
+            if hasattr(cloned, "transform") or hasattr(cloned, "fit_transform"):
+                X, fitted = fit_transform_one_cached(
+                    cloned, X, y, weight=None, message_clsname="Pipeline",
+                    message=message, params=step_params,
+                )  # fmt: skip
+            else:
+                X_before, y_before = X, y
+                X, y, fitted = fit_resample_one_cached(
+                    cloned, X, y, message_clsname="Pipeline", message=message,
+                    params=step_params,
+                )  # fmt: skip
+                step_origin = source_indices(fitted, X_before, y_before, X, y)
+                origin = step_origin if origin is None else origin[step_origin]
+            self.steps[step_idx] = (name, fitted)
+
+        self.sample_indices_ = np.arange(n_samples) if origin is None else origin
+        final_name = self.steps[-1][0]
+        if origin is not None and routed_params is not None and final_name in routed_params:
+            # fit / fit_transform / fit_predict / fit_resample read the final step's
+            # params from this mapping after _fit returns: hand them the re-indexed ones.
+            routed_params[final_name] = index_sample_params(
+                routed_params[final_name], origin, n_samples
+            )
+        return X, y
+
+
+def make_pipeline(
+    *steps: Any, memory: Any = None, transform_input: list[str] | None = None, verbose: bool = False
+) -> Pipeline:
+    """Build a :class:`Pipeline` from estimators, naming each step after its class.
+
+    Parameters
+    ----------
+    *steps : estimators
+        Transformers and samplers, then the final estimator.
+    memory : str or joblib.Memory, default=None
+        Cache fitted transformers and samplers.
+    transform_input : list of str, default=None
+        As in scikit-learn (needs metadata routing).
+    verbose : bool, default=False
+        Print the time each step takes.
+
+    Returns
+    -------
+    Pipeline
+
+    Examples
+    --------
+    >>> from imblearn.over_sampling import RandomOverSampler
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from pitfalls.pipeline import make_pipeline
+    >>> pipe = make_pipeline(RandomOverSampler(random_state=0), DecisionTreeClassifier())
+    >>> [name for name, _ in pipe.steps]
+    ['randomoversampler', 'decisiontreeclassifier']
+    """
+    return Pipeline(
+        _name_estimators(steps), memory=memory, transform_input=transform_input, verbose=verbose
+    )

@@ -1,0 +1,324 @@
+"""Tests for pitfalls.pipeline: metadata-following Pipeline, AugmentationSampler, LeakageGuard."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from imblearn.over_sampling import SMOTE, RandomOverSampler
+from imblearn.pipeline import Pipeline as ImbPipeline
+from imblearn.under_sampling import RandomUnderSampler
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from pitfalls.exceptions import LeakageError, LeakageWarning
+from pitfalls.pipeline import AugmentationSampler, LeakageGuard, Pipeline, make_pipeline
+from pitfalls.pipeline._hashing import row_hashes
+from pitfalls.pipeline._provenance import source_indices
+
+
+class RecordingClassifier(ClassifierMixin, BaseEstimator):
+    """Records the metadata it receives in fit, to check what the pipeline routed."""
+
+    def fit(self, X, y, groups=None, sample_weight=None):
+        self.seen_X_ = np.asarray(X)
+        self.seen_groups_ = None if groups is None else np.asarray(groups)
+        self.seen_weight_ = None if sample_weight is None else np.asarray(sample_weight)
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def _imbalanced(n_major=12, n_minor=4, n_features=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n_major + n_minor, n_features))
+    y = np.array([0] * n_major + [1] * n_minor)
+    groups = np.array([f"p{i // 2}" for i in range(len(y))])
+    return X, y, groups
+
+
+# --------------------------------------------------------------------------- Pipeline
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [
+        RandomOverSampler(random_state=0),
+        RandomUnderSampler(random_state=0),
+        SMOTE(k_neighbors=2, random_state=0),
+    ],
+    ids=["ros", "rus", "smote"],
+)
+def test_groups_follow_resampling_to_final_step(sampler):
+    X, y, groups = _imbalanced()
+    pipe = Pipeline([("sampler", sampler), ("clf", RecordingClassifier())])
+    pipe.fit(X, y, clf__groups=groups, clf__sample_weight=np.arange(len(y), dtype=float))
+    clf = pipe.named_steps["clf"]
+    idx = pipe.sample_indices_
+    assert len(clf.seen_groups_) == len(clf.seen_X_) == len(idx)
+    np.testing.assert_array_equal(clf.seen_groups_, groups[idx])
+    np.testing.assert_array_equal(clf.seen_weight_, np.arange(len(y), dtype=float)[idx])
+    # every row is its source row (duplicates) or, for SMOTE, built from a same-class row
+    exact = np.all(clf.seen_X_ == X[idx], axis=1)
+    if not isinstance(sampler, SMOTE):
+        assert exact.all()
+    else:
+        assert exact[: len(y)].all() and not exact[len(y) :].any()
+        assert set(y[idx[len(y) :]]) == {1}
+
+
+def test_smote_synthetic_row_maps_to_nearest_same_class_row():
+    X, y, _ = _imbalanced(n_features=2)
+    smote = SMOTE(k_neighbors=2, random_state=0)
+    X_res, y_res = smote.fit_resample(X, y)
+    idx = source_indices(smote, X, y, X_res, y_res)
+    for row, label, src in zip(X_res[len(y) :], y_res[len(y) :], idx[len(y) :], strict=True):
+        same_class = np.flatnonzero(y == label)
+        distances = np.linalg.norm(X[same_class] - row, axis=1)
+        assert src == same_class[np.argmin(distances)]
+
+
+def test_chained_samplers_compose_indices():
+    X, y, groups = _imbalanced()
+    pipe = make_pipeline(
+        RandomOverSampler(random_state=0),
+        AugmentationSampler(lambda x, rng: x + 1.0, n_copies=2, random_state=0),
+        RecordingClassifier(),
+    )
+    pipe.fit(X, y, recordingclassifier__groups=groups)
+    idx = pipe.sample_indices_
+    assert len(idx) == 3 * 2 * 12
+    np.testing.assert_array_equal(pipe[-1].seen_groups_, groups[idx])
+    offsets = pipe[-1].seen_X_ - X[idx]
+    assert set(np.round(offsets[:, 0], 6)) == {0.0, 1.0}
+
+
+def test_inner_group_cv_stays_patient_disjoint_after_oversampling():
+    X, y, groups = _imbalanced(n_major=18, n_minor=6)
+    seen = []
+
+    class CheckingKFold(GroupKFold):
+        def split(self, X, y=None, groups=None):
+            for train, test in super().split(X, y, groups):
+                seen.append(set(groups[train]) & set(groups[test]))
+                yield train, test
+
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=CheckingKFold(3))
+    pipe = Pipeline([("ros", RandomOverSampler(random_state=0)), ("search", search)])
+    pipe.fit(X, y, search__groups=groups)
+    assert seen and all(not shared for shared in seen)
+
+
+def test_groups_follow_resampling_with_metadata_routing():
+    X, y, groups = _imbalanced()
+    with sklearn.config_context(enable_metadata_routing=True):
+        clf = RecordingClassifier().set_fit_request(groups=True, sample_weight=False)
+        pipe = Pipeline([("ros", RandomOverSampler(random_state=0)), ("clf", clf)])
+        pipe.fit(X, y, groups=groups)
+    np.testing.assert_array_equal(pipe[-1].seen_groups_, groups[pipe.sample_indices_])
+    assert len(pipe[-1].seen_groups_) == 24
+
+
+def test_pipeline_predict_skips_samplers_and_matches_imblearn():
+    X, y, _ = _imbalanced(n_major=30, n_minor=10)
+
+    def steps():
+        return [
+            ("scale", StandardScaler()),
+            ("ros", RandomOverSampler(random_state=0)),
+            ("tree", DecisionTreeClassifier(random_state=0)),
+        ]
+
+    ours = Pipeline(steps()).fit(X, y)
+    reference = ImbPipeline(steps()).fit(X, y)
+    np.testing.assert_array_equal(ours.predict(X), reference.predict(X))
+    assert ours.predict(X[:5]).shape == (5,)
+    assert cross_val_score(clone(ours), X, y, cv=3).shape == (3,)
+
+
+def test_pipeline_without_sampler_has_identity_indices():
+    X, y, _ = _imbalanced()
+    pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    np.testing.assert_array_equal(pipe.sample_indices_, np.arange(len(y)))
+
+
+# ---------------------------------------------------------------- AugmentationSampler
+
+
+def test_augmentation_sampler_copies_and_reproducibility():
+    X = np.arange(12, dtype=float).reshape(4, 3)
+    y = np.array([0, 1, 0, 1])
+
+    def noise(x, rng):
+        return x + rng.normal(size=x.shape)
+
+    X1, y1 = AugmentationSampler(noise, n_copies=2, random_state=3).fit_resample(X, y)
+    X2, _ = AugmentationSampler(noise, n_copies=2, random_state=3).fit_resample(X, y)
+    X3, _ = AugmentationSampler(noise, n_copies=2, random_state=4).fit_resample(X, y)
+    assert X1.shape == (12, 3)
+    np.testing.assert_array_equal(X1[:4], X)
+    np.testing.assert_array_equal(y1, np.tile(y, 3))
+    np.testing.assert_array_equal(X1, X2)
+    assert not np.array_equal(X1, X3)
+    assert not np.array_equal(X1[4:8], X1[8:12])  # copies differ from each other
+
+
+def test_augmentation_sampler_images_dataframe_and_no_y():
+    images = np.zeros((3, 5, 5, 2), dtype=np.uint8)
+    out, y_out = AugmentationSampler(lambda im, rng: im + 1, n_copies=1).fit_resample(images)
+    assert out.shape == (6, 5, 5, 2) and out.dtype == np.uint8 and y_out is None
+    assert out[3:].min() == 1
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0]})
+    out_frame, _ = AugmentationSampler(lambda x, rng: x * 10).fit_resample(frame, [0, 1])
+    assert list(out_frame.columns) == ["a", "b"]
+    assert out_frame["a"].tolist() == [1.0, 2.0, 10.0, 20.0]
+
+
+def test_augmentation_sampler_zero_copies_is_identity():
+    X = np.eye(3)
+    X_res, y_res = AugmentationSampler(lambda x, rng: x * 0, n_copies=0).fit_resample(X, [0, 1, 2])
+    np.testing.assert_array_equal(X_res, X)
+    assert y_res.tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"transform": "flip"}, TypeError, "transform='flip' is not callable"),
+        (
+            {"transform": lambda x, rng: x, "n_copies": -1},
+            ValueError,
+            "n_copies=-1 is not a non-negative integer",
+        ),
+        (
+            {"transform": lambda x, rng: x[:1]},
+            ValueError,
+            r"transform returned shape \(1,\) for a sample of shape \(2,\)",
+        ),
+    ],
+)
+def test_augmentation_sampler_errors(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        AugmentationSampler(**kwargs).fit_resample(np.zeros((2, 2)), [0, 1])
+
+
+def test_augmentation_only_in_fit_inside_pipeline():
+    X, y, _ = _imbalanced()
+    pipe = make_pipeline(AugmentationSampler(lambda x, rng: x + 100.0), RecordingClassifier())
+    pipe.fit(X, y)
+    assert len(pipe[-1].seen_X_) == 2 * len(y)
+    assert pipe.predict(X).shape == (len(y),)  # predict sees the original rows only
+
+
+# ---------------------------------------------------------------------- LeakageGuard
+
+
+def test_guard_reports_count_and_positions():
+    X, _, _ = _imbalanced(n_major=20, n_minor=10)
+    y = np.arange(30) % 2
+    guard = LeakageGuard(LogisticRegression()).fit(X[:20], y[:20])
+    X_eval = np.vstack([X[20:], X[[3, 7]]])  # 10 new rows, then 2 training rows
+    with pytest.warns(
+        LeakageWarning,
+        match=r"2 of 12 rows passed to predict were seen in fit .* at positions 10, 11\.",
+    ):
+        guard.predict(X_eval)
+    np.testing.assert_array_equal(guard.find_leaks(X_eval), [10, 11])
+    np.testing.assert_array_equal(guard.predict(X[20:]), guard.estimator_.predict(X[20:]))
+    # integer copies of float rows are the same rows
+    ints = np.arange(6).reshape(3, 2)
+    int_guard = LeakageGuard(DummyClassifier()).fit(ints, [0, 1, 0])
+    assert int_guard.find_leaks(ints[1:].astype(float)).tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "predict_log_proba", "decision_function", "score"]
+)
+def test_guard_raise_on_every_evaluation_method(method):
+    X, y, _ = _imbalanced()
+    guard = LeakageGuard(LogisticRegression(), on_leak="raise").fit(X, y)
+    args = (X, y) if method == "score" else (X,)
+    with pytest.raises(LeakageError, match=f"16 of 16 rows passed to {method} were seen in fit"):
+        getattr(guard, method)(*args)
+
+
+def test_guard_silent_on_clean_data_and_matches_estimator():
+    X, y, _ = _imbalanced(n_major=20, n_minor=10)
+    guard = LeakageGuard(LogisticRegression()).fit(X[::2], y[::2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        score = guard.score(X[1::2], y[1::2])
+    assert score == LogisticRegression().fit(X[::2], y[::2]).score(X[1::2], y[1::2])
+
+
+def test_guard_detects_oversampling_before_split():
+    X, y, _ = _imbalanced(n_major=40, n_minor=8)
+    X_over, y_over = RandomOverSampler(random_state=0).fit_resample(X, y)
+    order = np.random.default_rng(0).permutation(len(y_over))
+    train, test = order[:50], order[50:]
+    guard = LeakageGuard(DecisionTreeClassifier(random_state=0)).fit(X_over[train], y_over[train])
+    with pytest.warns(LeakageWarning, match="rows passed to score were seen in fit"):
+        guard.score(X_over[test], y_over[test])
+
+
+def test_guard_dataframe_with_strings_and_bad_on_leak():
+    frame = pd.DataFrame({"site": ["a", "b", "c"], "x": [1.0, 2.0, 3.0]})
+    guard = LeakageGuard(DummyClassifier()).fit(frame, [0, 1, 0])
+    assert guard.find_leaks(pd.DataFrame({"site": ["b", "z"], "x": [2.0, 2.0]})).tolist() == [0]
+    with pytest.raises(
+        ValueError, match="on_leak='ignore' is not supported; use 'warn' or 'raise'"
+    ):
+        LeakageGuard(DummyClassifier(), on_leak="ignore").fit(frame, [0, 1, 0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 30), st.integers(1, 6)),
+        elements=st.floats(-5, 5, width=16),
+    )
+)
+def test_row_hashes_equal_iff_rows_equal(X):
+    h = row_hashes(X)
+    _, row_ids = np.unique(
+        X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))), return_inverse=True
+    )
+    _, hash_ids = np.unique(h, return_inverse=True)
+    # the partition of rows by fingerprint equals the partition by bytes
+    assert len(set(zip(row_ids.ravel().tolist(), hash_ids.tolist(), strict=True))) == len(
+        set(row_ids.ravel().tolist())
+    )
+    assert len(set(hash_ids.tolist())) == len(set(row_ids.ravel().tolist()))
+
+
+def test_row_hashes_sensitive_to_column_order_and_high_bits():
+    base = np.array([[1.0, 2.0, 3.0]])
+    variants = np.array(
+        [
+            [2.0, 1.0, 3.0],
+            [1.0, 2.0, 3.0 * 2**40],
+            [-1.0, 2.0, 3.0],
+            [1.0, 2.0, np.nextafter(3.0, 4.0)],
+        ]
+    )
+    assert not np.isin(row_hashes(variants), row_hashes(base)).any()
+
+
+@parametrize_with_checks([LeakageGuard(LogisticRegression())])
+@pytest.mark.filterwarnings("ignore::pitfalls.exceptions.LeakageWarning")
+def test_guard_sklearn_compatible(estimator, check):
+    check(estimator)
