@@ -1,12 +1,14 @@
 """Synthetic cohorts that reproduce each pitfall, and loaders for public dataset layouts."""
 
 from ._batch_xray import make_batch_xray
+from ._ct_tumours import make_ct_tumours
 from ._patch_cohort import make_patch_cohort
 from ._radiomics_cohort import ENDPOINTS, make_radiomics_cohort, radiomics_feature_names
 
 __all__ = [
     "ENDPOINTS",
     "make_batch_xray",
+    "make_ct_tumours",
     "make_patch_cohort",
     "make_radiomics_cohort",
     "radiomics_feature_names",
