@@ -17,17 +17,26 @@ from pitfalls.batch_effects._confounding import (
     bias_corrected_cramers_v,
     confounding_test,
 )
+from pitfalls.batch_effects._gap import GeneralizationGapResult, generalization_gap
 from pitfalls.batch_effects._plotting import (
     plot_batch_distributions,
     plot_permutation_null,
     plot_site_label,
 )
+from pitfalls.batch_effects._predictability import (
+    BatchPredictabilityResult,
+    batch_predictability,
+)
 
 __all__ = [
+    "BatchPredictabilityResult",
     "ComBat",
     "ConfoundingResult",
+    "GeneralizationGapResult",
+    "batch_predictability",
     "bias_corrected_cramers_v",
     "confounding_test",
+    "generalization_gap",
     "plot_batch_distributions",
     "plot_permutation_null",
     "plot_site_label",

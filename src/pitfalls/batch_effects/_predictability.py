@@ -1,0 +1,316 @@
+"""Can the data source be predicted from the features? (a site-signature probe)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array
+
+from pitfalls._validation import check_groups, describe_values
+from pitfalls.model_selection import StratifiedGroupKFold
+
+__all__ = ["BatchPredictabilityResult", "batch_predictability"]
+
+
+@dataclass(frozen=True, repr=False)
+class BatchPredictabilityResult:
+    """Cross-validated predictability of the batch (site) from the features.
+
+    Attributes
+    ----------
+    score : float
+        Mean over folds of the ROC AUC (macro one-vs-rest for more than two batches).
+        About 0.5 when the features carry no site signature; near 1 when the site can
+        be read off the features.
+    scores : ndarray of shape (n_splits,)
+        ROC AUC of each fold.
+    pvalue : float
+        Permutation p-value ``(1 + #{null >= score}) / (1 + n_permutations)``; NaN when
+        ``n_permutations=0``. (A permutation whose every fold is undefined is left out.)
+    null_scores : ndarray of shape (n_permutations,)
+        Mean fold AUC after each permutation of the batches.
+    batches : ndarray
+        The batches, sorted.
+    permuted_by : {"group", "sample"}
+        Unit whose batch was permuted.
+    """
+
+    score: float
+    scores: np.ndarray
+    pvalue: float
+    null_scores: np.ndarray
+    batches: np.ndarray
+    permuted_by: str
+
+    def __repr__(self) -> str:
+        return (
+            f"BatchPredictabilityResult(score={self.score:.3f}, pvalue={self.pvalue:.3g}, "
+            f"n_splits={self.scores.size}, n_permutations={self.null_scores.size}, "
+            f"n_batches={self.batches.size})"
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        """Histogram of the permutation null with the observed score marked.
+
+        See :func:`pitfalls.batch_effects.plot_permutation_null`.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np
+        >>> from pitfalls.batch_effects import batch_predictability
+        >>> X = np.r_[np.zeros((6, 1)), np.ones((6, 1))] + np.arange(12)[:, None] / 100
+        >>> res = batch_predictability(X, [0] * 6 + [1] * 6, cv=2, n_permutations=5,
+        ...                            random_state=0)
+        >>> res.plot().get_xlabel()
+        'site-prediction ROC AUC'
+        """
+        from pitfalls.batch_effects._plotting import plot_permutation_null
+
+        return plot_permutation_null(
+            self.score,
+            self.null_scores,
+            pvalue=None if np.isnan(self.pvalue) else self.pvalue,
+            chance=0.5,
+            ax=ax,
+            xlabel="site-prediction ROC AUC",
+        )
+
+
+def default_site_probe() -> Any:
+    """Standardised logistic regression, the default site classifier.
+
+    Examples
+    --------
+    >>> from pitfalls.batch_effects._predictability import default_site_probe
+    >>> [name for name, _ in default_site_probe().steps]
+    ['standardscaler', 'logisticregression']
+    """
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def _check_probe_inputs(
+    X: Any, batches: Any, groups: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    data = check_array(X, dtype=np.float64)
+    batch_arr = check_groups(batches, data.shape[0], name="batches")
+    levels = pd.unique(batch_arr)
+    if levels.size < 2:
+        raise ValueError(
+            f"batches has a single value ({describe_values(levels)}); the site cannot be "
+            "predicted when every sample comes from one site."
+        )
+    group_arr = None if groups is None else check_groups(groups, data.shape[0])
+    if group_arr is not None:
+        per_group = pd.Series(batch_arr).groupby(group_arr).nunique()
+        mixed = per_group.index[per_group > 1]
+        if mixed.size:
+            raise ValueError(
+                f"groups {describe_values(mixed)} have samples from more than one batch; "
+                "permutations exchange whole groups, so each group (patient) must belong to "
+                "a single batch. Give those patients one id per site or drop them."
+            )
+    return data, batch_arr, group_arr
+
+
+def _make_folds(
+    cv: Any, data: np.ndarray, batch_arr: np.ndarray, group_arr: np.ndarray | None, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    if isinstance(cv, int | np.integer):
+        units = np.arange(batch_arr.size) if group_arr is None else group_arr
+        per_batch = pd.Series(units).groupby(batch_arr).nunique()
+        smallest = per_batch.idxmin()
+        if per_batch.min() < cv:
+            unit = "samples" if group_arr is None else "groups"
+            raise ValueError(
+                f"cv={cv} is greater than the number of {unit} of batch {smallest!r} "
+                f"({per_batch.min()}); use cv <= {per_batch.min()} so every fold can hold "
+                "every batch."
+            )
+        if group_arr is None:
+            splitter: Any = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=seed)
+        else:
+            splitter = StratifiedGroupKFold(n_splits=int(cv), shuffle=True, random_state=seed)
+    else:
+        splitter = cv
+    return [(train, test) for train, test in splitter.split(data, batch_arr, group_arr)]
+
+
+def _fold_auc(estimator: Any, X_test: np.ndarray, y_test: np.ndarray) -> float:
+    """ROC AUC of one fold; macro one-vs-rest over classes present in both train and test."""
+    classes = estimator.classes_
+    if classes.size == 2 and hasattr(estimator, "decision_function"):
+        scores = np.asarray(estimator.decision_function(X_test)).reshape(len(X_test), -1)[:, -1]
+        present = np.unique(y_test)
+        return float(roc_auc_score(y_test == classes[1], scores)) if present.size == 2 else np.nan
+    if hasattr(estimator, "predict_proba"):
+        proba = estimator.predict_proba(X_test)
+    else:
+        proba = np.asarray(estimator.decision_function(X_test)).reshape(len(X_test), -1)
+    if classes.size == 2:
+        proba = proba.reshape(len(X_test), -1)[:, -1:]
+        classes = classes[1:]
+    aucs = []
+    for column, cls in enumerate(classes):
+        positive = y_test == cls
+        if 0 < positive.sum() < positive.size:
+            aucs.append(roc_auc_score(positive, proba[:, column]))
+    # a binary problem has one curve; a multiclass one needs two classes to average
+    if not aucs:
+        return np.nan
+    return float(np.mean(aucs))
+
+
+def _cv_scores(
+    estimator: Any,
+    data: np.ndarray,
+    target: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    scores = np.empty(len(folds))
+    for i, (train, test) in enumerate(folds):
+        if np.unique(target[train]).size < 2:
+            scores[i] = np.nan
+            continue
+        fitted = clone(estimator).fit(data[train], target[train])
+        scores[i] = _fold_auc(fitted, data[test], target[test])
+    return scores
+
+
+def _permute(
+    batch_arr: np.ndarray, group_arr: np.ndarray | None, rng: np.random.Generator
+) -> np.ndarray:
+    if group_arr is None:
+        return rng.permutation(batch_arr)
+    # every group keeps one batch: shuffle the batch labels of the groups, not of samples
+    _, first, inverse = np.unique(group_arr, return_index=True, return_inverse=True)
+    return rng.permutation(batch_arr[first])[inverse]
+
+
+def _mean_or_nan(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def batch_predictability(
+    X: Any,
+    batches: Any,
+    *,
+    groups: Any = None,
+    cv: Any = 5,
+    estimator: Any = None,
+    n_permutations: int = 100,
+    random_state: Any = None,
+    n_jobs: int | None = None,
+) -> BatchPredictabilityResult:
+    """Probe whether the data source (site) can be predicted from the features.
+
+    If a classifier can tell the sites apart from the features (radiomics, image
+    embeddings), a model for the disease can learn the site too; combined with a
+    site-label imbalance (:func:`confounding_test`) that is the batch effect of the
+    paper. The probe cross-validates a site classifier with patient-grouped,
+    site-stratified folds and compares its ROC AUC with a permutation null.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Features or embeddings. Do not include the label.
+    batches : array-like of shape (n_samples,)
+        Site (batch, scanner) of each sample; the target of the probe.
+    groups : array-like of shape (n_samples,), optional
+        Patient of each sample. Folds then keep a patient's samples together (a patient
+        signature must not pass for a site signature), and the permutation test
+        exchanges the site labels of whole patients, so every patient keeps a single
+        site and the number of patients per site is unchanged. Each patient must
+        belong to one site.
+    cv : int or cross-validation splitter, default=5
+        Number of folds (:class:`~pitfalls.model_selection.StratifiedGroupKFold` with
+        groups, :class:`~sklearn.model_selection.StratifiedKFold` without, both shuffled
+        with ``random_state``) or a splitter whose ``split(X, batches, groups)`` is used.
+        The same folds serve the observed score and every permutation.
+    estimator : classifier, optional
+        Site classifier with ``predict_proba`` or ``decision_function``. Default:
+        ``make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))``.
+    n_permutations : int, default=100
+        Permutations of the batches for the p-value; 0 skips the test.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the folds and the permutations.
+    n_jobs : int, optional
+        Permutations run in parallel with joblib (so a dask or ray backend set with
+        ``joblib.parallel_config`` distributes them).
+
+    Returns
+    -------
+    BatchPredictabilityResult
+        With ``score``, ``scores``, ``pvalue``, ``null_scores``.
+
+    Raises
+    ------
+    ValueError
+        If the lengths differ, there is a single site, a patient spans several sites,
+        or a site has fewer samples (patients) than folds.
+
+    Notes
+    -----
+    ROC AUC is computed per fold; for more than two sites it is the unweighted mean of
+    the one-vs-rest AUCs of the sites present in the fold's test set (scikit-learn's
+    ``roc_auc_score(..., multi_class="ovr", average="macro")`` when all are present).
+    A fold whose training or test set lacks the needed classes (possible for permuted
+    labels) gets NaN and is left out of the mean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.batch_effects import batch_predictability
+    >>> rng = np.random.default_rng(0)
+    >>> sites = np.repeat(["a", "b"], 30)
+    >>> X = rng.normal(size=(60, 4))
+    >>> X[sites == "b", 0] += 3.0  # site b leaves a signature on feature 0
+    >>> res = batch_predictability(X, sites, n_permutations=19, random_state=0)
+    >>> res.score > 0.9, res.pvalue
+    (True, 0.05)
+    """
+    data, batch_arr, group_arr = _check_probe_inputs(X, batches, groups)
+    if not isinstance(n_permutations, int | np.integer) or n_permutations < 0:
+        raise ValueError(
+            f"n_permutations={n_permutations!r} must be a non-negative integer; e.g. 100."
+        )
+    rs = check_random_state(random_state)
+    split_seed = int(rs.randint(np.iinfo(np.int32).max))
+    perm_rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
+    folds = _make_folds(cv, data, batch_arr, group_arr, split_seed)
+    probe = default_site_probe() if estimator is None else estimator
+
+    scores = _cv_scores(probe, data, batch_arr, folds)
+    score = _mean_or_nan(scores)
+    # draw every permutation up front: results do not depend on n_jobs or the backend
+    permuted = [_permute(batch_arr, group_arr, perm_rng) for _ in range(n_permutations)]
+    null_fold_scores = Parallel(n_jobs=n_jobs)(
+        delayed(_cv_scores)(probe, data, target, folds) for target in permuted
+    )
+    null_scores = np.array([_mean_or_nan(s) for s in null_fold_scores], dtype=float)
+    valid = null_scores[np.isfinite(null_scores)]
+    if valid.size and np.isfinite(score):
+        pvalue = (1.0 + np.sum(valid >= score)) / (1.0 + valid.size)
+    else:
+        pvalue = float("nan")
+    return BatchPredictabilityResult(
+        score=score,
+        scores=scores,
+        pvalue=float(pvalue),
+        null_scores=null_scores,
+        batches=np.unique(batch_arr),
+        permuted_by="sample" if group_arr is None else "group",
+    )
