@@ -254,7 +254,10 @@ def _feature_keys(df: pd.DataFrame, features: list[str]) -> np.ndarray:
 
 
 def _parse_dates(values: pd.Series, column: str) -> np.ndarray:
-    parsed = pd.to_datetime(values, errors="coerce")
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = values
+    else:  # "mixed": parse each value on its own, without pandas' format-guess warning
+        parsed = pd.to_datetime(values, errors="coerce", format="mixed")
     bad = parsed.isna() & values.notna()
     if bad.any():
         raise ManifestError(

@@ -419,7 +419,11 @@ def _duplicates_within(data: AuditData, keys: np.ndarray, check: Check, what: st
 def _image_keys(data: AuditData) -> np.ndarray:
     assert data.images is not None
     if "image_keys" not in data.extra:
-        data.extra["image_keys"] = pd.factorize(data.images.exact)[0]
+        # Blank images are left out: two black frames are identical without sharing
+        # anything of a patient (PF108 reports them).
+        keys = pd.factorize(data.images.exact)[0].astype(np.int64)
+        keys[data.images.low_information] = -1
+        data.extra["image_keys"] = keys
     return data.extra["image_keys"]
 
 
@@ -540,11 +544,14 @@ def _low_information(data: AuditData, check: Check) -> list[Finding]:
     low = np.flatnonzero(data.images.low_information)
     if low.size == 0:
         return []
+    _, counts = np.unique(data.images.exact[low].astype(str), return_counts=True)
+    n_identical = int(counts[counts > 1].sum())
     detail = (
         f"{_plural(low.size, 'image')} are (nearly) uniform ({_split_counts(data, low)}); "
-        "their perceptual hash carries no information, so they were left out of the "
-        "near-duplicate search (exact duplicates were still checked). Blank images are "
-        "often export errors."
+        f"{n_identical} of them are pixel-identical to another one. They carry no "
+        "patient information, so they were left out of the duplicate and near-duplicate "
+        "checks (every blank image would match every other). Blank images are often "
+        "export errors."
     )
     examples = (
         [f"row {data.row(p)}: {data.image_paths[p]}" for p in low[:MAX_EXAMPLES]]
@@ -571,9 +578,12 @@ def _near_duplicates(data: AuditData, check: Check) -> list[Finding]:
     keys = _image_keys(data)
     found_a, found_b, found_d = [], [], []
     n_splits = len(data.split_names)
-    for s1 in range(n_splits):
+    rank = {"train": 0, "val": 1, None: 2, "test": 3}
+    # Training-like splits first, so that a pair reads "train ... and test ...".
+    split_order = sorted(range(n_splits), key=lambda s: rank[data.split_roles[s]])
+    for pos, s1 in enumerate(split_order):
         rows1 = np.flatnonzero(usable & (data.split == s1))
-        for s2 in range(s1 + 1, n_splits):
+        for s2 in split_order[pos + 1 :]:
             rows2 = np.flatnonzero(usable & (data.split == s2))
             i, j, d = hamming_pairs(
                 data.images.perceptual[rows1], data.images.perceptual[rows2], data.near_threshold
@@ -588,8 +598,8 @@ def _near_duplicates(data: AuditData, check: Check) -> list[Finding]:
     a, b, d = np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_d)
     if a.size == 0:
         return []
-    order = np.lexsort((a, d))
-    a, b, d = a[order], b[order], d[order]
+    by_distance = np.lexsort((a, d))
+    a, b, d = a[by_distance], b[by_distance], d[by_distance]
     rows = np.unique(np.concatenate([a, b]))
     other_patient = int((data.group[a] != data.group[b]).sum())
     examples = [

@@ -18,10 +18,11 @@ Perceptual hash (64 bits)
     few pixels barely touch the lowest frequencies.
 
 Low-information images
-    A blank image (no content after trimming the border, or a thumbnail whose
-    standard deviation is under 2% of the intensity range, or more than a quarter
-    of the AC coefficients tied at zero) has a meaningless perceptual hash: every
-    blank image would match every other. Those are flagged and kept out of the
+    A blank image (no content after trimming the border, a thumbnail whose
+    standard deviation is under 2% of the intensity range, more than a quarter of
+    the AC coefficients tied at zero, or under 15% of the thumbnail's variance in
+    the 63 hashed frequencies, as for pure noise) has a meaningless perceptual
+    hash: every blank image would match every other. Those are flagged and kept out of the
     near-duplicate search.
 """
 
@@ -53,6 +54,7 @@ _THUMB = 32
 _BORDER_TOLERANCE = 0.08
 _MIN_RELATIVE_STD = 0.02
 _MAX_TIED_FRACTION = 0.25
+_MIN_LOW_FREQUENCY_SHARE = 0.15
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -226,14 +228,21 @@ def perceptual_hash(pixels: np.ndarray) -> tuple[np.uint64, bool]:
     if content is None:
         return np.uint64(0), True
     thumb = _downsample(content)
-    coeffs = dctn(thumb, type=2, norm="ortho")[:8, :8].ravel()
+    spectrum = dctn(thumb, type=2, norm="ortho")
+    coeffs = spectrum[:8, :8].ravel()
     ac = coeffs[1:]
     intensity_range = float(np.ptp(gray))
     scale = max(abs(float(coeffs[0])), intensity_range, 1e-12)
     tied = np.mean(np.abs(ac) <= 1e-6 * scale)
+    # Share of the thumbnail's variance in the 63 hashed frequencies: about 6% for
+    # pure noise (63 of 1023 AC terms), most of it for anything with structure.
+    ac_energy = float((spectrum**2).sum() - coeffs[0] ** 2)
+    low_share = float((ac**2).sum()) < _MIN_LOW_FREQUENCY_SHARE * ac_energy
     low = bool(
         float(thumb.std()) < _MIN_RELATIVE_STD * max(intensity_range, 1e-12)
         or tied > _MAX_TIED_FRACTION
+        or low_share
+        or ac_energy <= 0
     )
     bits = coeffs > np.median(ac)
     return np.packbits(bits).view(">u8")[0].astype(np.uint64), low

@@ -1,0 +1,352 @@
+"""pitfalls.audit on images: exact and near duplicates, blank images, paths, HTML report."""
+
+from __future__ import annotations
+
+import base64
+import html.parser
+import re
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from pitfalls._manifest import ManifestError
+from pitfalls.audit import (
+    audit,
+    hamming_pairs,
+    hash_images,
+    load_image,
+    perceptual_hash,
+    pixel_hash,
+)
+
+SIZE = 96
+
+
+def smooth_image(seed, size=SIZE):
+    """A smooth random field: distinct seeds give unrelated images (~32 bits apart)."""
+    rng = np.random.default_rng(seed)
+    field = gaussian_filter(rng.normal(size=(size, size)), sigma=size / 16)
+    field = (field - field.min()) / np.ptp(field)
+    return (30 + 190 * field).astype(np.uint8)
+
+
+def hamming(a, b):
+    return int(np.bitwise_count(perceptual_hash(a)[0] ^ perceptual_hash(b)[0]))
+
+
+def jpeg_roundtrip(pixels, tmp_path, quality=70):
+    path = tmp_path / f"rt{quality}.jpg"
+    Image.fromarray(pixels).save(path, quality=quality)
+    return load_image(path)
+
+
+@pytest.fixture
+def image_manifest(tmp_path):
+    """12 unrelated images of 12 patients: 8 train, 4 test; returns (dir, DataFrame)."""
+    root = tmp_path / "images"
+    root.mkdir()
+    rows = []
+    for i in range(12):
+        name = f"p{i}.png"
+        Image.fromarray(smooth_image(i)).save(root / name)
+        rows.append({"patient": f"p{i}", "split": "train" if i < 8 else "test", "path": name})
+    return root, pd.DataFrame(rows)
+
+
+def add_row(df, root, pixels, name, patient, split, **save_kwargs):
+    Image.fromarray(pixels).save(root / name, **save_kwargs)
+    row = {"patient": patient, "split": split, "path": name}
+    return pd.concat([df, pd.DataFrame([row])], ignore_index=True)
+
+
+def codes(report):
+    return report.findings["code"].tolist()
+
+
+def test_clean_images_pass(image_manifest):
+    root, df = image_manifest
+    report = audit(df, group="patient", split="split", image="path", root=root)
+    assert report.passed
+    assert not {"PF102", "PF104", "PF105", "PF108"} & set(codes(report))
+    assert {"PF102", "PF104", "PF105", "PF108"} <= set(report.checks_run)
+
+
+def test_resaved_png_is_an_exact_duplicate_across_splits(image_manifest):
+    root, df = image_manifest
+    # Same pixels, other compression level and another patient id: only the pixel
+    # hash can see it.
+    df = add_row(df, root, smooth_image(0), "copy.png", "q1", "test", compress_level=0)
+    assert (root / "copy.png").read_bytes() != (root / "p0.png").read_bytes()
+    report = audit(df, group="patient", split="split", image="path", root=root)
+    row = report.findings[report.findings.code == "PF102"].iloc[0]
+    assert row.severity == "high" and row.n_affected == 2
+    assert row.examples == ["rows 0 (train), 12 (test)"]
+    assert "1 of these sets span different patients" in row.detail
+    assert "PF104" not in codes(report)  # identical pixels are not double-reported
+    assert "PF101" not in codes(report)
+
+
+@pytest.mark.parametrize(
+    "transform",
+    ["jpeg", "brightness", "contrast", "noise", "shift"],
+)
+def test_near_duplicate_copies_are_found(image_manifest, tmp_path, transform):
+    root, df = image_manifest
+    original = smooth_image(1).astype(float)
+    rng = np.random.default_rng(0)
+    if transform == "jpeg":
+        copy = jpeg_roundtrip(original.astype(np.uint8), tmp_path)
+    elif transform == "brightness":
+        copy = np.clip(original + 25, 0, 255)
+    elif transform == "contrast":
+        copy = np.clip((original - 128) * 1.25 + 128, 0, 255)
+    elif transform == "noise":
+        copy = np.clip(original + rng.normal(0, 4, original.shape), 0, 255)
+    else:  # shift by 1 pixel (~1% of the width), edge replicated
+        copy = np.pad(original, ((1, 0), (1, 0)), mode="edge")[:-1, :-1]
+    df = add_row(df, root, np.asarray(copy, dtype=np.uint8), "copy.png", "q1", "test")
+    report = audit(df, group="patient", split="split", image="path", root=root)
+    row = report.findings[report.findings.code == "PF104"].iloc[0]
+    assert row.n_affected == 2
+    assert row.examples[0].startswith("rows 1 (train) and 12 (test), distance ")
+    distance = int(row.examples[0].rsplit(" ", 1)[1])
+    assert distance == hamming(smooth_image(1), np.asarray(copy, dtype=np.uint8)) <= 8
+    assert "PF102" not in codes(report)
+    table = report.checklist()
+    assert table.loc[table.item == 2, "status"].item() == "issue found"
+
+
+def test_jpeg_copy_distance_and_threshold(image_manifest, tmp_path):
+    root, df = image_manifest
+    copy = jpeg_roundtrip(smooth_image(2), tmp_path, quality=40)
+    df = add_row(df, root, copy, "copy.png", "q1", "test")
+    with_zero = audit(df, group="patient", split="split", image="path", root=root, near_threshold=0)
+    if hamming(smooth_image(2), copy) > 0:
+        assert "PF104" not in codes(with_zero)
+    off = audit(df, group="patient", split="split", image="path", root=root, near_duplicates=False)
+    assert "PF104" not in codes(off)
+
+
+def test_unrelated_images_are_far_apart():
+    distances = [hamming(smooth_image(s), smooth_image(s + 100)) for s in range(20)]
+    assert min(distances) > 12
+    assert 24 <= np.median(distances) <= 40
+
+
+def test_blank_images_do_not_match_each_other(image_manifest):
+    root, df = image_manifest
+    rng = np.random.default_rng(3)
+    for i in range(6):
+        split = "train" if i < 3 else "test"
+        black = np.clip(rng.normal(4, 1.5, (SIZE, SIZE)), 0, 255).astype(np.uint8)
+        df = add_row(df, root, black, f"black{i}.png", f"b{i}", split)
+    df = add_row(df, root, np.zeros((SIZE, SIZE), np.uint8), "zero1.png", "z1", "train")
+    df = add_row(df, root, np.zeros((SIZE, SIZE), np.uint8), "zero2.png", "z2", "test")
+    report = audit(df, group="patient", split="split", image="path", root=root)
+    assert not {"PF102", "PF104"} & set(codes(report))
+    row = report.findings[report.findings.code == "PF108"].iloc[0]
+    assert row.severity == "info" and row.n_affected == 8
+    assert "2 of them are pixel-identical" in row.detail
+
+
+def test_mostly_black_images_with_different_content_do_not_match(tmp_path):
+    # Small textured content on a large black canvas, at different places: the
+    # border is trimmed, so each is hashed on its content.
+    root = tmp_path
+    rows = []
+    for i in range(16):
+        rng = np.random.default_rng(i)
+        canvas = np.zeros((160, 160), np.uint8)
+        y, x = rng.integers(0, 110, 2)
+        canvas[y : y + 48, x : x + 48] = smooth_image(50 + i, size=48)
+        Image.fromarray(canvas).save(root / f"m{i}.png")
+        rows.append({"patient": i, "split": "train" if i % 2 else "test", "path": f"m{i}.png"})
+    report = audit(pd.DataFrame(rows), group="patient", split="split", image="path", root=root)
+    assert not {"PF104", "PF108"} & set(codes(report))
+
+
+def test_same_content_moved_on_black_canvas_matches():
+    content = smooth_image(7, size=48)
+    a = np.zeros((160, 160), np.uint8)
+    b = np.zeros((180, 150), np.uint8)
+    a[10:58, 20:68] = content
+    b[100:148, 90:138] = content
+    assert hamming(a, b) <= 2
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    gain=st.floats(0.6, 1.6),
+    offset=st.floats(-40, 40),
+)
+def test_perceptual_hash_ignores_brightness_and_contrast(seed, gain, offset):
+    pixels = smooth_image(seed).astype(float)
+    h1, low1 = perceptual_hash(pixels)
+    h2, low2 = perceptual_hash(pixels * gain + offset)
+    assert not low1 and not low2
+    assert int(np.bitwise_count(h1 ^ h2)) <= 1
+
+
+def test_pixel_hash_formats(tmp_path):
+    pixels = smooth_image(0)
+    Image.fromarray(pixels).save(tmp_path / "a.png", compress_level=9)
+    Image.fromarray(pixels).save(tmp_path / "b.tiff")
+    np.save(tmp_path / "c.npy", pixels)
+    hashes = {pixel_hash(load_image(tmp_path / n)) for n in ("a.png", "b.tiff", "c.npy")}
+    assert hashes == {pixel_hash(pixels)}
+    # A palette image is decoded to colours, 16-bit images keep their depth.
+    Image.fromarray(pixels).convert("P").save(tmp_path / "p.png")
+    assert load_image(tmp_path / "p.png").shape == (SIZE, SIZE, 3)
+    wide = (pixels.astype(np.uint16) * 200).astype(np.uint16)
+    Image.fromarray(wide).save(tmp_path / "w.png")
+    assert load_image(tmp_path / "w.png").dtype.itemsize >= 2
+    assert pixel_hash(pixels) != pixel_hash(pixels.astype(np.uint16))
+
+
+def test_rgb_and_gray_versions_hash_alike():
+    gray = smooth_image(4)
+    rgb = np.stack([gray] * 3, axis=-1)
+    assert pixel_hash(gray) != pixel_hash(rgb)
+    assert hamming(gray, rgb) == 0
+
+
+def test_parallel_hashing_matches_serial(image_manifest):
+    root, df = image_manifest
+    paths = [root / p for p in df.path]
+    serial = hash_images(paths, n_jobs=1)
+    with joblib.parallel_config(backend="threading"):
+        parallel = hash_images(paths, n_jobs=2)
+    assert list(serial.exact) == list(parallel.exact)
+    np.testing.assert_array_equal(serial.perceptual, parallel.perceptual)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    a=st.lists(st.integers(0, 2**64 - 1), max_size=40),
+    b=st.lists(st.integers(0, 2**64 - 1), max_size=40),
+    flips=st.lists(st.integers(0, 63), max_size=6),
+    threshold=st.integers(0, 24),
+)
+def test_hamming_pairs_matches_brute_force(a, b, flips, threshold):
+    a = np.array(a, dtype=np.uint64)
+    b = np.array(b, dtype=np.uint64)
+    if a.size and flips:  # plant a close pair
+        mask = np.bitwise_or.reduce(np.uint64(1) << np.array(flips, dtype=np.uint64))
+        b = np.append(b, a[0] ^ mask)
+    i, j, d = hamming_pairs(a, b, threshold)
+    expected = [
+        (x, y, int(np.bitwise_count(a[x] ^ b[y])))
+        for x in range(a.size)
+        for y in range(b.size)
+        if np.bitwise_count(a[x] ^ b[y]) <= threshold
+    ]
+    assert list(zip(i.tolist(), j.tolist(), d.tolist(), strict=True)) == expected
+
+
+def test_hamming_pairs_rejects_bad_threshold():
+    with pytest.raises(ValueError, match="threshold=65 must be between 0 and 64"):
+        hamming_pairs(np.zeros(1, np.uint64), np.zeros(1, np.uint64), 65)
+
+
+def test_path_outside_root_is_refused_before_reading(image_manifest, tmp_path, monkeypatch):
+    root, df = image_manifest
+    outside = tmp_path / "secret.png"
+    Image.fromarray(smooth_image(99)).save(outside)
+    (root / "link.png").symlink_to(outside)
+    import pitfalls.audit._hashing as hashing
+
+    def forbidden(path):
+        raise AssertionError(f"read {path}")
+
+    monkeypatch.setattr(hashing, "load_image", forbidden)
+    for bad in ("../secret.png", str(outside), "link.png"):
+        bad_df = df.copy()
+        bad_df.loc[3, "path"] = bad
+        with pytest.raises(
+            ManifestError, match=r"image column 'path', row 3: .* resolves outside root"
+        ):
+            audit(bad_df, group="patient", split="split", image="path", root=root)
+
+
+def test_unreadable_and_missing_images_name_the_row(image_manifest):
+    root, df = image_manifest
+    (root / "broken.png").write_bytes(b"not an image")
+    bad = df.copy()
+    bad.loc[5, "path"] = "broken.png"
+    with pytest.raises(
+        ManifestError, match=r"image column 'path', row 5: cannot read image '.*broken.png'"
+    ):
+        audit(bad, group="patient", split="split", image="path", root=root)
+    bad.loc[5, "path"] = "absent.png"
+    with pytest.raises(
+        ManifestError, match=r"row 5: cannot read image '.*absent.png' \(.*No such file"
+    ):
+        audit(bad, group="patient", split="split", image="path", root=root)
+    bad.loc[5, "path"] = None
+    with pytest.raises(
+        ManifestError, match=r"image column 'path' has 1 missing value\(s\) \(rows 5\)"
+    ):
+        audit(bad, group="patient", split="split", image="path", root=root)
+
+
+def test_paths_relative_to_manifest_file(image_manifest):
+    root, df = image_manifest
+    df.to_csv(root / "manifest.csv", index=False)
+    report = audit(root / "manifest.csv", group="patient", split="split", image="path")
+    assert report.passed
+    assert report.image_paths[0] == str(root / "p0.png")
+
+
+class _Sections(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids, self.images, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            self.ids.append(attrs["id"])
+        if tag == "img":
+            self.images.append(attrs["src"])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_html_report_is_self_contained_with_sections(image_manifest, tmp_path):
+    root, df = image_manifest
+    df = add_row(df, root, smooth_image(0), "copy.png", "q1", "test", compress_level=1)
+    copy = np.clip(smooth_image(1).astype(int) + 20, 0, 255).astype(np.uint8)
+    df = add_row(df, root, copy, "bright.png", "q2", "test")
+    df["y"] = ["a", "b"] * (len(df) // 2)
+    df["site"] = "s1"
+    out = tmp_path / "report.html"
+    report = audit(
+        df, group="patient", split="split", label="y", site="site", image="path", root=root
+    )
+    page = report.to_html(out)
+    assert out.read_text(encoding="utf-8") == page
+    parser = _Sections()
+    parser.feed(page)
+    assert {"findings", "distributions", "duplicates", "checklist"} <= set(parser.ids)
+    # 2 distribution figures + 2 pairs x 2 thumbnails, all embedded PNG.
+    assert len(parser.images) == 6
+    for src in parser.images:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    text = " ".join(parser.text)
+    assert "PF102" in text and "PF104" in text and "identical pixels" in text
+    assert not re.search(r"(src|href)=['\"]https?://", page)  # nothing fetched from outside
+
+
+def test_html_escapes_manifest_values():
+    df = pd.DataFrame({"patient": ["<b>x</b>", "<b>x</b>"], "split": ["train", "<script>"]})
+    page = audit(df, group="patient", split="split").to_html()
+    assert "<script>" not in page and "&lt;script&gt;" in page
