@@ -2,6 +2,7 @@
 
 from ._batch_xray import make_batch_xray
 from ._ct_tumours import make_ct_tumours
+from ._load_tables import load_radiomics_csv
 from ._load_xray import kermany_patient_id, load_chest_xray_kermany, load_rsna_pneumonia
 from ._patch_cohort import make_patch_cohort
 from ._radiomics_cohort import ENDPOINTS, make_radiomics_cohort, radiomics_feature_names
@@ -10,6 +11,7 @@ __all__ = [
     "ENDPOINTS",
     "kermany_patient_id",
     "load_chest_xray_kermany",
+    "load_radiomics_csv",
     "load_rsna_pneumonia",
     "make_batch_xray",
     "make_ct_tumours",
