@@ -1,0 +1,241 @@
+"""Dice / IoU of a trivial segmentation baseline beside the model's, as in the paper's Table 3."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import MetricWarning
+from ..metrics import dice_score, iou_score
+from ..metrics._table import format_number, markdown_table, text_table
+from ._air import air_in_body_mask
+
+__all__ = ["SegmentationBaselineReport", "segmentation_baseline_report"]
+
+_STATS = ("mean", "min", "max", "sd")
+
+
+@dataclass(frozen=True, repr=False)
+class SegmentationBaselineReport:
+    """Result of :func:`segmentation_baseline_report`.
+
+    Attributes
+    ----------
+    per_case : pandas.DataFrame
+        One row per case (index: case id); columns ``baseline_dice``, ``baseline_iou``
+        and, when predictions were given, ``model_dice``, ``model_iou``.
+    summary : pandas.DataFrame
+        Rows ``mean``, ``min``, ``max``, ``sd`` (sample standard deviation, ``ddof=1``)
+        of each column, as in Table 3 of the paper.
+    baseline_name : str
+        Name of the baseline (the function's name, or ``"given masks"``).
+    warnings : tuple of str
+        :class:`MetricWarning` messages issued.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.baselines import segmentation_baseline_report
+    >>> truth = np.zeros((2, 4, 4), bool); truth[:, 1:3, 1:3] = True
+    >>> report = segmentation_baseline_report(truth, baseline=[truth[0], truth[1]])
+    >>> report.summary.loc["mean", "baseline_dice"]
+    np.float64(1.0)
+    """
+
+    per_case: pd.DataFrame
+    summary: pd.DataFrame
+    baseline_name: str
+    warnings: tuple[str, ...]
+
+    @property
+    def model_beats_baseline(self) -> bool | None:
+        """Whether the model's mean Dice is above the baseline's (None without a model).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.baselines import segmentation_baseline_report
+        >>> truth = np.ones((1, 2, 2), bool)
+        >>> print(segmentation_baseline_report(truth, baseline=truth).model_beats_baseline)
+        None
+        """
+        if "model_dice" not in self.summary.columns:
+            return None
+        mean = self.summary.loc["mean"]
+        return bool(mean["model_dice"] > mean["baseline_dice"])
+
+    def _rows(self, digits: int) -> tuple[list[str], list[list[str]]]:
+        header = ["", *self.summary.columns]
+        rows = [
+            [str(stat), *(format_number(float(v), digits) for v in self.summary.loc[stat])]
+            for stat in self.summary.index
+        ]
+        return header, rows
+
+    def to_text(self, digits: int = 2) -> str:
+        """Summary rows as a plain-text table (what ``print`` shows).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.baselines import segmentation_baseline_report
+        >>> truth = np.ones((2, 2, 2), bool)
+        >>> print(segmentation_baseline_report(truth, baseline=truth).to_text().splitlines()[1])
+              baseline_dice  baseline_iou
+        """
+        header, rows = self._rows(digits)
+        title = f"Segmentation baseline ({self.baseline_name}), {len(self.per_case)} cases"
+        return f"{title}\n{text_table(header, rows)}"
+
+    def to_markdown(self, digits: int = 2) -> str:
+        """Summary rows as a Markdown table.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.baselines import segmentation_baseline_report
+        >>> truth = np.ones((2, 2, 2), bool)
+        >>> print(segmentation_baseline_report(truth, baseline=truth).to_markdown().splitlines()[2])
+        | mean | 1.00 | 1.00 |
+        """
+        header, rows = self._rows(digits)
+        return markdown_table(header, rows)
+
+    def __repr__(self) -> str:
+        return self.to_text()
+
+
+def _as_cases(masks: Any, name: str) -> list[Any]:
+    if masks is None:
+        raise ValueError(f"{name} is None; pass one mask per case.")
+    cases = list(masks)
+    if not cases:
+        raise ValueError(f"{name} is empty; pass at least one case.")
+    return cases
+
+
+def _check_same_length(cases: list[Any], other: list[Any], name: str) -> None:
+    if len(other) != len(cases):
+        raise ValueError(
+            f"{name} has {len(other)} cases but truths has {len(cases)}; pass one per case, "
+            "in the same order."
+        )
+
+
+def _summary(per_case: pd.DataFrame) -> pd.DataFrame:
+    rows = {
+        "mean": per_case.mean(),
+        "min": per_case.min(),
+        "max": per_case.max(),
+        # one case has no spread; NaN rather than a misleading 0
+        "sd": per_case.std(ddof=1) if len(per_case) > 1 else per_case.mean() * np.nan,
+    }
+    return pd.DataFrame(rows).T.loc[list(_STATS)]
+
+
+def segmentation_baseline_report(
+    truths: Any,
+    predictions: Any = None,
+    *,
+    images: Any = None,
+    baseline: Callable[[np.ndarray], np.ndarray] | Any = air_in_body_mask,
+    ids: Any = None,
+    empty_score: float = 1.0,
+) -> SegmentationBaselineReport:
+    """Per-case Dice / IoU of a trivial baseline (and of a model) against the truth.
+
+    Parameters
+    ----------
+    truths : sequence of array-like, or array of shape (n_cases, ...)
+        Reference masks (bool or 0/1), one per case; cases may differ in shape.
+        An array's first axis is always the case axis.
+    predictions : sequence of array-like, optional
+        The model's masks, one per case, same shapes as ``truths``.
+    images : sequence of array-like, optional
+        The images the baseline segments (CT volumes in HU for the default); needed
+        when ``baseline`` is a function.
+    baseline : callable or sequence of masks, default=air_in_body_mask
+        A function ``image -> mask`` applied to each image, or precomputed masks.
+    ids : sequence, optional
+        Case identifiers for the ``per_case`` index (default 0, 1, ...).
+    empty_score : float, default=1.0
+        Dice / IoU when truth and mask are both empty (see :func:`~pitfalls.metrics.dice_score`).
+
+    Returns
+    -------
+    SegmentationBaselineReport
+        ``per_case`` and ``summary`` (mean, min, max, sd) tables; prints as a table.
+
+    Warns
+    -----
+    MetricWarning
+        When the model's mean Dice does not beat the baseline's: the model adds
+        nothing over thresholding.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.baselines import segmentation_baseline_report
+    >>> ct = np.full((1, 7, 7), -1000); ct[:, 1:6, 1:6] = 40; ct[:, 2:5, 2:4] = -850
+    >>> truth = ct < -400; truth[:, 0, :] = truth[:, -1, :] = False
+    >>> truth[:, :, 0] = truth[:, :, -1] = False; truth[:, 3, 5] = False
+    >>> report = segmentation_baseline_report([truth], images=[ct])
+    >>> float(report.per_case.loc[0, "baseline_dice"])
+    1.0
+    """
+    truth_cases = _as_cases(truths, "truths")
+    if callable(baseline):
+        if images is None:
+            raise ValueError(
+                f"images is None, but baseline={getattr(baseline, '__name__', baseline)!r} "
+                "segments images; pass images=[one image per case], or pass the baseline's "
+                "masks as baseline=[...]."
+            )
+        image_cases = _as_cases(images, "images")
+        _check_same_length(truth_cases, image_cases, "images")
+        baseline_cases = [np.asarray(baseline(np.asarray(img))) for img in image_cases]
+        baseline_name = getattr(baseline, "__name__", type(baseline).__name__)
+    else:
+        baseline_cases = _as_cases(baseline, "baseline")
+        _check_same_length(truth_cases, baseline_cases, "baseline")
+        baseline_name = "given masks"
+
+    columns: dict[str, list[float]] = {"baseline_dice": [], "baseline_iou": []}
+    for truth, mask in zip(truth_cases, baseline_cases, strict=True):
+        columns["baseline_dice"].append(dice_score(truth, mask, empty_score=empty_score))
+        columns["baseline_iou"].append(iou_score(truth, mask, empty_score=empty_score))
+    if predictions is not None:
+        prediction_cases = _as_cases(predictions, "predictions")
+        _check_same_length(truth_cases, prediction_cases, "predictions")
+        columns["model_dice"] = [
+            dice_score(t, p, empty_score=empty_score)
+            for t, p in zip(truth_cases, prediction_cases, strict=True)
+        ]
+        columns["model_iou"] = [
+            iou_score(t, p, empty_score=empty_score)
+            for t, p in zip(truth_cases, prediction_cases, strict=True)
+        ]
+
+    index = pd.Index(range(len(truth_cases)) if ids is None else list(ids), name="case")
+    if len(index) != len(truth_cases):
+        raise ValueError(f"ids has {len(index)} entries but truths has {len(truth_cases)} cases.")
+    per_case = pd.DataFrame(columns, index=index)
+    summary = _summary(per_case)
+
+    messages = []
+    if predictions is not None:
+        model, base = summary.loc["mean", "model_dice"], summary.loc["mean", "baseline_dice"]
+        if not model > base:
+            messages.append(
+                f"the model's mean Dice ({model:.3f}) does not beat the {baseline_name} "
+                f"baseline ({base:.3f}); a threshold-and-connectivity rule segments as well. "
+                "Report the baseline beside the model's Dice."
+            )
+    for message in messages:
+        warnings.warn(message, MetricWarning, stacklevel=2)
+    return SegmentationBaselineReport(per_case, summary, baseline_name, tuple(messages))
