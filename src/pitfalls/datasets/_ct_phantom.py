@@ -23,7 +23,7 @@ def _check_shape(shape: Any) -> tuple[int, int, int]:
             f"shape={tuple(shape)!r} is invalid; use (n_slices, height, width) with every "
             "size >= 8, e.g. (48, 128, 128)."
         )
-    return dims  # type: ignore[return-value]
+    return dims[0], dims[1], dims[2]
 
 
 def _box(
