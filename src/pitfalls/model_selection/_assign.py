@@ -86,30 +86,28 @@ def _water_fill(
 
 
 def _placement_order(
-    counts: np.ndarray, stratum_totals: np.ndarray, rng: np.random.RandomState | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct count vectors in placement order, and the groups of each, contiguous.
+    self_weight: np.ndarray,
+    vector_of_group: np.ndarray,
+    multiplicity: np.ndarray,
+    rng: np.random.RandomState | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Order in which the distinct count vectors are placed, and their groups.
 
-    Returns the distinct vectors (ordered), their multiplicities, the group indices
-    sorted so that each vector's members are contiguous, and the start of each run.
+    Returns the vector order (heaviest first), the group indices sorted so that each
+    vector's members are contiguous in that order, and the start of each run.
     """
-    vectors, vector_of_group, multiplicity = np.unique(
-        counts, axis=0, return_inverse=True, return_counts=True
-    )
-    vector_of_group = vector_of_group.reshape(-1)
-    weight = ((vectors / stratum_totals) ** 2).sum(axis=1)
     if rng is None:
-        vector_order = np.argsort(-weight, kind="stable")
-        member_key = np.arange(counts.shape[0])
+        vector_order = np.argsort(-self_weight, kind="stable")
+        member_key = np.arange(vector_of_group.size)
     else:
-        bucket = np.floor(np.log(weight) / np.log(_SHUFFLE_BUCKET_RATIO))
-        vector_order = np.lexsort((rng.random_sample(weight.size), -bucket))
-        member_key = rng.permutation(counts.shape[0])
+        bucket = np.floor(np.log(self_weight) / np.log(_SHUFFLE_BUCKET_RATIO))
+        vector_order = np.lexsort((rng.random_sample(self_weight.size), -bucket))
+        member_key = rng.permutation(vector_of_group.size)
     rank = np.empty_like(vector_order)
     rank[vector_order] = np.arange(vector_order.size)
     groups_sorted = np.lexsort((member_key, rank[vector_of_group]))
     starts = np.concatenate(([0], np.cumsum(multiplicity[vector_order])))
-    return vectors[vector_order], multiplicity[vector_order], groups_sorted, starts
+    return vector_order, groups_sorted, starts
 
 
 def _fill_empty_bins(bin_of_group: np.ndarray, group_sizes: np.ndarray, n_bins: int) -> np.ndarray:
@@ -125,6 +123,69 @@ def _fill_empty_bins(bin_of_group: np.ndarray, group_sizes: np.ndarray, n_bins: 
         donor = int(np.argmax(n_per_bin))
         members = np.flatnonzero(bin_of_group == donor)
         bin_of_group[members[np.argmin(group_sizes[members])]] = empty
+    return bin_of_group
+
+
+def _refine(
+    fractions: np.ndarray,
+    vector_of_group: np.ndarray,
+    bin_of_group: np.ndarray,
+    weights: np.ndarray,
+    max_steps: int = 100,
+    max_candidates: int = 400,
+) -> np.ndarray:
+    """Local search after the greedy: best single move or pairwise swap, while it helps.
+
+    Candidates are the distinct (bin, count vector) pairs present: moving or swapping
+    two groups with the same vector in the same bins changes nothing, so one member
+    per pair stands for all. Swaps are searched only when there are at most
+    ``max_candidates`` such pairs (the search is quadratic in them).
+    """
+    n_vectors = fractions.shape[0]
+    held = np.zeros((weights.size, fractions.shape[1]))
+    np.add.at(held, bin_of_group, fractions[vector_of_group])
+    inv_w = 1.0 / weights
+    for _ in range(max_steps):
+        keys, members = np.unique(bin_of_group * n_vectors + vector_of_group, return_index=True)
+        cand_bin, cand_vec = np.divmod(keys, n_vectors)
+        q = fractions[cand_vec]
+        sq = (q**2).sum(axis=1)
+        # excess[l, i]: scaled excess of bin i along candidate l's vector
+        excess = q @ ((held - weights[:, None]) * inv_w[:, None]).T
+        own = excess[np.arange(keys.size), cand_bin]
+        move = 2.0 * (excess - own[:, None]) + sq[:, None] * (inv_w[cand_bin][:, None] + inv_w)
+        move[np.arange(keys.size), cand_bin] = np.inf
+        best_move = int(np.argmin(move))
+        best_delta = move.flat[best_move]
+        best_swap = -1
+        if keys.size <= max_candidates:
+            # Swapping l (in bin a) with m (in bin b) moves q_l - q_m from a to b.
+            cross = excess[:, cand_bin]  # cross[l, m] = excess of bin(m) along q_l
+            swap = 2.0 * (cross + cross.T - own[:, None] - own[None, :])
+            gram = q @ q.T
+            dist = sq[:, None] + sq[None, :] - 2.0 * gram
+            swap += dist * (inv_w[cand_bin][:, None] + inv_w[cand_bin][None, :])
+            swap[cand_bin[:, None] == cand_bin[None, :]] = np.inf
+            best_swap = int(np.argmin(swap))
+            if swap.flat[best_swap] < best_delta:
+                best_delta = swap.flat[best_swap]
+            else:
+                best_swap = -1
+        if not best_delta < -1e-12:
+            break
+        if best_swap >= 0:
+            first, second = divmod(best_swap, keys.size)
+            g, h = members[first], members[second]
+            a, b = bin_of_group[g], bin_of_group[h]
+            held[a] += fractions[vector_of_group[h]] - fractions[vector_of_group[g]]
+            held[b] += fractions[vector_of_group[g]] - fractions[vector_of_group[h]]
+            bin_of_group[g], bin_of_group[h] = b, a
+        else:
+            moved, b = divmod(best_move, weights.size)
+            g = members[moved]
+            held[bin_of_group[g]] -= fractions[vector_of_group[g]]
+            held[b] += fractions[vector_of_group[g]]
+            bin_of_group[g] = b
     return bin_of_group
 
 
@@ -152,23 +213,25 @@ def assign_groups_to_bins(
         Bin index of each group. Every bin is non-empty when
         ``n_groups >= n_bins``.
     """
-    if counts.shape[1] > 1:
-        # Also target each bin's share of all samples, so that bin sizes follow the
-        # weights even when strata are too fragmented to be balanced one by one.
-        counts = np.column_stack((counts, counts.sum(axis=1)))
     n_groups, n_strata = counts.shape
     n_bins = weights.size
     stratum_totals = counts.sum(axis=0).astype(float)
-    vectors, multiplicity, groups_sorted, starts = _placement_order(counts, stratum_totals, rng)
-
+    vectors, vector_of_group, multiplicity = np.unique(
+        counts, axis=0, return_inverse=True, return_counts=True
+    )
+    vector_of_group = vector_of_group.reshape(-1)
     fractions = vectors / stratum_totals  # q of each distinct vector
-    self_weight = (fractions**2).sum(axis=1)  # |q|**2
+    self_weight = (fractions**2).sum(axis=1)  # |q|**2, the vector's weight in the cost
     vector_sizes = vectors.sum(axis=1)
+    vector_order, groups_sorted, starts = _placement_order(
+        self_weight, vector_of_group, multiplicity, rng
+    )
+
     held = np.zeros((n_bins, n_strata))  # P: fraction of each stratum held by each bin
     load = np.zeros(n_bins)  # samples per bin, for ties: prefer the emptiest bin
     bin_of_group = np.empty(n_groups, dtype=np.intp)
     bins = np.arange(n_bins)
-    for v in range(vectors.shape[0]):
+    for position, v in enumerate(vector_order):
         q = fractions[v]
         score = (2.0 * (held @ q) + self_weight[v]) / weights
         n_items = int(multiplicity[v])
@@ -179,7 +242,9 @@ def assign_groups_to_bins(
             per_bin = _water_fill(score, 2.0 * self_weight[v] / weights, n_items, load / weights)
         held += per_bin[:, None] * q
         load += per_bin * vector_sizes[v]
-        bin_of_group[groups_sorted[starts[v] : starts[v + 1]]] = np.repeat(bins, per_bin)
+        members = groups_sorted[starts[position] : starts[position + 1]]
+        bin_of_group[members] = np.repeat(bins, per_bin)
+    bin_of_group = _refine(fractions, vector_of_group, bin_of_group, weights)
     if n_groups >= n_bins:
         bin_of_group = _fill_empty_bins(bin_of_group, counts.sum(axis=1), n_bins)
     return bin_of_group

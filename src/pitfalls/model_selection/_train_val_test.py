@@ -274,7 +274,7 @@ def assign_splits(
     ...                             names=("train", "test"), site="site",
     ...                             holdout_sites="s3", random_state=0)
     >>> df.groupby("patient")["split"].first().to_dict()
-    {'a': 'train', 'b': 'test', 'c': 'train', 'd': 'test', 'e': 'external', 'f': 'external'}
+    {'a': 'train', 'b': 'test', 'c': 'test', 'd': 'train', 'e': 'external', 'f': 'external'}
     """
     df = read_manifest(manifest)
     check_columns(
