@@ -280,6 +280,7 @@ def test_table_outputs():
             {"y_score": np.ones((4, 3))},
             r"y_score must have shape \(n_samples,\) or \(n_samples, 2\)",
         ),
+        ({"y_score": [0.1, np.nan, 0.3, 0.4]}, r"y_score contains NaN or infinite values"),
         ({"confidence": 95}, r"confidence=95 must be in \(0, 1\)"),
         ({"n_bootstraps": -1}, r"n_bootstraps=-1 is invalid"),
         ({"y_true": [0, 0, 0, 0], "y_pred": [0, 0, 0, 0], "pos_label": 0}, r"single class \(0\)"),

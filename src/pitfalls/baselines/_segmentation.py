@@ -20,7 +20,7 @@ __all__ = ["SegmentationBaselineReport", "segmentation_baseline_report"]
 _STATS = ("mean", "min", "max", "sd")
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class SegmentationBaselineReport:
     """Result of :func:`segmentation_baseline_report`.
 

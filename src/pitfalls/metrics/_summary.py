@@ -165,9 +165,11 @@ def _check_scores(y_score: Any, n_samples: int, labels: np.ndarray, pos_index: i
     """Return scores of shape (n_samples, n_score_columns): 1 column (binary) or K."""
     score = np.asarray(y_score, dtype=float)
     k = len(labels)
-    if score.shape[0] != n_samples:
+    if not np.all(np.isfinite(score)):
+        raise ValueError("y_score contains NaN or infinite values; drop those samples first.")
+    if score.ndim == 0 or score.shape[0] != n_samples:
         raise ValueError(
-            f"y_score has {score.shape[0]} rows but y_true has {n_samples} samples; "
+            f"y_score has {score.shape[0] if score.ndim else 0} rows but y_true has {n_samples} samples; "
             "pass one score (row) per sample."
         )
     if k == 2:
@@ -184,8 +186,6 @@ def _check_scores(y_score: Any, n_samples: int, labels: np.ndarray, pos_index: i
             f"y_score must have shape (n_samples, {k}) for {k} classes (one column per "
             f"label, in the order of labels); got {score.shape}."
         )
-    if not np.all(np.isfinite(score)):
-        raise ValueError("y_score contains NaN or infinite values.")
     return score
 
 
@@ -287,7 +287,7 @@ def _bootstrap_ranking(
 
 
 # --------------------------------------------------------------------------- result
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class ClassificationSummary:
     """Result of :func:`classification_summary`: metrics, CIs and baselines in one table.
 
