@@ -16,6 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from pitfalls.batch_effects import batch_predictability, generalization_gap
 from pitfalls.batch_effects._predictability import _permute, default_site_probe
@@ -286,3 +288,20 @@ def test_generalization_gap_bad_inputs(args, message):
     data = _xray_like(confounded=True)
     with pytest.raises(ValueError, match=re.escape(message)):
         generalization_gap(clone(LogisticRegression()), *args(*data))
+
+
+@pytest.mark.parametrize("signature", [0.0, 3.0])
+def test_fast_default_probe_equals_cloned_sklearn_fits(signature):
+    # estimator=None takes the batched-Newton path; passing the same pipeline explicitly
+    # fits scikit-learn's LogisticRegression per permutation and fold. lbfgs stops at
+    # tol=1e-4, which can flip a near-tie in a fold's ranking: compare at a tight tol.
+    X, sites = _site_cohort(signature=signature, n_per_site=24, seed=8)
+    X[:, 1] = 1.0  # a constant feature is standardised as StandardScaler does
+    groups = np.arange(sites.size) // 2
+    kwargs = {"groups": groups, "cv": 3, "n_permutations": 5, "random_state": 9}
+    fast = batch_predictability(X, sites, **kwargs)
+    exact = make_pipeline(StandardScaler(), LogisticRegression(tol=1e-12, max_iter=10_000))
+    slow = batch_predictability(X, sites, estimator=exact, **kwargs)
+    np.testing.assert_allclose(fast.scores, slow.scores, atol=1e-6)
+    np.testing.assert_allclose(fast.null_scores, slow.null_scores, atol=1e-6)
+    assert fast.pvalue == slow.pvalue
