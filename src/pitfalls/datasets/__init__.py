@@ -2,6 +2,7 @@
 
 from ._batch_xray import make_batch_xray
 from ._ct_tumours import make_ct_tumours
+from ._load_ct import load_lctsc, rasterize_rtstruct
 from ._load_tables import load_radiomics_csv
 from ._load_xray import kermany_patient_id, load_chest_xray_kermany, load_rsna_pneumonia
 from ._patch_cohort import make_patch_cohort
@@ -11,6 +12,7 @@ __all__ = [
     "ENDPOINTS",
     "kermany_patient_id",
     "load_chest_xray_kermany",
+    "load_lctsc",
     "load_radiomics_csv",
     "load_rsna_pneumonia",
     "make_batch_xray",
@@ -18,4 +20,5 @@ __all__ = [
     "make_patch_cohort",
     "make_radiomics_cohort",
     "radiomics_feature_names",
+    "rasterize_rtstruct",
 ]
