@@ -90,6 +90,21 @@ def test_multiclass_macro_and_per_class_equal_sklearn():
     assert s["average_precision"] == pytest.approx(skm.average_precision_score(y, proba))
 
 
+def test_labels_order_is_respected_for_string_classes():
+    y, pred, proba = _multiclass_data(seed=2)
+    names = np.array(["cyst", "benign", "malignant"])
+    order = ["malignant", "cyst", "benign"]
+    columns = [list(names).index(lab) for lab in order]
+    s = classification_summary(
+        names[y], names[pred], y_score=proba[:, columns], labels=order, n_bootstraps=0
+    )
+    assert s.labels == order
+    assert list(s.class_counts) == order
+    per_class = skm.recall_score(names[y], names[pred], labels=order, average=None)
+    assert [s[f"recall[{lab}]"] for lab in order] == pytest.approx(per_class)
+    assert s["roc_auc"] == pytest.approx(skm.roc_auc_score(y, proba, multi_class="ovr"))
+
+
 def test_macro_skips_undefined_class_like_sklearn():
     y, pred = [0, 1, 2, 2], [0, 0, 2, 2]
     with pytest.warns(MetricWarning, match=r"precision of class 1 is undefined"):

@@ -596,16 +596,8 @@ def classification_summary(
             f"{label_arr.tolist()}; pass pos_label=<the positive class>."
         )
     k = len(label_arr)
-    t_idx = (
-        np.searchsorted(label_arr, y_true_arr)
-        if labels is None
-        else _index_of(label_arr, y_true_arr)
-    )
-    p_idx = (
-        np.searchsorted(label_arr, y_pred_arr)
-        if labels is None
-        else _index_of(label_arr, y_pred_arr)
-    )
+    t_idx = _index_of(label_arr, y_true_arr)
+    p_idx = _index_of(label_arr, y_pred_arr)
     confusion = np.bincount(t_idx * k + p_idx, minlength=k * k).reshape(k, k).astype(float)
     true_count = confusion.sum(axis=1)
     prevalence = true_count / true_count.sum()
@@ -711,8 +703,9 @@ def _single_class_labels(label_arr: np.ndarray, pos_label: Any) -> np.ndarray:
 
 
 def _index_of(label_arr: np.ndarray, values: np.ndarray) -> np.ndarray:
-    lookup = {lab: i for i, lab in enumerate(label_arr.tolist())}
-    return np.array([lookup[v] for v in values.tolist()], dtype=np.intp)
+    """Position of each value in ``label_arr`` (every value is known to be a label)."""
+    sorter = np.argsort(label_arr, kind="stable")
+    return sorter[np.searchsorted(label_arr, values, sorter=sorter)]
 
 
 def _nanmean(values: np.ndarray, axis: int = -1) -> Any:
