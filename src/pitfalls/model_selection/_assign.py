@@ -136,57 +136,80 @@ def _refine(
 ) -> np.ndarray:
     """Local search after the greedy: best single move or pairwise swap, while it helps.
 
-    Candidates are the distinct (bin, count vector) pairs present: moving or swapping
-    two groups with the same vector in the same bins changes nothing, so one member
-    per pair stands for all. Swaps are searched only when there are at most
-    ``max_candidates`` such pairs (the search is quadratic in them).
+    Candidates are the occupied (count vector, bin) cells: moving or swapping two
+    groups with the same vector between the same bins changes the cost identically,
+    so one member per cell stands for all. Swaps are searched only when there are at
+    most ``max_candidates`` cells (that search is quadratic in them).
     """
-    n_vectors = fractions.shape[0]
-    held = np.zeros((weights.size, fractions.shape[1]))
+    n_vectors, n_bins = fractions.shape[0], weights.size
+    held = np.zeros((n_bins, fractions.shape[1]))
     np.add.at(held, bin_of_group, fractions[vector_of_group])
+    cell_size = np.bincount(vector_of_group * n_bins + bin_of_group, minlength=n_vectors * n_bins)
+    cell_size = cell_size.reshape(n_vectors, n_bins)
     inv_w = 1.0 / weights
     for _ in range(max_steps):
-        keys, members = np.unique(bin_of_group * n_vectors + vector_of_group, return_index=True)
-        cand_bin, cand_vec = np.divmod(keys, n_vectors)
+        cand_vec, cand_bin = np.nonzero(cell_size)
+        n_cand = cand_vec.size
         q = fractions[cand_vec]
         sq = (q**2).sum(axis=1)
-        # excess[l, i]: scaled excess of bin i along candidate l's vector
+        # excess[l, i]: bin i's weighted excess along candidate l's vector
         excess = q @ ((held - weights[:, None]) * inv_w[:, None]).T
-        own = excess[np.arange(keys.size), cand_bin]
+        own = excess[np.arange(n_cand), cand_bin]
         move = 2.0 * (excess - own[:, None]) + sq[:, None] * (inv_w[cand_bin][:, None] + inv_w)
-        move[np.arange(keys.size), cand_bin] = np.inf
-        best_move = int(np.argmin(move))
-        best_delta = move.flat[best_move]
-        best_swap = -1
-        if keys.size <= max_candidates:
+        move[np.arange(n_cand), cand_bin] = np.inf
+        best = int(np.argmin(move))
+        best_delta = move.flat[best]
+        first, target = divmod(best, n_bins)
+        second = -1
+        if n_cand <= max_candidates:
             # Swapping l (in bin a) with m (in bin b) moves q_l - q_m from a to b.
-            cross = excess[:, cand_bin]  # cross[l, m] = excess of bin(m) along q_l
+            cross = excess[:, cand_bin]  # cross[l, m]: excess of m's bin along q_l
             swap = 2.0 * (cross + cross.T - own[:, None] - own[None, :])
-            gram = q @ q.T
-            dist = sq[:, None] + sq[None, :] - 2.0 * gram
+            dist = sq[:, None] + sq[None, :] - 2.0 * (q @ q.T)
             swap += dist * (inv_w[cand_bin][:, None] + inv_w[cand_bin][None, :])
             swap[cand_bin[:, None] == cand_bin[None, :]] = np.inf
-            best_swap = int(np.argmin(swap))
-            if swap.flat[best_swap] < best_delta:
-                best_delta = swap.flat[best_swap]
-            else:
-                best_swap = -1
+            best = int(np.argmin(swap))
+            if swap.flat[best] < best_delta:
+                best_delta = swap.flat[best]
+                first, second = divmod(best, n_cand)
         if not best_delta < -1e-12:
             break
-        if best_swap >= 0:
-            first, second = divmod(best_swap, keys.size)
-            g, h = members[first], members[second]
-            a, b = bin_of_group[g], bin_of_group[h]
-            held[a] += fractions[vector_of_group[h]] - fractions[vector_of_group[g]]
-            held[b] += fractions[vector_of_group[g]] - fractions[vector_of_group[h]]
-            bin_of_group[g], bin_of_group[h] = b, a
-        else:
-            moved, b = divmod(best_move, weights.size)
-            g = members[moved]
-            held[bin_of_group[g]] -= fractions[vector_of_group[g]]
-            held[b] += fractions[vector_of_group[g]]
-            bin_of_group[g] = b
+        moves = [(cand_vec[first], cand_bin[first], cand_bin[second] if second >= 0 else target)]
+        if second >= 0:
+            moves.append((cand_vec[second], cand_bin[second], cand_bin[first]))
+        # Pick every member first: a swap must not move the same group back.
+        members = [
+            np.flatnonzero((vector_of_group == v) & (bin_of_group == src))[0] for v, src, _ in moves
+        ]
+        for g, (v, src, dst) in zip(members, moves, strict=True):
+            bin_of_group[g] = dst
+            held[src] -= fractions[v]
+            held[dst] += fractions[v]
+            cell_size[v, src] -= 1
+            cell_size[v, dst] += 1
     return bin_of_group
+
+
+def _distinct_rows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct rows of a count matrix, the row index of each group, multiplicities.
+
+    Rows are packed into one int64 key (mixed radix) when that cannot overflow:
+    ``np.unique`` on a 1-D integer key is far faster than ``np.unique(axis=0)``.
+    """
+    radix = counts.max(axis=0).astype(np.float64) + 1
+    if np.prod(radix) < 2.0**62:
+        place = np.concatenate(([1.0], np.cumprod(radix[:-1]))).astype(np.int64)
+        _, first, inverse, multiplicity = np.unique(
+            counts.astype(np.int64) @ place,
+            return_index=True,
+            return_inverse=True,
+            return_counts=True,
+        )
+        return counts[first], inverse.reshape(-1), multiplicity
+    vectors, inverse, multiplicity = np.unique(
+        counts, axis=0, return_inverse=True, return_counts=True
+    )
+    return vectors, inverse.reshape(-1), multiplicity
 
 
 def assign_groups_to_bins(
@@ -216,10 +239,7 @@ def assign_groups_to_bins(
     n_groups, n_strata = counts.shape
     n_bins = weights.size
     stratum_totals = counts.sum(axis=0).astype(float)
-    vectors, vector_of_group, multiplicity = np.unique(
-        counts, axis=0, return_inverse=True, return_counts=True
-    )
-    vector_of_group = vector_of_group.reshape(-1)
+    vectors, vector_of_group, multiplicity = _distinct_rows(counts)
     fractions = vectors / stratum_totals  # q of each distinct vector
     self_weight = (fractions**2).sum(axis=1)  # |q|**2, the vector's weight in the cost
     vector_sizes = vectors.sum(axis=1)

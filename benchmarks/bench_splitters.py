@@ -1,0 +1,114 @@
+"""Time and class balance of StratifiedGroupKFold: pitfalls versus scikit-learn.
+
+Both splitters run on the same synthetic data in the same process. Balance is the
+largest deviation, over folds and classes, of a class's share of the test fold
+from its share of the whole data set (0 is perfect stratification).
+
+The data mimic a medical imaging cohort: groups (patients) of 1 + Poisson samples,
+each patient with a dominant class drawn from an imbalanced class distribution, and
+a fraction of samples (slices, lesions) carrying another label.
+
+Usage::
+
+    python benchmarks/bench_splitters.py            # 200k/20k/3 and 1M/100k/5
+    python benchmarks/bench_splitters.py --quick    # small sizes, for a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold as SklearnStratifiedGroupKFold
+
+from pitfalls.model_selection import StratifiedGroupKFold
+
+FULL_CASES = ((200_000, 20_000, 3), (1_000_000, 100_000, 5))
+QUICK_CASES = ((20_000, 2_000, 3), (50_000, 5_000, 5))
+
+
+def make_cohort(
+    n_samples: int, n_groups: int, n_classes: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and groups: one dominant class per patient, 20% of samples relabelled."""
+    rng = np.random.default_rng(seed)
+    sizes = 1 + rng.poisson(n_samples / n_groups - 1, n_groups)
+    groups = rng.permutation(np.repeat(np.arange(n_groups), sizes))
+    class_share = rng.dirichlet(np.full(n_classes, 2.0))
+    patient_class = rng.choice(n_classes, n_groups, p=class_share)
+    y = patient_class[groups]
+    relabel = rng.random(y.size) < 0.2
+    y[relabel] = rng.choice(n_classes, int(relabel.sum()), p=class_share)
+    return y, groups
+
+
+def balance_deviation(fold_of_sample: np.ndarray, y: np.ndarray, n_splits: int) -> float:
+    """max over folds f and classes c of |share of c in fold f - share of c overall|."""
+    n_classes = int(y.max()) + 1
+    table = np.zeros((n_splits, n_classes))
+    np.add.at(table, (fold_of_sample, y), 1)
+    fold_share = table / table.sum(axis=1, keepdims=True)
+    overall = np.bincount(y, minlength=n_classes) / y.size
+    return float(np.abs(fold_share - overall).max())
+
+
+def fold_of_sample(cv: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Run ``cv.split`` to the end and return the test fold of every sample."""
+    fold = np.full(y.size, -1)
+    for i, (_, test) in enumerate(cv.split(X, y, groups)):
+        fold[test] = i
+    return fold
+
+
+def timed(run: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.ndarray]:
+    """Best wall time of ``repeats`` runs, and the last result."""
+    best = np.inf
+    result = np.empty(0)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        best = min(best, time.perf_counter() - start)
+    return best, result
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--n-splits", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=1, help="timing repeats (best of)")
+    args = parser.parse_args(argv)
+    cases = QUICK_CASES if args.quick else FULL_CASES
+    k = args.n_splits
+
+    header = (
+        f"{'samples':>9} {'groups':>8} {'cls':>3} {'shuffle':>7} | {'sklearn s':>9} "
+        f"{'ours s':>7} {'speed-up':>8} | {'sklearn dev':>11} {'ours dev':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for n_samples, n_groups, n_classes in cases:
+        y, groups = make_cohort(n_samples, n_groups, n_classes)
+        n_samples = y.size  # group sizes are random: the realised count
+        X = np.empty((n_samples, 0))
+        for shuffle in (False, True):
+            seed = 0 if shuffle else None
+            theirs = SklearnStratifiedGroupKFold(k, shuffle=shuffle, random_state=seed)
+            ours = StratifiedGroupKFold(k, shuffle=shuffle, random_state=seed)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                t_sk, f_sk = timed(partial(fold_of_sample, theirs, X, y, groups), args.repeats)
+                t_ours, f_ours = timed(partial(fold_of_sample, ours, X, y, groups), args.repeats)
+            print(
+                f"{n_samples:>9} {n_groups:>8} {n_classes:>3} {shuffle!s:>7} | "
+                f"{t_sk:>9.3f} {t_ours:>7.3f} {t_sk / t_ours:>7.1f}x | "
+                f"{balance_deviation(f_sk, y, k):>11.5f} {balance_deviation(f_ours, y, k):>9.5f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
