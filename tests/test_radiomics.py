@@ -229,3 +229,21 @@ def test_transformer_input_errors(cases):
         RadiomicsFeatureExtractor().fit([])
     with pytest.raises(ValueError, match=r"sequence of \(image, mask\) pairs"):
         RadiomicsFeatureExtractor().fit([(volumes[0],)])
+
+
+def test_importing_the_subpackages_loads_no_optional_dependency():
+    import subprocess
+
+    code = (
+        "import sys, pitfalls.radiomics, pitfalls.datasets; "
+        "heavy = {'radiomics', 'SimpleITK', 'pydicom', 'nibabel', 'nrrd', 'torch'} & set(sys.modules); "
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_worker_processes_stay_quiet(cases, capfd):
+    volumes, masks, _ = cases
+    extract_features(volumes[:2], masks[:2], n_jobs=2, verbose=False)
+    assert "GLCM is symmetrical" not in capfd.readouterr().err

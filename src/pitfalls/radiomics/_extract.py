@@ -110,6 +110,9 @@ def _extract_one(
     settings: Mapping[str, Any] | str | os.PathLike | None,
     case: Any,
 ) -> dict[str, float]:
+    # Import before quieting: importing radiomics (first time in a worker process)
+    # resets the 'radiomics' logger's level.
+    _import_featureextractor()
     with _quiet_radiomics(), warnings.catch_warnings():
         # pyradiomics validates parameter files with pykwalify, whose extension loader
         # uses the deprecated importlib load_module(): not the user's to fix.
