@@ -1,6 +1,7 @@
 """Synthetic cohorts that reproduce each pitfall, and loaders for public dataset layouts."""
 
 from ._batch_xray import make_batch_xray
+from ._ct_phantom import make_ct_phantom
 from ._ct_tumours import make_ct_tumours
 from ._load_ct import load_lctsc, rasterize_rtstruct
 from ._load_tables import load_radiomics_csv
@@ -16,6 +17,7 @@ __all__ = [
     "load_radiomics_csv",
     "load_rsna_pneumonia",
     "make_batch_xray",
+    "make_ct_phantom",
     "make_ct_tumours",
     "make_patch_cohort",
     "make_radiomics_cohort",
