@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_validate
@@ -231,3 +233,28 @@ def test_nonparametric_large_site_does_not_underflow():
         return np.median(np.abs(data[sites == "s0"].mean(0) - data[sites == "s1"].mean(0)))
 
     assert site_gap(out) < 0.3 * site_gap(X)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 4),
+    st.integers(2, 6),
+    st.integers(0, 2**31),
+)
+def test_without_shrinkage_every_site_gets_the_pooled_location_and_scale(n_sites, n_features, seed):
+    # with empirical_bayes=False ComBat maps each site exactly onto the grand mean and the
+    # pooled variance, feature by feature
+    rng = np.random.default_rng(seed)
+    sites = np.repeat(np.arange(n_sites), rng.integers(3, 9, n_sites))
+    X = rng.normal(size=(sites.size, n_features)) * rng.uniform(0.1, 5, (n_sites, 1))[sites]
+    X += rng.normal(0, 10, (n_sites, n_features))[sites]
+    combat = ComBat(empirical_bayes=False).fit(X, batches=sites)
+    out = combat.transform(X, batches=sites)
+    for site in range(n_sites):
+        rows = out[sites == site]
+        np.testing.assert_allclose(rows.mean(axis=0), combat.grand_mean_, atol=1e-8)
+        np.testing.assert_allclose(rows.var(axis=0, ddof=1), combat.var_pooled_, rtol=1e-8)
+    # and the result does not depend on the order of the rows
+    order = rng.permutation(sites.size)
+    shuffled = ComBat(empirical_bayes=False).fit_transform(X[order], batches=sites[order])
+    np.testing.assert_allclose(shuffled, out[order], atol=1e-10)

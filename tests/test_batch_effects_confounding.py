@@ -7,6 +7,7 @@ import re
 import warnings
 
 import matplotlib
+import matplotlib.pyplot
 import numpy as np
 import pandas as pd
 import pytest
@@ -20,6 +21,12 @@ from pitfalls.batch_effects import bias_corrected_cramers_v, confounding_test
 from pitfalls.exceptions import BatchEffectWarning
 
 matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    matplotlib.pyplot.close("all")
 
 
 def _cohort(n_per_site, p_positive_per_site, seed):

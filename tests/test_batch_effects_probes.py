@@ -6,6 +6,7 @@ import re
 
 import joblib
 import matplotlib
+import matplotlib.pyplot
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +25,12 @@ from pitfalls.batch_effects._predictability import _permute, default_site_probe
 from pitfalls.model_selection import StratifiedGroupKFold
 
 matplotlib.use("Agg")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    matplotlib.pyplot.close("all")
 
 
 def _site_cohort(*, signature, n_per_site=40, n_sites=2, n_features=5, seed=0):

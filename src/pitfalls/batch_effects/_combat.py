@@ -40,9 +40,11 @@ class ComBat(TransformerMixin, BaseEstimator):
       harmonised features only.
     - ``batches=`` passed to :meth:`fit` and :meth:`transform` (``X`` any 2-D array).
       Both methods request ``batches`` and ``covariates`` as metadata, so a Pipeline
-      routes them with ``sklearn.set_config(enable_metadata_routing=True)``; scikit-learn's
-      scorers do not route metadata to ``predict``, so prefer ``batch_col`` for
-      cross-validation.
+      routes them with ``sklearn.set_config(enable_metadata_routing=True)``
+      (``pipe.fit(X, y, batches=b)``, ``pipe.predict(X, batches=b)``). In
+      ``cross_validate(..., params={"batches": b})`` the training folds receive them, but
+      scikit-learn's named scorers do not pass metadata to ``predict``: prefer
+      ``batch_col`` for cross-validation.
 
     Parameters
     ----------
@@ -318,7 +320,8 @@ class ComBat(TransformerMixin, BaseEstimator):
                 "effect from the covariate effect. Drop that covariate; if it is the label, "
                 "the site is confounded with it and harmonisation cannot fix that."
             )
-        beta = np.linalg.lstsq(design, data, rcond=None)[0]
+        # full column rank (checked above): the normal equations are exact and fast
+        beta = np.linalg.solve(design.T @ design, design.T @ data)
         self.grand_mean_ = (counts / n_samples) @ beta[: levels.size]
         self.covariate_coef_ = beta[levels.size :]
         residual_var = ((data - design @ beta) ** 2).mean(axis=0)
