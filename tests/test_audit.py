@@ -159,6 +159,11 @@ def test_site_label_confounding_uses_confounding_test():
     assert f"balanced accuracy {reference.label_from_batch_score:.2f}" in row.detail
     assert row.severity == "high"
     assert row.leakage_types == ["L2", "L3.3"]
+    shares = pd.crosstab(df.site, df.y, normalize="index")
+    assert row.examples[0] == (
+        f"site 'adult': 'normal' {shares.loc['adult', 'normal']:.0%}, "
+        f"'pneumonia' {shares.loc['adult', 'pneumonia']:.0%}"
+    )
 
 
 def test_site_mix_differs_between_splits_matches_scipy():

@@ -245,6 +245,25 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _distinct_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> np.ndarray:
+    """Sorted distinct codes ``a * n_b + b`` of two non-negative integer arrays."""
+    combined = a.astype(np.int64) * n_b + b
+    size = (int(a.max()) + 1) * n_b if a.size else 0
+    if size <= 64 * max(combined.size, 1 << 20):
+        # A presence table is O(n) and much faster than sorting or hashing.
+        present = np.zeros(size, dtype=bool)
+        present[combined] = True
+        return np.flatnonzero(present)
+    combined.sort()
+    return combined[np.r_[True, combined[1:] != combined[:-1]]]
+
+
+def _group_split_pairs(data: AuditData) -> np.ndarray:
+    if "group_split" not in data.extra:
+        data.extra["group_split"] = _distinct_pairs(data.group, data.split, len(data.split_names))
+    return data.extra["group_split"]
+
+
 def _split_counts(data: AuditData, positions: np.ndarray) -> str:
     counts = np.bincount(data.split[positions], minlength=len(data.split_names))
     return ", ".join(f"{data.split_name(s)} ({counts[s]})" for s in np.flatnonzero(counts))
@@ -263,12 +282,12 @@ def _split_counts(data: AuditData, positions: np.ndarray) -> str:
 )
 def _group_in_several_splits(data: AuditData, check: Check) -> list[Finding]:
     n_splits = len(data.split_names)
-    pairs = np.unique(data.group * n_splits + data.split)
+    pairs = _group_split_pairs(data)
     splits_per_group = np.bincount(pairs // n_splits, minlength=len(data.group_names))
     leaked = np.flatnonzero(splits_per_group > 1)
     if leaked.size == 0:
         return []
-    in_leaked = np.isin(data.group, leaked)
+    in_leaked = (splits_per_group > 1)[data.group]
     examples = []
     for g in leaked[:MAX_EXAMPLES]:
         rows = np.flatnonzero(data.group == g)
@@ -354,21 +373,26 @@ def _duplicates_across(data: AuditData, keys: np.ndarray, check: Check, what: st
     if valid.size == 0:
         return []
     n_splits = len(data.split_names)
-    k, s = keys[valid], data.split[valid]
-    key_split = np.unique(k.astype(np.int64) * n_splits + s)
+    k = keys[valid]
+    key_split = _distinct_pairs(k, data.split[valid], n_splits)
     splits_per_key = np.bincount(key_split // n_splits, minlength=int(k.max()) + 1)
-    shared = np.flatnonzero(splits_per_key > 1)
-    if shared.size == 0:
+    if not (splits_per_key > 1).any():
         return []
-    rows = valid[np.isin(k, shared)]
+    rows = valid[(splits_per_key > 1)[k]]
+    # Sort the affected rows by (key, group): sets are runs of equal keys, and the
+    # distinct groups of a set are the group changes within its run.
+    order = np.lexsort((data.group[rows], keys[rows]))
+    rows = rows[order]
+    row_keys, row_groups = keys[rows], data.group[rows]
+    starts = np.flatnonzero(np.r_[True, row_keys[1:] != row_keys[:-1]])
+    new_group = np.r_[True, (row_keys[1:] != row_keys[:-1]) | (row_groups[1:] != row_groups[:-1])]
+    groups_per_set = np.add.reduceat(new_group.astype(np.int64), starts)
+    other_patient = int((groups_per_set > 1).sum())
+    ends = np.r_[starts[1:], rows.size]
     examples: list[str] = []
     pairs: list[tuple[int, int, int]] = []
-    order = np.argsort(keys[rows], kind="stable")
-    rows_by_key = np.split(rows[order], np.flatnonzero(np.diff(keys[rows][order])) + 1)
-    other_patient = 0
-    for members in rows_by_key:
-        if np.unique(data.group[members]).size > 1:
-            other_patient += 1
+    for start, end in zip(starts[:MAX_PAIRS], ends[:MAX_PAIRS], strict=True):
+        members = np.sort(rows[start:end])
         if len(examples) < MAX_EXAMPLES:
             examples.append(
                 "rows "
@@ -376,12 +400,11 @@ def _duplicates_across(data: AuditData, keys: np.ndarray, check: Check, what: st
                     f"{data.row(p)} ({data.split_name(data.split[p])})" for p in members[:4]
                 )
             )
-        if len(pairs) < MAX_PAIRS:
-            first = members[0]
-            second = members[np.flatnonzero(data.split[members] != data.split[first])[0]]
-            pairs.append((int(first), int(second), 0))
+        first = members[0]
+        second = members[np.flatnonzero(data.split[members] != data.split[first])[0]]
+        pairs.append((int(first), int(second), 0))
     detail = (
-        f"{len(rows_by_key)} {what} occur in more than one split ({_plural(rows.size, 'row')}); "
+        f"{starts.size} {what} occur in more than one split ({_plural(rows.size, 'row')}); "
         f"{other_patient} of these sets span different patients, which the group check "
         "cannot see. Identical samples on both sides inflate test scores (oversampling or "
         "copying before the split leaves exactly this trace); drop or regroup them."
@@ -395,14 +418,14 @@ def _duplicates_within(data: AuditData, keys: np.ndarray, check: Check, what: st
         return []
     n_splits = len(data.split_names)
     combined = keys[valid].astype(np.int64) * n_splits + data.split[valid]
-    uniq, inverse, counts = np.unique(combined, return_inverse=True, return_counts=True)
-    repeated = counts[inverse] > 1
+    counts = np.bincount(combined)
+    repeated = counts[combined] > 1
     if not repeated.any():
         return []
     rows = valid[repeated]
     n_sets = int((counts > 1).sum())
     examples = []
-    for u in uniq[counts > 1][:MAX_EXAMPLES]:
+    for u in np.flatnonzero(counts > 1)[:MAX_EXAMPLES]:
         members = valid[combined == u]
         examples.append(
             f"split {data.split_name(int(u % n_splits))!r}: rows "
@@ -505,12 +528,12 @@ def _conflicting_labels(data: AuditData, check: Check) -> list[Finding]:
         valid = np.flatnonzero((keys >= 0) & (data.label >= 0))
         if valid.size == 0:
             continue
-        pairs = np.unique(keys[valid].astype(np.int64) * n_labels + data.label[valid])
+        pairs = _distinct_pairs(keys[valid], data.label[valid], n_labels)
         labels_per_key = np.bincount(pairs // n_labels, minlength=int(keys.max()) + 1)
         bad = np.flatnonzero(labels_per_key > 1)
         if bad.size == 0:
             continue
-        rows = valid[np.isin(keys[valid], bad)]
+        rows = valid[(labels_per_key > 1)[keys[valid]]]
         findings_rows.append(rows)
         for key in bad[: MAX_EXAMPLES - len(examples)]:
             members = valid[keys[valid] == key][:4]
@@ -645,10 +668,9 @@ def _site_label_confounding(data: AuditData, check: Check) -> list[Finding]:
     if not _label_usable(data):
         return []
     keep = data.label >= 0
-    labels = np.asarray(data.label_names)[data.label[keep]]
-    sites = np.asarray(data.site_names)[data.site[keep]]
+    # Integer codes give the same table as the values, several times faster.
     try:
-        result = confounding_test(labels, sites, warn=False)
+        result = confounding_test(data.label[keep], data.site[keep], warn=False)
     except ValueError:  # one class or one site: nothing to be confounded with
         return []
     v = result.cramers_v
@@ -657,7 +679,8 @@ def _site_label_confounding(data: AuditData, check: Check) -> list[Finding]:
     severity = "high" if v >= 0.5 else "medium" if v >= 0.3 else "low"
     shares = result.table.div(result.table.sum(axis=1), axis=0)
     examples = [
-        f"site {site!r}: " + ", ".join(f"{lab!r} {share:.0%}" for lab, share in row.items())
+        f"site {data.site_names[site]!r}: "
+        + ", ".join(f"{data.label_names[lab]!r} {share:.0%}" for lab, share in row.items())
         for site, row in list(shares.iterrows())[:MAX_EXAMPLES]
     ]
     detail = (
@@ -871,9 +894,7 @@ def _class_missing(data: AuditData, check: Check) -> list[Finding]:
 def _tiny_split(data: AuditData, check: Check) -> list[Finding]:
     n_splits = len(data.split_names)
     rows = np.bincount(data.split, minlength=n_splits)
-    groups = np.bincount(
-        np.unique(data.group * n_splits + data.split) % n_splits, minlength=n_splits
-    )
+    groups = np.bincount(_group_split_pairs(data) % n_splits, minlength=n_splits)
     examples, severity = [], "low"
     for s in range(n_splits):
         if rows[s] < TINY_SPLIT_ROWS or groups[s] < TINY_SPLIT_GROUPS:
@@ -913,4 +934,6 @@ def _missing_labels(data: AuditData, check: Check) -> list[Finding]:
         f"{_plural(missing.size, 'row')} have no value in {data.columns['label']!r} "
         f"({_split_counts(data, missing)}); they were left out of the label checks."
     )
-    return [check.finding(detail, missing.size, [f"row {data.row(p)}" for p in missing])]
+    return [
+        check.finding(detail, missing.size, [f"row {data.row(p)}" for p in missing[:MAX_EXAMPLES]])
+    ]
