@@ -82,7 +82,8 @@ def integrated_gradients(
     model.eval()
     parameter = next(iter(model.parameters()), None)
     device = parameter.device if parameter is not None else torch.device("cpu")
-    inputs = _as_batch(images).to(device).requires_grad_(True)
+    # a copy: never switch on requires_grad on the caller's tensor
+    inputs = _as_batch(images).to(device).detach().clone().requires_grad_(True)
     if isinstance(target, list | tuple | np.ndarray):
         target = torch.as_tensor(np.asarray(target), device=device)
     if isinstance(baselines, torch.Tensor):

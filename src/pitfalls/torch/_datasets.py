@@ -85,7 +85,7 @@ def load_image(path: str | os.PathLike[str], mode: str | None = None) -> np.ndar
         array = tifffile.imread(path)
     else:
         with Image.open(path) as img:
-            array = np.asarray(img)
+            array = np.array(img)  # a writable copy (np.asarray of a PIL image is read-only)
     return _convert_mode(array, mode)
 
 

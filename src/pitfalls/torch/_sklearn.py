@@ -32,7 +32,10 @@ def _images_to_tensor(X: Any) -> torch.Tensor:
             f"X must be an array of images of shape (n_samples, height, width) or "
             f"(n_samples, height, width, channels); got shape {array.shape}."
         )
-    tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(0, 3, 1, 2)))
+    array = np.ascontiguousarray(array.transpose(0, 3, 1, 2))
+    if not array.flags.writeable:  # torch tensors must own writable memory
+        array = array.copy()
+    tensor = torch.from_numpy(array)
     return tensor.float().div_(255.0) if tensor.dtype == torch.uint8 else tensor.float()
 
 
@@ -280,4 +283,5 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         >>> clf.fit(np.zeros((4, 6, 6)), ["a", "b", "a", "b"]).predict(np.zeros((2, 6, 6))).shape
         (2,)
         """
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # checks that the model is fitted first
+        return self.classes_[np.argmax(proba, axis=1)]

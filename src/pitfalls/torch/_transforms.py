@@ -81,7 +81,10 @@ def to_tensor(image: Any) -> torch.Tensor:
             raise ValueError(
                 f"an image must be H x W or H x W x C; got an array of shape {array.shape}."
             )
-        tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+        array = np.ascontiguousarray(array.transpose(2, 0, 1))
+        if not array.flags.writeable:  # torch tensors must own writable memory
+            array = array.copy()
+        tensor = torch.from_numpy(array)
     if tensor.dtype == torch.uint8:
         return tensor.float().div_(255.0)
     if tensor.dtype == torch.uint16:

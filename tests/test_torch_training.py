@@ -1,0 +1,433 @@
+"""Models, the training loop (best validation loss, checkpoints, DDP) and the sklearn wrapper."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+# Tiny tensors on 2 shared cores: one intra-op thread avoids spin-wait contention (10x).
+torch.set_num_threads(1)
+pytest.importorskip("torchvision")
+
+from sklearn.base import clone  # noqa: E402
+from sklearn.exceptions import NotFittedError  # noqa: E402
+from sklearn.model_selection import GroupKFold, cross_val_score  # noqa: E402
+from torch.utils.data import TensorDataset  # noqa: E402
+
+from pitfalls.torch import (  # noqa: E402
+    TorchImageClassifier,
+    fit_classifier,
+    load_state_dict,
+    predict,
+    resnet50_classifier,
+    small_cnn,
+)
+
+
+def _toy(n=24, size=8, seed=0):
+    """Class 1 images are brighter: learnable in a few epochs by a tiny CNN."""
+    generator = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.rand(n, 1, size, size, generator=generator) * 0.5 + y[:, None, None, None] * 0.5
+    return TensorDataset(x, y)
+
+
+# ---------------------------------------------------------------- models
+
+
+def test_small_cnn_shapes_and_dropout_check():
+    assert small_cnn(4, in_channels=3, width=4)(torch.zeros(2, 3, 5, 7)).shape == (2, 4)
+    with pytest.raises(ValueError, match=r"dropout=1.0 must be in \[0, 1\)"):
+        small_cnn(dropout=1.0)
+
+
+def test_resnet50_head_is_dropout_then_linear():
+    model = resnet50_classifier(3, dropout=0.25)
+    assert isinstance(model.fc[0], torch.nn.Dropout) and model.fc[0].p == 0.25
+    assert (model.fc[1].in_features, model.fc[1].out_features) == (2048, 3)
+    model.eval()
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 3)
+
+
+@pytest.fixture
+def tiny_resnet(monkeypatch):
+    """Stand a one-block-per-stage ResNet in for ResNet-50: same loading code, 5x fewer weights."""
+    import torchvision
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    from pitfalls.torch import _models
+
+    def build(weights=None):
+        torch.manual_seed(0)
+        return ResNet(BasicBlock, [1, 1, 1, 1])
+
+    fake = type(
+        "Models",
+        (),
+        {"resnet50": staticmethod(build), "ResNet50_Weights": torchvision.models.ResNet50_Weights},
+    )
+    monkeypatch.setattr(_models, "_torchvision_models", lambda: fake)
+    return build
+
+
+def test_resnet50_loads_a_local_state_dict_and_backbone_only_weights(tmp_path, tiny_resnet):
+    torch.manual_seed(0)
+    trained = resnet50_classifier(2)
+    for parameter in trained.parameters():  # make it differ from a fresh model
+        parameter.data.add_(1.0)
+    torch.save({"model": trained.state_dict(), "epoch": 3}, tmp_path / "full.pt")
+    again = resnet50_classifier(2, weights=tmp_path / "full.pt")
+    for key, value in trained.state_dict().items():
+        torch.testing.assert_close(again.state_dict()[key], value)
+    imagenet_like = tiny_resnet()  # 1000-class fc
+    imagenet_like.conv1.weight.data.fill_(0.5)
+    torch.save(imagenet_like.state_dict(), tmp_path / "backbone.pt")
+    model = resnet50_classifier(2, weights=str(tmp_path / "backbone.pt"))
+    torch.testing.assert_close(model.conv1.weight, imagenet_like.conv1.weight)
+    assert model.fc[1].out_features == 2
+    torch.save({"conv9.weight": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match=r"weights do not fit ResNet-50: .* mismatched key"):
+        resnet50_classifier(2, weights=tmp_path / "other.pt")
+
+
+def test_resnet50_never_downloads_weights(tmp_path, tiny_resnet):
+    import torchvision
+
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path))
+    try:
+        with pytest.raises(
+            FileNotFoundError, match=r"is not in the torch hub cache .* pitfalls never downloads"
+        ):
+            resnet50_classifier(weights=torchvision.models.ResNet50_Weights.IMAGENET1K_V2)
+        # a file already in the cache is used
+        member = torchvision.models.ResNet50_Weights.IMAGENET1K_V1
+        cached = tmp_path / "checkpoints" / os.path.basename(member.url)
+        cached.parent.mkdir()
+        reference = tiny_resnet()
+        reference.layer4[0].conv1.weight.data.fill_(0.25)
+        torch.save(reference.state_dict(), cached)
+        model = resnet50_classifier(weights="IMAGENET1K_V1")
+        torch.testing.assert_close(model.layer4[0].conv1.weight, reference.layer4[0].conv1.weight)
+    finally:
+        torch.hub.set_dir(old)
+    with pytest.raises(TypeError, match=r"weights=3 is not supported"):
+        resnet50_classifier(weights=3)
+    with pytest.raises(FileNotFoundError, match=r"weights file 'nope.pt' does not exist"):
+        resnet50_classifier(weights="nope.pt")
+
+
+# ---------------------------------------------------------------- training loop
+
+
+def _val_loss(model, dataset):
+    x, y = dataset.tensors
+    model.eval()
+    with torch.no_grad():
+        return torch.nn.functional.cross_entropy(model(x), y).item()
+
+
+def test_fit_keeps_the_weights_with_the_lowest_validation_loss(tmp_path):
+    train, val = _toy(seed=0), _toy(n=12, seed=1)
+    torch.manual_seed(0)
+    model = small_cnn(2, in_channels=1, width=4)
+    # a large learning rate makes the validation loss move up and down
+    result = fit_classifier(
+        model,
+        train,
+        val,
+        epochs=6,
+        batch_size=8,
+        lr=0.05,
+        device="cpu",
+        checkpoint=tmp_path / "best.pt",
+        random_state=0,
+        verbose=False,
+    )
+    history = result.history
+    assert len(history) == 6
+    assert result.best_epoch == int(history["val_loss"].idxmin())
+    assert result.best_val_loss == pytest.approx(history["val_loss"].min())
+    assert _val_loss(result.model, val) == pytest.approx(result.best_val_loss, rel=1e-5)
+    saved = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert saved["epoch"] == result.best_epoch
+    for key, value in result.model.state_dict().items():
+        torch.testing.assert_close(saved["model"][key], value)
+    assert set(load_state_dict(tmp_path / "best.pt")) == set(result.model.state_dict())
+
+
+def test_fit_is_reproducible_and_leaves_global_generators_alone():
+    def run():
+        torch.manual_seed(1)
+        model = small_cnn(2, in_channels=1, width=4)
+        return fit_classifier(
+            model,
+            _toy(),
+            _toy(n=8, seed=2),
+            epochs=2,
+            batch_size=8,
+            device="cpu",
+            random_state=5,
+            verbose=False,
+        ).history
+
+    first = run()
+    assert first.equals(run())
+    torch.manual_seed(1)
+    model = small_cnn(2, in_channels=1, width=4)
+    expected_next = torch.rand(2)
+    torch.manual_seed(1)
+    model = small_cnn(2, in_channels=1, width=4)
+    fit_classifier(model, _toy(), epochs=1, device="cpu", random_state=5, verbose=False)
+    torch.testing.assert_close(torch.rand(2), expected_next)  # fit drew nothing from it
+
+
+def test_fit_without_validation_keeps_the_last_epoch_and_learns():
+    torch.manual_seed(0)
+    result = fit_classifier(
+        small_cnn(2, in_channels=1, width=8),
+        _toy(n=32),
+        epochs=15,
+        batch_size=8,
+        lr=1e-2,
+        device="cpu",
+        random_state=0,
+        verbose=False,
+    )
+    assert result.best_epoch == 14 and np.isnan(result.best_val_loss)
+    proba = predict(result.model, _toy(n=32, seed=9), device="cpu")
+    accuracy = (proba.argmax(axis=1) == _toy(n=32, seed=9).tensors[1].numpy()).mean()
+    assert accuracy >= 0.9
+    assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
+
+
+def test_fit_shows_progress_when_verbose(capsys):
+    fit_classifier(
+        small_cnn(2, in_channels=1, width=4),
+        _toy(n=8),
+        epochs=1,
+        batch_size=4,
+        device="cpu",
+        random_state=0,
+        verbose=True,
+    )
+    assert "epochs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"epochs": 0}, r"epochs=0 must be a positive integer"),
+        ({"batch_size": 0}, r"batch_size=0 must be a positive integer"),
+        ({"lr": -1.0}, r"lr=-1.0 must be positive"),
+    ],
+)
+def test_fit_rejects_bad_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fit_classifier(
+            small_cnn(2, in_channels=1), _toy(n=4), device="cpu", verbose=False, **kwargs
+        )
+
+
+def test_predict_matches_softmax_of_the_logits():
+    torch.manual_seed(0)
+    model = small_cnn(3, in_channels=1, width=4).eval()
+    data = _toy(n=10)
+    with torch.no_grad():
+        expected = torch.softmax(model(data.tensors[0]), dim=1).numpy()
+    np.testing.assert_allclose(
+        predict(model, data, batch_size=3, device="cpu"), expected, rtol=1e-5, atol=1e-6
+    )
+
+
+class _Recording(TensorDataset):
+    """Remembers which items this process read."""
+
+    def __init__(self, *tensors):
+        super().__init__(*tensors)
+        self.seen = []
+
+    def __getitem__(self, index):
+        self.seen.append(int(index))
+        return super().__getitem__(index)
+
+
+def _ddp_worker(rank, out, port):
+    # what torchrun would set for each process
+    os.environ.update(
+        {
+            "RANK": str(rank),
+            "LOCAL_RANK": str(rank),
+            "WORLD_SIZE": "2",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+        }
+    )
+    import torch.distributed as dist
+
+    y = torch.arange(20) % 2
+    x = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(0)) + y[:, None, None, None]
+    train = _Recording(x, y)
+    torch.manual_seed(rank)  # a different initialisation per rank: DDP must broadcast rank 0's
+    model = small_cnn(2, in_channels=1, width=4)
+    result = fit_classifier(
+        model,
+        train,
+        TensorDataset(x[:6], y[:6]),
+        epochs=2,
+        batch_size=4,
+        device="cpu",
+        checkpoint=Path(out) / "ckpt.pt",
+        random_state=0,
+        verbose=False,
+    )
+    flat = torch.cat([p.detach().flatten() for p in result.model.parameters()])
+    (Path(out) / f"rank{rank}.json").write_text(
+        json.dumps(
+            {
+                "seen": train.seen,
+                "params": flat.tolist(),
+                "val": result.history["val_loss"].tolist(),
+                "initialised_after": dist.is_initialized(),
+            }
+        )
+    )
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_distributed_training_with_gloo_on_two_processes(tmp_path):
+    """Two CPU processes with torchrun's environment: shards, sync, one checkpoint."""
+    import torch.multiprocessing as mp
+
+    # fork: the children reuse this process's imports, so the test takes seconds
+    with warnings.catch_warnings():  # Python >= 3.12 warns about fork in threaded processes
+        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+        mp.start_processes(
+            _ddp_worker, args=(str(tmp_path), _free_port()), nprocs=2, start_method="fork"
+        )
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert not any(r["initialised_after"] for r in ranks)  # the group it started is closed
+    for epoch in range(2):  # each epoch the two shards partition the 20 training samples
+        shard0 = ranks[0]["seen"][epoch * 10 : (epoch + 1) * 10]
+        shard1 = ranks[1]["seen"][epoch * 10 : (epoch + 1) * 10]
+        assert sorted(shard0 + shard1) == list(range(20))
+    np.testing.assert_allclose(ranks[0]["params"], ranks[1]["params"], rtol=1e-6)  # in sync
+    assert ranks[0]["val"] == ranks[1]["val"]  # validation loss summed over both shards
+    saved = torch.load(tmp_path / "ckpt.pt", weights_only=True)
+    trainable = [
+        v.flatten()
+        for k, v in saved["model"].items()
+        if "running" not in k and "num_batches" not in k
+    ]
+    np.testing.assert_allclose(torch.cat(trainable).numpy(), ranks[0]["params"], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- sklearn wrapper
+
+
+def _image_arrays(n=32, size=8, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.array(["benign", "malignant"] * (n // 2))
+    X = (rng.random((n, size, size)) * 120 + (y == "malignant")[:, None, None] * 120).astype(
+        np.uint8
+    )
+    return X, y
+
+
+def test_classifier_learns_and_returns_labels():
+    X, y = _image_arrays()
+    clf = TorchImageClassifier(epochs=12, lr=1e-2, batch_size=8, random_state=0, device="cpu")
+    clf.fit(X, y)
+    assert clf.classes_.tolist() == ["benign", "malignant"]
+    X_new, y_new = _image_arrays(seed=1)
+    assert (clf.predict(X_new) == y_new).mean() >= 0.9
+    np.testing.assert_allclose(clf.predict_proba(X_new).sum(axis=1), 1, rtol=1e-5)
+    assert len(clf.history_) == 12
+
+
+def test_classifier_is_clonable_and_reproducible():
+    X, y = _image_arrays(n=16)
+    clf = TorchImageClassifier(epochs=2, batch_size=8, random_state=3, device="cpu")
+    twin = clone(clf)
+    assert twin.get_params() == clf.get_params()
+    np.testing.assert_array_equal(clf.fit(X, y).predict_proba(X), twin.fit(X, y).predict_proba(X))
+    twin.set_params(epochs=1)
+    assert twin.epochs == 1
+
+
+def test_classifier_runs_in_group_cross_validation():
+    X, y = _image_arrays(n=24)
+    groups = np.repeat(np.arange(6), 4)
+    clf = TorchImageClassifier(epochs=2, batch_size=8, random_state=0, device="cpu")
+    scores = cross_val_score(clf, X, y, groups=groups, cv=GroupKFold(3))
+    assert scores.shape == (3,) and ((scores >= 0) & (scores <= 1)).all()
+
+
+class _CountingTransform:
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, image):
+        self.calls += 1
+        return image.flip(-1)
+
+
+def test_augmentation_touches_training_images_only():
+    X, y = _image_arrays(n=16)
+    transform = _CountingTransform()
+    clf = TorchImageClassifier(
+        epochs=2,
+        batch_size=8,
+        transform=transform,
+        validation_fraction=0.25,
+        random_state=0,
+        device="cpu",
+    ).fit(X, y)
+    assert transform.calls == 2 * 12  # two epochs over the 12 training images, not the 4 held out
+    clf.predict(X)
+    assert transform.calls == 24
+
+
+def test_validation_holds_out_whole_patients():
+    groups = np.repeat(np.arange(8), 3)
+    clf = TorchImageClassifier(validation_fraction=0.25, random_state=0)
+    train, val = clf._validation_split(np.arange(24) % 2, groups)
+    assert not set(groups[train]) & set(groups[val]) and len(val) == 6
+    assert sorted(np.concatenate([train, val]).tolist()) == list(range(24))
+    X, y = _image_arrays(n=24)
+    fitted = TorchImageClassifier(epochs=1, validation_fraction=0.25, random_state=0, device="cpu")
+    assert len(fitted.fit(X, y, groups=groups).history_["val_loss"].dropna()) == 1
+
+
+def test_classifier_errors():
+    X, y = _image_arrays(n=8)
+    with pytest.raises(NotFittedError):
+        TorchImageClassifier().predict(X)
+    with pytest.raises(ValueError, match=r"architecture='vgg' is not supported"):
+        TorchImageClassifier("vgg", device="cpu").fit(X, y)
+    with pytest.raises(ValueError, match=r"X must be an array of images .* got shape \(8, 64\)"):
+        TorchImageClassifier(device="cpu").fit(X.reshape(8, -1), y)
+    clf = TorchImageClassifier(epochs=1, validation_fraction=0, device="cpu").fit(X, y)
+    with pytest.raises(ValueError, match=r"X has 3 channel\(s\) but the model was fitted on 1"):
+        clf.predict(np.zeros((2, 8, 8, 3)))
+
+
+def test_resnet50_architecture_takes_grayscale_images():
+    X, y = _image_arrays(n=4, size=32)
+    clf = TorchImageClassifier(
+        "resnet50", epochs=1, batch_size=4, validation_fraction=0, random_state=0, device="cpu"
+    ).fit(X, y)
+    assert clf.n_channels_ == 3 and clf.predict_proba(X[:2]).shape == (2, 2)
