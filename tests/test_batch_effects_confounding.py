@@ -260,3 +260,11 @@ def test_bad_method_and_threshold():
         confounding_test(labels, batches, method="exact")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape("warn_threshold=1.5 is outside [0, 1]")):
         confounding_test(labels, batches, warn_threshold=1.5)
+
+
+def test_table_equals_pandas_crosstab():
+    rng = np.random.default_rng(3)
+    labels = pd.Series(rng.choice(["normal", "pneumonia", "covid"], 500), name="dx")
+    sites = pd.Series(rng.choice(["s1", "s2", "s3", "s4"], 500), name="site")
+    res = confounding_test(labels, sites, warn=False)
+    pd.testing.assert_frame_equal(res.table, pd.crosstab(sites, labels), check_dtype=False)

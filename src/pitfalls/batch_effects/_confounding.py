@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pitfalls._validation import check_groups, describe_values, missing_positions
+from pitfalls._validation import check_groups, describe_values
 from pitfalls.exceptions import BatchEffectWarning
 
 __all__ = ["ConfoundingResult", "confounding_test"]
@@ -86,17 +86,31 @@ class ConfoundingResult:
         return plot_site_label(self.table, ax=ax, normalize=normalize)
 
 
-def _check_labels_and_batches(labels: Any, batches: Any) -> tuple[pd.Series, pd.Series]:
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 for missing) and sorted uniques; insertion order if unsortable."""
+    try:
+        codes, uniques = pd.factorize(values, sort=True)
+    except TypeError:  # mixed types cannot be sorted
+        codes, uniques = pd.factorize(values, sort=False)
+    return codes, np.asarray(uniques)
+
+
+def contingency_table(labels: Any, batches: Any) -> pd.DataFrame:
+    """Validated batches x labels count table (rows: batches, columns: labels).
+
+    Examples
+    --------
+    >>> from pitfalls.batch_effects._confounding import contingency_table
+    >>> contingency_table([0, 1, 1], ["a", "b", "b"])
+    label  0  1
+    batch
+    a      1  0
+    b      0  2
+    """
     label_arr = np.asarray(labels)
     if label_arr.ndim != 1:
         raise ValueError(
             f"labels must be 1-D with one label per sample; got shape {label_arr.shape}."
-        )
-    missing = missing_positions(label_arr)
-    if missing.size:
-        raise ValueError(
-            f"labels has {missing.size} missing value(s) (at positions {describe_values(missing)}); "
-            "drop unlabelled samples before testing for confounding."
         )
     batch_arr = check_groups(batches, name="batches")
     if batch_arr.shape[0] != label_arr.shape[0]:
@@ -104,23 +118,33 @@ def _check_labels_and_batches(labels: Any, batches: Any) -> tuple[pd.Series, pd.
             f"labels has {label_arr.shape[0]} entries but batches has {batch_arr.shape[0]}; "
             "pass one batch (site) per sample."
         )
-    label_name = getattr(labels, "name", None) or "label"
-    batch_name = getattr(batches, "name", None) or "batch"
-    label_s = pd.Series(label_arr, name=label_name)
-    batch_s = pd.Series(batch_arr, name=batch_name)
-    n_labels = label_s.nunique()
-    if n_labels < 2:
+    label_codes, label_levels = _factorize(label_arr)
+    missing = np.flatnonzero(label_codes < 0)
+    if missing.size:
         raise ValueError(
-            f"labels has a single class ({describe_values(label_s.unique())}); a confounding "
+            f"labels has {missing.size} missing value(s) (at positions {describe_values(missing)}); "
+            "drop unlabelled samples before testing for confounding."
+        )
+    if label_levels.size < 2:
+        raise ValueError(
+            f"labels has a single class ({describe_values(label_levels)}); a confounding "
             "test needs at least two classes."
         )
-    n_batches = batch_s.nunique()
-    if n_batches < 2:
+    batch_codes, batch_levels = _factorize(batch_arr)
+    if batch_levels.size < 2:
         raise ValueError(
-            f"batches has a single value ({describe_values(batch_s.unique())}); a confounding "
+            f"batches has a single value ({describe_values(batch_levels)}); a confounding "
             "test needs samples from at least two batches (sites)."
         )
-    return label_s, batch_s
+    n_labels = label_levels.size
+    counts = np.bincount(
+        batch_codes * n_labels + label_codes, minlength=batch_levels.size * n_labels
+    ).reshape(batch_levels.size, n_labels)
+    return pd.DataFrame(
+        counts,
+        index=pd.Index(batch_levels, name=getattr(batches, "name", None) or "batch"),
+        columns=pd.Index(label_levels, name=getattr(labels, "name", None) or "label"),
+    )
 
 
 def bias_corrected_cramers_v(table: Any) -> float:
@@ -265,8 +289,7 @@ def confounding_test(
         raise ValueError(f"method={method!r} is not supported; use 'auto', 'chi2' or 'fisher'.")
     if not 0.0 <= warn_threshold <= 1.0:
         raise ValueError(f"warn_threshold={warn_threshold!r} is outside [0, 1]; use e.g. 0.5.")
-    label_s, batch_s = _check_labels_and_batches(labels, batches)
-    table = pd.crosstab(batch_s, label_s)
+    table = contingency_table(labels, batches)
     counts = table.to_numpy(dtype=float)
     chi2, chi2_pvalue, dof, expected = stats.chi2_contingency(counts, correction=False)
 

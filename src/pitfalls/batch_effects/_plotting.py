@@ -64,10 +64,9 @@ def plot_site_label(
                 "batches is None; pass the batch of each sample, or a contingency table "
                 "(rows: batches, columns: labels) as the first argument."
             )
-        from pitfalls.batch_effects._confounding import _check_labels_and_batches
+        from pitfalls.batch_effects._confounding import contingency_table
 
-        label_s, batch_s = _check_labels_and_batches(table_or_labels, batches)
-        table = pd.crosstab(batch_s, label_s)
+        table = contingency_table(table_or_labels, batches)
     values = table.to_numpy(dtype=float)
     if normalize:
         values = values / values.sum(axis=1, keepdims=True)
