@@ -228,6 +228,11 @@ def test_constructor_errors(kwargs, error, msg):
         (None, [1, 2, 3, 4], "StratifiedGroupKFold stratifies on the class labels: y is required"),
         ([0, 1, 0], [1, 2, 3, 4], "y has 3 entries but X has 4 samples"),
         (
+            [0, 1, float("nan"), 1],
+            [1, 2, 3, 4],
+            "y has 1 missing label(s) (at positions 2); label those samples or drop them.",
+        ),
+        (
             [0.5, 1.5, 2.25, 3.0],
             [1, 2, 3, 4],
             "StratifiedGroupKFold needs binary or multiclass y; got 'continuous' targets.",

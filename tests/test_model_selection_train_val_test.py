@@ -145,6 +145,11 @@ def test_val_size_zero_gives_an_empty_validation_split_of_the_input_type():
             "(train, val, test); every split needs at least one group.",
         ),
         ({"stratify": [0, 1, 0]}, ValueError, "stratify has 3 entries but X has 6 samples"),
+        (
+            {"stratify": ["a", "b", None, "a", "b", "a"]},
+            ValueError,
+            "stratify has 1 missing label(s) (at positions 2)",
+        ),
     ],
 )
 def test_train_val_test_split_errors(kwargs, error, msg):

@@ -16,6 +16,7 @@ from .._manifest import check_columns, read_manifest
 from .._validation import check_groups, describe_values
 from ..exceptions import GroupLeakageError
 from ._assign import assign_groups_to_bins, encode, group_stratum_counts
+from ._split import _check_labels
 
 __all__ = ["assign_splits", "train_val_test_split"]
 
@@ -153,7 +154,7 @@ def train_val_test_split(
     groups = check_groups(groups, n_samples)
     strata = []
     if stratify is not None:
-        strata.append(check_groups(stratify, n_samples, name="stratify"))
+        strata.append(_check_labels(stratify, n_samples, name="stratify"))
     weights = np.array([1.0 - val - test, val, test])
     split_of_sample = _split_samples(
         groups, strata, weights, random_state, names=("train", "val", "test")
