@@ -379,3 +379,89 @@ def test_repeated_constructor_errors(kwargs, msg):
 def test_repeated_checks_groups():
     with pytest.raises(ValueError, match="n_splits=5 is greater than the number of groups"):
         next(RepeatedStratifiedGroupKFold().split(np.zeros(4), [0, 1, 0, 1], [1, 1, 2, 2]))
+
+
+# --- scikit-learn's own StratifiedGroupKFold test cases, run against ours ---------------
+
+
+def test_sklearn_case_trivial_groups_with_the_same_distribution():
+    y = np.array([1] * 6 + [0] * 12)
+    groups = np.asarray((1, 2, 3, 4, 5, 6, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6))
+    distr = np.bincount(y) / len(y)
+    test_sizes = []
+    for train, test in StratifiedGroupKFold(3).split(y, y, groups):
+        assert np.intersect1d(groups[train], groups[test]).size == 0
+        np.testing.assert_allclose(np.bincount(y[train]) / len(train), distr, atol=0.02)
+        np.testing.assert_allclose(np.bincount(y[test]) / len(test), distr, atol=0.02)
+        test_sizes.append(len(test))
+    assert np.ptp(test_sizes) <= 1
+
+
+def test_sklearn_case_approximate_is_perfectly_stratified_here():
+    # scikit-learn's test accepts folds of 83/17, 67/33 and 50/50 % here "because of
+    # iteration over groups"; a perfect 67/33 partition exists and we find it.
+    y = np.array([1] * 6 + [0] * 12)
+    groups = np.array([1, 2, 3, 3, 4, 4, 1, 1, 2, 2, 3, 4, 5, 5, 5, 6, 6, 6])
+    for train, test in StratifiedGroupKFold(3).split(y, y, groups):
+        assert np.intersect1d(groups[train], groups[test]).size == 0
+        np.testing.assert_allclose(np.bincount(y[test]) / len(test), [2 / 3, 1 / 3])
+    theirs = fold_of(SklearnStratifiedGroupKFold(3), y, y, groups)
+    assert balance_deviation(theirs, y) > 0.1
+
+
+@pytest.mark.parametrize(
+    ("y", "groups", "expected"),
+    [
+        (np.array([0] * 6 + [1] * 6), np.repeat(np.arange(1, 7), 2), [0.5, 0.5]),
+        (
+            np.array([0] * 9 + [1] * 3),
+            np.array([1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 5, 6]),
+            [0.75, 0.25],
+        ),
+    ],
+)
+def test_sklearn_case_homogeneous_groups(y, groups, expected):
+    for train, test in StratifiedGroupKFold(3).split(y, y, groups):
+        assert np.intersect1d(groups[train], groups[test]).size == 0
+        np.testing.assert_allclose(np.bincount(y[test]) / len(test), expected)
+
+
+def test_sklearn_case_shuffle_preserves_stratification():
+    # scikit-learn #32478: shuffling must not break an achievable perfect stratification
+    y = np.array([0] * 12 + [1] * 6)
+    groups = np.array([1, 1, 3, 3, 3, 4, 5, 5, 5, 5, 7, 7, 2, 2, 6, 6, 8, 8])
+    partitions = set()
+    for seed in range(30):
+        cv = StratifiedGroupKFold(n_splits=3, shuffle=True, random_state=seed)
+        sizes = []
+        for train, test in cv.split(y, y, groups):
+            assert np.intersect1d(groups[train], groups[test]).size == 0
+            np.testing.assert_allclose(np.bincount(y[test]) / len(test), [2 / 3, 1 / 3])
+            np.testing.assert_allclose(np.bincount(y[train]) / len(train), [2 / 3, 1 / 3])
+            sizes.append(len(test))
+        assert np.ptp(sizes) <= 1
+        partitions.add(frozenset(frozenset(groups[test]) for _, test in cv.split(y, y, groups)))
+    assert len(partitions) > 1  # and the shuffle does change the partition
+
+
+@pytest.mark.parametrize("cls_distr", [(0.4, 0.6), (0.2, 0.8)])
+@pytest.mark.parametrize("n_groups", [5, 30, 70])
+def test_sklearn_case_better_stratified_than_group_kfold(cls_distr, n_groups):
+    from scipy import stats
+    from sklearn.model_selection import GroupKFold
+
+    rng = np.random.RandomState(0)
+    y = rng.choice(2, size=1000, p=cls_distr)
+    g = rng.choice(n_groups, 1000)
+    ours = fold_of(StratifiedGroupKFold(5), y, y, g)
+    theirs = fold_of(GroupKFold(5), y, y, g)
+
+    def mean_entropy(fold):
+        return np.mean(
+            [
+                stats.entropy(np.bincount(y[fold == i]) / (fold == i).sum(), cls_distr)
+                for i in range(5)
+            ]
+        )
+
+    assert mean_entropy(ours) <= mean_entropy(theirs)
