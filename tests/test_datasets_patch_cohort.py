@@ -48,7 +48,7 @@ def test_same_seed_same_images():
     assert not np.array_equal(a, c)
 
 
-@pytest.mark.parametrize("image_size", [16, 48])
+@pytest.mark.parametrize("image_size", [16, 48, 100])
 def test_other_image_sizes(image_size):
     images, _ = make_patch_cohort(4, 2, image_size, random_state=0)
     assert images.shape == (8, image_size, image_size, 3)
@@ -98,3 +98,13 @@ def test_class_signal_is_weak_but_real_and_grows_with_class_signal():
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_patch_cohort(**kwargs)
+
+
+def test_large_patches_are_an_enlarged_rendering_of_the_same_tissue():
+    small, _ = make_patch_cohort(3, 2, 64, random_state=0)
+    large, _ = make_patch_cohort(3, 2, 128, random_state=0)
+    # The first patient's tissue is drawn at 64 px in both (the random streams part
+    # after its full-size noise): 2x2 block means of the large patches match the
+    # small ones up to that noise.
+    pooled = large[:2].astype(float).reshape(2, 64, 2, 64, 2, 3).mean(axis=(2, 4))
+    assert np.corrcoef(pooled.ravel(), small[:2].astype(float).ravel())[0, 1] > 0.9

@@ -18,6 +18,8 @@ from sklearn.utils import check_random_state
 
 __all__ = ["make_batch_xray"]
 
+_CHUNK = 128  # images rendered at once
+
 # Per-source acquisition and anatomy, at source_effect=1. "A" is paediatric-like
 # (small thorax in a large field with head and arms in view, relatively large heart,
 # more rotation, softer contrast); "B" is adult-like (thorax fills the frame).
@@ -223,9 +225,16 @@ def make_batch_xray(
         if n == 0:
             continue
         params = _source_parameters(source, n, source_effect, rng)
-        img, lungs = _render_source(params, np.full(n, label), image_size, disease_signal, rng)
-        images.append(img)
-        masks.append(lungs)
+        # Render in chunks and store uint8 at once: float intermediates of a
+        # paper-scale set (14083 images of 224 px) would not fit in memory.
+        for start in range(0, n, _CHUNK):
+            chunk = {k: v[start : start + _CHUNK] if np.ndim(v) else v for k, v in params.items()}
+            size = min(_CHUNK, n - start)
+            img, lungs = _render_source(
+                chunk, np.full(size, label), image_size, disease_signal, rng
+            )
+            images.append((img * 255.0).round().astype(np.uint8))
+            masks.append(lungs)
         rows.append(
             pd.DataFrame({"site": source, "label": label, "cohort": cohort}, index=range(n))
         )
@@ -233,7 +242,7 @@ def make_batch_xray(
     internal = np.flatnonzero(manifest["cohort"] == "internal")
     order = np.r_[rng.permutation(internal), np.flatnonzero(manifest["cohort"] == "external")]
     manifest = manifest.iloc[order].reset_index(drop=True)
-    pixels = (np.concatenate(images)[order] * 255.0).round().astype(np.uint8)
+    pixels = np.concatenate(images)[order]
     lung_masks = np.concatenate(masks)[order]
 
     manifest.insert(0, "image_id", [f"XR-{i + 1:05d}" for i in range(len(manifest))])
