@@ -18,6 +18,7 @@ from scipy.ndimage import gaussian_filter
 from pitfalls._manifest import ManifestError
 from pitfalls.audit import (
     audit,
+    detail_hash,
     hamming_pairs,
     hash_images,
     load_image,
@@ -114,9 +115,15 @@ def test_near_duplicate_copies_are_found(image_manifest, tmp_path, transform):
     report = audit(df, group="patient", split="split", image="path", root=root)
     row = report.findings[report.findings.code == "PF104"].iloc[0]
     assert row.n_affected == 2
-    assert row.examples[0].startswith("rows 1 (train) and 12 (test), distance ")
-    distance = int(row.examples[0].rsplit(" ", 1)[1])
-    assert distance == hamming(smooth_image(1), np.asarray(copy, dtype=np.uint8)) <= 8
+    match = re.fullmatch(
+        r"rows 1 \(train\) and 12 \(test\), distance (\d+)/64, (\d+)/256", row.examples[0]
+    )
+    assert match, row.examples[0]
+    copy = np.asarray(copy, dtype=np.uint8)
+    coarse = hamming(smooth_image(1), copy)
+    fine = int(np.bitwise_count(detail_hash(smooth_image(1)) ^ detail_hash(copy)).sum())
+    assert (int(match[1]), int(match[2])) == (coarse, fine)
+    assert coarse <= 10 and fine <= 64
     assert "PF102" not in codes(report)
     table = report.checklist()
     assert table.loc[table.item == 2, "status"].item() == "issue found"
@@ -131,6 +138,57 @@ def test_jpeg_copy_distance_and_threshold(image_manifest, tmp_path):
         assert "PF104" not in codes(with_zero)
     off = audit(df, group="patient", split="split", image="path", root=root, near_duplicates=False)
     assert "PF104" not in codes(off)
+
+
+def chest_like(seed, size=128):
+    """Images of one kind: a shared layout (body, two lungs) with per-patient detail."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    img = 0.25 + 0.6 * np.exp(-(((x - 0.5) / 0.42) ** 6 + ((y - 0.55) / 0.5) ** 6))
+    for cx in (0.32, 0.68):
+        centre = cx + 0.03 * rng.standard_normal()
+        lung = np.exp(-2 * (((x - centre) / 0.13) ** 2 + ((y - 0.5) / 0.28) ** 2))
+        img -= (0.45 + 0.08 * rng.standard_normal()) * lung
+    img += 0.6 * gaussian_filter(rng.normal(size=(size, size)), size / 32)
+    return np.clip(img * 255, 0, 255).astype(np.uint8)
+
+
+def test_detail_hash_rejects_lookalikes_the_coarse_hash_lets_through(tmp_path):
+    n = 60
+    images = [chest_like(seed) for seed in range(n)]
+    coarse = np.array([perceptual_hash(img)[0] for img in images])
+    fine = np.array([detail_hash(img) for img in images])
+    upper = np.triu_indices(n, 1)
+    d_coarse = np.bitwise_count(coarse[:, None] ^ coarse[None, :])[upper]
+    d_fine = np.bitwise_count(fine[:, None, :] ^ fine[None, :, :]).sum(-1)[upper]
+    lookalikes = d_coarse <= 10
+    assert lookalikes.any()  # the coarse hash alone would report these
+    assert d_fine[lookalikes].min() > 64
+    # ... while a JPEG copy of one of them stays close on both hashes.
+    copy = jpeg_roundtrip(images[0], tmp_path, quality=50)
+    assert hamming(images[0], copy) <= 4
+    assert int(np.bitwise_count(detail_hash(images[0]) ^ detail_hash(copy)).sum()) <= 24
+    # Put the second image of each lookalike pair in the test split.
+    in_test = set(upper[1][lookalikes].tolist()) - set(upper[0][lookalikes].tolist())
+    assert in_test
+    rows = [
+        {"patient": i, "split": "test" if i in in_test else "train", "path": f"{i}.png"}
+        for i in range(n)
+    ]
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(tmp_path / f"{i}.png")
+    manifest = pd.DataFrame(rows)
+    report = audit(manifest, group="patient", split="split", image="path", root=tmp_path)
+    assert "PF104" not in codes(report)
+    loose = audit(
+        manifest,
+        group="patient",
+        split="split",
+        image="path",
+        root=tmp_path,
+        near_detail_threshold=128,
+    )
+    assert "PF104" in codes(loose)  # without the detail check they would be reported
 
 
 def test_unrelated_images_are_far_apart():

@@ -15,6 +15,7 @@ from ._checklist import CHECKLIST, ChecklistItem, format_checklist
 from ._checks import CHECKS, SEVERITIES, Check, Finding, split_role
 from ._hashing import (
     ImageHashes,
+    detail_hash,
     hash_images,
     load_image,
     perceptual_hash,
@@ -35,6 +36,7 @@ __all__ = [
     "Finding",
     "ImageHashes",
     "audit",
+    "detail_hash",
     "format_checklist",
     "hamming_pairs",
     "hash_images",

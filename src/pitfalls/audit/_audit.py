@@ -34,7 +34,8 @@ def audit(
     date: str | None = None,
     test_splits: Sequence[str] | None = None,
     near_duplicates: bool = True,
-    near_threshold: int = 8,
+    near_threshold: int = 10,
+    near_detail_threshold: int = 64,
     random_state: Any = None,
     n_jobs: int | None = None,
     progress: bool | None = None,
@@ -81,11 +82,17 @@ def audit(
         ``holdout``, ``external``...).
     near_duplicates : bool, default=True
         Search near-duplicate images across splits.
-    near_threshold : int, default=8
-        Largest Hamming distance (of 64 perceptual-hash bits) reported as a near
-        duplicate. JPEG re-encoding, brightness and contrast changes, light noise
-        and shifts of 1-2% of the image stay within 0-6 bits; unrelated images are
-        around 32 bits apart, similar-looking different images rarely under 12.
+    near_threshold : int, default=10
+        Largest Hamming distance between 64-bit perceptual hashes for a pair to be
+        a near-duplicate candidate. JPEG re-encoding, resizing, brightness and
+        contrast changes and light noise stay within 0-4 bits, shifts or crops of
+        1-3% of the width within about 12; unrelated images are around 32 bits
+        apart, but images of one kind (chest X-rays) can come within 6-10.
+    near_detail_threshold : int, default=64
+        Largest Hamming distance between 256-bit detail hashes that confirms a
+        candidate. Re-encoded, resized, brightness-shifted or noisy copies stay
+        within about 16 bits, shifts and crops of 1-2% within about 50; unrelated
+        images of one kind measured 76 bits or more in our chest-X-ray-like tests.
     random_state : int, RandomState or None
         Accepted for API symmetry; every current check is deterministic.
     n_jobs : int, optional
@@ -136,8 +143,13 @@ def audit(
         raise ManifestError("the manifest has no rows.")
     if not 0 <= near_threshold <= 32:
         raise ManifestError(
-            f"near_threshold={near_threshold} is outside [0, 32]; use e.g. 8 (unrelated "
+            f"near_threshold={near_threshold} is outside [0, 32]; use e.g. 10 (unrelated "
             "images differ by about 32 of 64 bits)."
+        )
+    if not 0 <= near_detail_threshold <= 128:
+        raise ManifestError(
+            f"near_detail_threshold={near_detail_threshold} is outside [0, 128]; use e.g. "
+            "64 (unrelated images differ by about 128 of 256 bits)."
         )
     features = [features] if isinstance(features, str) else list(features or [])
     roles = {"group": group, "split": split, "label": label, "site": site, "image": image}
@@ -149,6 +161,7 @@ def audit(
     data = _prepare(df, roles, test_splits)
     data.near_duplicates = near_duplicates
     data.near_threshold = near_threshold
+    data.near_detail_threshold = near_detail_threshold
     if features:
         data.feature_hash = _feature_keys(df, features)
     if date is not None:

@@ -160,7 +160,8 @@ class AuditData:
     feature_hash: np.ndarray | None = None  # codes of identical rows, -1 = all missing
     date: np.ndarray | None = None  # datetime64, NaT where missing
     near_duplicates: bool = True
-    near_threshold: int = 8
+    near_threshold: int = 10
+    near_detail_threshold: int = 64
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -599,7 +600,7 @@ def _near_duplicates(data: AuditData, check: Check) -> list[Finding]:
         return []
     usable = ~data.images.low_information
     keys = _image_keys(data)
-    found_a, found_b, found_d = [], [], []
+    found_a, found_b, found_d, found_f = [], [], [], []
     n_splits = len(data.split_names)
     rank = {"train": 0, "val": 1, None: 2, "test": 3}
     # Training-like splits first, so that a pair reads "train ... and test ...".
@@ -612,27 +613,35 @@ def _near_duplicates(data: AuditData, check: Check) -> list[Finding]:
                 data.images.perceptual[rows1], data.images.perceptual[rows2], data.near_threshold
             )
             a, b = rows1[i], rows2[j]
-            near = keys[a] != keys[b]  # identical pixels are PF102's business
+            # Candidates from the coarse hash are confirmed on the 256-bit detail
+            # hash; identical pixels are PF102's business.
+            fine = np.bitwise_count(data.images.detail[a] ^ data.images.detail[b]).sum(axis=1)
+            near = (keys[a] != keys[b]) & (fine <= data.near_detail_threshold)
             found_a.append(a[near])
             found_b.append(b[near])
             found_d.append(d[near])
+            found_f.append(fine[near])
     if not found_a:
         return []
-    a, b, d = np.concatenate(found_a), np.concatenate(found_b), np.concatenate(found_d)
+    a, b = np.concatenate(found_a), np.concatenate(found_b)
+    d, f = np.concatenate(found_d), np.concatenate(found_f)
     if a.size == 0:
         return []
-    by_distance = np.lexsort((a, d))
-    a, b, d = a[by_distance], b[by_distance], d[by_distance]
+    by_distance = np.lexsort((a, f, d))
+    a, b, d, f = a[by_distance], b[by_distance], d[by_distance], f[by_distance]
     rows = np.unique(np.concatenate([a, b]))
     other_patient = int((data.group[a] != data.group[b]).sum())
     examples = [
         f"rows {data.row(x)} ({data.split_name(data.split[x])}) and {data.row(y)} "
-        f"({data.split_name(data.split[y])}), distance {dist}"
-        for x, y, dist in zip(a[:MAX_EXAMPLES], b[:MAX_EXAMPLES], d[:MAX_EXAMPLES], strict=True)
+        f"({data.split_name(data.split[y])}), distance {dist}/64, {fd}/256"
+        for x, y, dist, fd in zip(
+            a[:MAX_EXAMPLES], b[:MAX_EXAMPLES], d[:MAX_EXAMPLES], f[:MAX_EXAMPLES], strict=True
+        )
     ]
     detail = (
         f"{_plural(a.size, 'pair')} of images in different splits are within "
-        f"{data.near_threshold} of 64 perceptual-hash bits ({_plural(rows.size, 'row')}; "
+        f"{data.near_threshold} of 64 perceptual-hash bits and {data.near_detail_threshold} "
+        f"of 256 detail-hash bits ({_plural(rows.size, 'row')}; "
         f"{other_patient} pairs across different patients): re-encoded, resized, "
         "brightness-shifted or augmented copies. Augmentation before the split leaves "
         "exactly this trace; look at the pairs and drop or regroup them."

@@ -5,13 +5,19 @@ Exact hash
     with its shape and dtype, so a PNG re-saved with another compression level, or
     a copy with other metadata, still matches.
 
-Perceptual hash (64 bits)
+Perceptual hash (64 bits) and detail hash (256 bits)
     1. grey levels (ITU-R 601 luma for colour images);
     2. the uniform border (the value of the image frame, within 8% of the
        intensity range) is trimmed, so that the same content on a larger or shifted
        black canvas hashes alike and a mostly black image is hashed on its content;
     3. area-averaged downsample to 32x32, 2-D DCT-II, the 8x8 lowest frequencies;
     4. bit = coefficient above the median of the 63 non-DC coefficients.
+
+    The detail hash repeats steps 3-4 on a 64x64 thumbnail with its 16x16 lowest
+    frequencies. Images of one kind (chest X-rays) share their coarse layout, so
+    unrelated images can come within a few of the 64 coarse bits; the detail hash
+    tells them apart. The near-duplicate search uses the coarse hash to find
+    candidates quickly and the detail hash to confirm them.
 
     Adding a constant (brightness) changes only the DC term and scaling (contrast)
     scales every coefficient, so neither moves the bits; light noise and shifts of a
@@ -43,6 +49,7 @@ from .._manifest import ManifestError
 
 __all__ = [
     "ImageHashes",
+    "detail_hash",
     "hash_images",
     "load_image",
     "perceptual_hash",
@@ -68,6 +75,8 @@ class ImageHashes:
         Hex BLAKE2b digest of the decoded pixels, shape and dtype.
     perceptual : ndarray of uint64, shape (n,)
         64-bit DCT perceptual hash.
+    detail : ndarray of uint64, shape (n, 4)
+        256-bit DCT detail hash.
     low_information : ndarray of bool, shape (n,)
         True for (nearly) blank images, whose perceptual hash is not used.
     """
@@ -75,6 +84,7 @@ class ImageHashes:
     exact: np.ndarray
     perceptual: np.ndarray
     low_information: np.ndarray
+    detail: np.ndarray
 
 
 def resolve_image_paths(
@@ -223,11 +233,44 @@ def perceptual_hash(pixels: np.ndarray) -> tuple[np.uint64, bool]:
     >>> perceptual_hash(np.zeros((64, 64)))[1]
     True
     """
+    coarse, _, low = _signature(pixels)
+    return coarse, low
+
+
+def detail_hash(pixels: np.ndarray) -> np.ndarray:
+    """256-bit DCT hash of an image (16x16 lowest frequencies of a 64x64 thumbnail).
+
+    Finer than :func:`perceptual_hash`: used to confirm near-duplicate candidates
+    among images that share their coarse layout.
+
+    Parameters
+    ----------
+    pixels : ndarray of shape (h, w) or (h, w, channels)
+
+    Returns
+    -------
+    ndarray of uint64, shape (4,)
+        All zero for a blank image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.audit import detail_hash
+    >>> rng = np.random.default_rng(0)
+    >>> img = rng.normal(size=(16, 16)).repeat(8, 0).repeat(8, 1) * 40 + 100
+    >>> a, b = detail_hash(img), detail_hash(np.clip(img + 10, 0, 255))
+    >>> a.shape, int(np.bitwise_count(a ^ b).sum())
+    ((4,), 0)
+    """
+    return _signature(pixels)[1]
+
+
+def _signature(pixels: np.ndarray) -> tuple[np.uint64, np.ndarray, bool]:
     gray = _grayscale(pixels)
     content = _trim_border(gray)
     if content is None:
-        return np.uint64(0), True
-    thumb = _downsample(content)
+        return np.uint64(0), np.zeros(4, np.uint64), True
+    thumb = _downsample(content, _THUMB)
     spectrum = dctn(thumb, type=2, norm="ortho")
     coeffs = spectrum[:8, :8].ravel()
     ac = coeffs[1:]
@@ -244,8 +287,12 @@ def perceptual_hash(pixels: np.ndarray) -> tuple[np.uint64, bool]:
         or low_share
         or ac_energy <= 0
     )
-    bits = coeffs > np.median(ac)
-    return np.packbits(bits).view(">u8")[0].astype(np.uint64), low
+    fine = dctn(_downsample(content, 2 * _THUMB), type=2, norm="ortho")[:16, :16].ravel()
+    return _pack(coeffs > np.median(ac))[0], _pack(fine > np.median(fine[1:])), low
+
+
+def _pack(bits: np.ndarray) -> np.ndarray:
+    return np.packbits(bits).view(">u8").astype(np.uint64)
 
 
 def _grayscale(pixels: np.ndarray) -> np.ndarray:
@@ -280,35 +327,38 @@ def _trim_border(gray: np.ndarray) -> np.ndarray | None:
     return gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
-def _downsample(gray: np.ndarray) -> np.ndarray:
+def _downsample(gray: np.ndarray, size: int) -> np.ndarray:
     height, width = gray.shape
-    if height >= _THUMB and width >= _THUMB:
-        # Area average over a 32x32 grid of (nearly) equal cells, in two reductions.
-        rows = np.arange(_THUMB) * height // _THUMB
-        cols = np.arange(_THUMB) * width // _THUMB
+    if height >= size and width >= size:
+        # Area average over a size x size grid of (nearly) equal cells, in two reductions.
+        rows = np.arange(size) * height // size
+        cols = np.arange(size) * width // size
         sums = np.add.reduceat(np.add.reduceat(gray, rows, axis=0, dtype=np.float64), cols, axis=1)
         areas = np.outer(np.diff(rows, append=height), np.diff(cols, append=width))
         return sums / areas
     from PIL import Image
 
     thumb = Image.fromarray(gray.astype(np.float32), mode="F").resize(
-        (_THUMB, _THUMB), Image.Resampling.BOX
+        (size, size), Image.Resampling.BOX
     )
     return np.asarray(thumb, dtype=np.float64)
 
 
-def _hash_one(path: Path) -> tuple[str, np.uint64, bool] | str:
+_Hashes = tuple[str, np.uint64, np.ndarray, bool]
+
+
+def _hash_one(path: Path) -> _Hashes | str:
     # Returns the error text instead of raising, so the caller can name the row.
     try:
         pixels = load_image(path)
-        phash, low = perceptual_hash(pixels)
-        return pixel_hash(pixels), phash, low
+        coarse, fine, low = _signature(pixels)
+        return pixel_hash(pixels), coarse, fine, low
     except Exception as exc:  # any decoder error means "unreadable image"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return reason
 
 
-def _hash_chunk(paths: Sequence[Path]) -> list[tuple[str, np.uint64, bool] | str]:
+def _hash_chunk(paths: Sequence[Path]) -> list[_Hashes | str]:
     return [_hash_one(p) for p in paths]
 
 
@@ -371,7 +421,7 @@ def hash_images(
         progress = sys.stderr.isatty()
     chunk_size = 32
     tasks = (delayed(_hash_chunk)(chunk) for chunk in _chunks(paths, chunk_size))
-    results: list[tuple[str, np.uint64, bool] | str] = []
+    results: list[_Hashes | str] = []
     bar = _progress_bar(len(paths), progress)
     for chunk_result in Parallel(n_jobs=n_jobs, return_as="generator")(tasks):
         results.extend(chunk_result)
@@ -388,7 +438,8 @@ def hash_images(
     return ImageHashes(
         exact=np.array([r[0] for r in ok], dtype=object),
         perceptual=np.array([r[1] for r in ok], dtype=np.uint64),
-        low_information=np.array([r[2] for r in ok], dtype=bool),
+        low_information=np.array([r[3] for r in ok], dtype=bool),
+        detail=np.array([r[2] for r in ok], dtype=np.uint64).reshape(len(ok), 4),
     )
 
 

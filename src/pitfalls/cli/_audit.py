@@ -64,9 +64,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--near-threshold",
         type=int,
-        default=8,
+        default=10,
         metavar="BITS",
-        help="Hamming distance (of 64 bits) reported as a near duplicate (default: 8)",
+        help="coarse hash distance (of 64 bits) for near-duplicate candidates (default: 10)",
+    )
+    parser.add_argument(
+        "--near-detail-threshold",
+        type=int,
+        default=64,
+        metavar="BITS",
+        help="detail hash distance (of 256 bits) confirming a near duplicate (default: 64)",
     )
     parser.add_argument(
         "--no-near-duplicates", action="store_true", help="skip the near-duplicate search"
@@ -110,6 +117,7 @@ def run_audit(args: argparse.Namespace) -> int:
             test_splits=args.test_splits,
             near_duplicates=not args.no_near_duplicates,
             near_threshold=args.near_threshold,
+            near_detail_threshold=args.near_detail_threshold,
             n_jobs=args.n_jobs,
         )
     except ManifestError as exc:
