@@ -19,6 +19,9 @@ state. Two consequences make the greedy fast:
   vectorised step, exactly as the one-at-a-time greedy would.
 
 The Python loop therefore runs once per *distinct* count vector, not once per group.
+A short local search then applies the best single move or pairwise swap of groups
+between bins while it lowers the cost (this is what fixes the small data sets where
+any greedy order leaves a visible imbalance).
 """
 
 from __future__ import annotations
@@ -37,13 +40,28 @@ def encode(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (in order of first appearance) and the distinct values.
 
     Hash-based (``pandas.factorize``), so it is linear time and accepts mixed types.
+
+    Examples
+    --------
+    >>> from pitfalls.model_selection._assign import encode
+    >>> codes, uniques = encode(["p2", "p1", "p2"])
+    >>> codes.tolist(), uniques.tolist()
+    ([0, 1, 0], ['p2', 'p1'])
     """
     codes, uniques = pd.factorize(np.asarray(values), sort=False)
     return codes.astype(np.intp, copy=False), np.asarray(uniques)
 
 
 def group_stratum_counts(group_codes: np.ndarray, stratum_codes: np.ndarray) -> np.ndarray:
-    """Matrix of shape (n_groups, n_strata) counting each group's samples per stratum."""
+    """Matrix of shape (n_groups, n_strata) counting each group's samples per stratum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.model_selection._assign import group_stratum_counts
+    >>> group_stratum_counts(np.array([0, 0, 1]), np.array([0, 1, 1])).tolist()
+    [[1, 1], [0, 1]]
+    """
     n_groups = int(group_codes.max()) + 1
     n_strata = int(stratum_codes.max()) + 1
     flat = group_codes * n_strata + stratum_codes
@@ -58,30 +76,47 @@ def _best_bins(score: np.ndarray, tiebreak: np.ndarray, n_best: int) -> np.ndarr
     return np.lexsort((tiebreak, rounded))[:n_best]
 
 
+def _fill_level(score: np.ndarray, step: np.ndarray, n_items: float) -> float:
+    """The level ``lam`` with ``sum_i max(0, (lam - score_i) / step_i) == n_items``."""
+    order = np.argsort(score, kind="stable")
+    s_sorted = score[order]
+    inv_step = 1.0 / step[order]
+    levels = (n_items + np.cumsum(s_sorted * inv_step)) / np.cumsum(inv_step)
+    next_score = np.append(s_sorted[1:], np.inf)
+    return float(levels[int(np.argmax(levels <= next_score))])
+
+
 def _water_fill(
     score: np.ndarray, step: np.ndarray, n_items: int, tiebreak: np.ndarray
 ) -> np.ndarray:
     """How many of ``n_items`` identical groups the one-at-a-time greedy puts in each bin.
 
     Bin ``i`` costs ``score[i] + j * step[i]`` for its ``j``-th extra item; the greedy
-    takes the ``n_items`` cheapest slots. Solve the continuous level ``lam`` with
-    ``sum_i max(0, (lam - score_i) / step_i) == n_items``, take the whole slots below
-    it, then the remaining (fewer than ``k``) items go to the cheapest next slots.
+    takes the ``n_items`` cheapest slots. With equal steps (k-fold), take the whole
+    slots below the continuous fill level of ``n_items``: every other slot costs more,
+    and the fewer than ``k`` items left go to the cheapest next slots at once. With
+    unequal steps (train/val/test), take the slots below the level of
+    ``n_items - k`` (all cheaper than any slot left), then place the at most ``k``
+    items left one at a time.
     """
-    order = np.argsort(score, kind="stable")
-    s_sorted = score[order]
-    inv_step = 1.0 / step[order]
-    levels = (n_items + np.cumsum(s_sorted * inv_step)) / np.cumsum(inv_step)
-    next_score = np.append(s_sorted[1:], np.inf)
-    n_active = int(np.argmax(levels <= next_score))
-    lam = levels[n_active]
-    counts = np.floor(np.maximum(lam - score, 0.0) / step).astype(np.int64)
+    n_bins = score.size
+    counts = np.zeros(n_bins, dtype=np.int64)
+    uniform = bool(np.all(step == step[0]))
+    if uniform:
+        lam = _fill_level(score, step, n_items)
+        counts = np.floor(np.maximum(lam - score, 0.0) / step).astype(np.int64)
+    elif n_items > n_bins:
+        lam = _fill_level(score, step, n_items - n_bins)
+        counts = np.ceil(np.maximum(lam - score, 0.0) / step).astype(np.int64)
     # Float noise can overshoot by one slot; give those back from the costliest bins.
     while counts.sum() > n_items:
         counts[np.argmax(np.where(counts > 0, score + (counts - 1) * step, -np.inf))] -= 1
     remaining = n_items - int(counts.sum())
-    if remaining:
+    if uniform and remaining:
         counts[_best_bins(score + counts * step, tiebreak, remaining)] += 1
+    else:
+        for _ in range(remaining):
+            counts[_best_bins(score + counts * step, tiebreak, 1)] += 1
     return counts
 
 
@@ -235,6 +270,14 @@ def assign_groups_to_bins(
     ndarray of shape (n_groups,)
         Bin index of each group. Every bin is non-empty when
         ``n_groups >= n_bins``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.model_selection._assign import assign_groups_to_bins
+    >>> counts = np.array([[2, 0], [2, 0], [0, 1], [0, 1]])  # two groups per class
+    >>> assign_groups_to_bins(counts, np.array([0.5, 0.5])).tolist()
+    [0, 1, 0, 1]
     """
     n_groups, n_strata = counts.shape
     n_bins = weights.size
