@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pitfalls.datasets import load_lctsc
 
@@ -179,3 +181,44 @@ def test_paired_errors(tmp_path):
     (tmp_path / "masks").mkdir()
     with pytest.raises(FileNotFoundError, match=r"no mask for image 'a.nrrd'"):
         load_lctsc(tmp_path)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    r0=st.integers(0, 8),
+    c0=st.integers(0, 8),
+    height=st.integers(0, 6),
+    width=st.integers(0, 6),
+    clockwise=st.booleans(),
+    origin=st.floats(-50, 50),
+)
+def test_rasterize_rectangles_through_pixel_centres(r0, c0, height, width, clockwise, origin):
+    from types import SimpleNamespace as NS
+
+    from pitfalls.datasets import rasterize_rtstruct
+
+    spacing = (0.7, 1.3)  # (row, column) mm
+    ct = [
+        NS(ImagePositionPatient=[origin, -origin, 2.0 * k], PixelSpacing=list(spacing))
+        for k in range(2)
+    ]
+    rows, cols = _square(r0, r0 + height, c0, c0 + width, clockwise=clockwise)
+    data = [
+        v
+        for r, c in zip(rows, cols, strict=True)
+        for v in (origin + c * spacing[1], -origin + r * spacing[0], 2.0)
+    ]
+    rt = NS(
+        StructureSetROISequence=[
+            NS(ROINumber=7, ROIName="Lung_R"),
+            NS(ROINumber=8, ROIName="Heart"),
+        ],
+        ROIContourSequence=[NS(ReferencedROINumber=7, ContourSequence=[NS(ContourData=data)])],
+    )
+    mask = rasterize_rtstruct(rt, ct, (2, 16, 16), ["LUNG_R"])
+    expected = np.zeros((2, 16, 16), dtype=np.uint8)
+    # pixel centres on the outline count as inside, so a degenerate contour (a line)
+    # marks the pixels it runs through
+    expected[1, r0 : r0 + height + 1, c0 : c0 + width + 1] = 1
+    np.testing.assert_array_equal(mask, expected)
+    assert rasterize_rtstruct(rt, ct, (2, 16, 16), ["Heart"]).sum() == 0

@@ -202,6 +202,11 @@ def rasterize_rtstruct(
             points = np.asarray(contour.ContourData, dtype=float).reshape(-1, 3)
             k = int(np.argmin(np.abs(slice_z - points[0, 2])))
             cols, rows = (points[:, 0] - x0) / col_mm, (points[:, 1] - y0) / row_mm
+            if np.ptp(cols) == 0 and np.ptp(rows) == 0:  # a POINT contour: its nearest pixel
+                r, c = int(np.rint(rows[0])), int(np.rint(cols[0]))
+                if 0 <= r < shape[1] and 0 <= c < shape[2]:
+                    mask[k, r, c] ^= True
+                continue
             r0, r1 = max(int(np.floor(rows.min())), 0), min(int(np.ceil(rows.max())) + 1, shape[1])
             c0, c1 = max(int(np.floor(cols.min())), 0), min(int(np.ceil(cols.max())) + 1, shape[2])
             if r0 >= r1 or c0 >= c1:
