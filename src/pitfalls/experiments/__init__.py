@@ -1,3 +1,12 @@
-"""Run a pipeline the leaky way and the correct way and measure the gap."""
+"""Run a pipeline the leaky way and the correct way and measure the gap.
 
-__all__: list[str] = []
+:func:`leakage_gap` is the paper's method as a tool: it repeats the cross-validation of
+a pipeline with the pitfall (oversampling, feature selection, augmentation or
+preprocessing fitted before the split, or samples of one patient on both sides) and
+without it, and compares the two score distributions with the Wilcoxon rank-sum test.
+"""
+
+from ._gap import PITFALLS, leakage_gap
+from ._result import LeakageGapResult
+
+__all__ = ["PITFALLS", "LeakageGapResult", "leakage_gap"]

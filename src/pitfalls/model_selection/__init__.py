@@ -11,6 +11,7 @@ StratifiedGroupKFold(n_splits=3, random_state=None, shuffle=False)
 """
 
 from ._check import check_group_disjoint
+from ._nested import nested_cross_validate
 from ._split import RepeatedStratifiedGroupKFold, StratifiedGroupKFold
 from ._train_val_test import assign_splits, train_val_test_split
 
@@ -19,5 +20,6 @@ __all__ = [
     "StratifiedGroupKFold",
     "assign_splits",
     "check_group_disjoint",
+    "nested_cross_validate",
     "train_val_test_split",
 ]

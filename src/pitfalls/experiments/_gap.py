@@ -1,0 +1,362 @@
+"""leakage_gap: run a pipeline the leaky way and the correct way, many times, and compare."""
+
+from __future__ import annotations
+
+import copy
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.feature_selection import SelectorMixin
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline as SkPipeline
+from sklearn.utils import _safe_indexing, check_random_state, indexable
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _num_samples
+
+from .._validation import check_groups
+from ..metrics import compare_runs
+from ..model_selection import StratifiedGroupKFold
+from ..pipeline._provenance import source_indices
+from ._result import LeakageGapResult
+
+__all__ = ["PITFALLS", "leakage_gap"]
+
+PITFALLS = ("oversampling", "feature_selection", "augmentation", "preprocessing", "group_split")
+
+
+# ------------------------------------------------------------------ which steps leak
+
+
+def step_kind(step: Any) -> str | None:
+    """The pitfall a pipeline step belongs to when it is fitted before the split.
+
+    Examples
+    --------
+    >>> from imblearn.over_sampling import SMOTE
+    >>> from sklearn.feature_selection import SelectKBest
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from pitfalls.experiments._gap import step_kind
+    >>> [step_kind(s) for s in (SMOTE(), SelectKBest(), StandardScaler())]
+    ['oversampling', 'feature_selection', 'preprocessing']
+    """
+    sampling_type = getattr(step, "_sampling_type", None)
+    if sampling_type == "augmentation":
+        return "augmentation"
+    if hasattr(step, "fit_resample"):
+        return "oversampling" if sampling_type == "over-sampling" else None
+    if isinstance(step, SelectorMixin):
+        return "feature_selection"
+    if hasattr(step, "transform"):
+        return "preprocessing"
+    return None
+
+
+def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) -> tuple[str, ...]:
+    if not isinstance(estimator, SkPipeline):
+        raise TypeError(
+            f"pitfall={pitfall!r} moves pipeline steps before the split, so estimator must "
+            f"be a Pipeline; got {type(estimator).__name__}. Build it with "
+            "pitfalls.pipeline.make_pipeline(..., model)."
+        )
+    intermediate = [(name, step) for name, step in estimator.steps[:-1] if step is not None]
+    names = [name for name, _ in intermediate]
+    if steps is not None:
+        chosen = [steps] if isinstance(steps, str) else list(steps)
+        unknown = [name for name in chosen if name not in names]
+        if unknown or not chosen:
+            raise ValueError(
+                f"steps={chosen!r} must name intermediate steps of the pipeline; "
+                f"its intermediate steps are {names}."
+            )
+        return tuple(name for name in names if name in chosen)  # pipeline order
+    detected = tuple(name for name, step in intermediate if step_kind(step) == pitfall)
+    if not detected:
+        kinds = ", ".join(f"{name!r} ({step_kind(step)})" for name, step in intermediate)
+        raise ValueError(
+            f"The pipeline has no {pitfall.replace('_', ' ')} step to fit before the split "
+            f"(intermediate steps: {kinds or 'none'}); pass steps=[...] naming the steps "
+            "to move before the split."
+        )
+    return detected
+
+
+# ------------------------------------------------------------------------ splitters
+
+
+def _is_classification(y: Any) -> bool:
+    return type_of_target(y) in ("binary", "multiclass")
+
+
+def _splitter(cv: Any, y: Any, seed: int, *, group_aware: bool) -> Any:
+    """The repeat's splitter: default 3-fold, stratified, group-aware, reshuffled."""
+    stratify = _is_classification(y)
+    if cv is None or (isinstance(cv, numbers.Integral) and not isinstance(cv, bool)):
+        n_splits = 3 if cv is None else int(cv)
+        if group_aware:
+            kind: Any = StratifiedGroupKFold if stratify else GroupKFold
+        else:
+            kind = StratifiedKFold if stratify else KFold
+        return kind(n_splits, shuffle=True, random_state=seed)
+    if isinstance(cv, str) or not hasattr(cv, "split"):
+        raise TypeError(
+            f"cv={cv!r} is neither None, an int nor a splitter with a split() method; "
+            "pass the number of folds or a splitter such as StratifiedGroupKFold(3)."
+        )
+    splitter = copy.deepcopy(cv)
+    if getattr(splitter, "shuffle", False) and hasattr(splitter, "random_state"):
+        splitter.random_state = seed  # reshuffle every repeat
+    return splitter
+
+
+def _sample_level_splitter(cv: Any, y: Any, seed: int) -> Any:
+    """For ``group_split``'s leaky protocol: the same number of folds, groups ignored."""
+    if cv is None or isinstance(cv, numbers.Integral):
+        return _splitter(cv, y, seed, group_aware=False)
+    n_splits = cv.get_n_splits()
+    kind = StratifiedKFold if _is_classification(y) else KFold
+    return kind(n_splits, shuffle=True, random_state=seed)
+
+
+# -------------------------------------------------------------------- one repeat
+
+
+def _seeded(estimator: Any, seed: int) -> Any:
+    """Fix every unset ``random_state`` to the repeat's seed (reproducible repeats)."""
+    unset = {
+        key: seed
+        for key, value in estimator.get_params(deep=True).items()
+        if (key == "random_state" or key.endswith("__random_state")) and value is None
+    }
+    return estimator.set_params(**unset) if unset else estimator
+
+
+def _cv_scores(
+    estimator: Any, X: Any, y: Any, groups: Any, splitter: Any, scorer: Callable
+) -> dict[str, float]:
+    """Mean fold score per metric: the single number a repeat reports."""
+    per_fold: list[dict[str, float]] = []
+    for train, test in splitter.split(X, y, groups):
+        model = clone(estimator).fit(_safe_indexing(X, train), _safe_indexing(y, train))
+        per_fold.append(scorer(model, _safe_indexing(X, test), _safe_indexing(y, test)))
+    return {metric: float(np.mean([fold[metric] for fold in per_fold])) for metric in per_fold[0]}
+
+
+def _fit_before_split(
+    pipe: Any, names: tuple[str, ...], X: Any, y: Any, groups: Any
+) -> tuple[Any, Any, Any, Any]:
+    """Fit the named steps on all data; return the data they produce and the rest of the pipe.
+
+    Rows that a hoisted sampler adds (copies, synthetic or augmented rows) become new,
+    independent samples, each its own group, as they are when resampling happens
+    before the split.
+    """
+    origin = np.arange(_num_samples(X))
+    for name in names:
+        step = pipe.named_steps[name]
+        if hasattr(step, "fit_resample"):
+            X_new, y_new = step.fit_resample(X, y)
+            origin = origin[source_indices(step, X, y, X_new, y_new)]
+            X, y = X_new, y_new
+        elif hasattr(step, "fit_transform"):
+            X = step.fit_transform(X, y)
+        else:
+            X = step.fit(X, y).transform(X)
+    rest = [(name, step) for name, step in pipe.steps if name not in names]
+    remaining = clone(pipe).set_params(steps=rest) if len(rest) > 1 else rest[0][1]
+    if groups is None:
+        return X, y, None, remaining
+    codes = pd.factorize(groups)[0][origin]
+    repeated = pd.Series(origin).duplicated().to_numpy()
+    codes[repeated] = codes.max(initial=-1) + 1 + np.arange(int(repeated.sum()))
+    return X, y, codes, remaining
+
+
+def _one_repeat(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    groups: Any,
+    pitfall: str,
+    names: tuple[str, ...],
+    cv: Any,
+    scoring: Any,
+    seed: int,
+) -> tuple[dict[str, float], dict[str, float]]:
+    pipe = _seeded(clone(estimator), seed)
+    scorer = check_scoring(pipe, scoring=scoring)
+    correct_cv = _splitter(cv, y, seed, group_aware=groups is not None)
+    correct = _cv_scores(pipe, X, y, groups, correct_cv, scorer)
+    if pitfall == "group_split":
+        leaky = _cv_scores(pipe, X, y, None, _sample_level_splitter(cv, y, seed), scorer)
+    else:
+        X_all, y_all, g_all, rest = _fit_before_split(clone(pipe), names, X, y, groups)
+        leaky_cv = _splitter(cv, y_all, seed, group_aware=g_all is not None)
+        leaky = _cv_scores(rest, X_all, y_all, g_all, leaky_cv, scorer)
+    return leaky, correct
+
+
+def _normalise_scoring(scoring: Any) -> tuple[list[str], Any]:
+    """Metric names (first = primary) and a scoring argument giving a dict of scores."""
+    if isinstance(scoring, str):
+        return [scoring], [scoring]
+    if callable(scoring):
+        return ["score"], {"score": scoring}
+    if isinstance(scoring, dict):
+        if not scoring:
+            raise ValueError("scoring is an empty dict; name at least one scorer.")
+        return list(scoring), scoring
+    names = list(scoring)
+    if not names or not all(isinstance(name, str) for name in names):
+        raise ValueError(
+            f"scoring={scoring!r} must be a scorer name, a callable, a list of names or a "
+            "dict of name -> scorer."
+        )
+    return names, names
+
+
+# ---------------------------------------------------------------------- public API
+
+
+def leakage_gap(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    *,
+    pitfall: str,
+    groups: Any = None,
+    steps: Sequence[str] | str | None = None,
+    cv: Any = None,
+    n_repeats: int = 100,
+    scoring: Any = "f1",
+    n_jobs: int | None = None,
+    random_state: Any = None,
+    verbose: bool = True,
+) -> LeakageGapResult:
+    """Measure how much of a pipeline's score comes from a leakage pitfall (the paper's method).
+
+    Each repeat cross-validates the pipeline twice on the same reshuffled folds:
+
+    * **leaky** protocol: for ``"oversampling"``, ``"feature_selection"``,
+      ``"augmentation"`` and ``"preprocessing"``, the named ``steps`` (by default the
+      pipeline's steps of that kind) are fitted on the **whole data set before the
+      split**; the rest of the pipeline is cross-validated on their output. Rows a
+      hoisted sampler adds count as new, independent samples. For ``"group_split"``
+      the whole pipeline is cross-validated with sample-level splits that ignore
+      ``groups``.
+    * **correct** protocol: the whole pipeline is cross-validated, so every step is
+      fitted on training folds only, with group-aware splits when ``groups`` is given.
+
+    Each repeat gives one score per protocol (the mean over folds, computed the same
+    way for both); the two lists are compared with the Wilcoxon rank-sum test
+    (:func:`pitfalls.metrics.compare_runs`).
+
+    Parameters
+    ----------
+    estimator : Pipeline
+        The full pipeline, model last (for ``"group_split"`` any estimator).
+    X : array-like of shape (n_samples, ...)
+        Features (or images, if the pipeline takes them).
+    y : array-like of shape (n_samples,)
+        Targets.
+    pitfall : {"oversampling", "feature_selection", "augmentation", "preprocessing", "group_split"}
+        Which pitfall to measure.
+    groups : array-like of shape (n_samples,), default=None
+        Patient id per sample; required for ``"group_split"``.
+    steps : str or list of str, default=None
+        Names of the steps to fit before the split; by default every intermediate
+        step of the pitfall's kind (imbalanced-learn over-samplers; scikit-learn
+        feature selectors; :class:`~pitfalls.pipeline.AugmentationSampler`; any other
+        transformer for ``"preprocessing"``).
+    cv : int or splitter, default=None
+        None: 3-fold stratified (the paper's outer CV), group-aware when ``groups`` is
+        given, reshuffled each repeat. An int changes the number of folds. A splitter
+        is used as given, reshuffled each repeat when it shuffles; for
+        ``"group_split"`` the leaky protocol uses a stratified k-fold with as many folds.
+    n_repeats : int, default=100
+        Repeats (the paper uses 100); at least 2.
+    scoring : str, callable, list or dict, default="f1"
+        Scorer(s); with several (e.g. ``["accuracy", "precision", "recall", "f1"]``)
+        :meth:`LeakageGapResult.summary` gives the paper's Table 2 columns. The first
+        is the one tested and plotted.
+    n_jobs : int, default=None
+        Repeats run in parallel through joblib (``joblib.parallel_config(backend=
+        "dask")`` moves them to a Dask cluster unchanged).
+    random_state : int, RandomState or None, default=None
+        Seeds the repeats. Each repeat gets its own seed, used for the fold shuffle and
+        for every ``random_state`` left as None in the pipeline.
+    verbose : bool, default=True
+        Show a progress bar over repeats.
+
+    Returns
+    -------
+    LeakageGapResult
+
+    Examples
+    --------
+    Oversampling before the split puts copies of test rows into training:
+
+    >>> import numpy as np
+    >>> from imblearn.over_sampling import RandomOverSampler
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from pitfalls.experiments import leakage_gap
+    >>> from pitfalls.pipeline import make_pipeline
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(90, 5))
+    >>> y = (rng.random(90) < 0.25).astype(int)  # labels unrelated to X
+    >>> pipe = make_pipeline(RandomOverSampler(random_state=0),
+    ...                      DecisionTreeClassifier(random_state=0))
+    >>> res = leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=5,
+    ...                   random_state=0, verbose=False)
+    >>> bool(res.inflation > 0.2), bool(res.pvalue < 0.05)
+    (True, True)
+    """
+    if pitfall not in PITFALLS:
+        raise ValueError(f"pitfall={pitfall!r} is not supported; use one of {list(PITFALLS)}.")
+    if not isinstance(n_repeats, numbers.Integral) or isinstance(n_repeats, bool) or n_repeats < 2:
+        raise ValueError(
+            f"n_repeats={n_repeats!r} is too small; the rank-sum test needs n_repeats >= 2 "
+            "(the paper uses 100)."
+        )
+    X, y = indexable(X, y)
+    n_samples = _num_samples(X)
+    if groups is not None:
+        groups = check_groups(groups, n_samples)
+    if pitfall == "group_split":
+        if groups is None:
+            raise ValueError(
+                "pitfall='group_split' compares a sample-level split with a patient-level "
+                "split: pass groups (one patient id per sample)."
+            )
+        if steps is not None:
+            raise ValueError("steps is not used with pitfall='group_split'; leave steps=None.")
+        names: tuple[str, ...] = ()
+    else:
+        names = _hoisted_steps(estimator, pitfall, steps)
+    metrics, scoring_arg = _normalise_scoring(scoring)
+
+    seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=n_repeats)
+    jobs = (
+        delayed(_one_repeat)(estimator, X, y, groups, pitfall, names, cv, scoring_arg, int(seed))
+        for seed in seeds
+    )
+    outputs = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    results = list(_progress(outputs, n_repeats, f"leakage_gap[{pitfall}]", verbose))
+
+    leaky = {metric: np.array([r[0][metric] for r in results]) for metric in metrics}
+    correct = {metric: np.array([r[1][metric] for r in results]) for metric in metrics}
+    comparison = compare_runs(leaky[metrics[0]], correct[metrics[0]])
+    return LeakageGapResult(pitfall, metrics, leaky, correct, comparison, names)
+
+
+def _progress(iterable: Any, total: int, desc: str, verbose: bool) -> Any:
+    if not verbose:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, unit="repeat")

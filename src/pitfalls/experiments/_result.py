@@ -1,0 +1,236 @@
+"""LeakageGapResult: both protocols' scores over repeats, the test, the table, the plot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import RunComparison
+
+__all__ = ["LeakageGapResult"]
+
+_DISPLAY = {
+    "accuracy": "Accuracy",
+    "balanced_accuracy": "Balanced accuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1",
+    "roc_auc": "ROC AUC",
+    "average_precision": "Average precision",
+}
+
+_APPROACH = {
+    "oversampling": "oversampling",
+    "feature_selection": "feature selection",
+    "augmentation": "data augmentation",
+    "preprocessing": "preprocessing",
+    "group_split": "distributing data points of patients",
+}
+
+
+@dataclass(frozen=True)
+class LeakageGapResult:
+    """Scores of the leaky and the correct protocol over repeats, and their comparison.
+
+    Returned by :func:`~pitfalls.experiments.leakage_gap`; every score is the mean over
+    the folds of one repeat's cross-validation.
+
+    Attributes
+    ----------
+    pitfall : str
+        The pitfall measured.
+    metrics : list of str
+        Scorer names; the first is the primary one used by the test and the plot.
+    leaky, correct : dict of str -> ndarray of shape (n_repeats,)
+        Scores per metric of the leaky and the correct protocol.
+    comparison : RunComparison
+        :func:`pitfalls.metrics.compare_runs` of the primary metric's leaky scores
+        against its correct scores (Wilcoxon rank-sum, as in the paper).
+    steps : tuple of str
+        Pipeline steps fitted on all data in the leaky protocol (empty for
+        ``"group_split"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.experiments import LeakageGapResult
+    >>> from pitfalls.metrics import compare_runs
+    >>> leaky, correct = np.array([0.9, 0.8, 0.85]), np.array([0.5, 0.6, 0.55])
+    >>> res = LeakageGapResult("oversampling", ["f1"], {"f1": leaky}, {"f1": correct},
+    ...                        compare_runs(leaky, correct), ("ros",))
+    >>> round(res.inflation, 2), res.effect_size
+    (0.3, 1.0)
+    >>> res.summary()
+                               F1
+    approach
+    Incorrect oversampling  0.85±0.05
+    Correct oversampling    0.55±0.05
+    """
+
+    pitfall: str
+    metrics: list[str]
+    leaky: dict[str, np.ndarray]
+    correct: dict[str, np.ndarray]
+    comparison: RunComparison
+    steps: tuple[str, ...] = field(default=())
+
+    @property
+    def leaky_scores(self) -> np.ndarray:
+        """Primary-metric scores of the leaky protocol, one per repeat."""
+        return self.leaky[self.metrics[0]]
+
+    @property
+    def correct_scores(self) -> np.ndarray:
+        """Primary-metric scores of the correct protocol, one per repeat."""
+        return self.correct[self.metrics[0]]
+
+    @property
+    def statistic(self) -> float:
+        """Wilcoxon rank-sum z statistic (positive when the leaky protocol scores higher)."""
+        return self.comparison.statistic
+
+    @property
+    def pvalue(self) -> float:
+        """Two-sided p-value of the Wilcoxon rank-sum test."""
+        return self.comparison.pvalue
+
+    @property
+    def effect_size(self) -> float:
+        """Rank-biserial correlation in [-1, 1]; 1 means every leaky score beats every correct one."""
+        return self.comparison.effect_size
+
+    @property
+    def inflation(self) -> float:
+        """Mean leaky score minus mean correct score (the part of the score due to leakage)."""
+        return float(np.mean(self.leaky_scores) - np.mean(self.correct_scores))
+
+    def summary(self, decimals: int = 2) -> pd.DataFrame:
+        """A table like the paper's Table 2: mean ± sd of every metric, per approach.
+
+        Parameters
+        ----------
+        decimals : int, default=2
+            Decimals shown.
+
+        Returns
+        -------
+        DataFrame
+            One row per approach (``"Incorrect <pitfall>"``, ``"Correct <pitfall>"``),
+            one column per metric, cells ``"mean±sd"`` (sample sd).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.experiments import LeakageGapResult
+        >>> from pitfalls.metrics import compare_runs
+        >>> a, b = np.array([1.0, 0.8]), np.array([0.2, 0.4])
+        >>> res = LeakageGapResult("group_split", ["accuracy"], {"accuracy": a},
+        ...                        {"accuracy": b}, compare_runs(a, b))
+        >>> res.summary(decimals=1).loc["Correct distributing data points of patients"].tolist()
+        ['0.3±0.1']
+        """
+        label = _APPROACH.get(self.pitfall, self.pitfall)
+        rows = {f"Incorrect {label}": self.leaky, f"Correct {label}": self.correct}
+        table = pd.DataFrame(
+            {
+                _DISPLAY.get(metric, metric): [
+                    f"{np.mean(scores[metric]):.{decimals}f}"
+                    f"±{np.std(scores[metric], ddof=1):.{decimals}f}"
+                    for scores in rows.values()
+                ]
+                for metric in self.metrics
+            },
+            index=pd.Index(list(rows), name="approach"),
+        )
+        return table
+
+    def to_frame(self) -> pd.DataFrame:
+        """All scores in long-by-protocol form: ``repeat``, ``protocol``, one column per metric.
+
+        Returns
+        -------
+        DataFrame
+            ``2 * n_repeats`` rows; ``protocol`` is ``"leaky"`` or ``"correct"``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.experiments import LeakageGapResult
+        >>> from pitfalls.metrics import compare_runs
+        >>> a, b = np.array([1.0, 0.8]), np.array([0.2, 0.4])
+        >>> LeakageGapResult("oversampling", ["f1"], {"f1": a}, {"f1": b},
+        ...                  compare_runs(a, b)).to_frame()
+           repeat protocol   f1
+        0       0    leaky  1.0
+        1       1    leaky  0.8
+        2       0  correct  0.2
+        3       1  correct  0.4
+        """
+        frames = []
+        for protocol, scores in (("leaky", self.leaky), ("correct", self.correct)):
+            n_repeats = len(scores[self.metrics[0]])
+            frame = pd.DataFrame({"repeat": np.arange(n_repeats), "protocol": protocol})
+            for metric in self.metrics:
+                frame[metric] = scores[metric]
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def plot(self, ax: Any = None, *, metric: str | None = None) -> Any:
+        """Both score distributions side by side (box plot with the repeats as dots).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw; a new figure when None.
+        metric : str, optional
+            Metric to plot; the primary one by default.
+
+        Returns
+        -------
+        matplotlib Axes
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np
+        >>> from pitfalls.experiments import LeakageGapResult
+        >>> from pitfalls.metrics import compare_runs
+        >>> a, b = np.array([1.0, 0.8, 0.9]), np.array([0.2, 0.4, 0.3])
+        >>> ax = LeakageGapResult("oversampling", ["f1"], {"f1": a}, {"f1": b},
+        ...                       compare_runs(a, b)).plot()
+        >>> ax.get_ylabel()
+        'F1'
+        """
+        import matplotlib.pyplot as plt
+
+        metric = self.metrics[0] if metric is None else metric
+        if metric not in self.metrics:
+            raise ValueError(f"metric={metric!r} was not computed; use one of {self.metrics}.")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(4, 4))
+        label = _APPROACH.get(self.pitfall, self.pitfall)
+        data = [self.leaky[metric], self.correct[metric]]
+        ax.boxplot(data, widths=0.5, showfliers=False)
+        ax.set_xticks([1, 2], [f"Incorrect\n{label}", f"Correct\n{label}"])
+        rng = np.random.default_rng(0)  # fixed jitter: the same figure every time
+        for position, scores in enumerate(data, start=1):
+            jitter = rng.uniform(-0.12, 0.12, size=len(scores))
+            ax.plot(position + jitter, scores, "o", alpha=0.5, markersize=3)
+        ax.set_ylabel(_DISPLAY.get(metric, metric))
+        title = f"Inflation {self.inflation:+.2f}"
+        if metric == self.metrics[0]:
+            title += f" (Wilcoxon z={self.statistic:.2f}, p={self.pvalue:.2g})"
+        ax.set_title(title, fontsize="medium")
+        return ax
+
+    def __repr__(self) -> str:
+        return (
+            f"LeakageGapResult(pitfall={self.pitfall!r}, {self.metrics[0]}: leaky "
+            f"{np.mean(self.leaky_scores):.3f} vs correct {np.mean(self.correct_scores):.3f}, "
+            f"inflation {self.inflation:+.3f}, z={self.statistic:.2f}, p={self.pvalue:.3g}, "
+            f"n_repeats={len(self.leaky_scores)})"
+        )

@@ -1,0 +1,241 @@
+"""leakage_gap shows each pitfall's inflation for the paper's reason, on data built here."""
+
+from __future__ import annotations
+
+import joblib
+import matplotlib
+import numpy as np
+import pytest
+from imblearn.over_sampling import RandomOverSampler
+from sklearn.feature_selection import SelectKBest, f_classif
+from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from pitfalls.experiments import LeakageGapResult, leakage_gap
+from pitfalls.experiments._gap import _fit_before_split, step_kind
+from pitfalls.metrics import compare_runs
+from pitfalls.pipeline import AugmentationSampler, make_pipeline
+
+matplotlib.use("Agg")
+
+
+def noise_labels(n, positive_rate, seed):
+    rng = np.random.default_rng(seed)
+    y = np.zeros(n, dtype=int)
+    y[rng.choice(n, round(n * positive_rate), replace=False)] = 1
+    return y
+
+
+def test_oversampling_before_split_inflates_by_copying_test_rows():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = noise_labels(120, 0.25, seed=1)  # labels carry no signal at all
+    pipe = make_pipeline(RandomOverSampler(random_state=0), DecisionTreeClassifier(random_state=0))
+    res = leakage_gap(
+        pipe, X, y, pitfall="oversampling", n_repeats=6, random_state=0, verbose=False
+    )
+    assert res.steps == ("randomoversampler",)
+    # a tree memorises the copies: leaky minority test rows have a twin in training
+    assert res.leaky_scores.mean() > 0.6
+    assert res.correct_scores.mean() < 0.45
+    assert res.inflation > 0.3 and res.pvalue < 0.01 and res.statistic > 0
+    expected = compare_runs(res.leaky_scores, res.correct_scores)
+    assert (res.statistic, res.pvalue, res.effect_size) == (
+        expected.statistic,
+        expected.pvalue,
+        expected.effect_size,
+    )
+
+
+def test_feature_selection_on_pure_noise_correct_protocol_sits_at_chance():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(60, 1000))
+    y = noise_labels(60, 0.5, seed=3)
+    pipe = make_pipeline(SelectKBest(f_classif, k=10), LogisticRegression())
+    res = leakage_gap(
+        pipe, X, y, pitfall="feature_selection", n_repeats=5, scoring="accuracy",
+        random_state=0, verbose=False,
+    )  # fmt: skip
+    assert res.steps == ("selectkbest",)
+    assert 0.3 < res.correct_scores.mean() < 0.7  # chance
+    assert res.leaky_scores.mean() > 0.8  # noise that selection on all data made "predictive"
+    assert res.pvalue < 0.05
+
+
+def test_augmentation_before_split_puts_twins_across_splits():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 6))
+    y = noise_labels(60, 0.5, seed=5)
+
+    def jitter(x, rng):
+        return x + rng.normal(scale=0.01, size=x.shape)
+
+    pipe = make_pipeline(
+        AugmentationSampler(jitter, n_copies=2), KNeighborsClassifier(n_neighbors=1)
+    )
+    res = leakage_gap(
+        pipe, X, y, pitfall="augmentation", n_repeats=4, scoring="accuracy",
+        random_state=0, verbose=False,
+    )  # fmt: skip
+    assert res.steps == ("augmentationsampler",)
+    assert res.leaky_scores.mean() > 0.9  # the nearest neighbour is the twin
+    assert res.correct_scores.mean() < 0.7
+    assert res.pvalue < 0.05
+
+
+def patient_cohort(n_patients=24, per_patient=5, seed=6):
+    """Patches of a patient share a strong patient signature; labels are per patient."""
+    rng = np.random.default_rng(seed)
+    signature = rng.normal(scale=3.0, size=(n_patients, 8))
+    label = noise_labels(n_patients, 0.5, seed=seed + 1)
+    groups = np.repeat(np.arange(n_patients), per_patient)
+    X = signature[groups] + rng.normal(scale=0.3, size=(groups.size, 8))
+    return X, label[groups], groups
+
+
+def test_sample_level_split_inflates_against_patient_level_split():
+    X, y, groups = patient_cohort()
+    pipe = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=1))
+    res = leakage_gap(
+        pipe, X, y, pitfall="group_split", groups=groups, n_repeats=4,
+        scoring=["accuracy", "precision", "recall", "f1"], random_state=0, verbose=False,
+    )  # fmt: skip
+    assert res.leaky["accuracy"].mean() > 0.95
+    assert res.correct["accuracy"].mean() < 0.75
+    table = res.summary()
+    assert list(table.columns) == ["Accuracy", "Precision", "Recall", "F1"]
+    assert list(table.index) == [
+        "Incorrect distributing data points of patients",
+        "Correct distributing data points of patients",
+    ]
+    mean, sd = table.loc["Incorrect distributing data points of patients", "F1"].split("±")
+    assert float(mean) == pytest.approx(res.leaky["f1"].mean(), abs=0.005)
+    assert float(sd) == pytest.approx(res.leaky["f1"].std(ddof=1), abs=0.005)
+    frame = res.to_frame()
+    assert frame.shape == (8, 6)
+    assert frame.groupby("protocol")["f1"].mean()["correct"] == pytest.approx(
+        res.correct["f1"].mean()
+    )
+
+
+def test_preprocessing_with_groups_keeps_patient_level_splits_in_both_protocols():
+    X, y, groups = patient_cohort(seed=8)
+    pipe = make_pipeline(StandardScaler(), LogisticRegression())
+    res = leakage_gap(
+        pipe, X, y, pitfall="preprocessing", groups=groups, n_repeats=3, scoring="accuracy",
+        random_state=0, verbose=False,
+    )  # fmt: skip
+    assert res.steps == ("standardscaler",)
+    # scaling on all data leaks little: both protocols stay near chance on patient splits
+    assert abs(res.inflation) < 0.2
+
+
+def test_hoisted_copies_become_new_independent_samples():
+    X = np.arange(12, dtype=float).reshape(6, 2)
+    y = np.array([0, 0, 0, 0, 1, 1])
+    groups = np.array(["a", "a", "b", "b", "c", "c"])
+    pipe = make_pipeline(RandomOverSampler(random_state=0), DecisionTreeClassifier())
+    X_all, y_all, g_all, rest = _fit_before_split(pipe, ("randomoversampler",), X, y, groups)
+    assert len(X_all) == 8 and y_all.tolist().count(1) == 4
+    assert g_all[:6].tolist() == [0, 0, 1, 1, 2, 2]  # originals keep their patient
+    assert sorted(g_all[6:].tolist()) == [3, 4]  # each copy is a new "patient"
+    assert isinstance(rest, DecisionTreeClassifier)
+
+
+def test_same_seed_same_scores_and_parallel_repeats_agree():
+    rng = np.random.default_rng(9)
+    X, y = rng.normal(size=(60, 3)), noise_labels(60, 0.3, seed=10)
+    pipe = make_pipeline(RandomOverSampler(), DecisionTreeClassifier())  # seeds left unset
+    kwargs = {"pitfall": "oversampling", "n_repeats": 3, "random_state": 7, "verbose": False}
+    first = leakage_gap(pipe, X, y, **kwargs)
+    second = leakage_gap(pipe, X, y, **kwargs)
+    np.testing.assert_array_equal(first.leaky_scores, second.leaky_scores)
+    np.testing.assert_array_equal(first.correct_scores, second.correct_scores)
+    other = leakage_gap(pipe, X, y, **(kwargs | {"random_state": 8}))
+    assert not np.array_equal(first.correct_scores, other.correct_scores)
+    with joblib.parallel_config(backend="threading"):
+        threaded = leakage_gap(pipe, X, y, n_jobs=2, **kwargs)
+    np.testing.assert_array_equal(threaded.leaky_scores, first.leaky_scores)
+
+
+@pytest.mark.slow
+def test_repeats_on_dask_give_the_same_scores():
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(11)
+    X, y = rng.normal(size=(45, 3)), noise_labels(45, 0.3, seed=12)
+    pipe = make_pipeline(RandomOverSampler(random_state=0), DecisionTreeClassifier(random_state=0))
+    kwargs = {"pitfall": "oversampling", "n_repeats": 3, "random_state": 0, "verbose": False}
+    local = leakage_gap(pipe, X, y, **kwargs)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+    ):
+        on_dask = leakage_gap(pipe, X, y, n_jobs=2, **kwargs)
+    np.testing.assert_array_equal(on_dask.leaky_scores, local.leaky_scores)
+    np.testing.assert_array_equal(on_dask.correct_scores, local.correct_scores)
+
+
+def test_progress_bar_and_plot(capsys):
+    rng = np.random.default_rng(13)
+    X, y = rng.normal(size=(45, 3)), noise_labels(45, 0.4, seed=14)
+    pipe = make_pipeline(RandomOverSampler(random_state=0), DecisionTreeClassifier(random_state=0))
+    res = leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, random_state=0)
+    assert "leakage_gap[oversampling]" in capsys.readouterr().err
+    ax = res.plot()
+    assert ax.get_ylabel() == "F1" and len(ax.get_xticklabels()) == 2
+    assert "Wilcoxon" in ax.get_title()
+    assert isinstance(res, LeakageGapResult) and "inflation" in repr(res)
+    with pytest.raises(ValueError, match=r"metric='auc' was not computed; use one of \['f1'\]"):
+        res.plot(metric="auc")
+
+
+def test_step_kinds():
+    assert step_kind(AugmentationSampler(abs)) == "augmentation"
+    assert step_kind(RandomOverSampler()) == "oversampling"
+    assert step_kind(DecisionTreeClassifier()) is None
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"pitfall": "leak"}, ValueError, r"pitfall='leak' is not supported; use one of \["),
+        ({"pitfall": "oversampling", "n_repeats": 1}, ValueError, "n_repeats=1 is too small"),
+        (
+            {"pitfall": "feature_selection"},
+            ValueError,
+            "The pipeline has no feature selection step",
+        ),
+        (
+            {"pitfall": "oversampling", "steps": ["smote"]},
+            ValueError,
+            r"steps=\['smote'\] must name intermediate steps",
+        ),
+        ({"pitfall": "group_split"}, ValueError, "pass groups"),
+        (
+            {"pitfall": "oversampling", "scoring": []},
+            ValueError,
+            "scoring=\\[\\] must be a scorer name",
+        ),
+        (
+            {"pitfall": "oversampling", "cv": "five"},
+            TypeError,
+            "cv='five' is neither None, an int nor a splitter",
+        ),
+    ],
+)
+def test_errors(kwargs, error, match):
+    X, y = np.zeros((12, 2)), np.tile([0, 1], 6)
+    pipe = make_pipeline(RandomOverSampler(), DecisionTreeClassifier())
+    with pytest.raises(error, match=match):
+        leakage_gap(pipe, X, y, verbose=False, **({"n_repeats": 2} | kwargs))
+
+
+def test_non_pipeline_needs_group_split():
+    X, y = np.zeros((12, 2)), np.tile([0, 1], 6)
+    with pytest.raises(TypeError, match="estimator must be a Pipeline; got DecisionTreeClassifier"):
+        leakage_gap(DecisionTreeClassifier(), X, y, pitfall="oversampling", verbose=False)

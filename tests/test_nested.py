@@ -1,0 +1,215 @@
+"""nested_cross_validate gives exactly the plain scikit-learn nested loop's results."""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pytest
+from imblearn.over_sampling import RandomOverSampler
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.feature_selection import RFE, SelectKBest, VarianceThreshold, f_classif
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.pipeline import Pipeline as SkPipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.tree import DecisionTreeClassifier
+
+from pitfalls.model_selection import StratifiedGroupKFold, nested_cross_validate
+from pitfalls.model_selection._nested import _lean_forest
+from pitfalls.pipeline import Pipeline
+
+GRID = {"rf__max_depth": [2, 4], "rf__min_samples_leaf": [1, 3]}
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y = make_classification(
+        n_samples=48, n_features=20, n_informative=5, weights=[0.7], class_sep=1.5, random_state=0
+    )
+    groups = np.repeat(np.arange(24), 2)
+    return X, y, groups
+
+
+def appendix_a_pipeline(n_jobs=None):
+    """The paper's Appendix A protocol, shrunk to test size."""
+    return Pipeline(
+        [
+            ("variance", VarianceThreshold()),
+            ("kbest", SelectKBest(f_classif, k=8)),
+            ("oversample", RandomOverSampler(random_state=0)),
+            ("rfe", RFE(SVC(kernel="linear"), n_features_to_select=4, step=2)),
+            (
+                "rf",
+                RandomForestClassifier(
+                    n_estimators=5, class_weight="balanced", random_state=0, n_jobs=n_jobs
+                ),
+            ),
+        ]
+    )
+
+
+def plain_loop(estimator, X, y, grid, outer, inner, groups=None, scoring="f1"):
+    """The reference: GridSearchCV inside an outer loop, scikit-learn only."""
+    scorer = check_scoring(estimator, scoring=scoring)
+    scores, best, means = [], [], []
+    for train, test in outer.split(X, y, groups):
+        search = GridSearchCV(clone(estimator), grid, cv=inner, scoring=scoring)
+        fit_groups = None if groups is None else groups[train]
+        search.fit(X[train], y[train], groups=fit_groups)
+        scores.append(scorer(search, X[test], y[test]))
+        best.append(search.best_params_)
+        means.append(search.cv_results_["mean_test_score"])
+    return np.array(scores), best, means
+
+
+def assert_same(result, reference):
+    scores, best, means = reference
+    np.testing.assert_array_equal(result["test_score"], scores)
+    assert result["best_params"] == best
+    for fold, mean in zip(result["cv_results"], means, strict=True):
+        np.testing.assert_array_equal(fold["mean_test_score"], mean)
+
+
+def test_equal_to_plain_loop_on_appendix_a_pipeline(data):
+    X, y, _ = data
+    outer = StratifiedKFold(3, shuffle=True, random_state=1)
+    inner = StratifiedKFold(3, shuffle=True, random_state=2)
+    pipe = appendix_a_pipeline()
+    result = nested_cross_validate(pipe, X, y, param_grid=GRID, outer_cv=outer, inner_cv=inner)
+    assert_same(result, plain_loop(pipe, X, y, GRID, outer, inner))
+    assert result["test_score"].shape == (3,) and (result["test_score"] > 0).all()
+    assert result["fit_time"].shape == (3,) and (result["fit_time"] > 0).all()
+    np.testing.assert_array_equal(
+        result["best_score"],
+        [cv["mean_test_score"][cv["rank_test_score"].argmin()] for cv in result["cv_results"]],
+    )
+
+
+def test_groups_reach_inner_cv_and_match_plain_loop(data):
+    X, y, groups = data
+    pipe = appendix_a_pipeline()
+    result = nested_cross_validate(pipe, X, y, groups=groups, param_grid=GRID, random_state=0)
+    splitter = StratifiedGroupKFold(3, shuffle=True, random_state=0)
+    assert_same(result, plain_loop(pipe, X, y, GRID, splitter, splitter, groups=groups))
+
+
+def test_integer_cv_without_random_state_is_unshuffled_stratified(data):
+    X, y, _ = data
+    pipe = appendix_a_pipeline()
+    result = nested_cross_validate(pipe, X, y, param_grid=GRID, outer_cv=3, inner_cv=2)
+    reference = plain_loop(pipe, X, y, GRID, StratifiedKFold(3), StratifiedKFold(2))
+    assert_same(result, reference)
+
+
+def test_grid_over_upstream_parameters_still_exact(data):
+    X, y, _ = data
+    grid = {"kbest__k": [6, 8], "rf__max_depth": [2, 3], "scale": [StandardScaler(), "passthrough"]}
+    pipe = Pipeline(
+        [("scale", StandardScaler()), ("kbest", SelectKBest(k=8)), *appendix_a_pipeline().steps[2:]]
+    )
+    splitter = StratifiedKFold(3, shuffle=True, random_state=3)
+    result = nested_cross_validate(
+        pipe, X, y, param_grid=grid, outer_cv=splitter, inner_cv=splitter
+    )
+    assert_same(result, plain_loop(pipe, X, y, grid, splitter, splitter))
+
+
+def test_plain_estimator_and_sklearn_pipeline_and_other_scorer(data):
+    X, y, _ = data
+    splitter = StratifiedKFold(3, shuffle=True, random_state=4)
+    tree = DecisionTreeClassifier(random_state=0)
+    grid = {"max_depth": [1, 2, 3]}
+    result = nested_cross_validate(
+        tree, X, y, param_grid=grid, outer_cv=splitter, inner_cv=splitter, scoring="roc_auc"
+    )
+    assert_same(result, plain_loop(tree, X, y, grid, splitter, splitter, scoring="roc_auc"))
+
+    sk_pipe = SkPipeline([("scale", StandardScaler()), ("tree", tree)])
+    sk_grid = {"tree__max_depth": [1, 3]}
+    result = nested_cross_validate(
+        sk_pipe, X, y, param_grid=sk_grid, outer_cv=splitter, inner_cv=splitter
+    )
+    assert_same(result, plain_loop(sk_pipe, X, y, sk_grid, splitter, splitter))
+
+
+def test_return_estimator_refits_best_and_restores_n_jobs(data):
+    X, y, _ = data
+    pipe = appendix_a_pipeline(n_jobs=-1)
+    result = nested_cross_validate(
+        pipe, X, y, param_grid=GRID, random_state=0, return_estimator=True
+    )
+    assert len(result["estimator"]) == 3
+    for fitted, params in zip(result["estimator"], result["best_params"], strict=True):
+        forest = fitted.named_steps["rf"]
+        assert forest.n_jobs == -1
+        assert forest.max_depth == params["rf__max_depth"]
+        assert len(forest.estimators_) == 5
+
+
+@pytest.mark.slow
+def test_same_scores_with_processes_and_on_dask(data):
+    distributed = pytest.importorskip("distributed")
+    X, y, _ = data
+    pipe = Pipeline(
+        [
+            ("oversample", RandomOverSampler(random_state=0)),
+            ("rf", DecisionTreeClassifier(random_state=0)),
+        ]
+    )
+    sequential = nested_cross_validate(pipe, X, y, param_grid=GRID, random_state=0)
+    two_workers = nested_cross_validate(pipe, X, y, param_grid=GRID, random_state=0, n_jobs=2)
+    np.testing.assert_array_equal(two_workers["test_score"], sequential["test_score"])
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+    ):
+        on_dask = nested_cross_validate(pipe, X, y, param_grid=GRID, random_state=0, n_jobs=2)
+    np.testing.assert_array_equal(on_dask["test_score"], sequential["test_score"])
+    assert on_dask["best_params"] == sequential["best_params"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"outer_cv": 1}, ValueError, "outer_cv=1 is less than 2; use outer_cv >= 2 folds."),
+        ({"inner_cv": "five"}, TypeError, "inner_cv='five' is neither an int nor a splitter"),
+        ({"param_grid": []}, ValueError, "param_grid is empty"),
+    ],
+)
+def test_errors(data, kwargs, error, match):
+    X, y, _ = data
+    params = {"param_grid": {"max_depth": [1]}} | kwargs
+    with pytest.raises(error, match=match):
+        nested_cross_validate(DecisionTreeClassifier(), X, y, **params)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"max_depth": 6, "min_samples_leaf": 3, "class_weight": "balanced"},
+        {"max_features": 0.5, "min_samples_split": 0.1, "min_samples_leaf": 0.02},
+        {"criterion": "entropy", "bootstrap": False, "max_features": None, "ccp_alpha": 0.01},
+        {"class_weight": "balanced_subsample", "max_samples": 0.7, "max_leaf_nodes": 6},
+    ],
+)
+def test_lean_forest_builds_identical_trees(data, params):
+    X, y, _ = data
+    reference = RandomForestClassifier(n_estimators=40, random_state=3, **params).fit(X, y)
+    lean = RandomForestClassifier(n_estimators=40, random_state=3, **params)
+    with _lean_forest(lean):
+        lean.fit(X, y)
+    assert "_make_estimator" not in vars(lean)
+    for ours, theirs in zip(lean.estimators_, reference.estimators_, strict=True):
+        assert type(ours) is DecisionTreeClassifier
+        assert ours.get_params() == theirs.get_params()
+        for attr in ("feature", "threshold", "value", "children_left", "n_node_samples"):
+            np.testing.assert_array_equal(getattr(ours.tree_, attr), getattr(theirs.tree_, attr))
+        np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+        assert ours.n_classes_ == theirs.n_classes_ and ours.max_features_ == theirs.max_features_
+    np.testing.assert_array_equal(lean.predict_proba(X), reference.predict_proba(X))
