@@ -221,13 +221,6 @@ class StratifiedGroupKFold(GroupsConsumerMixin, BaseCrossValidator):
             test_mask = fold == i
             yield np.flatnonzero(~test_mask), np.flatnonzero(test_mask)
 
-    def _iter_test_masks(
-        self, X: Any = None, y: Any = None, groups: Any = None
-    ) -> Iterator[np.ndarray]:
-        fold = self.fold_of_samples(X, y, groups)
-        for i in range(self.n_splits):
-            yield fold == i
-
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
         """Return the number of splitting iterations, ``n_splits``.
 
