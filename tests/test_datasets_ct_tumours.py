@@ -51,3 +51,28 @@ def test_reproducible():
 def test_invalid_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_ct_tumours(**kwargs)
+
+
+def test_labels_make_positive_tumours_more_aggressive():
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.tile([0, 1], 20)
+    shape = (8, 24, 24)
+    _, _, strong = make_ct_tumours(40, shape=shape, labels=labels, effect_size=3.0, random_state=0)
+    assert strong["label"].tolist() == labels.tolist()
+    for column in ("radius_mm", "lobulation", "heterogeneity_hu"):
+        assert roc_auc_score(labels, strong[column]) > 0.85
+    assert strong.loc[strong["label"] == 1, "necrosis"].gt(0).mean() > 0.6
+    # effect_size=0 draws exactly the tumours of an unlabelled cohort
+    plain = make_ct_tumours(40, shape=shape, random_state=0)
+    null = make_ct_tumours(40, shape=shape, labels=labels, effect_size=0.0, random_state=0)
+    np.testing.assert_array_equal(plain[0], null[0])
+
+
+def test_labels_must_be_binary_and_one_per_case():
+    with pytest.raises(
+        ValueError, match=r"labels must hold one 0/1 value per case \(3\); got shape \(2,\)"
+    ):
+        make_ct_tumours(3, labels=[0, 1])
+    with pytest.raises(ValueError, match=r"with values \[0, 2\]"):
+        make_ct_tumours(2, labels=[0, 2])

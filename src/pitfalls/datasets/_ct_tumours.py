@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import ndimage
+from scipy.stats import norm
 from sklearn.utils import check_random_state
 
 __all__ = ["make_ct_tumours"]
@@ -39,6 +42,8 @@ def make_ct_tumours(
     *,
     shape: tuple[int, int, int] = (24, 48, 48),
     spacing: tuple[float, float, float] = (3.0, 1.0, 1.0),
+    labels: Any = None,
+    effect_size: float = 0.5,
     random_state: int | np.random.RandomState | None = None,
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """Simulate small CT volumes (Hounsfield units) each holding one segmented tumour.
@@ -50,8 +55,15 @@ def make_ct_tumours(
     necrosis vary from case to case, so shape, first-order and texture
     features all vary, and the per-case truths are returned in the manifest.
     The volumes are small so that pyradiomics runs in well under a second per
-    case; they exist to demonstrate :func:`pitfalls.radiomics.extract_features`
-    and radiomics pipelines, not to carry a clinical signal.
+    case.
+
+    Without ``labels`` the tumours carry no clinical signal; they demonstrate
+    :func:`pitfalls.radiomics.extract_features`. With ``labels`` (e.g. an
+    endpoint of :func:`make_radiomics_cohort`), positive cases are drawn a
+    little larger, more lobulated, more heterogeneous and more often necrotic
+    (each tumour property shifted by ``effect_size`` standard deviations on a
+    probit scale), so a pyradiomics extraction of them gives a real radiomics
+    table with a weak, image-borne signal.
 
     Parameters
     ----------
@@ -61,6 +73,11 @@ def make_ct_tumours(
         Volume shape in numpy order ``(z, y, x)``.
     spacing : tuple of 3 float, default=(3.0, 1.0, 1.0)
         Voxel size in mm, in the same order as ``shape`` (thick axial slices).
+    labels : array-like of 0/1, shape (n_cases,), optional
+        Outcome of each case; positive tumours look more aggressive.
+    effect_size : float, default=0.5
+        Shift of each tumour property between classes (probit scale); used
+        only with ``labels``.
     random_state : int, RandomState instance or None, default=None
         Seed for reproducible volumes.
 
@@ -73,7 +90,8 @@ def make_ct_tumours(
     manifest : DataFrame
         One row per case: ``case_id``, ``radius_mm``, ``lobulation``,
         ``enhancement_hu``, ``heterogeneity_hu``, ``necrosis`` (fraction of the
-        radius that is necrotic, 0 for none), ``volume_ml`` (of the mask).
+        radius that is necrotic, 0 for none), ``volume_ml`` (of the mask), and
+        ``label`` when ``labels`` is given.
 
     Examples
     --------
@@ -83,6 +101,9 @@ def make_ct_tumours(
     ((3, 24, 48, 48), dtype('int16'), dtype('uint8'))
     >>> bool((masks.sum(axis=(1, 2, 3)) > 0).all())
     True
+    >>> _, _, manifest = make_ct_tumours(4, labels=[0, 1, 0, 1], random_state=0)
+    >>> manifest["label"].tolist()
+    [0, 1, 0, 1]
     """
     if n_cases < 1:
         raise ValueError(f"n_cases={n_cases} is too small; use n_cases >= 1.")
@@ -90,18 +111,25 @@ def make_ct_tumours(
         raise ValueError(f"shape={tuple(shape)} must be 3 sizes of at least 8 voxels each.")
     if len(spacing) != 3 or min(spacing) <= 0:
         raise ValueError(f"spacing={tuple(spacing)} must be 3 positive voxel sizes in mm.")
+    shift = _label_shift(labels, n_cases, effect_size)
     rng = check_random_state(random_state)
+
+    def draw(low: float, high: float, case: int) -> float:
+        # Uniform on [low, high] when shift is 0; pushed up for positive cases.
+        return low + (high - low) * float(norm.cdf(rng.standard_normal() + shift[case]))
+
     spacing_arr = np.asarray(spacing, dtype=float)
     extent_mm = float(np.min(np.asarray(shape) * spacing_arr))
     volumes = np.empty((n_cases, *shape), dtype=np.int16)
     masks = np.empty((n_cases, *shape), dtype=np.uint8)
     rows = []
     for case in range(n_cases):
-        radius = rng.uniform(0.15, 0.32) * extent_mm
-        lobulation = rng.uniform(0.0, 0.6)
+        radius = draw(0.15, 0.32, case) * extent_mm
+        lobulation = draw(0.0, 0.6, case)
         enhancement = rng.uniform(60, 120)
-        heterogeneity = rng.uniform(5, 30)
-        necrosis = rng.uniform(0.4, 0.7) if rng.uniform() < 0.4 else 0.0
+        heterogeneity = draw(5, 30, case)
+        necrotic = draw(0.0, 1.0, case) > 0.6
+        necrosis = rng.uniform(0.4, 0.7) if necrotic else 0.0
         mask, relative = _lobulated_ball(shape, spacing_arr, radius, lobulation, rng)
 
         tissue = np.full(shape, 40.0)
@@ -130,4 +158,19 @@ def make_ct_tumours(
                 "volume_ml": mask.sum() * float(np.prod(spacing_arr)) / 1000.0,
             }
         )
-    return volumes, masks, pd.DataFrame(rows)
+    manifest = pd.DataFrame(rows)
+    if labels is not None:
+        manifest["label"] = np.asarray(labels).astype(np.int64)
+    return volumes, masks, manifest
+
+
+def _label_shift(labels: Any, n_cases: int, effect_size: float) -> np.ndarray:
+    if labels is None:
+        return np.zeros(n_cases)
+    values = np.asarray(labels)
+    if values.shape != (n_cases,) or not np.isin(values, [0, 1]).all():
+        raise ValueError(
+            f"labels must hold one 0/1 value per case ({n_cases}); got shape {values.shape} "
+            f"with values {sorted(set(np.ravel(values).tolist()))[:5]}."
+        )
+    return effect_size * (values.astype(float) - 0.5)
