@@ -153,7 +153,6 @@ _ENDPOINT_COUNTS: dict[str, dict[str, tuple[int, int]]] = {
     "distant_metastasis": {"larynx": (48, 1), "oropharynx": (81, 7)},
 }
 ENDPOINTS: tuple[str, ...] = tuple(_ENDPOINT_COUNTS)
-Endpoint = Literal["local_recurrence", "survival_3y", "distant_metastasis"]
 
 
 def radiomics_feature_names(n_features: int = 1652) -> list[str]:
@@ -258,7 +257,7 @@ def make_radiomics_cohort(
     n_patients: int = ...,
     n_features: int = ...,
     *,
-    endpoint: Endpoint = ...,
+    endpoint: str = ...,
     n_informative: int = ...,
     effect_size: float = ...,
     constant_fraction: float = ...,
@@ -272,7 +271,7 @@ def make_radiomics_cohort(
     n_patients: int = ...,
     n_features: int = ...,
     *,
-    endpoint: Endpoint = ...,
+    endpoint: str = ...,
     n_informative: int = ...,
     effect_size: float = ...,
     constant_fraction: float = ...,
@@ -285,7 +284,7 @@ def make_radiomics_cohort(
     n_patients: int = 137,
     n_features: int = 1652,
     *,
-    endpoint: Endpoint = "local_recurrence",
+    endpoint: str = "local_recurrence",
     n_informative: int = 5,
     effect_size: float = 0.5,
     constant_fraction: float = 0.02,
