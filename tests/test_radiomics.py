@@ -247,3 +247,27 @@ def test_worker_processes_stay_quiet(cases, capfd):
     volumes, masks, _ = cases
     extract_features(volumes[:2], masks[:2], n_jobs=2, verbose=False)
     assert "GLCM is symmetrical" not in capfd.readouterr().err
+
+
+def test_a_failing_case_raises_with_its_id_or_becomes_a_nan_row(cases):
+    volumes, masks, _ = cases
+    bad = masks.copy()
+    bad[1] = 0  # an empty mask: pyradiomics refuses it
+    with pytest.raises(ValueError, match="No labels found") as info:
+        extract_features(volumes, bad, ids=["a", "b", "c"], verbose=False)
+    if hasattr(info.value, "__notes__"):
+        assert "case 'b'" in info.value.__notes__[0]
+    with pytest.warns(
+        UserWarning, match=r"pyradiomics failed on 1 of 3 case\(s\) \('b'\); their rows are NaN"
+    ):
+        features = extract_features(volumes, bad, ids=["a", "b", "c"], errors="warn", verbose=False)
+    assert features.loc["b"].isna().all()
+    assert features.loc[["a", "c"]].notna().all().all()
+    good = extract_features(volumes, masks, ids=["a", "b", "c"], verbose=False)
+    pd.testing.assert_frame_equal(features.loc[["a", "c"]], good.loc[["a", "c"]])
+    with pytest.raises(ValueError, match="pyradiomics failed on every case"):
+        extract_features(volumes[1:2], bad[1:2], errors="warn", verbose=False)
+    with pytest.raises(
+        ValueError, match=r"errors='ignore' is not supported; use 'raise' or 'warn'\."
+    ):
+        extract_features(volumes, masks, errors="ignore")

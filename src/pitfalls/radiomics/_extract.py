@@ -19,6 +19,7 @@ import pandas as pd
 from joblib import Parallel, delayed
 
 from .._optional import import_optional
+from .._validation import describe_values
 
 __all__ = ["extract_features"]
 
@@ -109,7 +110,9 @@ def _extract_one(
     spacing: Spacing | None,
     settings: Mapping[str, Any] | str | os.PathLike | None,
     case: Any,
-) -> dict[str, float]:
+    errors: str,
+) -> tuple[dict[str, float], str | None]:
+    """Features of one case, and the error message when it failed and errors='warn'."""
     # Import before quieting: importing radiomics (first time in a worker process)
     # resets the 'radiomics' logger's level.
     _import_featureextractor()
@@ -122,13 +125,21 @@ def _extract_one(
             category=DeprecationWarning,
         )
         extractor = _build_extractor(settings)
-        result = extractor.execute(
-            _to_sitk(image, spacing, is_mask=False, name=f"image of case {case!r}"),
-            _to_sitk(mask, spacing, is_mask=True, name=f"mask of case {case!r}"),
-        )
-    return {
+        try:
+            result = extractor.execute(
+                _to_sitk(image, spacing, is_mask=False, name=f"image of case {case!r}"),
+                _to_sitk(mask, spacing, is_mask=True, name=f"mask of case {case!r}"),
+            )
+        except Exception as exc:
+            if errors == "raise":
+                if hasattr(exc, "add_note"):  # Python >= 3.11
+                    exc.add_note(f"while extracting radiomics features of case {case!r}")
+                raise
+            return {}, f"{type(exc).__name__}: {exc}"
+    features = {
         key: float(value) for key, value in result.items() if not key.startswith("diagnostics_")
     }
+    return features, None
 
 
 def _default_ids(images: Sequence[Any]) -> list[Any]:
@@ -161,6 +172,7 @@ def extract_features(
     settings: Mapping[str, Any] | str | os.PathLike | None = None,
     n_jobs: int | None = None,
     verbose: bool = True,
+    errors: str = "raise",
 ) -> pd.DataFrame:
     """Extract pyradiomics features, one row per case.
 
@@ -189,6 +201,12 @@ def extract_features(
         cores); works with ``joblib.parallel_config(backend="dask")``.
     verbose : bool, default=True
         Show a progress bar over cases (tqdm, on stderr).
+    errors : {"raise", "warn"}, default="raise"
+        What a case that pyradiomics cannot process (an empty mask, a mask
+        that does not fit its image, an unreadable file) does: stop the run
+        (the exception names the case), or leave that row NaN and emit one
+        ``UserWarning`` listing the failed cases, so one bad case does not
+        cost a long extraction.
 
     Returns
     -------
@@ -229,6 +247,8 @@ def extract_features(
     # Positional access below: Series would index by label, generators cannot be indexed.
     images = images if isinstance(images, np.ndarray) else list(images)
     masks = masks if isinstance(masks, np.ndarray) else list(masks)
+    if errors not in ("raise", "warn"):
+        raise ValueError(f"errors={errors!r} is not supported; use 'raise' or 'warn'.")
     n_cases = len(images)
     if len(masks) != n_cases:
         raise ValueError(
@@ -246,7 +266,7 @@ def extract_features(
     spacings = _per_case_spacing(spacing, n_cases)
 
     jobs = (
-        delayed(_extract_one)(images[i], masks[i], spacings[i], settings, case_ids[i])
+        delayed(_extract_one)(images[i], masks[i], spacings[i], settings, case_ids[i], errors)
         for i in range(n_cases)
     )
     results = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
@@ -254,6 +274,17 @@ def extract_features(
         from tqdm.auto import tqdm
 
         results = tqdm(results, total=n_cases, desc="radiomics", unit="case")
-    rows = list(results)
-    frame = pd.DataFrame(rows, index=pd.Index(case_ids, name="case"))
-    return frame
+    outcomes = list(results)
+    frame = pd.DataFrame([row for row, _ in outcomes], index=pd.Index(case_ids, name="case"))
+    failed = [(case, error) for case, (_, error) in zip(case_ids, outcomes, strict=True) if error]
+    if failed and len(failed) == n_cases:
+        raise ValueError(f"pyradiomics failed on every case; first error: {failed[0][1]}")
+    if failed:
+        warnings.warn(
+            f"pyradiomics failed on {len(failed)} of {n_cases} case(s) "
+            f"({describe_values([case for case, _ in failed], limit=5)}); their rows are NaN. "
+            f"First error: {failed[0][1]}",
+            UserWarning,
+            stacklevel=2,
+        )
+    return frame.astype(float)
