@@ -17,9 +17,10 @@ import numpy as np
 from scipy.special import expit
 from scipy.stats import rankdata
 
-# Beyond this many features the (features x features) Hessians per permutation cost
-# more than scikit-learn's quasi-Newton fits.
-MAX_FEATURES = 256
+# Newton builds a (features x features) Hessian per permutation: n * d^2 work per step,
+# against n * d per quasi-Newton step. Beyond this many features scikit-learn's own fits
+# (whose cost is mostly per-call overhead on small problems) win.
+MAX_FEATURES = 64
 # Elements of the (problems x samples x features) work array built at once.
 _WORK_ELEMENTS = 4_000_000
 _MAX_NEWTON_STEPS = 50
@@ -34,6 +35,18 @@ def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nd
     return with_bias[0], with_bias[1]
 
 
+def _hessians(design: np.ndarray, curvature: np.ndarray, outer: np.ndarray | None) -> np.ndarray:
+    """``design.T @ diag(curvature[:, k]) @ design`` for every problem k."""
+    n_dims = design.shape[1]
+    if outer is not None:
+        return (curvature.T @ outer).reshape(-1, n_dims, n_dims)
+    # contiguous operands keep numpy's stacked matmul on BLAS
+    weighted = np.ascontiguousarray(
+        (curvature.T[:, :, None] * design[None, :, :]).transpose(0, 2, 1)
+    )
+    return np.matmul(weighted, design)
+
+
 def _newton(design: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weights of shape (n_features + 1, n_problems) and a converged flag per problem."""
     n_dims = design.shape[1]
@@ -41,13 +54,16 @@ def _newton(design: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.nda
     penalty[-1] = 0.0  # the intercept is not penalised
     weights = np.zeros((n_dims, targets.shape[1]))
     converged = np.zeros(targets.shape[1], dtype=bool)
+    n_samples = design.shape[0]
+    outer = None
+    if n_samples * n_dims * n_dims <= _WORK_ELEMENTS:
+        # every sample's outer product x x^T, flattened: all Hessians are then one GEMM
+        outer = (design[:, :, None] * design[:, None, :]).reshape(n_samples, -1)
     for _ in range(_MAX_NEWTON_STEPS):
         prob = expit(design @ weights)
         gradient = design.T @ (prob - targets) + penalty[:, None] * weights
         curvature = prob * (1.0 - prob)
-        # Hessian of each problem: design.T @ diag(curvature[:, k]) @ design + penalty
-        weighted = curvature.T[:, :, None] * design[None, :, :]
-        hessian = np.matmul(weighted.transpose(0, 2, 1), design[None, :, :])
+        hessian = _hessians(design, curvature, outer)
         hessian[:, np.arange(n_dims), np.arange(n_dims)] += penalty
         step = np.linalg.solve(hessian, gradient.T[:, :, None])[:, :, 0].T
         weights -= step

@@ -154,8 +154,10 @@ def _fold_auc(estimator: Any, X_test: np.ndarray, y_test: np.ndarray) -> float:
     classes = estimator.classes_
     if classes.size == 2 and hasattr(estimator, "decision_function"):
         scores = np.asarray(estimator.decision_function(X_test)).reshape(len(X_test), -1)[:, -1]
-        present = np.unique(y_test)
-        return float(roc_auc_score(y_test == classes[1], scores)) if present.size == 2 else np.nan
+        positive = y_test == classes[1]
+        if 0 < positive.sum() < positive.size:
+            return float(roc_auc_score(positive, scores))
+        return np.nan
     if hasattr(estimator, "predict_proba"):
         proba = estimator.predict_proba(X_test)
     else:
@@ -294,7 +296,7 @@ def batch_predictability(
     labels) gets NaN and is left out of the mean.
 
     Speed: every permutation reuses the same folds. With the default probe, two sites
-    and at most 256 features, the standardisation is computed once per fold and the
+    and at most 64 features, the standardisation is computed once per fold and the
     logistic regressions of all permutations are solved together by batched Newton
     steps on scikit-learn's objective (same solution to solver tolerance); otherwise
     the estimator is cloned and fitted per permutation and fold.
