@@ -12,6 +12,7 @@ Usage::
 
     python benchmarks/bench_splitters.py            # 200k/20k/3 and 1M/100k/5
     python benchmarks/bench_splitters.py --quick    # small sizes, for a smoke test
+    python benchmarks/bench_splitters.py --relabel 0  # one label per patient
 """
 
 from __future__ import annotations
@@ -33,16 +34,16 @@ QUICK_CASES = ((20_000, 2_000, 3), (50_000, 5_000, 5))
 
 
 def make_cohort(
-    n_samples: int, n_groups: int, n_classes: int, seed: int = 0
+    n_samples: int, n_groups: int, n_classes: int, seed: int = 0, relabel_fraction: float = 0.2
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and groups: one dominant class per patient, 20% of samples relabelled."""
+    """Labels and groups: one class per patient, ``relabel_fraction`` of samples relabelled."""
     rng = np.random.default_rng(seed)
     sizes = 1 + rng.poisson(n_samples / n_groups - 1, n_groups)
     groups = rng.permutation(np.repeat(np.arange(n_groups), sizes))
     class_share = rng.dirichlet(np.full(n_classes, 2.0))
     patient_class = rng.choice(n_classes, n_groups, p=class_share)
     y = patient_class[groups]
-    relabel = rng.random(y.size) < 0.2
+    relabel = rng.random(y.size) < relabel_fraction
     y[relabel] = rng.choice(n_classes, int(relabel.sum()), p=class_share)
     return y, groups
 
@@ -81,6 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--n-splits", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=1, help="timing repeats (best of)")
+    parser.add_argument(
+        "--relabel",
+        type=float,
+        default=0.2,
+        help="fraction of samples whose label differs from their patient's (0: one label "
+        "per patient)",
+    )
     args = parser.parse_args(argv)
     cases = QUICK_CASES if args.quick else FULL_CASES
     k = args.n_splits
@@ -92,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     print(header)
     print("-" * len(header))
     for n_samples, n_groups, n_classes in cases:
-        y, groups = make_cohort(n_samples, n_groups, n_classes)
+        y, groups = make_cohort(n_samples, n_groups, n_classes, relabel_fraction=args.relabel)
         n_samples = y.size  # group sizes are random: the realised count
         X = np.empty((n_samples, 0))
         for shuffle in (False, True):
