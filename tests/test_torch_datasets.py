@@ -20,7 +20,7 @@ from hypothesis import strategies as st  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from pitfalls._manifest import ManifestError  # noqa: E402
-from pitfalls.exceptions import LeakageWarning, PitfallWarning  # noqa: E402
+from pitfalls.exceptions import GroupLeakageError, LeakageWarning, PitfallWarning  # noqa: E402
 from pitfalls.torch import (  # noqa: E402
     ManifestImageDataset,
     augment_before_split,
@@ -284,3 +284,29 @@ def test_augment_before_split_rejects_bad_n_copies(tmp_path):
         augment_before_split(
             df, image="img", transform=T.RandomRotation(3), out_dir=tmp_path, n_copies=0
         )
+
+
+def test_a_patient_in_two_splits_is_refused_when_group_is_given():
+    df = _array_manifest(4, ["train", "train", "val", "test"]).assign(
+        patient=["p1", "p2", "p2", "p3"]
+    )
+    with pytest.raises(
+        GroupLeakageError, match=r"1 group\(s\) have samples in more than one split: 'p2'"
+    ):
+        split_datasets(df, image="img", label="y", group="patient")
+    df["patient"] = ["p1", "p1", "p2", "p3"]
+    assert len(split_datasets(df, image="img", label="y", group="patient")) == 3
+
+
+def test_albumentations_children_draw_independent_randomness():
+    image = np.arange(16, dtype=np.uint8).reshape(4, 4)
+    flips = A.Compose([A.HorizontalFlip(p=0.5), A.VerticalFlip(p=0.5)])
+    train = split_datasets(
+        pd.DataFrame({"img": [image], "y": [0], "split": ["train"]}),
+        image="img",
+        label="y",
+        train_transform=flips,
+    )["train"]
+    torch.manual_seed(0)
+    corners = {round(train[0][0][0, 0, 0].item() * 255) for _ in range(60)}
+    assert corners == {0, 3, 12, 15}  # none, horizontal, vertical, both: not always together

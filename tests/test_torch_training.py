@@ -391,7 +391,7 @@ def test_augmentation_touches_training_images_only():
     clf = TorchImageClassifier(
         epochs=2,
         batch_size=8,
-        transform=transform,
+        train_transform=transform,
         validation_fraction=0.25,
         random_state=0,
         device="cpu",
@@ -431,3 +431,17 @@ def test_resnet50_architecture_takes_grayscale_images():
         "resnet50", epochs=1, batch_size=4, validation_fraction=0, random_state=0, device="cpu"
     ).fit(X, y)
     assert clf.n_channels_ == 3 and clf.predict_proba(X[:2]).shape == (2, 2)
+
+
+def test_albumentations_train_transform_on_image_arrays():
+    A = pytest.importorskip("albumentations")
+    X, y = _image_arrays(n=8)
+    clf = TorchImageClassifier(
+        epochs=1,
+        batch_size=4,
+        validation_fraction=0,
+        device="cpu",
+        train_transform=A.HorizontalFlip(p=0.5),
+        random_state=0,
+    )
+    assert clf.fit(X, y).predict(X).shape == (8,)

@@ -16,6 +16,7 @@ from PIL import Image
 from .._manifest import ManifestError, check_columns, read_manifest
 from .._validation import describe_values
 from ..exceptions import LeakageWarning, PitfallWarning
+from ..model_selection import check_group_disjoint
 from ._transforms import apply_transform, is_random_transform, seeded
 
 __all__ = ["ManifestImageDataset", "augment_before_split", "load_image", "split_datasets"]
@@ -245,6 +246,7 @@ def split_datasets(
     train_transform: Callable[..., Any] | None = None,
     eval_transform: Callable[..., Any] | None = None,
     train_split: Any = "train",
+    group: str | None = None,
     allow_random_eval: bool = False,
     loader: Callable[..., np.ndarray] = load_image,
     mode: str | None = None,
@@ -277,6 +279,9 @@ def split_datasets(
         Deterministic preprocessing for every other split.
     train_split : default="train"
         The split value that marks training rows.
+    group : str, optional
+        Patient (subject) column. When given, a patient with rows in two splits raises
+        :class:`~pitfalls.exceptions.GroupLeakageError` (the paper's model E pitfall).
     allow_random_eval : bool, default=False
         Accept a random ``eval_transform`` (e.g. deliberate test-time augmentation) with a
         :class:`~pitfalls.exceptions.PitfallWarning` instead of a ``ValueError``.
@@ -294,6 +299,8 @@ def split_datasets(
     ValueError
         If ``eval_transform`` is random (and ``allow_random_eval`` is False), or
         ``train_transform`` is given but no row belongs to ``train_split``.
+    GroupLeakageError
+        If ``group`` is given and a patient has rows in two splits.
 
     Examples
     --------
@@ -315,10 +322,13 @@ def split_datasets(
     df = read_manifest(manifest)
     check_columns(
         df,
-        {"image": image, "label": label, "split": split},
-        required_values=("image", "label", "split"),
+        {"image": image, "label": label, "split": split, "group": group},
+        required_values=("image", "label", "split", "group"),
     )
     split_values = pd.unique(df[split]).tolist()
+    if group is not None and len(split_values) > 1:
+        split_column = df[split].to_numpy()
+        check_group_disjoint(df[group].to_numpy(), *(split_column == v for v in split_values))
     if train_transform is not None and train_split not in split_values:
         raise ValueError(
             f"train_split={train_split!r} is not a value of the {split!r} column (values: "

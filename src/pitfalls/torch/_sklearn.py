@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from ._models import resnet50_classifier, small_cnn
 from ._training import fit_classifier, predict
-from ._transforms import seeded
+from ._transforms import apply_transform, seeded
 
 __all__ = ["TorchImageClassifier"]
 
@@ -51,7 +51,8 @@ class _ImageArrayDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image = self.images[index]
         if self.transform is not None:
-            image = self.transform(image)
+            # same rules as the manifest datasets: albumentations or tensor transforms
+            image = apply_transform(self.transform, image.permute(1, 2, 0).numpy())
         return image, self.targets[index]
 
 
@@ -63,8 +64,8 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
     ``"group_split"`` pitfalls): ``fit`` holds out ``validation_fraction`` of the
     training data (patient-aware when ``groups`` is given), trains with
     :func:`fit_classifier` and keeps the weights with the lowest validation loss, as the
-    paper does. Augmentation given as ``transform`` is applied on the fly to training
-    images only, never at prediction time.
+    paper does. Augmentation given as ``train_transform`` is applied on the fly to
+    training images only, never to the held-out images or at prediction time.
 
     Parameters
     ----------
@@ -84,8 +85,11 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         Dropout before the classifier layer (both architectures).
     weights : optional
         Passed to :func:`resnet50_classifier`.
-    transform : callable, optional
-        Training-time augmentation on a float ``C x H x W`` tensor (e.g. torchvision v2).
+    train_transform : callable, optional
+        Training-time augmentation: albumentations (gets the channels-last float image) or
+        a torchvision / plain callable (gets the float ``C x H x W`` tensor).
+        (Not called ``transform``: scikit-learn pipelines would take that for a
+        transformer method.)
     validation_fraction : float, default=0.1
         Share of training samples (or patients) held out to pick the best epoch; 0 keeps
         the last epoch.
@@ -130,7 +134,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         weight_decay: float = 0.0,
         dropout: float = 0.5,
         weights: Any = None,
-        transform: Callable[..., Any] | None = None,
+        train_transform: Callable[..., Any] | None = None,
         validation_fraction: float = 0.1,
         device: str = "auto",
         amp: bool = True,
@@ -147,7 +151,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.dropout = dropout
         self.weights = weights
-        self.transform = transform
+        self.train_transform = train_transform
         self.validation_fraction = validation_fraction
         self.device = device
         self.amp = amp
@@ -223,7 +227,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         train_idx, val_idx = self._validation_split(codes, groups)
         with seeded(self.random_state):
             model = self._build(len(self.classes_), self.n_channels_)
-        train = _ImageArrayDataset(images[train_idx], targets[train_idx], self.transform)
+        train = _ImageArrayDataset(images[train_idx], targets[train_idx], self.train_transform)
         val = (
             None if val_idx is None else _ImageArrayDataset(images[val_idx], targets[val_idx], None)
         )

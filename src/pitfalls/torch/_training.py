@@ -490,7 +490,10 @@ def predict(
     chunks = []
     for batch in loader:
         x, _ = _batch_inputs(batch)
+        x = x.to(target, non_blocking=True)
+        if target.type == "cuda" and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)  # as fit_classifier trains
         with torch.autocast(device_type=target.type, dtype=torch.bfloat16, enabled=use_bf16):
-            logits = model(x.to(target, non_blocking=True))
+            logits = model(x)
         chunks.append(torch.softmax(logits.float(), dim=1).cpu())
     return torch.cat(chunks).numpy()

@@ -9,6 +9,7 @@ image (two calls giving different outputs). Either one is enough to call it rand
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -110,11 +111,19 @@ def apply_transform(transform: Callable[..., Any] | None, image: np.ndarray) -> 
     if transform is None:
         return to_tensor(image)
     if is_albumentations(transform):
-        if hasattr(transform, "set_random_seed"):
-            transform.set_random_seed(int(torch.randint(0, 2**31 - 1, ()).item()))
+        _reseed_albumentations(transform, itertools.count(int(torch.randint(0, 2**31, ()))))
         return to_tensor(transform(image=image)["image"])
     result = transform(to_tensor(image))
     return to_tensor(result)
+
+
+def _reseed_albumentations(transform: Any, seeds: Iterator[int]) -> None:
+    # Compose.set_random_seed gives every child the *same* seed, which makes e.g. two
+    # p=0.5 flips always fire together; so seed top-down, a different seed per node.
+    if hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(next(seeds) % 2**32)
+    for child in _children(transform):
+        _reseed_albumentations(child, seeds)
 
 
 @contextlib.contextmanager
