@@ -129,6 +129,22 @@ def test_near_duplicate_copies_are_found(image_manifest, tmp_path, transform):
     assert table.loc[table.item == 2, "status"].item() == "issue found"
 
 
+@pytest.mark.parametrize(
+    ("op", "note"),
+    [(np.fliplr, "flipped left-right"), (np.rot90, "turned 90°"), (np.flipud, "flipped up-down")],
+)
+def test_flipped_and_turned_copies_are_found(image_manifest, op, note):
+    root, df = image_manifest
+    copy = np.ascontiguousarray(op(smooth_image(3)))
+    df = add_row(df, root, copy, "turned.png", "q1", "test")
+    report = audit(df, group="patient", split="split", image="path", root=root)
+    row = report.findings[report.findings.code == "PF104"].iloc[0]
+    assert row.examples == [f"rows 3 (train) and 12 (test, {note}), distance 0/64, 0/256"]
+    assert "1 flipped or turned" in row.detail
+    plain = audit(df, group="patient", split="split", image="path", root=root, near_flips=False)
+    assert "PF104" not in codes(plain)
+
+
 def test_jpeg_copy_distance_and_threshold(image_manifest, tmp_path):
     root, df = image_manifest
     copy = jpeg_roundtrip(smooth_image(2), tmp_path, quality=40)
@@ -408,3 +424,36 @@ def test_html_escapes_manifest_values():
     df = pd.DataFrame({"patient": ["<b>x</b>", "<b>x</b>"], "split": ["train", "<script>"]})
     page = audit(df, group="patient", split="split").to_html()
     assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+@settings(max_examples=30, deadline=None)
+@given(height=st.integers(1, 80), width=st.integers(1, 80), size=st.sampled_from([8, 32]))
+def test_area_downsample_is_exact_and_mirror_symmetric(height, width, size):
+    from pitfalls.audit._hashing import _downsample
+
+    pixels = np.random.default_rng(height * 100 + width).random((height, width))
+    thumb = _downsample(pixels, size)
+    # Reference: replicate every pixel size x size times, then average equal blocks.
+    reference = np.kron(pixels, np.ones((size, size))).reshape(size, height, size, width)
+    np.testing.assert_allclose(thumb, reference.mean(axis=(1, 3)), atol=1e-12)
+    np.testing.assert_allclose(_downsample(pixels[::-1, ::-1], size), thumb[::-1, ::-1], atol=1e-12)
+
+
+def test_hash_orientations_match_flipped_images():
+    pixels = smooth_image(11)[:, :70]  # not square: cells cut pixels
+    ops = [
+        lambda a: a,
+        np.fliplr,
+        np.flipud,
+        lambda a: a[::-1, ::-1],
+        np.transpose,
+        lambda a: np.fliplr(a).T,
+        lambda a: np.flipud(a).T,
+        lambda a: a[::-1, ::-1].T,
+    ]
+    from pitfalls.audit._hashing import _signature
+
+    coarse, fine, _ = _signature(pixels)
+    for k, op in enumerate(ops):
+        assert perceptual_hash(np.ascontiguousarray(op(pixels)))[0] == coarse[k]
+        np.testing.assert_array_equal(detail_hash(np.ascontiguousarray(op(pixels))), fine[k])

@@ -36,6 +36,7 @@ def audit(
     near_duplicates: bool = True,
     near_threshold: int = 10,
     near_detail_threshold: int = 64,
+    near_flips: bool = True,
     random_state: Any = None,
     n_jobs: int | None = None,
     progress: bool | None = None,
@@ -93,6 +94,9 @@ def audit(
         candidate. Re-encoded, resized, brightness-shifted or noisy copies stay
         within about 16 bits, shifts and crops of 1-2% within about 50; unrelated
         images of one kind measured 76 bits or more in our chest-X-ray-like tests.
+    near_flips : bool, default=True
+        Also match copies flipped or turned by multiples of 90 degrees (common
+        augmentations). Costs 8 searches instead of one.
     random_state : int, RandomState or None
         Accepted for API symmetry; every current check is deterministic.
     n_jobs : int, optional
@@ -162,6 +166,7 @@ def audit(
     data.near_duplicates = near_duplicates
     data.near_threshold = near_threshold
     data.near_detail_threshold = near_detail_threshold
+    data.near_flips = near_flips
     if features:
         data.feature_hash = _feature_keys(df, features)
     if date is not None:

@@ -162,6 +162,7 @@ class AuditData:
     near_duplicates: bool = True
     near_threshold: int = 10
     near_detail_threshold: int = 64
+    near_flips: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -598,51 +599,22 @@ def _near_duplicates(data: AuditData, check: Check) -> list[Finding]:
     assert data.images is not None
     if not data.near_duplicates:
         return []
-    usable = ~data.images.low_information
-    keys = _image_keys(data)
-    found_a, found_b, found_d, found_f = [], [], [], []
-    n_splits = len(data.split_names)
-    rank = {"train": 0, "val": 1, None: 2, "test": 3}
-    # Training-like splits first, so that a pair reads "train ... and test ...".
-    split_order = sorted(range(n_splits), key=lambda s: rank[data.split_roles[s]])
-    for pos, s1 in enumerate(split_order):
-        rows1 = np.flatnonzero(usable & (data.split == s1))
-        for s2 in split_order[pos + 1 :]:
-            rows2 = np.flatnonzero(usable & (data.split == s2))
-            i, j, d = hamming_pairs(
-                data.images.perceptual[rows1], data.images.perceptual[rows2], data.near_threshold
-            )
-            a, b = rows1[i], rows2[j]
-            # Candidates from the coarse hash are confirmed on the 256-bit detail
-            # hash; identical pixels are PF102's business.
-            fine = np.bitwise_count(data.images.detail[a] ^ data.images.detail[b]).sum(axis=1)
-            near = (keys[a] != keys[b]) & (fine <= data.near_detail_threshold)
-            found_a.append(a[near])
-            found_b.append(b[near])
-            found_d.append(d[near])
-            found_f.append(fine[near])
-    if not found_a:
-        return []
-    a, b = np.concatenate(found_a), np.concatenate(found_b)
-    d, f = np.concatenate(found_d), np.concatenate(found_f)
+    a, b, d, f, v = _near_pairs(data)
     if a.size == 0:
         return []
-    by_distance = np.lexsort((a, f, d))
-    a, b, d, f = a[by_distance], b[by_distance], d[by_distance], f[by_distance]
     rows = np.unique(np.concatenate([a, b]))
     other_patient = int((data.group[a] != data.group[b]).sum())
     examples = [
         f"rows {data.row(x)} ({data.split_name(data.split[x])}) and {data.row(y)} "
-        f"({data.split_name(data.split[y])}), distance {dist}/64, {fd}/256"
-        for x, y, dist, fd in zip(
-            a[:MAX_EXAMPLES], b[:MAX_EXAMPLES], d[:MAX_EXAMPLES], f[:MAX_EXAMPLES], strict=True
-        )
+        f"({data.split_name(data.split[y])}{_ORIENTATION_NOTES[o]}), distance {dist}/64, {fd}/256"
+        for x, y, dist, fd, o in list(zip(a, b, d, f, v, strict=True))[:MAX_EXAMPLES]
     ]
+    flipped = int((v > 0).sum())
     detail = (
         f"{_plural(a.size, 'pair')} of images in different splits are within "
         f"{data.near_threshold} of 64 perceptual-hash bits and {data.near_detail_threshold} "
-        f"of 256 detail-hash bits ({_plural(rows.size, 'row')}; "
-        f"{other_patient} pairs across different patients): re-encoded, resized, "
+        f"of 256 detail-hash bits ({_plural(rows.size, 'row')}; {other_patient} pairs "
+        f"across different patients; {flipped} flipped or turned): re-encoded, resized, "
         "brightness-shifted or augmented copies. Augmentation before the split leaves "
         "exactly this trace; look at the pairs and drop or regroup them."
     )
@@ -651,6 +623,60 @@ def _near_duplicates(data: AuditData, check: Check) -> list[Finding]:
         for x, y, z in zip(a[:MAX_PAIRS], b[:MAX_PAIRS], d[:MAX_PAIRS], strict=True)
     ]
     return [check.finding(detail, rows.size, examples, pairs=pairs)]
+
+
+_ORIENTATION_NOTES = (
+    "",
+    ", flipped left-right",
+    ", flipped up-down",
+    ", turned 180°",
+    ", transposed",
+    ", turned 90°",
+    ", turned 90°",
+    ", anti-transposed",
+)
+
+
+def _near_pairs(data: AuditData) -> tuple[np.ndarray, ...]:
+    """Cross-split near-duplicate pairs (a, b, coarse, detail, orientation), closest first."""
+    assert data.images is not None
+    images = data.images
+    usable = ~images.low_information
+    keys = _image_keys(data)
+    rank = {"train": 0, "val": 1, None: 2, "test": 3}
+    # Training-like splits first, so that a pair reads "train ... and test ...".
+    split_order = sorted(range(len(data.split_names)), key=lambda s: rank[data.split_roles[s]])
+    orientations = range(8) if data.near_flips else range(1)
+    found = []
+    for pos, s1 in enumerate(split_order):
+        rows1 = np.flatnonzero(usable & (data.split == s1))
+        for s2 in split_order[pos + 1 :]:
+            rows2 = np.flatnonzero(usable & (data.split == s2))
+            for o in orientations:
+                i, j, d = hamming_pairs(
+                    images.perceptual_orientations[rows1, 0],
+                    images.perceptual_orientations[rows2, o],
+                    data.near_threshold,
+                )
+                a, b = rows1[i], rows2[j]
+                # Candidates from the coarse hash are confirmed on the 256-bit
+                # detail hash; identical pixels are PF102's business.
+                fine = np.bitwise_count(
+                    images.detail_orientations[a, 0] ^ images.detail_orientations[b, o]
+                ).sum(axis=1)
+                keep = (keys[a] != keys[b]) & (fine <= data.near_detail_threshold)
+                found.append(
+                    np.stack([a[keep], b[keep], d[keep], fine[keep], np.full(keep.sum(), o)])
+                )
+    if not found:
+        return tuple(np.empty(0, np.int64) for _ in range(5))
+    a, b, d, f, v = np.concatenate(found, axis=1).astype(np.int64)
+    # Closest first; a pair matched in several orientations is kept once, at its best.
+    order = np.lexsort((v, b, a, f, d))
+    a, b, d, f, v = a[order], b[order], d[order], f[order], v[order]
+    _, first = np.unique(a * np.int64(data.n_rows) + b, return_index=True)
+    first.sort()
+    return a[first], b[first], d[first], f[first], v[first]
 
 
 # --- sites ------------------------------------------------------------------------

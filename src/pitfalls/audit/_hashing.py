@@ -77,14 +77,29 @@ class ImageHashes:
         64-bit DCT perceptual hash.
     detail : ndarray of uint64, shape (n, 4)
         256-bit DCT detail hash.
+    perceptual_orientations : ndarray of uint64, shape (n, 8)
+        Perceptual hash of the image flipped or turned: identity, left-right flip,
+        up-down flip, half turn, transpose, two quarter turns, anti-transpose.
+    detail_orientations : ndarray of uint64, shape (n, 8, 4)
+        Detail hash of the same 8 orientations.
     low_information : ndarray of bool, shape (n,)
         True for (nearly) blank images, whose perceptual hash is not used.
     """
 
     exact: np.ndarray
-    perceptual: np.ndarray
+    perceptual_orientations: np.ndarray
+    detail_orientations: np.ndarray
     low_information: np.ndarray
-    detail: np.ndarray
+
+    @property
+    def perceptual(self) -> np.ndarray:
+        """64-bit perceptual hash of each image as stored (first orientation)."""
+        return self.perceptual_orientations[:, 0]
+
+    @property
+    def detail(self) -> np.ndarray:
+        """256-bit detail hash of each image as stored, shape (n, 4)."""
+        return self.detail_orientations[:, 0]
 
 
 def resolve_image_paths(
@@ -234,7 +249,7 @@ def perceptual_hash(pixels: np.ndarray) -> tuple[np.uint64, bool]:
     True
     """
     coarse, _, low = _signature(pixels)
-    return coarse, low
+    return coarse[0], low
 
 
 def detail_hash(pixels: np.ndarray) -> np.ndarray:
@@ -262,17 +277,21 @@ def detail_hash(pixels: np.ndarray) -> np.ndarray:
     >>> a.shape, int(np.bitwise_count(a ^ b).sum())
     ((4,), 0)
     """
-    return _signature(pixels)[1]
+    return _signature(pixels)[1][0]
 
 
-def _signature(pixels: np.ndarray) -> tuple[np.uint64, np.ndarray, bool]:
+def _signature(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    # Coarse hashes (8,), detail hashes (8, 4) for the 8 orientations, low-information flag.
     gray = _grayscale(pixels)
     content = _trim_border(gray)
     if content is None:
-        return np.uint64(0), np.zeros(4, np.uint64), True
-    thumb = _downsample(content, _THUMB)
+        return np.zeros(8, np.uint64), np.zeros((8, 4), np.uint64), True
+    fine_thumb = _downsample(content, 2 * _THUMB)
+    # Cells of the 64-grid nest in those of the 32-grid with equal areas.
+    thumb = fine_thumb.reshape(_THUMB, 2, _THUMB, 2).mean(axis=(1, 3))
     spectrum = dctn(thumb, type=2, norm="ortho")
-    coeffs = spectrum[:8, :8].ravel()
+    block = spectrum[:8, :8]
+    coeffs = block.ravel()
     ac = coeffs[1:]
     intensity_range = float(np.ptp(gray))
     scale = max(abs(float(coeffs[0])), intensity_range, 1e-12)
@@ -287,12 +306,26 @@ def _signature(pixels: np.ndarray) -> tuple[np.uint64, np.ndarray, bool]:
         or low_share
         or ac_energy <= 0
     )
-    fine = dctn(_downsample(content, 2 * _THUMB), type=2, norm="ortho")[:16, :16].ravel()
-    return _pack(coeffs > np.median(ac))[0], _pack(fine > np.median(fine[1:])), low
+    fine = dctn(fine_thumb, type=2, norm="ortho")[:16, :16]
+    coarse_hashes = np.array([_bits(b)[0] for b in _orientations(block)], dtype=np.uint64)
+    fine_hashes = np.stack([_bits(b) for b in _orientations(fine)])
+    return coarse_hashes, fine_hashes, low
 
 
-def _pack(bits: np.ndarray) -> np.ndarray:
-    return np.packbits(bits).view(">u8").astype(np.uint64)
+def _orientations(block: np.ndarray) -> list[np.ndarray]:
+    # DCT-II coefficients of a flipped image are those of the image with odd
+    # frequencies negated, and transposing the image transposes them: the hashes of
+    # the 8 flips and quarter turns come from one transform. Order: identity,
+    # left-right flip, up-down flip, half turn, then the transposes of those four
+    # (transpose, two quarter turns, anti-transpose).
+    sign = (-1.0) ** np.arange(block.shape[0])
+    flips = [block, block * sign, block * sign[:, None], block * sign[:, None] * sign]
+    return flips + [f.T for f in flips]
+
+
+def _bits(block: np.ndarray) -> np.ndarray:
+    values = block.ravel()
+    return np.packbits(values > np.median(values[1:])).view(">u8").astype(np.uint64)
 
 
 def _grayscale(pixels: np.ndarray) -> np.ndarray:
@@ -328,23 +361,41 @@ def _trim_border(gray: np.ndarray) -> np.ndarray | None:
 
 
 def _downsample(gray: np.ndarray, size: int) -> np.ndarray:
-    height, width = gray.shape
-    if height >= size and width >= size:
-        # Area average over a size x size grid of (nearly) equal cells, in two reductions.
-        rows = np.arange(size) * height // size
-        cols = np.arange(size) * width // size
-        sums = np.add.reduceat(np.add.reduceat(gray, rows, axis=0, dtype=np.float64), cols, axis=1)
-        areas = np.outer(np.diff(rows, append=height), np.diff(cols, append=width))
-        return sums / areas
-    from PIL import Image
-
-    thumb = Image.fromarray(gray.astype(np.float32), mode="F").resize(
-        (size, size), Image.Resampling.BOX
-    )
-    return np.asarray(thumb, dtype=np.float64)
+    # Exact area average onto a size x size grid (cells may cut pixels), done per
+    # axis by interpolating the cumulative sum at the cell edges. The grid is
+    # mirror-symmetric, so a flipped image gives the flipped thumbnail and the
+    # flip-aware hashes agree; no BLAS call, so no thread contention.
+    # The big pass runs along the contiguous axis (rows of a C-ordered image).
+    return _area_average(_area_average(gray.astype(np.float64), size, axis=1), size, axis=0)
 
 
-_Hashes = tuple[str, np.uint64, np.ndarray, bool]
+def _area_average(values: np.ndarray, size: int, axis: int) -> np.ndarray:
+    n = values.shape[axis]
+    edges = np.arange(size + 1) * (n / size)
+    lower = np.minimum(np.floor(edges).astype(np.int64), n - 1)
+    fraction = (edges - lower).reshape([-1 if a == axis else 1 for a in range(2)])
+    if n >= size:
+        # Sums of whole pixels between the cell edges (one reduceat pass over the
+        # image), then the cut parts of the pixels the edges fall in.
+        segments = np.add.reduceat(values, lower[:-1], axis=axis)
+        zero = np.zeros_like(np.take(segments, [0], axis=axis))
+        before = np.concatenate([zero, np.cumsum(segments, axis=axis)], axis=axis)
+        integral = np.take(before, np.arange(size + 1), axis=axis)
+        edge_pixels = np.take(values, lower, axis=axis)
+        integral = integral + fraction * edge_pixels
+        # The last edge is the end of the image: the total, not pixel n-1 cut in full.
+        last = [slice(None), slice(None)]
+        last[axis] = slice(size, size + 1)
+        integral[tuple(last)] = np.take(before, [size], axis=axis)
+    else:  # upsampling a tiny image: interpolate the running sum
+        zero = np.zeros_like(np.take(values, [0], axis=axis))
+        cumulative = np.concatenate([zero, np.cumsum(values, axis=axis)], axis=axis)
+        low = np.take(cumulative, lower, axis=axis)
+        integral = low + fraction * (np.take(cumulative, lower + 1, axis=axis) - low)
+    return np.diff(integral, axis=axis) / (n / size)
+
+
+_Hashes = tuple[str, np.ndarray, np.ndarray, bool]
 
 
 def _hash_one(path: Path) -> _Hashes | str:
@@ -437,9 +488,9 @@ def hash_images(
     ok = [r for r in results if not isinstance(r, str)]
     return ImageHashes(
         exact=np.array([r[0] for r in ok], dtype=object),
-        perceptual=np.array([r[1] for r in ok], dtype=np.uint64),
+        perceptual_orientations=np.array([r[1] for r in ok], dtype=np.uint64).reshape(-1, 8),
+        detail_orientations=np.array([r[2] for r in ok], dtype=np.uint64).reshape(-1, 8, 4),
         low_information=np.array([r[3] for r in ok], dtype=bool),
-        detail=np.array([r[2] for r in ok], dtype=np.uint64).reshape(len(ok), 4),
     )
 
 

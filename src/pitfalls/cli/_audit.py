@@ -79,6 +79,11 @@ def register(subparsers: Any) -> None:
         "--no-near-duplicates", action="store_true", help="skip the near-duplicate search"
     )
     parser.add_argument(
+        "--no-near-flips",
+        action="store_true",
+        help="do not match flipped or quarter-turned copies (8x faster search)",
+    )
+    parser.add_argument(
         "--n-jobs", type=int, default=-1, metavar="N", help="image hashing workers (default: all)"
     )
     parser.set_defaults(func=run_audit)
@@ -118,6 +123,7 @@ def run_audit(args: argparse.Namespace) -> int:
             near_duplicates=not args.no_near_duplicates,
             near_threshold=args.near_threshold,
             near_detail_threshold=args.near_detail_threshold,
+            near_flips=not args.no_near_flips,
             n_jobs=args.n_jobs,
         )
     except ManifestError as exc:
