@@ -107,7 +107,8 @@ def train_val_test_split(
     -------
     splitting : list, length ``3 * len(arrays)``
         ``[a_train, a_val, a_test, b_train, b_val, b_test, ...]``, each of the input
-        type, rows in their original order.
+        type. Rows keep their original order (unlike ``train_test_split``, which
+        shuffles them), so a patient's rows stay together.
 
     Raises
     ------
