@@ -239,3 +239,29 @@ def test_non_pipeline_needs_group_split():
     X, y = np.zeros((12, 2)), np.tile([0, 1], 6)
     with pytest.raises(TypeError, match="estimator must be a Pipeline; got DecisionTreeClassifier"):
         leakage_gap(DecisionTreeClassifier(), X, y, pitfall="oversampling", verbose=False)
+
+
+def test_scores_equal_a_plain_sklearn_cross_validation_with_the_repeat_seed():
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    from pitfalls.model_selection import StratifiedGroupKFold
+
+    X, y, groups = patient_cohort(n_patients=18, per_patient=3, seed=15)
+    forest = RandomForestClassifier(n_estimators=15, max_depth=3, random_state=0)
+    pipe = make_pipeline(StandardScaler(), forest)
+    res = leakage_gap(
+        pipe, X, y, pitfall="group_split", groups=groups, n_repeats=2, scoring="accuracy",
+        random_state=0, verbose=False,
+    )  # fmt: skip
+    seeds = np.random.RandomState(0).randint(np.iinfo(np.int32).max, size=2)
+    for repeat, seed in enumerate(seeds):
+        correct = cross_val_score(
+            pipe, X, y, groups=groups, scoring="accuracy",
+            cv=StratifiedGroupKFold(3, shuffle=True, random_state=seed),
+        )  # fmt: skip
+        leaky = cross_val_score(
+            pipe, X, y, scoring="accuracy", cv=StratifiedKFold(3, shuffle=True, random_state=seed)
+        )
+        assert res.correct_scores[repeat] == correct.mean()
+        assert res.leaky_scores[repeat] == leaky.mean()

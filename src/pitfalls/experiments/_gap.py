@@ -22,6 +22,7 @@ from sklearn.utils.validation import _num_samples
 from .._validation import check_groups
 from ..metrics import compare_runs
 from ..model_selection import StratifiedGroupKFold
+from ..model_selection._nested import _lean_forest
 from ..pipeline._provenance import source_indices
 from ._result import LeakageGapResult
 
@@ -142,7 +143,9 @@ def _cv_scores(
     """Mean fold score per metric: the single number a repeat reports."""
     per_fold: list[dict[str, float]] = []
     for train, test in splitter.split(X, y, groups):
-        model = clone(estimator).fit(_safe_indexing(X, train), _safe_indexing(y, train))
+        model = clone(estimator)
+        with _lean_forest(model):  # identical forests, without per-tree overhead
+            model.fit(_safe_indexing(X, train), _safe_indexing(y, train))
         per_fold.append(scorer(model, _safe_indexing(X, test), _safe_indexing(y, test)))
     return {metric: float(np.mean([fold[metric] for fold in per_fold])) for metric in per_fold[0]}
 
