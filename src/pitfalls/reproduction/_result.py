@@ -1,0 +1,215 @@
+"""What one experiment returns: the paper's table beside this run's, figures, notes."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ExperimentResult", "format_mean_sd", "format_pvalue", "markdown_table"]
+
+
+def format_mean_sd(mean: float, sd: float | None = None, *, digits: int = 2) -> str:
+    """Format a mean with its standard deviation the way the paper prints it.
+
+    Parameters
+    ----------
+    mean : float
+    sd : float, optional
+        ``None`` for a single value (the paper's deep-learning rows).
+    digits : int, default=2
+
+    Examples
+    --------
+    >>> from pitfalls.reproduction import format_mean_sd
+    >>> format_mean_sd(0.8512, 0.0498)
+    '0.85±0.05'
+    >>> format_mean_sd(0.999, digits=3)
+    '0.999'
+    >>> format_mean_sd(float("nan"))
+    'n/a'
+    """
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "n/a"
+    if sd is None or (isinstance(sd, float) and math.isnan(sd)):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f}±{sd:.{digits}f}"
+
+
+def format_pvalue(pvalue: float) -> str:
+    """Format a p-value as the paper does (``<0.001`` below one in a thousand).
+
+    Examples
+    --------
+    >>> from pitfalls.reproduction import format_pvalue
+    >>> format_pvalue(1e-9), format_pvalue(0.0312)
+    ('<0.001', '0.031')
+    """
+    if pvalue is None or math.isnan(pvalue):
+        return "n/a"
+    return "<0.001" if pvalue < 0.001 else f"{pvalue:.3f}"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table of a DataFrame (no ``tabulate`` needed).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pitfalls.reproduction import markdown_table
+    >>> print(markdown_table(pd.DataFrame({"a": [1], "b": ["x|y"]})))
+    | a | b |
+    | --- | --- |
+    | 1 | x\\|y |
+    """
+    header = [str(c) for c in frame.columns]
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in header) + " |"]
+    lines.append("| " + " | ".join("---" for _ in header) + " |")
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
+    return "\n".join(lines)
+
+
+@dataclass
+class ExperimentResult:
+    """The outcome of one reproduced experiment.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"oversampling"``.
+    title : str
+        One-line title of the experiment.
+    reference : str
+        Where it is in the paper, e.g. ``"Table 2, models A and B"``.
+    table : pandas.DataFrame
+        The printed table: the paper's figure beside this run's, as formatted strings.
+    scores : pandas.DataFrame
+        This run's numbers: one row per model (index), one column per metric (means).
+    comparisons : pandas.DataFrame
+        One row per leaky/correct pair (or naive/meaningful contrast): ``leaky``,
+        ``correct``, ``metric``, ``leaky_value``, ``correct_value`` and, where a
+        rank-sum test applies, ``statistic`` and ``pvalue`` (paper convention:
+        ``ranksums(correct, leaky)``, negative when the leaky model scores higher).
+    figures : dict of str to matplotlib Figure
+        Figures to write beside the report (name -> figure).
+    notes : list of str
+        How this run differs from the paper, and what the numbers mean.
+    settings : dict
+        The settings the experiment ran with.
+    raw : pandas.DataFrame, optional
+        Per-repeat scores (long format) for further analysis.
+    elapsed : float
+        Wall time in seconds.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pitfalls.reproduction import ExperimentResult
+    >>> r = ExperimentResult(
+    ...     name="demo", title="Demo", reference="none",
+    ...     table=pd.DataFrame({"Model": ["A"], "F1": ["0.90"]}),
+    ...     scores=pd.DataFrame({"f1": [0.9, 0.5]}, index=["A", "B"]),
+    ...     comparisons=pd.DataFrame({"leaky": ["A"], "correct": ["B"], "metric": ["f1"],
+    ...                               "leaky_value": [0.9], "correct_value": [0.5]}),
+    ... )
+    >>> r.leaky_beats_correct
+    True
+    >>> print(r.to_text())  # doctest: +ELLIPSIS
+    Demo (none)
+    ...
+    """
+
+    name: str
+    title: str
+    reference: str
+    table: pd.DataFrame
+    scores: pd.DataFrame
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)
+    figures: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    raw: pd.DataFrame | None = None
+    elapsed: float = 0.0
+
+    @property
+    def leaky_beats_correct(self) -> bool:
+        """Whether every leaky (or naive) model scores above its correct twin.
+
+        ``True`` when there is nothing to compare (e.g. Table 3).
+        """
+        if self.comparisons.empty:
+            return True
+        leaky = self.comparisons["leaky_value"].to_numpy(dtype=float)
+        correct = self.comparisons["correct_value"].to_numpy(dtype=float)
+        return bool(np.all(leaky > correct))
+
+    def _comparison_lines(self) -> list[str]:
+        lines = []
+        for row in self.comparisons.to_dict("records"):
+            text = (
+                f"{row['leaky']} vs {row['correct']} ({row['metric']}): "
+                f"{row['leaky_value']:.3f} vs {row['correct_value']:.3f}"
+            )
+            if "statistic" in row and not pd.isna(row.get("statistic")):
+                text += (
+                    f"; rank-sum statistic={row['statistic']:.2f}, p={format_pvalue(row['pvalue'])}"
+                )
+                if not pd.isna(row.get("paper_statistic", np.nan)):
+                    text += (
+                        f" (paper: statistic={row['paper_statistic']:.2f}, p{row['paper_pvalue']})"
+                    )
+            lines.append(text)
+        return lines
+
+    def to_text(self) -> str:
+        """The experiment as plain text: title, table, comparisons, notes.
+
+        Returns
+        -------
+        str
+        """
+        lines = [f"{self.title} ({self.reference})", ""]
+        lines.append(self.table.to_string(index=False))
+        comparisons = self._comparison_lines()
+        if comparisons:
+            lines.append("")
+            lines.extend(comparisons)
+        if self.notes:
+            lines.append("")
+            lines.extend(f"note: {note}" for note in self.notes)
+        lines.append(f"({self.elapsed:.1f} s)")
+        return "\n".join(lines)
+
+    def to_markdown(self, *, figure_paths: dict[str, str] | None = None) -> str:
+        """The experiment as a Markdown section.
+
+        Parameters
+        ----------
+        figure_paths : dict of str to str, optional
+            Figure name -> path relative to the Markdown file, to link the figures.
+
+        Returns
+        -------
+        str
+        """
+        parts = [f"## {self.title}", "", f"*{self.reference}* · {self.elapsed:.1f} s", ""]
+        parts += [markdown_table(self.table), ""]
+        comparisons = self._comparison_lines()
+        if comparisons:
+            parts += [f"- {line}" for line in comparisons] + [""]
+        for name, path in (figure_paths or {}).items():
+            parts += [f"![{name}]({path})", ""]
+        if self.notes:
+            parts += [f"> {note}" for note in self.notes] + [""]
+        return "\n".join(parts)
+
+    def __str__(self) -> str:
+        return self.to_text()
