@@ -445,3 +445,49 @@ def test_albumentations_train_transform_on_image_arrays():
         random_state=0,
     )
     assert clf.fit(X, y).predict(X).shape == (8,)
+
+
+def test_manifest_to_trained_model_with_worker_processes(tmp_path):
+    """split_datasets -> fit_classifier (2 DataLoader workers) -> predict, from PNG files."""
+    from PIL import Image
+
+    T = pytest.importorskip("torchvision.transforms.v2")
+    import pandas as pd
+
+    from pitfalls.torch import split_datasets
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(16):
+        label = i % 2
+        pixels = (rng.random((10, 10)) * 100 + 120 * label).astype(np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"{i}.png")
+        rows.append(
+            {
+                "file": f"{i}.png",
+                "dx": ["normal", "tumour"][label],
+                "split": "train" if i < 10 else ("val" if i < 13 else "test"),
+            }
+        )
+    sets = split_datasets(
+        pd.DataFrame(rows),
+        image="file",
+        label="dx",
+        root=tmp_path,
+        train_transform=T.RandomHorizontalFlip(),
+        eval_transform=T.Resize(10),
+    )
+    torch.manual_seed(0)
+    result = fit_classifier(
+        small_cnn(2, in_channels=1, width=4),
+        sets["train"],
+        sets["val"],
+        epochs=2,
+        batch_size=4,
+        num_workers=2,
+        device="cpu",
+        random_state=0,
+        verbose=False,
+    )
+    proba = predict(result.model, sets["test"], device="cpu", num_workers=0)
+    assert proba.shape == (3, 2) and np.isfinite(result.history["val_loss"]).all()
