@@ -317,6 +317,24 @@ def test_disjoint_splits_pass_and_masks_are_accepted():
     assert check_group_disjoint(groups, np.array([], dtype=int), [0, 1, 2, 3, 4]) is None
 
 
+def test_pandas_masks_and_nullable_indices_are_accepted():
+    df = pd.DataFrame({"patient": ["a", "a", "b", "c"], "split": ["tr", "tr", "te", "te"]})
+    df["split"] = df["split"].astype("string")
+    masks = [df["split"] == v for v in ("tr", "te")]
+    assert check_group_disjoint(df["patient"], *masks) is None
+    nullable = [pd.array([0, 1], dtype="Int64"), pd.array([2, 3], dtype="Int64")]
+    assert check_group_disjoint(df["patient"], *nullable) is None
+    leaky = pd.array([True, False, True, False], dtype="boolean")
+    with pytest.raises(GroupLeakageError):
+        check_group_disjoint(df["patient"], leaky, ~leaky)
+    with pytest.raises(
+        ValueError, match=re.escape("index_arrays[0] is a boolean mask with missing")
+    ):
+        check_group_disjoint(
+            df["patient"], pd.array([True, None, False, False], dtype="boolean"), [3]
+        )
+
+
 def test_names_at_most_ten_shared_groups_and_counts_them_all():
     groups = np.repeat([f"p{i:02d}" for i in range(15)], 2)
     train, test = np.arange(0, 30, 2), np.arange(1, 30, 2)  # every patient on both sides

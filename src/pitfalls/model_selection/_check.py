@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .._validation import check_groups, describe_values
 from ..exceptions import GroupLeakageError
@@ -15,7 +16,18 @@ __all__ = ["check_group_disjoint"]
 
 def _as_indices(index_array: Any, n_samples: int, position: int) -> np.ndarray:
     """Integer positions from an index array or a boolean mask of length n_samples."""
+    if pd.api.types.is_bool_dtype(index_array) and pd.isna(index_array).any():
+        raise ValueError(
+            f"index_arrays[{position}] is a boolean mask with missing values; "
+            "fill them (True or False) first."
+        )
     arr = np.asarray(index_array)
+    if arr.dtype == object and arr.size:
+        # pandas nullable dtypes ("boolean", "Int64") arrive as objects
+        if pd.api.types.is_bool_dtype(index_array):
+            arr = arr.astype(bool)
+        elif pd.api.types.is_integer_dtype(index_array):
+            arr = arr.astype(np.int64)
     if arr.ndim != 1:
         raise ValueError(
             f"index_arrays[{position}] must be 1-D (integer positions or a boolean mask); "
