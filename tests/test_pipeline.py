@@ -322,3 +322,22 @@ def test_row_hashes_sensitive_to_column_order_and_high_bits():
 @pytest.mark.filterwarnings("ignore::pitfalls.exceptions.LeakageWarning")
 def test_guard_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_outer_and_inner_group_cv_with_routing_and_augmentation():
+    X, y, groups = _imbalanced(n_major=12, n_minor=12)
+    inner_overlaps = []
+
+    class CheckingKFold(GroupKFold):
+        def split(self, X, y=None, groups=None):
+            for train, test in super().split(X, y, groups):
+                inner_overlaps.append(set(groups[train]) & set(groups[test]))
+                yield train, test
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=CheckingKFold(2))
+        pipe = make_pipeline(AugmentationSampler(lambda x, rng: x + 0.01, n_copies=2), search)
+        scores = cross_val_score(pipe, X, y, cv=GroupKFold(3), params={"groups": groups})
+    assert scores.shape == (3,)
+    assert len(inner_overlaps) == 3 * 2  # two inner splits in each of the three outer folds
+    assert all(not shared for shared in inner_overlaps)
