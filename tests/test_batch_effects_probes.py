@@ -315,12 +315,12 @@ def test_fast_default_probe_equals_cloned_sklearn_fits(signature):
 
 
 def test_batched_hessians_agree_between_gemm_and_stacked_forms():
-    from pitfalls.batch_effects._fast_logistic import _hessians
+    from pitfalls.batch_effects._fast_logistic import _hessians, _upper_outer
 
     rng = np.random.default_rng(10)
     design = rng.normal(size=(30, 4))
     curvature = rng.uniform(0, 0.25, size=(30, 6))
-    outer = (design[:, :, None] * design[:, None, :]).reshape(30, -1)
+    outer = _upper_outer(design)
     expected = np.stack([design.T @ (design * c[:, None]) for c in curvature.T])
     np.testing.assert_allclose(_hessians(design, curvature, outer), expected)
     np.testing.assert_allclose(_hessians(design, curvature, None), expected)

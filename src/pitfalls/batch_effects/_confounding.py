@@ -239,7 +239,9 @@ def confounding_test(
     method : {"auto", "chi2", "fisher"}, default="auto"
         Test for the p-value. ``"auto"`` uses Fisher's exact test for a 2x2 table whose
         smallest expected count is below 5 (Cochran's rule) and Pearson's chi-square test
-        (no continuity correction) otherwise. ``"fisher"`` needs a 2x2 table.
+        (no continuity correction) otherwise. ``"fisher"`` needs a 2x2 table. For larger
+        tables with expected counts below 5 the chi-square p-value is approximate; the
+        effect size (``cramers_v``) is the number to read there.
     warn : bool, default=True
         Emit a :class:`~pitfalls.exceptions.BatchEffectWarning` when the association is
         strong. Set to False to call the test silently (e.g. from an audit).

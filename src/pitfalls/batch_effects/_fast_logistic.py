@@ -35,11 +35,26 @@ def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.nd
     return with_bias[0], with_bias[1]
 
 
+def _upper_outer(design: np.ndarray) -> np.ndarray:
+    """Each sample's outer product x x^T, upper triangle only, flattened."""
+    upper_i, upper_j = np.triu_indices(design.shape[1])
+    return design[:, upper_i] * design[:, upper_j]
+
+
 def _hessians(design: np.ndarray, curvature: np.ndarray, outer: np.ndarray | None) -> np.ndarray:
-    """``design.T @ diag(curvature[:, k]) @ design`` for every problem k."""
+    """``design.T @ diag(curvature[:, k]) @ design`` for every problem k.
+
+    With ``outer`` (from :func:`_upper_outer`) all Hessians are one GEMM over the upper
+    triangles, mirrored afterwards; without it, a stacked matmul per problem.
+    """
     n_dims = design.shape[1]
     if outer is not None:
-        return (curvature.T @ outer).reshape(-1, n_dims, n_dims)
+        upper_i, upper_j = np.triu_indices(n_dims)
+        hessian = np.empty((curvature.shape[1], n_dims, n_dims))
+        values = curvature.T @ outer
+        hessian[:, upper_i, upper_j] = values
+        hessian[:, upper_j, upper_i] = values
+        return hessian
     # contiguous operands keep numpy's stacked matmul on BLAS
     weighted = np.ascontiguousarray(
         (curvature.T[:, :, None] * design[None, :, :]).transpose(0, 2, 1)
@@ -56,9 +71,8 @@ def _newton(design: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.nda
     converged = np.zeros(targets.shape[1], dtype=bool)
     n_samples = design.shape[0]
     outer = None
-    if n_samples * n_dims * n_dims <= _WORK_ELEMENTS:
-        # every sample's outer product x x^T, flattened: all Hessians are then one GEMM
-        outer = (design[:, :, None] * design[:, None, :]).reshape(n_samples, -1)
+    if n_samples * n_dims * (n_dims + 1) // 2 <= _WORK_ELEMENTS:
+        outer = _upper_outer(design)
     for _ in range(_MAX_NEWTON_STEPS):
         prob = expit(design @ weights)
         gradient = design.T @ (prob - targets) + penalty[:, None] * weights
