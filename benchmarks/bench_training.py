@@ -234,13 +234,13 @@ def bench_loader(
     prepare = DevicePreprocess(device, args.image_size, args.gpu_augment, args.channels_last)
     start = 0.0
     for step, (images, labels) in enumerate(make_loader(paths, args, device)):
-        if step == args.warmup:
-            _sync(device)
-            start = time.perf_counter()
         x = prepare(images.to(device, non_blocking=True))
         y = labels.to(device, non_blocking=True)
         if trainer is not None:
             trainer.step(x, y)
+        if step == args.warmup - 1:  # the clock covers fetching *and* processing `steps` batches
+            _sync(device)
+            start = time.perf_counter()
     _sync(device)
     return args.steps * args.batch_size / (time.perf_counter() - start)
 
@@ -276,6 +276,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.channels_last = device.type == "cuda"
     if args.warmup is None:
         args.warmup = 10 if device.type == "cuda" else 2
+    if args.warmup < 1 or args.steps < 1:
+        parser.error("--warmup and --steps must be at least 1.")
     if args.num_workers is None:
         args.num_workers = max(1, min(16, (os.cpu_count() or 2) - 1))
     if args.n_files is None:

@@ -288,7 +288,8 @@ def _ddp_worker(rank, out, port):
         random_state=0,
         verbose=False,
     )
-    flat = torch.cat([p.detach().flatten() for p in result.model.parameters()])
+    state = result.model.state_dict()
+    flat = torch.cat([v.detach().float().flatten() for v in state.values()])
     (Path(out) / f"rank{rank}.json").write_text(
         json.dumps(
             {
@@ -324,15 +325,12 @@ def test_distributed_training_with_gloo_on_two_processes(tmp_path):
         shard0 = ranks[0]["seen"][epoch * 10 : (epoch + 1) * 10]
         shard1 = ranks[1]["seen"][epoch * 10 : (epoch + 1) * 10]
         assert sorted(shard0 + shard1) == list(range(20))
-    np.testing.assert_allclose(ranks[0]["params"], ranks[1]["params"], rtol=1e-6)  # in sync
+    # weights *and* BatchNorm statistics are identical on both ranks
+    np.testing.assert_allclose(ranks[0]["params"], ranks[1]["params"], rtol=1e-6)
     assert ranks[0]["val"] == ranks[1]["val"]  # validation loss summed over both shards
     saved = torch.load(tmp_path / "ckpt.pt", weights_only=True)
-    trainable = [
-        v.flatten()
-        for k, v in saved["model"].items()
-        if "running" not in k and "num_batches" not in k
-    ]
-    np.testing.assert_allclose(torch.cat(trainable).numpy(), ranks[0]["params"], rtol=1e-6)
+    everything = torch.cat([v.float().flatten() for v in saved["model"].values()])
+    np.testing.assert_allclose(everything.numpy(), ranks[0]["params"], rtol=1e-6)
 
 
 # ---------------------------------------------------------------- sklearn wrapper

@@ -214,6 +214,11 @@ class _Trainer:
             optimizer.step()
             loss_sum += loss.detach().float()  # stays on the device: no sync per step
             count += len(y)
+        if self.world_size > 1:
+            # DDP syncs buffers at the *start* of each forward, so after the last step the
+            # BatchNorm statistics differ per rank; take rank 0's, so all ranks hold one model.
+            for buffer in self.model.buffers():
+                dist.broadcast(buffer, src=0)
         return self._sum(loss_sum, count)
 
     @torch.no_grad()
