@@ -30,6 +30,7 @@ Examples
 (0.14, 0.11)
 """
 
+from ._examples import example_arguments
 from ._paper import (
     METRICS,
     PAPER_ACCURACY_EXAMPLE,
@@ -56,6 +57,7 @@ __all__ = [
     "ExperimentResult",
     "PaperRow",
     "Settings",
+    "example_arguments",
     "format_mean_sd",
     "format_pvalue",
     "get_experiment",

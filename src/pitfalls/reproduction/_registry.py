@@ -185,6 +185,7 @@ def run(
     random_state: int = 0,
     n_jobs: int | None = None,
     verbose: bool = False,
+    settings: Settings | None = None,
 ) -> ExperimentResult:
     """Run one experiment of the paper and return the paper's figures beside this run's.
 
@@ -210,6 +211,10 @@ def run(
         Parallel jobs over repeats (joblib; ``joblib.parallel_config`` applies).
     verbose : bool, default=False
         Show progress bars.
+    settings : Settings, optional
+        Full control over sizes (e.g. ``dataclasses.replace(resolve_settings(),
+        epochs=2)``); when given, ``quick``, ``device``, ``n_repeats``,
+        ``random_state`` and ``n_jobs`` are ignored.
 
     Returns
     -------
@@ -226,9 +231,14 @@ def run(
     ValueError: experiment='nope' is not one of ...
     """
     experiment = get_experiment(name)
-    settings = resolve_settings(
-        quick=quick, device=device, n_repeats=n_repeats, random_state=random_state, n_jobs=n_jobs
-    )
+    if settings is None:
+        settings = resolve_settings(
+            quick=quick,
+            device=device,
+            n_repeats=n_repeats,
+            random_state=random_state,
+            n_jobs=n_jobs,
+        )
     path = _check_data(data)
     start = time.perf_counter()
     result = experiment.load()(settings, path, verbose)
@@ -250,6 +260,8 @@ def run_all(
     random_state: int = 0,
     n_jobs: int | None = None,
     verbose: bool = False,
+    data: Mapping[str, str | Path] | None = None,
+    settings: Settings | None = None,
     callback: Callable[[ExperimentResult], object] | None = None,
 ) -> list[ExperimentResult]:
     """Run several experiments (default: all of them) and write one report.
@@ -259,9 +271,11 @@ def run_all(
     names : iterable of str, optional
         Experiment names; default all, in the paper's order. Every name is checked
         before anything runs.
+    data : mapping of str to path, optional
+        Experiment name -> the real dataset for that experiment.
     callback : callable, optional
         Called with each result as soon as it is ready (the command line prints it).
-    quick, device, n_repeats, out, random_state, n_jobs, verbose
+    quick, device, n_repeats, out, random_state, n_jobs, verbose, settings
         As in :func:`run`.
 
     Returns
@@ -277,9 +291,11 @@ def run_all(
     ValueError: experiment='typo' is not one of ...
     """
     selected = list_experiments() if names is None else list(dict.fromkeys(names))
-    for name in selected:
+    data = dict(data or {})
+    for name in [*selected, *data]:
         get_experiment(name)
-    resolve_settings(quick=quick, device=device, n_repeats=n_repeats)
+    if settings is None:
+        resolve_settings(quick=quick, device=device, n_repeats=n_repeats)  # fail early
     results = []
     for name in selected:
         result = run(
@@ -290,6 +306,8 @@ def run_all(
             random_state=random_state,
             n_jobs=n_jobs,
             verbose=verbose,
+            data=data.get(name),
+            settings=settings,
         )
         results.append(result)
         if callback is not None:
