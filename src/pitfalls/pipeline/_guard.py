@@ -47,6 +47,14 @@ def _fingerprints(X: Any) -> np.ndarray:
     return row_hashes(arr)
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    # np.sort + neighbour comparison: several times faster than np.unique on uint64
+    ordered = np.sort(values)
+    keep = np.ones(ordered.shape, dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def _estimator_has(attr: str) -> Any:
     def check(self: LeakageGuard) -> bool:
         target = self.estimator_ if hasattr(self, "estimator_") else self.estimator
@@ -142,7 +150,7 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         if _routing_enabled():
             fit_params = process_routing(self, "fit", **fit_params).estimator.fit
         self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
-        self.fit_fingerprints_ = np.unique(_fingerprints(X))
+        self.fit_fingerprints_ = _sorted_unique(_fingerprints(X))
         for attr in ("classes_", "n_features_in_", "feature_names_in_"):
             if hasattr(self.estimator_, attr):
                 setattr(self, attr, getattr(self.estimator_, attr))
