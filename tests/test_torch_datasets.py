@@ -310,3 +310,11 @@ def test_albumentations_children_draw_independent_randomness():
     torch.manual_seed(0)
     corners = {round(train[0][0][0, 0, 0].item() * 255) for _ in range(60)}
     assert corners == {0, 3, 12, 15}  # none, horizontal, vertical, both: not always together
+
+
+def test_in_place_transforms_never_edit_the_stored_images():
+    stored = np.full((4, 4), 0.5, dtype=np.float32)
+    df = pd.DataFrame({"img": [stored], "y": [0], "split": ["train"]})
+    train = split_datasets(df, image="img", label="y", train_transform=lambda t: t.mul_(2))["train"]
+    assert train[0][0].max().item() == 1.0 and train[0][0].max().item() == 1.0
+    assert stored.max() == 0.5

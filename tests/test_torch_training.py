@@ -489,3 +489,17 @@ def test_manifest_to_trained_model_with_worker_processes(tmp_path):
     )
     proba = predict(result.model, sets["test"], device="cpu", num_workers=0)
     assert proba.shape == (3, 2) and np.isfinite(result.history["val_loss"]).all()
+
+
+def test_in_place_train_transform_does_not_accumulate_over_epochs():
+    X = np.full((4, 6, 6), 0.5, dtype=np.float32)
+    seen = []
+
+    def double(t):
+        seen.append(float(t.max()))
+        return t.mul_(2)
+
+    TorchImageClassifier(
+        epochs=3, batch_size=4, validation_fraction=0, device="cpu", train_transform=double
+    ).fit(X, [0, 1, 0, 1])
+    assert set(seen) == {0.5} and X.max() == 0.5

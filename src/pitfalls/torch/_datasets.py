@@ -210,8 +210,8 @@ class ManifestImageDataset(torch.utils.data.Dataset):
         (3, 3)
         """
         value = self._images[index]
-        if isinstance(value, np.ndarray):
-            return _convert_mode(value, self.mode)
+        if isinstance(value, np.ndarray):  # a copy: in-place transforms must not edit the manifest
+            return _convert_mode(value.copy(), self.mode)
         path = self._path(value)
         try:
             return self.loader(path, self.mode)

@@ -52,7 +52,8 @@ class _ImageArrayDataset(Dataset):
         image = self.images[index]
         if self.transform is not None:
             # same rules as the manifest datasets: albumentations or tensor transforms
-            image = apply_transform(self.transform, image.permute(1, 2, 0).numpy())
+            # a copy, so an in-place transform cannot edit the stored training images
+            image = apply_transform(self.transform, image.permute(1, 2, 0).numpy().copy())
         return image, self.targets[index]
 
 
