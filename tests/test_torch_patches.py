@@ -177,3 +177,47 @@ def test_patch_manifest_names_the_slide_that_fails(tmp_path):
             n_patches=2,
             downscale=1,
         )
+
+
+def test_patch_manifest_writes_jpeg_and_checks_the_format(tmp_path):
+    Image.fromarray(_slide()).save(tmp_path / "s.png")
+    slides = pd.DataFrame({"file": ["s.png"], "patient": ["p1"]})
+    options = {
+        "image": "file",
+        "group": "patient",
+        "root": tmp_path,
+        "out_dir": tmp_path / "o",
+        "patch_size": 8,
+        "n_patches": 2,
+        "downscale": 2,
+        "random_state": 0,
+    }
+    patches = patch_manifest(slides, file_format="jpeg", **options)
+    assert all(path.endswith(".jpg") for path in patches["patch_path"])
+    assert load_image(patches["patch_path"].iloc[0]).shape == (8, 8, 3)
+    with pytest.raises(
+        ValueError, match=r"file_format='tiff' is not supported; use 'png' or 'jpeg'"
+    ):
+        patch_manifest(slides, file_format="tiff", **options)
+
+
+def test_patch_manifest_in_parallel_matches_sequential(tmp_path):
+    from joblib import parallel_config
+
+    for seed in range(3):
+        Image.fromarray(_slide(seed=seed)).save(tmp_path / f"s{seed}.png")
+    slides = pd.DataFrame({"file": [f"s{i}.png" for i in range(3)], "patient": ["a", "b", "c"]})
+    options = {
+        "image": "file",
+        "group": "patient",
+        "root": tmp_path,
+        "patch_size": 8,
+        "n_patches": 4,
+        "downscale": 2,
+        "random_state": 3,
+    }
+    sequential = patch_manifest(slides, out_dir=tmp_path / "seq", **options)
+    with parallel_config(backend="threading"):
+        parallel = patch_manifest(slides, out_dir=tmp_path / "par", n_jobs=2, **options)
+    columns = ["patient", "patch_row", "patch_col"]
+    pd.testing.assert_frame_equal(sequential[columns], parallel[columns])

@@ -73,8 +73,10 @@ def tissue_mask(
 
 
 def _summed_area(mask: np.ndarray) -> np.ndarray:
-    table = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int64)
-    np.cumsum(np.cumsum(mask, axis=0, dtype=np.int64), axis=1, out=table[1:, 1:])
+    # int32 halves the memory of a whole-slide table whenever the counts fit
+    dtype = np.int32 if mask.size < 2**31 else np.int64
+    table = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=dtype)
+    np.cumsum(np.cumsum(mask, axis=0, dtype=dtype), axis=1, out=table[1:, 1:])
     return table
 
 
@@ -207,16 +209,26 @@ def extract_patches(
 
 
 def _patches_of_slide(
-    position: int, row: pd.Series, path: Path, out_dir: Path, seed: int, options: dict[str, Any]
+    position: int,
+    row: pd.Series,
+    path: Path,
+    out_dir: Path,
+    seed: int,
+    options: dict[str, Any],
+    file_format: str,
 ) -> list[dict[str, Any]]:
     try:
         patches, coords = extract_patches(path, random_state=seed, **options)
     except ValueError as exc:
         raise ValueError(f"slide '{path}' (row {row.name!r}): {exc}") from exc
     records = []
+    suffix = ".jpg" if file_format == "jpeg" else ".png"
     for number, (patch, (top, left)) in enumerate(zip(patches, coords, strict=True)):
-        file = out_dir / f"slide{position:05d}_patch{number:04d}.png"
-        Image.fromarray(patch).save(file)
+        file = out_dir / f"slide{position:05d}_patch{number:04d}{suffix}"
+        if file_format == "jpeg":
+            Image.fromarray(patch).save(file, quality=95)
+        else:
+            Image.fromarray(patch).save(file)
         records.append(
             {
                 **row.to_dict(),
@@ -240,6 +252,7 @@ def patch_manifest(
     max_background: float = 0.75,
     downscale: int = 4,
     tissue_threshold: float = 220,
+    file_format: str = "png",
     n_jobs: int | None = None,
     random_state: int | None = None,
 ) -> pd.DataFrame:
@@ -263,6 +276,9 @@ def patch_manifest(
         Directory the slide paths are relative to.
     patch_size, n_patches, max_background, downscale, tissue_threshold
         As for :func:`extract_patches`.
+    file_format : {"png", "jpeg"}, default="png"
+        Patch files: lossless PNG, or JPEG (quality 95; smaller and several times faster
+        to write and read for 1024-pixel patches).
     n_jobs : int, optional
         Slides processed in parallel with joblib (``joblib.parallel_config`` applies).
     random_state : int, optional
@@ -290,6 +306,8 @@ def patch_manifest(
     >>> patches[["patient", "y"]].values.tolist()
     [['p7', 1], ['p7', 1], ['p7', 1]]
     """
+    if file_format not in ("png", "jpeg"):
+        raise ValueError(f"file_format={file_format!r} is not supported; use 'png' or 'jpeg'.")
     df = read_manifest(slides)
     check_columns(df, {"image": image, "group": group}, required_values=("image", "group"))
     out = Path(out_dir)
@@ -305,7 +323,9 @@ def patch_manifest(
         "tissue_threshold": tissue_threshold,
     }
     per_slide = Parallel(n_jobs=n_jobs)(
-        delayed(_patches_of_slide)(i, df.iloc[i], paths[i], out, int(seeds[i]), options)
+        delayed(_patches_of_slide)(
+            i, df.iloc[i], paths[i], out, int(seeds[i]), options, file_format
+        )
         for i in range(len(df))
     )
     return pd.DataFrame([record for records in per_slide for record in records])
