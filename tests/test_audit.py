@@ -286,6 +286,14 @@ def test_temporal_check():
             {"group": "patient", "split": "split", "near_threshold": 40},
             r"near_threshold=40 is outside",
         ),
+        (
+            {"group": "patient", "split": "split", "near_orientations": "sideways"},
+            r"near_orientations='sideways' is not one of 'flip', 'all', 'none'",
+        ),
+        (
+            {"group": "patient", "split": "split", "near_detail_threshold": 200},
+            r"near_detail_threshold=200 is outside \[0, 128\]",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, message):

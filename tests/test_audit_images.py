@@ -137,12 +137,14 @@ def test_flipped_and_turned_copies_are_found(image_manifest, op, note):
     root, df = image_manifest
     copy = np.ascontiguousarray(op(smooth_image(3)))
     df = add_row(df, root, copy, "turned.png", "q1", "test")
-    report = audit(df, group="patient", split="split", image="path", root=root)
+    kwargs = {"group": "patient", "split": "split", "image": "path", "root": root}
+    report = audit(df, **kwargs, near_orientations="all")
     row = report.findings[report.findings.code == "PF104"].iloc[0]
     assert row.examples == [f"rows 3 (train) and 12 (test, {note}), distance 0/64, 0/256"]
     assert "1 flipped or turned" in row.detail
-    plain = audit(df, group="patient", split="split", image="path", root=root, near_flips=False)
-    assert "PF104" not in codes(plain)
+    # The default searches left-right flips only; "none" searches as stored.
+    assert ("PF104" in codes(audit(df, **kwargs))) == (note == "flipped left-right")
+    assert "PF104" not in codes(audit(df, **kwargs, near_orientations="none"))
 
 
 def test_jpeg_copy_distance_and_threshold(image_manifest, tmp_path):

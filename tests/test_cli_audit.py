@@ -192,7 +192,13 @@ def test_bad_images_are_one_line_exit_2(image_csv, capsys, bad, message):
 
 @pytest.mark.parametrize(
     "extra",
-    [("--fail-on", "sometimes"), ("--format", "pdf"), ("--near-threshold", "many"), ()],
+    [
+        ("--fail-on", "sometimes"),
+        ("--format", "pdf"),
+        ("--near-threshold", "many"),
+        ("--near-orientations", "sideways"),
+        (),
+    ],
 )
 def test_invalid_option_values_exit_2(clean_csv, capsys, extra):
     argv = audit_args(clean_csv, *extra) if extra else ["audit", str(clean_csv), "--group", "pid"]

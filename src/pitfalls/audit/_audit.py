@@ -19,6 +19,8 @@ from ._report import AuditReport
 __all__ = ["audit"]
 
 _CONTINUOUS_MIN_UNIQUE = 20
+# Orientation indices of ImageHashes: 0 as stored, 1 flipped left-right, 2-7 the rest.
+_ORIENTATION_SETS = {"flip": (0, 1), "all": tuple(range(8)), "none": (0,)}
 
 
 def audit(
@@ -36,7 +38,7 @@ def audit(
     near_duplicates: bool = True,
     near_threshold: int = 10,
     near_detail_threshold: int = 64,
-    near_flips: bool = True,
+    near_orientations: str = "flip",
     random_state: Any = None,
     n_jobs: int | None = None,
     progress: bool | None = None,
@@ -94,9 +96,10 @@ def audit(
         candidate. Re-encoded, resized, brightness-shifted or noisy copies stay
         within about 16 bits, shifts and crops of 1-2% within about 50; unrelated
         images of one kind measured 76 bits or more in our chest-X-ray-like tests.
-    near_flips : bool, default=True
-        Also match copies flipped or turned by multiples of 90 degrees (common
-        augmentations). Costs 8 searches instead of one.
+    near_orientations : {"flip", "all", "none"}, default="flip"
+        Orientations of the copies searched: ``"flip"`` the image as stored and
+        flipped left-right (the most common augmentation; 2 searches), ``"all"``
+        every flip and quarter turn (8 searches), ``"none"`` as stored only.
     random_state : int, RandomState or None
         Accepted for API symmetry; every current check is deterministic.
     n_jobs : int, optional
@@ -166,7 +169,12 @@ def audit(
     data.near_duplicates = near_duplicates
     data.near_threshold = near_threshold
     data.near_detail_threshold = near_detail_threshold
-    data.near_flips = near_flips
+    if near_orientations not in _ORIENTATION_SETS:
+        raise ManifestError(
+            f"near_orientations={near_orientations!r} is not one of "
+            f"{', '.join(map(repr, _ORIENTATION_SETS))}."
+        )
+    data.near_orientations = _ORIENTATION_SETS[near_orientations]
     if features:
         data.feature_hash = _feature_keys(df, features)
     if date is not None:

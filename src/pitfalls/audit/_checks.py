@@ -162,7 +162,7 @@ class AuditData:
     near_duplicates: bool = True
     near_threshold: int = 10
     near_detail_threshold: int = 64
-    near_flips: bool = True
+    near_orientations: tuple[int, ...] = (0, 1)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -646,7 +646,7 @@ def _near_pairs(data: AuditData) -> tuple[np.ndarray, ...]:
     rank = {"train": 0, "val": 1, None: 2, "test": 3}
     # Training-like splits first, so that a pair reads "train ... and test ...".
     split_order = sorted(range(len(data.split_names)), key=lambda s: rank[data.split_roles[s]])
-    orientations = range(8) if data.near_flips else range(1)
+    orientations = data.near_orientations
     found = []
     for pos, s1 in enumerate(split_order):
         rows1 = np.flatnonzero(usable & (data.split == s1))

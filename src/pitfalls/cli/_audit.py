@@ -79,9 +79,11 @@ def register(subparsers: Any) -> None:
         "--no-near-duplicates", action="store_true", help="skip the near-duplicate search"
     )
     parser.add_argument(
-        "--no-near-flips",
-        action="store_true",
-        help="do not match flipped or quarter-turned copies (8x faster search)",
+        "--near-orientations",
+        choices=("flip", "all", "none"),
+        default="flip",
+        help="copies searched: as stored and flipped left-right (flip, default), every "
+        "flip and quarter turn (all), as stored only (none)",
     )
     parser.add_argument(
         "--n-jobs", type=int, default=-1, metavar="N", help="image hashing workers (default: all)"
@@ -123,7 +125,7 @@ def run_audit(args: argparse.Namespace) -> int:
             near_duplicates=not args.no_near_duplicates,
             near_threshold=args.near_threshold,
             near_detail_threshold=args.near_detail_threshold,
-            near_flips=not args.no_near_flips,
+            near_orientations=args.near_orientations,
             n_jobs=args.n_jobs,
         )
     except ManifestError as exc:
