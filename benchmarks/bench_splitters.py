@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"{n_samples:>9} {n_groups:>8} {n_classes:>3} {shuffle!s:>7} | "
                 f"{t_sk:>9.3f} {t_ours:>7.3f} {t_sk / t_ours:>7.1f}x | "
-                f"{balance_deviation(f_sk, y, k):>11.5f} {balance_deviation(f_ours, y, k):>9.5f}"
+                f"{balance_deviation(f_sk, y, k):>11.2e} {balance_deviation(f_ours, y, k):>9.2e}"
             )
 
 
