@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import math
 import os
 import tempfile
@@ -289,7 +290,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def main(argv: list[str] | None = None) -> dict[str, float | str]:
     args = parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda":
@@ -323,7 +324,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"ratio real / synthetic      : {ratio:9.3f} ({verdict} the 0.80 goal)")
     if ratio < 0.8 and loader_only < 1.1 * synthetic:
         print("the data path is CPU-bound: try --gpu-augment or more --num-workers")
-    return {"synthetic": synthetic, "loader_only": loader_only, "real": real, "ratio": ratio}
+    result = {
+        "device": name,
+        "synthetic": synthetic,
+        "loader_only": loader_only,
+        "real": real,
+        "ratio": ratio,
+    }
+    print(
+        "RESULT "
+        + json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()})
+    )
+    return result
 
 
 if __name__ == "__main__":
