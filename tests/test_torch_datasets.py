@@ -175,6 +175,8 @@ def test_albumentations_training_augmentation_is_reproducible_under_torch_seed()
         A.HorizontalFlip(p=0.5),
         A.Compose([A.Resize(8, 8), A.Rotate(limit=30, p=1.0)]),  # found by probing
         A.OneOf([A.Resize(8, 8), A.Resize(6, 6)]),
+        A.GaussNoise(p=1.0),  # found by probing
+        T.GaussianBlur(5, sigma=(0.1, 2.0)),  # random sigma, found by probing
         lambda t: t + torch.rand_like(t),
     ],
 )
@@ -192,6 +194,7 @@ def test_random_transforms_are_detected(transform):
         T.RandomHorizontalFlip(p=0.0),
         A.Compose([A.Resize(8, 8), A.Normalize()]),
         A.HorizontalFlip(p=1.0),
+        T.GaussianBlur(5, sigma=(1.0, 1.0)),  # fixed sigma
         lambda t: t * 2,
     ],
 )
