@@ -224,6 +224,8 @@ def test_class_missing_from_split_and_tiny_split():
     assert row.examples == ["val has no 'pneumonia'"]
     tiny = audit(df.iloc[:12], **KW)
     assert finding(tiny, "PF303").severity == "medium"
+    assert finding(tiny, "PF303").n_affected == 12  # every split of 12 rows is tiny
+    assert finding(report, "PF302").n_affected == (df.split == "val").sum()
 
 
 def test_missing_labels_and_continuous_label():

@@ -293,6 +293,16 @@ def test_rgb_and_gray_versions_hash_alike():
     assert hamming(gray, rgb) == 0
 
 
+def test_progress_bar_goes_to_stderr_only_when_asked(image_manifest, capsys):
+    root, df = image_manifest
+    paths = [root / p for p in df.path]
+    hash_images(paths, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "hashing images" in err and "12/12" in err
+    hash_images(paths)  # default: only on a terminal, and pytest's stderr is not one
+    assert capsys.readouterr().err == ""
+
+
 def test_parallel_hashing_matches_serial(image_manifest):
     root, df = image_manifest
     paths = [root / p for p in df.path]
@@ -324,6 +334,26 @@ def test_hamming_pairs_matches_brute_force(a, b, flips, threshold):
         if np.bitwise_count(a[x] ^ b[y]) <= threshold
     ]
     assert list(zip(i.tolist(), j.tolist(), d.tolist(), strict=True)) == expected
+
+
+@pytest.mark.parametrize("threshold", [0, 4, 8, 9, 10, 11, 12, 15, 16, 20])
+def test_hamming_pairs_every_strategy_matches_dense_reference(threshold):
+    # Thresholds 9-11 use chunk probing, up to 15 multi-index hashing, then a dense
+    # scan: each must return exactly the pairs of the dense distance matrix.
+    rng = np.random.default_rng(threshold)
+    a = rng.integers(0, 2**64, 3000, dtype=np.uint64)
+    b = rng.integers(0, 2**64, 400, dtype=np.uint64)
+    n_flips = rng.integers(0, threshold + 3, 200)
+    for k, n in enumerate(n_flips):  # plant pairs around the threshold
+        bits = rng.choice(64, n, replace=False).astype(np.uint64)
+        b[k] = a[k] ^ np.bitwise_or.reduce(np.uint64(1) << bits, initial=np.uint64(0))
+    i, j, d = hamming_pairs(a, b, threshold)
+    dense = np.bitwise_count(a[:, None] ^ b[None, :])
+    ei, ej = np.nonzero(dense <= threshold)
+    np.testing.assert_array_equal(i, ei)
+    np.testing.assert_array_equal(j, ej)
+    np.testing.assert_array_equal(d, dense[ei, ej])
+    assert i.size >= (n_flips <= threshold).sum()
 
 
 def test_hamming_pairs_rejects_bad_threshold():

@@ -902,6 +902,7 @@ def _class_missing(data: AuditData, check: Check) -> list[Finding]:
     assert data.label_names is not None
     table = _label_table(data)
     examples = []
+    n_rows = 0
     for s in range(len(data.split_names)):
         if table[s].sum() == 0:
             continue
@@ -909,6 +910,7 @@ def _class_missing(data: AuditData, check: Check) -> list[Finding]:
         if missing.size:
             names = describe_values(data.label_names[missing])
             examples.append(f"{data.split_name(s)} has no {names}")
+            n_rows += int(table[s].sum())
     if not examples:
         return []
     detail = (
@@ -916,7 +918,7 @@ def _class_missing(data: AuditData, check: Check) -> list[Finding]:
         "and per-class metrics are undefined there. Stratify the split by label "
         "(pitfalls.model_selection.StratifiedGroupKFold)."
     )
-    return [check.finding(detail, 0, examples)]
+    return [check.finding(detail, n_rows, examples)]
 
 
 @_register(
@@ -931,10 +933,11 @@ def _tiny_split(data: AuditData, check: Check) -> list[Finding]:
     rows = np.bincount(data.split, minlength=n_splits)
     groups = np.bincount(_group_split_pairs(data) % n_splits, minlength=n_splits)
     examples, severity = [], "low"
-    for s in range(n_splits):
-        if rows[s] < TINY_SPLIT_ROWS or groups[s] < TINY_SPLIT_GROUPS:
-            examples.append(f"{data.split_name(s)}: {rows[s]} rows, {groups[s]} groups")
-            severity = "medium"
+    tiny = (rows < TINY_SPLIT_ROWS) | (groups < TINY_SPLIT_GROUPS)
+    affected = tiny[data.split]
+    for s in np.flatnonzero(tiny):
+        examples.append(f"{data.split_name(s)}: {rows[s]} rows, {groups[s]} groups")
+        severity = "medium"
     if _label_usable(data):
         assert data.label_names is not None
         table = _label_table(data)
@@ -942,6 +945,8 @@ def _tiny_split(data: AuditData, check: Check) -> list[Finding]:
             examples.append(
                 f"{data.split_name(s)}: only {table[s, k]} of class {data.label_names[k]!r}"
             )
+            assert data.label is not None
+            affected |= (data.split == s) & (data.label == k)
     if not examples:
         return []
     detail = (
@@ -950,7 +955,7 @@ def _tiny_split(data: AuditData, check: Check) -> list[Finding]:
         "measured there swing widely from one split to the next. Report confidence "
         "intervals, or use (repeated) group cross-validation."
     )
-    return [check.finding(detail, 0, examples, severity=severity)]
+    return [check.finding(detail, int(affected.sum()), examples, severity=severity)]
 
 
 @_register(

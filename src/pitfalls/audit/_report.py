@@ -62,7 +62,7 @@ class AuditReport:
     >>> report.findings[["code", "severity", "n_affected"]]
         code severity  n_affected
     0  PF101     high           2
-    1  PF303   medium           0
+    1  PF303   medium           4
     """
 
     finding_list: list[Finding]

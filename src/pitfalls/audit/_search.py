@@ -91,6 +91,7 @@ def _chunk_probe(a: np.ndarray, b: np.ndarray, threshold: int) -> tuple[np.ndarr
         shift = np.uint64(c * _CHUNK_BITS)
         key_a = ((a >> shift) & chunk_mask).astype(np.int64)
         order_a = np.argsort(key_a, kind="stable")
+        sorted_a = a[order_a]
         # bucket_start[v] .. bucket_start[v + 1]: positions in order_a with chunk value v
         bucket_start = np.searchsorted(key_a[order_a], np.arange((1 << _CHUNK_BITS) + 1))
         key_b = (b >> shift) & chunk_mask
@@ -105,11 +106,11 @@ def _chunk_probe(a: np.ndarray, b: np.ndarray, threshold: int) -> tuple[np.ndarr
             lo, counts = lo[hit], counts[hit]
             owner = start + hit // masks.size
             total = int(counts.sum())
-            offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
-            ii = order_a[np.repeat(lo, counts) + offsets]
+            # Candidate k of a probe sits at lo + k in the sorted order.
+            positions = np.arange(total) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
             jj = np.repeat(owner, counts)
-            keep = np.bitwise_count(a[ii] ^ b[jj]) <= threshold
-            found_i.append(ii[keep])
+            keep = np.flatnonzero(np.bitwise_count(sorted_a[positions] ^ b[jj]) <= threshold)
+            found_i.append(order_a[positions[keep]])
             found_j.append(jj[keep])
     i = np.concatenate(found_i)
     j = np.concatenate(found_j)
