@@ -455,8 +455,11 @@ def nested_cross_validate(
     -----
     The equality with the plain loop holds when the estimator is deterministic given
     its parameters (every ``random_state`` fixed), as the plain loop's own
-    reproducibility requires. Fit parameters are not supported; a failing fit raises
-    instead of scoring ``NaN``.
+    reproducibility requires. A ``RandomForestClassifier`` (alone or as the last
+    step) is fitted with its per-tree Python overhead removed; its trees are identical
+    to scikit-learn's (tested tree by tree). Fit parameters are not supported; a
+    single scorer selects and reports; a failing fit raises instead of scoring
+    ``NaN``.
 
     Examples
     --------
