@@ -283,7 +283,8 @@ def detail_hash(pixels: np.ndarray) -> np.ndarray:
 def _signature(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     # Coarse hashes (8,), detail hashes (8, 4) for the 8 orientations, low-information flag.
     gray = _grayscale(pixels)
-    content = _trim_border(gray)
+    intensity_range = float(gray.max()) - float(gray.min())
+    content = _trim_border(gray, intensity_range)
     if content is None:
         return np.zeros(8, np.uint64), np.zeros((8, 4), np.uint64), True
     fine_thumb = _downsample(content, 2 * _THUMB)
@@ -293,7 +294,6 @@ def _signature(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     block = spectrum[:8, :8]
     coeffs = block.ravel()
     ac = coeffs[1:]
-    intensity_range = float(np.ptp(gray))
     scale = max(abs(float(coeffs[0])), intensity_range, 1e-12)
     tied = np.mean(np.abs(ac) <= 1e-6 * scale)
     # Share of the thumbnail's variance in the 63 hashed frequencies: about 6% for
@@ -341,7 +341,7 @@ def _grayscale(pixels: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32, copy=False)
 
 
-def _trim_border(gray: np.ndarray) -> np.ndarray | None:
+def _trim_border(gray: np.ndarray, intensity_range: float) -> np.ndarray | None:
     # The background value is the median of the outer frame; rows/columns where
     # more than 2% of pixels differ from it by over 8% of the range hold content.
     frame = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
@@ -349,12 +349,13 @@ def _trim_border(gray: np.ndarray) -> np.ndarray | None:
     # Percentiles on a strided sample (about 16k pixels) cost little and barely move.
     step = max(1, int(np.sqrt(gray.size / 16384)))
     low, high = np.percentile(gray[::step, ::step], [0.5, 99.5])
-    tolerance = _BORDER_TOLERANCE * max(high - low, float(np.ptp(gray)) * 0.5)
+    tolerance = _BORDER_TOLERANCE * max(high - low, intensity_range * 0.5)
     if tolerance <= 0:
         return None
-    differs = np.abs(gray - background) > tolerance
-    rows = np.flatnonzero(differs.mean(axis=1) > 0.02)
-    cols = np.flatnonzero(differs.mean(axis=0) > 0.02)
+    differs = np.abs(gray - np.float32(background)) > tolerance
+    height, width = gray.shape
+    rows = np.flatnonzero(np.count_nonzero(differs, axis=1) > 0.02 * width)
+    cols = np.flatnonzero(np.count_nonzero(differs, axis=0) > 0.02 * height)
     if rows.size == 0 or cols.size == 0:
         return None
     return gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
