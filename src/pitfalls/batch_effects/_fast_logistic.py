@@ -20,17 +20,11 @@ from scipy.stats import rankdata
 # Newton builds a (features x features) Hessian per permutation: n * d^2 work per step,
 # against n * d per quasi-Newton step. Beyond this many features scikit-learn's own fits
 # (whose cost is mostly per-call overhead on small problems) win.
-NEWTON_MAX_FEATURES = 64
+MAX_FEATURES = 64
 # Elements of the (problems x samples x features) work array built at once.
 _WORK_ELEMENTS = 4_000_000
 _MAX_NEWTON_STEPS = 50
 _STEP_TOL = 1e-9
-# Newton-CG (more features): stop when the largest gradient entry is below
-# _GRAD_TOL * n_samples (the loss is a sum over samples); inner CG to a forcing term.
-_GRAD_TOL = 1e-10
-_MAX_CG_STEPS = 100
-_MAX_HALVINGS = 30
-_ROUNDING = 1e-12
 
 
 def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -96,93 +90,6 @@ def _newton(design: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.nda
     return weights, converged
 
 
-def _loss(
-    design: np.ndarray, targets: np.ndarray, weights: np.ndarray, penalty: np.ndarray
-) -> np.ndarray:
-    """Penalised log-loss of every problem (scikit-learn's objective with C=1)."""
-    eta = design @ weights
-    data_term = (np.logaddexp(0.0, eta) - targets * eta).sum(axis=0)
-    return data_term + 0.5 * (penalty[:, None] * weights**2).sum(axis=0)
-
-
-def _conjugate_gradient(
-    design: np.ndarray,
-    curvature: np.ndarray,
-    penalty: np.ndarray,
-    rhs: np.ndarray,
-    tolerance: np.ndarray,
-) -> np.ndarray:
-    """Solve H_k x_k = rhs_k for every column k, H_k = X^T diag(c_k) X + diag(penalty)."""
-
-    def hess_vec(vectors: np.ndarray) -> np.ndarray:
-        return design.T @ (curvature * (design @ vectors)) + penalty[:, None] * vectors
-
-    solution = np.zeros_like(rhs)
-    residual = rhs.copy()
-    direction = residual.copy()
-    rs_old = (residual**2).sum(axis=0)
-    active = np.sqrt(rs_old) > tolerance
-    for _ in range(_MAX_CG_STEPS):
-        if not active.any():
-            break
-        h_dir = hess_vec(direction)
-        curvature_along = (direction * h_dir).sum(axis=0)
-        alpha = np.where(active, rs_old / np.where(active, curvature_along, 1.0), 0.0)
-        solution += alpha * direction
-        residual -= alpha * h_dir
-        rs_new = (residual**2).sum(axis=0)
-        active &= np.sqrt(rs_new) > tolerance
-        direction = residual + (rs_new / np.where(rs_old > 0, rs_old, 1.0)) * direction
-        rs_old = rs_new
-    return solution
-
-
-def _newton_cg(design: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Like :func:`_newton`, with Hessian-vector products instead of Hessians.
-
-    Work per inner step is two GEMMs over all problems, n * d * n_problems, so this
-    scales to many features (image embeddings) where explicit Hessians do not.
-    """
-    n_samples, n_dims = design.shape
-    penalty = np.ones(n_dims)
-    penalty[-1] = 0.0  # the intercept is not penalised
-    weights = np.zeros((n_dims, targets.shape[1]))
-    gradient_tol = _GRAD_TOL * n_samples
-    converged = np.zeros(targets.shape[1], dtype=bool)
-    loss = _loss(design, targets, weights, penalty)
-    for _ in range(_MAX_NEWTON_STEPS):
-        prob = expit(design @ weights)
-        gradient = design.T @ (prob - targets) + penalty[:, None] * weights
-        grad_max = np.max(np.abs(gradient), axis=0)
-        converged = grad_max <= gradient_tol
-        if converged.all():
-            break
-        grad_norm = np.sqrt((gradient**2).sum(axis=0))
-        forcing = np.minimum(0.5, np.sqrt(grad_norm)) * grad_norm
-        step = _conjugate_gradient(design, prob * (1.0 - prob), penalty, gradient, forcing)
-        step[:, converged] = 0.0
-        # backtracking (Armijo) per problem, so no problem can diverge
-        decrease = (gradient * step).sum(axis=0)
-        scale = np.ones(targets.shape[1])
-        tiny_decrease = decrease <= _ROUNDING * (1.0 + np.abs(loss))
-        pending = ~converged
-        for _ in range(_MAX_HALVINGS):
-            trial = weights - scale * step
-            trial_loss = _loss(design, targets, trial, penalty)
-            # near the optimum the predicted decrease is below the loss's rounding
-            # error; Newton steps are then safe and are taken whole
-            accepted = (trial_loss <= loss - 1e-4 * scale * decrease) | tiny_decrease
-            pending &= ~accepted
-            if not pending.any():
-                break
-            scale = np.where(pending, scale / 2.0, scale)
-        scale[pending] = 0.0  # no decrease found: keep the weights (flagged below)
-        weights = weights - scale * step
-        loss = _loss(design, targets, weights, penalty)
-    converged &= np.all(np.isfinite(weights), axis=0)
-    return weights, converged
-
-
 def _auc_columns(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
     """ROC AUC of every column (Mann-Whitney form, ties averaged like scikit-learn)."""
     ranks = rankdata(scores, axis=0)
@@ -230,18 +137,14 @@ def batched_logistic_auc(
     failed = np.zeros((n_problems, len(folds)), dtype=bool)
     for f, (train, test) in enumerate(folds):
         design_train, design_test = _standardise(data[train], data[test])
-        n_train, n_dims = design_train.shape
-        if n_dims - 1 <= NEWTON_MAX_FEATURES:
-            solver, chunk = _newton, max(1, _WORK_ELEMENTS // (n_train * n_dims))
-        else:  # the CG solver keeps only (samples + features) x problems arrays
-            solver, chunk = _newton_cg, max(1, _WORK_ELEMENTS // (n_train + n_dims))
+        chunk = max(1, _WORK_ELEMENTS // (design_train.shape[0] * design_train.shape[1]))
         for start in range(0, n_problems, chunk):
             rows = slice(start, min(start + chunk, n_problems))
             y_train = targets[rows, train].T.astype(float)
             fittable = (y_train.min(axis=0) == 0) & (y_train.max(axis=0) == 1)
             if not fittable.any():
                 continue
-            weights, converged = solver(design_train, y_train[:, fittable])
+            weights, converged = _newton(design_train, y_train[:, fittable])
             fold_auc = np.full(y_train.shape[1], np.nan)
             fold_auc[fittable] = _auc_columns(
                 design_test @ weights, targets[rows, test].T[:, fittable] == 1

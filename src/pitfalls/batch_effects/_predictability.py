@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
 from pitfalls._validation import check_groups, describe_values
-from pitfalls.batch_effects._fast_logistic import batched_logistic_auc
+from pitfalls.batch_effects._fast_logistic import MAX_FEATURES, batched_logistic_auc
 from pitfalls.model_selection import StratifiedGroupKFold
 
 __all__ = ["BatchPredictabilityResult", "batch_predictability"]
@@ -295,12 +295,11 @@ def batch_predictability(
     A fold whose training or test set lacks the needed classes (possible for permuted
     labels) gets NaN and is left out of the mean.
 
-    Speed: every permutation reuses the same folds. With the default probe and two
-    sites, the standardisation is computed once per fold and the logistic regressions of
-    all permutations are solved together on scikit-learn's objective (same solution to
-    solver tolerance): Newton steps with explicit Hessians up to 64 features, Newton-CG
-    with batched Hessian-vector products beyond. Otherwise (more sites, another
-    estimator) the estimator is cloned and fitted per permutation and fold.
+    Speed: every permutation reuses the same folds. With the default probe, two sites
+    and at most 64 features, the standardisation is computed once per fold and the
+    logistic regressions of all permutations are solved together by batched Newton
+    steps on scikit-learn's objective (same solution to solver tolerance); otherwise
+    the estimator is cloned and fitted per permutation and fold.
 
     Examples
     --------
@@ -328,7 +327,7 @@ def batch_predictability(
     permuted = [_permute(batch_arr, group_arr, perm_rng) for _ in range(n_permutations)]
     targets = [batch_arr, *permuted]
     levels = np.unique(batch_arr)
-    if estimator is None and levels.size == 2:
+    if estimator is None and levels.size == 2 and data.shape[1] <= MAX_FEATURES:
         fold_scores = _default_probe_scores(probe, data, targets, folds, levels, n_jobs)
     else:
         fold_scores = np.array(
