@@ -80,7 +80,8 @@ def test_every_bin_gets_a_group_and_sizes_follow_weights(sizes, weights):
     bins = assign_groups_to_bins(counts, w)
     per_bin = np.bincount(bins, weights=counts[:, 0], minlength=w.size)
     assert (np.bincount(bins, minlength=w.size) > 0).all()
-    assert np.abs(per_bin - w * counts.sum()).max() <= max(sizes)
+    if (w * counts.sum() >= max(sizes)).all():  # else a bin gets a group it has no room for
+        assert np.abs(per_bin - w * counts.sum()).max() <= max(sizes)
 
 
 def test_each_class_held_by_its_own_groups_still_fills_every_bin():
