@@ -137,7 +137,10 @@ def test_hoisted_copies_become_new_independent_samples():
     y = np.array([0, 0, 0, 0, 1, 1])
     groups = np.array(["a", "a", "b", "b", "c", "c"])
     pipe = make_pipeline(RandomOverSampler(random_state=0), DecisionTreeClassifier())
-    X_all, y_all, g_all, rest = _fit_before_split(pipe, ("randomoversampler",), X, y, groups)
+    X_all, y_all, g_all, rest, origin = _fit_before_split(
+        pipe, ("randomoversampler",), X, y, groups
+    )
+    np.testing.assert_array_equal(X_all, X[origin])
     assert len(X_all) == 8 and y_all.tolist().count(1) == 4
     assert g_all[:6].tolist() == [0, 0, 1, 1, 2, 2]  # originals keep their patient
     assert sorted(g_all[6:].tolist()) == [3, 4]  # each copy is a new "patient"
@@ -265,3 +268,24 @@ def test_scores_equal_a_plain_sklearn_cross_validation_with_the_repeat_seed():
         )
         assert res.correct_scores[repeat] == correct.mean()
         assert res.leaky_scores[repeat] == leaky.mean()
+
+
+def test_fit_params_reach_an_inner_group_search_in_both_protocols():
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    X, y, groups = patient_cohort(n_patients=18, per_patient=3, seed=16)
+    seen = []
+
+    class RecordingGroupKFold(GroupKFold):
+        def split(self, X, y=None, groups=None):
+            seen.append(groups is not None and len(groups) == len(X))
+            return super().split(X, y, groups)
+
+    search = GridSearchCV(LogisticRegression(), {"C": [0.1, 1.0]}, cv=RecordingGroupKFold(2))
+    pipe = make_pipeline(RandomOverSampler(random_state=0), search)
+    res = leakage_gap(
+        pipe, X, y, pitfall="oversampling", groups=groups, n_repeats=2, scoring="accuracy",
+        fit_params={"gridsearchcv__groups": groups}, random_state=0, verbose=False,
+    )  # fmt: skip
+    assert len(seen) == 2 * 2 * 3 and all(seen)  # repeats x protocols x folds
+    assert res.leaky_scores.shape == (2,)

@@ -23,7 +23,7 @@ from .._validation import check_groups
 from ..metrics import compare_runs
 from ..model_selection import StratifiedGroupKFold
 from ..model_selection._nested import _lean_forest
-from ..pipeline._provenance import source_indices
+from ..pipeline._provenance import index_sample_params, source_indices
 from ._result import LeakageGapResult
 
 __all__ = ["PITFALLS", "leakage_gap"]
@@ -138,21 +138,29 @@ def _seeded(estimator: Any, seed: int) -> Any:
 
 
 def _cv_scores(
-    estimator: Any, X: Any, y: Any, groups: Any, splitter: Any, scorer: Callable
+    estimator: Any,
+    X: Any,
+    y: Any,
+    groups: Any,
+    splitter: Any,
+    scorer: Callable,
+    fit_params: dict[str, Any],
 ) -> dict[str, float]:
     """Mean fold score per metric: the single number a repeat reports."""
     per_fold: list[dict[str, float]] = []
+    n_samples = _num_samples(X)
     for train, test in splitter.split(X, y, groups):
         model = clone(estimator)
+        params = index_sample_params(fit_params, train, n_samples)
         with _lean_forest(model):  # identical forests, without per-tree overhead
-            model.fit(_safe_indexing(X, train), _safe_indexing(y, train))
+            model.fit(_safe_indexing(X, train), _safe_indexing(y, train), **params)
         per_fold.append(scorer(model, _safe_indexing(X, test), _safe_indexing(y, test)))
     return {metric: float(np.mean([fold[metric] for fold in per_fold])) for metric in per_fold[0]}
 
 
 def _fit_before_split(
     pipe: Any, names: tuple[str, ...], X: Any, y: Any, groups: Any
-) -> tuple[Any, Any, Any, Any]:
+) -> tuple[Any, Any, Any, Any, np.ndarray]:
     """Fit the named steps on all data; return the data they produce and the rest of the pipe.
 
     Rows that a hoisted sampler adds (copies, synthetic or augmented rows) become new,
@@ -173,11 +181,22 @@ def _fit_before_split(
     rest = [(name, step) for name, step in pipe.steps if name not in names]
     remaining = clone(pipe).set_params(steps=rest) if len(rest) > 1 else rest[0][1]
     if groups is None:
-        return X, y, None, remaining
+        return X, y, None, remaining, origin
     codes = pd.factorize(groups)[0][origin]
     repeated = pd.Series(origin).duplicated().to_numpy()
     codes[repeated] = codes.max(initial=-1) + 1 + np.arange(int(repeated.sum()))
-    return X, y, codes, remaining
+    return X, y, codes, remaining, origin
+
+
+def _params_for_rest(
+    fit_params: dict[str, Any], origin: np.ndarray, n_samples: int, remaining: Any, pipe: Any
+) -> dict[str, Any]:
+    """Fit params for what is left of the pipeline, re-indexed to the hoisted rows."""
+    params = index_sample_params(fit_params, origin, n_samples)
+    if isinstance(remaining, SkPipeline):
+        return params
+    prefix = f"{pipe.steps[-1][0]}__"  # only the model is left: drop its step name
+    return {key.removeprefix(prefix): value for key, value in params.items()}
 
 
 def _one_repeat(
@@ -190,17 +209,20 @@ def _one_repeat(
     cv: Any,
     scoring: Any,
     seed: int,
+    fit_params: dict[str, Any],
 ) -> tuple[dict[str, float], dict[str, float]]:
     pipe = _seeded(clone(estimator), seed)
     scorer = check_scoring(pipe, scoring=scoring)
     correct_cv = _splitter(cv, y, seed, group_aware=groups is not None)
-    correct = _cv_scores(pipe, X, y, groups, correct_cv, scorer)
+    correct = _cv_scores(pipe, X, y, groups, correct_cv, scorer, fit_params)
     if pitfall == "group_split":
-        leaky = _cv_scores(pipe, X, y, None, _sample_level_splitter(cv, y, seed), scorer)
+        sample_cv = _sample_level_splitter(cv, y, seed)
+        leaky = _cv_scores(pipe, X, y, None, sample_cv, scorer, fit_params)
     else:
-        X_all, y_all, g_all, rest = _fit_before_split(clone(pipe), names, X, y, groups)
+        X_all, y_all, g_all, rest, origin = _fit_before_split(clone(pipe), names, X, y, groups)
+        rest_params = _params_for_rest(fit_params, origin, _num_samples(X), rest, pipe)
         leaky_cv = _splitter(cv, y_all, seed, group_aware=g_all is not None)
-        leaky = _cv_scores(rest, X_all, y_all, g_all, leaky_cv, scorer)
+        leaky = _cv_scores(rest, X_all, y_all, g_all, leaky_cv, scorer, rest_params)
     return leaky, correct
 
 
@@ -240,6 +262,7 @@ def leakage_gap(
     n_jobs: int | None = None,
     random_state: Any = None,
     verbose: bool = True,
+    fit_params: dict[str, Any] | None = None,
 ) -> LeakageGapResult:
     """Measure how much of a pipeline's score comes from a leakage pitfall (the paper's method).
 
@@ -295,6 +318,12 @@ def leakage_gap(
         for every ``random_state`` left as None in the pipeline.
     verbose : bool, default=True
         Show a progress bar over repeats.
+    fit_params : dict, optional
+        Passed to the pipeline's ``fit`` in every fold (``"step__param"`` keys, or
+        routed names with metadata routing on); per-sample values are cut to the
+        training fold, and follow the rows that hoisted samplers produce. Use it to
+        give an inner group-aware search its patients:
+        ``fit_params={"search__groups": groups}``.
 
     Returns
     -------
@@ -345,7 +374,9 @@ def leakage_gap(
 
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=n_repeats)
     jobs = (
-        delayed(_one_repeat)(estimator, X, y, groups, pitfall, names, cv, scoring_arg, int(seed))
+        delayed(_one_repeat)(
+            estimator, X, y, groups, pitfall, names, cv, scoring_arg, int(seed), fit_params or {}
+        )
         for seed in seeds
     )
     outputs = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
