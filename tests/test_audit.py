@@ -106,8 +106,10 @@ def test_duplicate_feature_rows_across_and_within_splits():
     across = finding(report, "PF103")
     assert across.severity == "high"
     assert across.n_affected == 3  # the three identical rows, two of them in train
-    assert "1 identical feature rows occur in more than one split" in across.detail
-    assert "1 of these sets span different patients" in across.detail
+    assert (
+        "sets of identical feature rows found in more than one split: 1 (3 rows)" in across.detail
+    )
+    assert "sets spanning different patients, which the group check cannot see: 1." in across.detail
     within = finding(report, "PF106")
     assert within.severity == "low"
     assert within.n_affected == 2
@@ -415,3 +417,14 @@ def test_format_checklist_has_all_nine_items():
 )
 def test_split_role(name, role):
     assert split_role(name) == role
+
+
+def test_numeric_values_are_shown_as_written():
+    df = pd.DataFrame(
+        {"patient": [1, 1, 2, 3], "split": ["train", "test", "train", "test"], "y": [0, 1, 1, 0]}
+    )
+    report = audit(df, group="patient", split="split", label="y")
+    text = report.to_text(color=False)
+    assert "np.int64" not in text
+    assert "e.g. 1: test (1), train (1)" in text
+    assert "test: only 1 of class 0" in text

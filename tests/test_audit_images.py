@@ -88,7 +88,7 @@ def test_resaved_png_is_an_exact_duplicate_across_splits(image_manifest):
     row = report.findings[report.findings.code == "PF102"].iloc[0]
     assert row.severity == "high" and row.n_affected == 2
     assert row.examples == ["rows 0 (train), 12 (test)"]
-    assert "1 of these sets span different patients" in row.detail
+    assert "sets spanning different patients, which the group check cannot see: 1." in row.detail
     assert "PF104" not in codes(report)  # identical pixels are not double-reported
     assert "PF101" not in codes(report)
 
@@ -141,7 +141,7 @@ def test_flipped_and_turned_copies_are_found(image_manifest, op, note):
     report = audit(df, **kwargs, near_orientations="all")
     row = report.findings[report.findings.code == "PF104"].iloc[0]
     assert row.examples == [f"rows 3 (train) and 12 (test, {note}), distance 0/64, 0/256"]
-    assert "1 flipped or turned" in row.detail
+    assert "across different patients: 1; flipped or turned: 1)" in row.detail
     # The default searches left-right flips only; "none" searches as stored.
     assert ("PF104" in codes(audit(df, **kwargs))) == (note == "flipped left-right")
     assert "PF104" not in codes(audit(df, **kwargs, near_orientations="none"))

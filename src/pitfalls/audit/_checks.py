@@ -243,8 +243,13 @@ def _register(
     return decorator
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {plural or word + 's'}"
+
+
+def _q(value: Any) -> str:
+    # repr of a value as the user wrote it ('a', 3), not numpy's np.int64(3).
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _distinct_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> np.ndarray:
@@ -293,10 +298,11 @@ def _group_in_several_splits(data: AuditData, check: Check) -> list[Finding]:
     examples = []
     for g in leaked[:MAX_EXAMPLES]:
         rows = np.flatnonzero(data.group == g)
-        examples.append(f"{data.group_names[g]!r}: {_split_counts(data, rows)}")
+        examples.append(f"{_q(data.group_names[g])}: {_split_counts(data, rows)}")
     detail = (
         f"{len(leaked)} of {len(data.group_names)} groups in column "
-        f"{data.columns['group']!r} have samples in more than one split "
+        f"{data.columns['group']!r} {'has' if len(leaked) == 1 else 'have'} samples in "
+        "more than one split "
         f"({_plural(int(in_leaked.sum()), 'row')}); samples of one patient are not "
         "independent, so scores on the other split are inflated. Re-split by group "
         "(pitfalls.model_selection.train_val_test_split(..., groups=))."
@@ -406,9 +412,10 @@ def _duplicates_across(data: AuditData, keys: np.ndarray, check: Check, what: st
         second = members[np.flatnonzero(data.split[members] != data.split[first])[0]]
         pairs.append((int(first), int(second), 0))
     detail = (
-        f"{starts.size} {what} occur in more than one split ({_plural(rows.size, 'row')}); "
-        f"{other_patient} of these sets span different patients, which the group check "
-        "cannot see. Identical samples on both sides inflate test scores (oversampling or "
+        f"sets of {what} found in more than one split: {starts.size} "
+        f"({_plural(rows.size, 'row')}); "
+        f"sets spanning different patients, which the group check cannot see: "
+        f"{other_patient}. Identical samples on both sides inflate test scores (oversampling or "
         "copying before the split leaves exactly this trace); drop or regroup them."
     )
     return [check.finding(detail, rows.size, examples, pairs=pairs)]
@@ -434,7 +441,7 @@ def _duplicates_within(data: AuditData, keys: np.ndarray, check: Check, what: st
             + ", ".join(data.row(p) for p in members[:4])
         )
     detail = (
-        f"{n_sets} sets of {what} repeat within a split ({_plural(rows.size, 'row')} in "
+        f"sets of {what} repeated within a split: {n_sets} ({_plural(rows.size, 'row')} in "
         f"total: {_split_counts(data, rows)}); they weigh those samples more in training "
         "or evaluation. Check whether they are re-exports, oversampled copies or errors."
     )
@@ -543,14 +550,14 @@ def _conflicting_labels(data: AuditData, check: Check) -> list[Finding]:
             examples.append(
                 f"same {what}: "
                 + ", ".join(
-                    f"row {data.row(p)} = {data.label_names[data.label[p]]!r}" for p in members
+                    f"row {data.row(p)} = {_q(data.label_names[data.label[p]])}" for p in members
                 )
             )
     if not findings_rows:
         return []
     rows = np.unique(np.concatenate(findings_rows))
     detail = (
-        f"{_plural(rows.size, 'row')} share identical content with a row of another label; "
+        f"rows sharing identical content with a row of another label: {rows.size}; "
         "label noise or a mix-up (the same image filed under two classes). Resolve the "
         "label before training."
     )
@@ -572,7 +579,7 @@ def _low_information(data: AuditData, check: Check) -> list[Finding]:
     _, counts = np.unique(data.images.exact[low].astype(str), return_counts=True)
     n_identical = int(counts[counts > 1].sum())
     detail = (
-        f"{_plural(low.size, 'image')} are (nearly) uniform ({_split_counts(data, low)}); "
+        f"(nearly) uniform images: {low.size} ({_split_counts(data, low)}); "
         f"{n_identical} of them are pixel-identical to another one. They carry no "
         "patient information, so they were left out of the duplicate and near-duplicate "
         "checks (every blank image would match every other). Blank images are often "
@@ -611,10 +618,10 @@ def _near_duplicates(data: AuditData, check: Check) -> list[Finding]:
     ]
     flipped = int((v > 0).sum())
     detail = (
-        f"{_plural(a.size, 'pair')} of images in different splits are within "
-        f"{data.near_threshold} of 64 perceptual-hash bits and {data.near_detail_threshold} "
-        f"of 256 detail-hash bits ({_plural(rows.size, 'row')}; {other_patient} pairs "
-        f"across different patients; {flipped} flipped or turned): re-encoded, resized, "
+        f"image pairs in different splits within {data.near_threshold} of 64 "
+        f"perceptual-hash bits and {data.near_detail_threshold} of 256 detail-hash bits: "
+        f"{a.size} ({_plural(rows.size, 'row')}; across different patients: {other_patient}; "
+        f"flipped or turned: {flipped}). Re-encoded, resized, "
         "brightness-shifted or augmented copies. Augmentation before the split leaves "
         "exactly this trace; look at the pairs and drop or regroup them."
     )
@@ -714,8 +721,8 @@ def _site_label_confounding(data: AuditData, check: Check) -> list[Finding]:
     severity = "high" if v >= 0.5 else "medium" if v >= 0.3 else "low"
     shares = result.table.div(result.table.sum(axis=1), axis=0)
     examples = [
-        f"site {data.site_names[site]!r}: "
-        + ", ".join(f"{data.label_names[lab]!r} {share:.0%}" for lab, share in row.items())
+        f"site {_q(data.site_names[site])}: "
+        + ", ".join(f"{_q(data.label_names[lab])} {share:.0%}" for lab, share in row.items())
         for site, row in list(shares.iterrows())[:MAX_EXAMPLES]
     ]
     detail = (
@@ -765,7 +772,7 @@ def _site_mix_differs(data: AuditData, check: Check) -> list[Finding]:
         total = full[s, shared_sites].sum()
         if total:
             mix = ", ".join(
-                f"{data.site_names[k]!r} {full[s, k] / total:.0%}" for k in shared_sites
+                f"{_q(data.site_names[k])} {full[s, k] / total:.0%}" for k in shared_sites
             )
             examples.append(f"{data.split_name(s)}: {mix}")
     detail = (
@@ -801,12 +808,13 @@ def _site_in_one_split(data: AuditData, check: Check) -> list[Finding]:
     home = table[:, only].argmax(axis=0)
     in_test = np.array([data.split_roles[h] == "test" for h in home])
     examples = [
-        f"site {data.site_names[k]!r} only in {data.split_name(h)} ({table[h, k]} rows)"
+        f"site {_q(data.site_names[k])} only in {data.split_name(h)} ({table[h, k]} rows)"
         for k, h in zip(only[:MAX_EXAMPLES], home[:MAX_EXAMPLES], strict=True)
     ]
     n_rows = int(table[home, only].sum())
     detail = (
-        f"{_plural(only.size, 'site')} appear in a single split. That is right for a "
+        f"sites present in a single split: {only.size} of {len(data.site_names)}. That is "
+        "right for a "
         "deliberate external test set (a site held out for testing); otherwise a site "
         "seen only in training is never evaluated, and one seen only in validation or "
         "test measures a shift the model never saw."
@@ -876,10 +884,10 @@ def _class_imbalance(data: AuditData, check: Check) -> list[Finding]:
     for s in range(len(data.split_names)):
         if table[s].sum():
             baseline.append(f"{data.split_name(s)} {table[s, major] / table[s].sum():.2f}")
-    examples = [f"{data.label_names[k]!r}: {counts[k]}" for k in np.argsort(-counts)]
+    examples = [f"{_q(data.label_names[k])}: {counts[k]}" for k in np.argsort(-counts)]
     detail = (
         f"the largest class is {ratio:.1f} times the smallest; predicting "
-        f"{data.label_names[major]!r} for every sample scores accuracy "
+        f"{_q(data.label_names[major])} for every sample scores accuracy "
         f"{', '.join(baseline)}. Report balanced accuracy, precision, recall and F1 beside "
         "that naive baseline (pitfalls.metrics.classification_summary), not accuracy alone."
     )
@@ -914,7 +922,7 @@ def _class_missing(data: AuditData, check: Check) -> list[Finding]:
     if not examples:
         return []
     detail = (
-        f"{_plural(len(examples), 'split')} lack a class present elsewhere; recall, AUC "
+        f"splits lacking a class present elsewhere: {len(examples)}; recall, AUC "
         "and per-class metrics are undefined there. Stratify the split by label "
         "(pitfalls.model_selection.StratifiedGroupKFold)."
     )
@@ -943,15 +951,15 @@ def _tiny_split(data: AuditData, check: Check) -> list[Finding]:
         table = _label_table(data)
         for s, k in zip(*np.nonzero((table > 0) & (table < TINY_CLASS_ROWS)), strict=True):
             examples.append(
-                f"{data.split_name(s)}: only {table[s, k]} of class {data.label_names[k]!r}"
+                f"{data.split_name(s)}: only {table[s, k]} of class {_q(data.label_names[k])}"
             )
             assert data.label is not None
             affected |= (data.split == s) & (data.label == k)
     if not examples:
         return []
     detail = (
-        f"{_plural(len(examples), 'split or class')} below {TINY_SPLIT_ROWS} rows, "
-        f"{TINY_SPLIT_GROUPS} patients or {TINY_CLASS_ROWS} samples of a class; scores "
+        f"splits under {TINY_SPLIT_ROWS} rows or {TINY_SPLIT_GROUPS} patients, or classes "
+        f"under {TINY_CLASS_ROWS} samples in a split: {len(examples)}; scores "
         "measured there swing widely from one split to the next. Report confidence "
         "intervals, or use (repeated) group cross-validation."
     )
@@ -971,7 +979,7 @@ def _missing_labels(data: AuditData, check: Check) -> list[Finding]:
     if missing.size == 0:
         return []
     detail = (
-        f"{_plural(missing.size, 'row')} have no value in {data.columns['label']!r} "
+        f"rows without a value in {data.columns['label']!r}: {missing.size} "
         f"({_split_counts(data, missing)}); they were left out of the label checks."
     )
     return [
