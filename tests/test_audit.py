@@ -67,7 +67,7 @@ def test_group_in_several_splits_counts_rows_and_names_patients():
     row = finding(report, "PF101")
     assert row.severity == "high"
     assert row.n_affected == 2
-    assert row.examples == ["'p0': test (1), train (1)"]
+    assert row.examples == ["'p0': train (1), test (1)"]
     assert "1 of 60 groups in column 'patient'" in row.detail
     assert not report.passed
 
@@ -426,5 +426,5 @@ def test_numeric_values_are_shown_as_written():
     report = audit(df, group="patient", split="split", label="y")
     text = report.to_text(color=False)
     assert "np.int64" not in text
-    assert "e.g. 1: test (1), train (1)" in text
+    assert "e.g. 1: train (1), test (1)" in text
     assert "test: only 1 of class 0" in text

@@ -302,8 +302,8 @@ def _summary(data: AuditData, features: list[str]) -> dict[str, Any]:
     return {
         "n_rows": data.n_rows,
         "n_groups": len(data.group_names),
-        "rows_per_split": {str(n): int(c) for n, c in zip(data.split_names, counts, strict=True)},
-        "split_roles": {str(n): r for n, r in zip(data.split_names, data.split_roles, strict=True)},
+        "rows_per_split": {data.split_name(s): int(counts[s]) for s in data.split_order()},
+        "split_roles": {data.split_name(s): data.split_roles[s] for s in data.split_order()},
         "columns": columns,
     }
 
@@ -316,8 +316,9 @@ def _distribution(
     keep = codes >= 0
     n_split, n_val = len(data.split_names), len(names)
     table = np.bincount(data.split[keep] * n_val + codes[keep], minlength=n_split * n_val)
+    order = data.split_order()
     return pd.DataFrame(
-        table.reshape(n_split, n_val),
-        index=pd.Index([str(s) for s in data.split_names], name="split"),
-        columns=pd.Index([str(v) for v in names]),
+        table.reshape(n_split, n_val)[order],
+        index=pd.Index([data.split_name(s) for s in order], name="split"),
+        columns=pd.Index([str(v.item() if isinstance(v, np.generic) else v) for v in names]),
     )

@@ -175,6 +175,11 @@ class AuditData:
     def split_name(self, code: Any) -> str:
         return str(self.split_names[int(code)])
 
+    def split_order(self) -> list[int]:
+        """Split codes in reading order: train, validation, unnamed, test."""
+        rank = {"train": 0, "val": 1, None: 2, "test": 3}
+        return sorted(range(len(self.split_names)), key=lambda s: rank[self.split_roles[s]])
+
 
 @dataclass(frozen=True)
 class Check:
@@ -273,7 +278,7 @@ def _group_split_pairs(data: AuditData) -> np.ndarray:
 
 def _split_counts(data: AuditData, positions: np.ndarray) -> str:
     counts = np.bincount(data.split[positions], minlength=len(data.split_names))
-    return ", ".join(f"{data.split_name(s)} ({counts[s]})" for s in np.flatnonzero(counts))
+    return ", ".join(f"{data.split_name(s)} ({counts[s]})" for s in data.split_order() if counts[s])
 
 
 # --- groups and splits ------------------------------------------------------------
@@ -650,9 +655,8 @@ def _near_pairs(data: AuditData) -> tuple[np.ndarray, ...]:
     images = data.images
     usable = ~images.low_information
     keys = _image_keys(data)
-    rank = {"train": 0, "val": 1, None: 2, "test": 3}
     # Training-like splits first, so that a pair reads "train ... and test ...".
-    split_order = sorted(range(len(data.split_names)), key=lambda s: rank[data.split_roles[s]])
+    split_order = data.split_order()
     orientations = data.near_orientations
     found = []
     for pos, s1 in enumerate(split_order):

@@ -238,11 +238,11 @@ class AuditReport:
         >>> from pitfalls.audit import audit
         >>> df = pd.DataFrame({"pid": ["a", "a", "b"], "split": ["train", "test", "test"]})
         >>> print(audit(df, group="pid", split="split").to_text(color=False))  # doctest: +ELLIPSIS
-        pitfalls audit: FAILED (1 high, 1 medium) - 3 rows, 2 groups, splits: test 2, train 1
+        pitfalls audit: FAILED (1 high, 1 medium) - 3 rows, 2 groups, splits: train 1, test 2
         <BLANKLINE>
         [HIGH] PF101 group-in-several-splits: Patient (group) in more than one split
           1 of 2 groups in column 'pid' has samples in more than one split (2 rows); ...
-          e.g. 'a': test (1), train (1)
+          e.g. 'a': train (1), test (1)
         ...
         """
         if color is None:
