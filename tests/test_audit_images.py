@@ -489,3 +489,15 @@ def test_hash_orientations_match_flipped_images():
     for k, op in enumerate(ops):
         assert perceptual_hash(np.ascontiguousarray(op(pixels)))[0] == coarse[k]
         np.testing.assert_array_equal(detail_hash(np.ascontiguousarray(op(pixels))), fine[k])
+
+
+def test_same_image_filed_under_two_labels(image_manifest):
+    root, df = image_manifest
+    df["y"] = ["a", "b"] * 6
+    Image.fromarray(smooth_image(4)).save(root / "again.png", compress_level=0)
+    df.loc[len(df)] = {"patient": "p4", "split": "train", "path": "again.png", "y": "b"}
+    report = audit(df, group="patient", split="split", label="y", image="path", root=root)
+    row = report.findings[report.findings.code == "PF107"].iloc[0]
+    assert row.n_affected == 2
+    assert row.examples == ["same image: row 4 = 'a', row 12 = 'b'"]
+    assert report.findings[report.findings.code == "PF105"].n_affected.item() == 2
