@@ -239,6 +239,7 @@ def test_missing_labels_and_continuous_label():
     df["y"] = np.linspace(0.5, 99.5, len(df))
     report = audit(df, **KW)
     assert not {"PF301", "PF302", "PF201"} & set(codes(report))
+    assert report.checks_skipped["PF301"] == "label 'y' looks continuous (a regression target)"
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from ._report import AuditReport
 __all__ = ["audit"]
 
 _CONTINUOUS_MIN_UNIQUE = 20
+_CLASS_CHECKS = frozenset({"PF107", "PF201", "PF301", "PF302"})
 # Orientation indices of ImageHashes: 0 as stored, 1 flipped left-right, 2-7 the rest.
 _ORIENTATION_SETS = {"flip": (0, 1), "all": tuple(range(8)), "none": (0,)}
 
@@ -201,6 +202,9 @@ def audit(
         missing = [need for need in check.needs if need not in available]
         if missing:
             skipped[code] = "needs " + " and ".join(f"{m}=" for m in missing)
+            continue
+        if data.label_continuous and code in _CLASS_CHECKS:
+            skipped[code] = f"label {label!r} looks continuous (a regression target)"
             continue
         findings.extend(check.func(data))
         run.append(code)
