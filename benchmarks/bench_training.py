@@ -1,23 +1,23 @@
-"""ResNet-50 training throughput: the real image data path against synthetic on-device tensors.
+"""ResNet-50 training throughput: the library's image data path against on-device tensors.
 
-Both runs train the same model the way :func:`pitfalls.torch.fit_classifier` does (Adam,
-cross-entropy, bf16 autocast and channels-last memory on CUDA, pinned memory, no
-host-device sync inside the loop), in the same process:
+Both measurements run :func:`pitfalls.torch.resnet50_classifier` through the training step
+that :func:`pitfalls.torch.fit_classifier` runs each epoch (``_Trainer.train_epoch``: Adam,
+cross-entropy, bf16 autocast and channels-last memory on CUDA, no host-device sync inside
+the epoch), in the same process:
 
 * **synthetic**: random tensors already on the device, the upper bound set by the model;
-* **real**: JPEG (or PNG) files written by this script into a temporary directory, read and
-  decoded by DataLoader workers, augmented (random resized crop + horizontal flip), then
-  copied to the device as ``uint8`` through pinned memory and normalised there. With
-  ``--gpu-augment`` the workers only decode, and the crop/flip run batched on the device
+* **real**: JPEG (or PNG) files written by this script into a temporary directory, listed
+  in a manifest and read by :class:`pitfalls.torch.ManifestImageDataset` in DataLoader
+  workers built exactly as ``fit_classifier`` builds them (pinned memory), augmented there
+  by torchvision (random resized crop + horizontal flip). With ``--gpu-augment`` the
+  workers only decode, and the crop/flip run batched on the device
   (``torchvision.ops.roi_align``), for machines whose CPUs cannot keep up.
 
 It also times the data loader alone (no training), which says whether the CPU side is the
 bottleneck. The figure of merit is ``real / synthetic`` (goal: at least 0.8).
 
-Only torch, torchvision, numpy and Pillow are imported, so it runs without installing
-pitfalls. The model mirrors :func:`pitfalls.torch.resnet50_classifier` (ResNet-50 with
-dropout before a new 2-class layer), randomly initialised (throughput does not depend on
-the weights).
+Run from a checkout without installing: ``PYTHONPATH=src python benchmarks/bench_training.py``
+(needs torch, torchvision, numpy, pandas, Pillow, scikit-learn).
 
 Examples::
 
@@ -35,17 +35,20 @@ import math
 import os
 import tempfile
 import time
-import warnings
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torchvision
 from PIL import Image
-from torch import nn
-from torch.utils.data import DataLoader, Dataset, RandomSampler
 from torchvision.transforms import v2
+
+from pitfalls.torch import ManifestImageDataset, resnet50_classifier
+from pitfalls.torch._training import _loaders, _Trainer
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -85,33 +88,10 @@ def write_images(directory: Path, n_files: int, size: int, fmt: str) -> tuple[li
 # ---------------------------------------------------------------- data path
 
 
-def decode(path: Path) -> torch.Tensor:
-    """File -> uint8 tensor C x H x W (libjpeg-turbo via torchvision; Pillow as fallback)."""
-    data = torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
-    try:
-        with warnings.catch_warnings():  # torchvision >= 0.29 deprecates it in favour of torchcodec
-            warnings.filterwarnings("ignore", "The image decoding", DeprecationWarning)
-            return torchvision.io.decode_image(data, mode=torchvision.io.ImageReadMode.RGB)
-    except (RuntimeError, AttributeError):
-        with Image.open(path) as img:
-            return torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1).contiguous()
-
-
-class FileImages(Dataset):
-    """Decode (and, unless augmentation runs on the device, augment) one image per item."""
-
-    def __init__(self, paths: list[Path], transform: nn.Module | None) -> None:
-        self.paths = paths
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image = decode(self.paths[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        return image, index % 2
+def file_manifest(paths: list[Path], n_rows: int) -> pd.DataFrame:
+    """A manifest that cycles over the written files (labels alternate)."""
+    rows = [paths[i % len(paths)] for i in range(n_rows)]
+    return pd.DataFrame({"path": [str(p) for p in rows], "label": np.arange(n_rows) % 2})
 
 
 def random_resized_crop_flip(
@@ -140,49 +120,43 @@ def random_resized_crop_flip(
     return torch.where(flip[:, None, None, None], crops.flip(-1), crops)
 
 
-class DevicePreprocess:
-    """uint8 batch on the device -> normalised float (optionally augmented), channels-last."""
+class ClockedBatches:
+    """Iterate a loader, start the clock once ``warmup`` batches have been consumed.
 
-    def __init__(self, device: torch.device, size: int, augment: bool, channels_last: bool) -> None:
-        self.mean = torch.tensor(MEAN, device=device).view(1, 3, 1, 1) * 255
-        self.std = torch.tensor(STD, device=device).view(1, 3, 1, 1) * 255
-        self.size, self.augment, self.channels_last = size, augment, channels_last
-        self.generator = torch.Generator(device=device).manual_seed(0)
+    With ``device_augment`` the batch is moved to the device here and cropped/flipped
+    there (the trainer's own move is then a no-op).
+    """
 
-    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
-        x = batch.float()
-        if self.augment:
-            x = random_resized_crop_flip(x, self.size, self.generator)
-        x = (x - self.mean) / self.std
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+    def __init__(self, loader: Any, warmup: int, device: torch.device, device_augment: Any) -> None:
+        self.loader, self.warmup, self.device = loader, warmup, device
+        self.device_augment = device_augment
+        self.start = math.nan
+        self.timed_batches = 0
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for step, (images, labels) in enumerate(self.loader):
+            if step == self.warmup:
+                _sync(self.device)
+                self.start = time.perf_counter()
+            if step >= self.warmup:
+                self.timed_batches += 1
+            if self.device_augment is not None:
+                images = self.device_augment(images.to(self.device, non_blocking=True))
+            yield images, labels
 
 
 # ---------------------------------------------------------------- model and step
 
 
-def build_model(device: torch.device, channels_last: bool, compile_model: bool) -> nn.Module:
-    model = torchvision.models.resnet50(weights=None)
-    model.fc = nn.Sequential(nn.Dropout(0.5), nn.Linear(model.fc.in_features, 2))
-    model.to(device)
-    if channels_last:
-        model.to(memory_format=torch.channels_last)
-    return torch.compile(model) if compile_model else model  # type: ignore[return-value]
-
-
-class Trainer:
-    def __init__(self, model: nn.Module, device: torch.device, amp: bool) -> None:
-        self.model = model
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999))
-        self.criterion = nn.CrossEntropyLoss()
-        self.autocast = {"device_type": device.type, "dtype": torch.bfloat16, "enabled": amp}
-
-    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(**self.autocast):
-            loss = self.criterion(self.model(x), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return loss.detach()
+def make_trainer(args: argparse.Namespace, device: torch.device) -> tuple[Any, Any]:
+    """The library's model and training step (what fit_classifier runs per epoch)."""
+    model = resnet50_classifier(num_classes=2)
+    trainer = _Trainer(model, device, 0, 1, amp=args.amp, channels_last=args.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.9, 0.999))
+    if args.compile:
+        trainer.net = torch.compile(trainer.net)  # type: ignore[assignment]
+        trainer.model = trainer.net
+    return trainer, optimizer
 
 
 def _sync(device: torch.device) -> None:
@@ -190,60 +164,66 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def bench_synthetic(trainer: Trainer, args: argparse.Namespace, device: torch.device) -> float:
+def timed_epoch(trainer: Any, optimizer: Any, batches: ClockedBatches, batch_size: int) -> float:
+    """img/s over the batches after the warm-up, through ``_Trainer.train_epoch``."""
+    trainer.train_epoch(batches, optimizer)  # returns a float: the device is synced
+    _sync(batches.device)
+    return batches.timed_batches * batch_size / (time.perf_counter() - batches.start)
+
+
+def bench_synthetic(
+    trainer: Any, optimizer: Any, args: argparse.Namespace, device: torch.device
+) -> float:
     shape = (args.batch_size, 3, args.image_size, args.image_size)
-    x = torch.randn(shape, device=device)
-    if args.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
+    x = torch.rand(shape, device=device)
     y = torch.randint(0, 2, (args.batch_size,), device=device)
-    for _ in range(args.warmup):
-        trainer.step(x, y)
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        trainer.step(x, y)
-    _sync(device)
-    return args.steps * args.batch_size / (time.perf_counter() - start)
+    batches = [(x, y)] * (args.warmup + args.steps)
+    return timed_epoch(
+        trainer, optimizer, ClockedBatches(batches, args.warmup, device, None), args.batch_size
+    )
 
 
-def make_loader(paths: list[Path], args: argparse.Namespace, device: torch.device) -> DataLoader:
+def make_loader(paths: list[Path], args: argparse.Namespace, device: torch.device) -> Any:
+    """The library's data path: ManifestImageDataset in DataLoader workers, as fit_classifier builds it."""
     if args.gpu_augment:
         transform = None  # workers only decode; all files have the same size, so they stack
     else:
         transform = v2.Compose(
             [v2.RandomResizedCrop(args.image_size, antialias=True), v2.RandomHorizontalFlip()]
         )
-    dataset = FileImages(paths, transform)
-    total = (args.warmup + args.steps) * args.batch_size
-    sampler = RandomSampler(dataset, num_samples=total, generator=torch.Generator().manual_seed(0))
-    return DataLoader(
+    n_rows = (args.warmup + args.steps) * args.batch_size
+    dataset = ManifestImageDataset(
+        file_manifest(paths, n_rows), image="path", label="label", transform=transform, mode="RGB"
+    )
+    loader, _, _ = _loaders(
         dataset,
+        None,
         batch_size=args.batch_size,
-        sampler=sampler,
         num_workers=args.num_workers,
         pin_memory=device.type == "cuda",
-        drop_last=True,
-        prefetch_factor=4 if args.num_workers > 0 else None,
-        persistent_workers=False,
+        epochs=1,
+        rank=0,
+        world_size=1,
+        seed=0,
     )
+    return loader
 
 
 def bench_loader(
-    paths: list[Path], args: argparse.Namespace, device: torch.device, trainer: Trainer | None
+    paths: list[Path], args: argparse.Namespace, device: torch.device, trainer: Any, optimizer: Any
 ) -> float:
     """img/s through the real data path; with ``trainer=None`` the loader alone."""
-    prepare = DevicePreprocess(device, args.image_size, args.gpu_augment, args.channels_last)
-    start = 0.0
-    for step, (images, labels) in enumerate(make_loader(paths, args, device)):
-        x = prepare(images.to(device, non_blocking=True))
-        y = labels.to(device, non_blocking=True)
-        if trainer is not None:
-            trainer.step(x, y)
-        if step == args.warmup - 1:  # the clock covers fetching *and* processing `steps` batches
-            _sync(device)
-            start = time.perf_counter()
-    _sync(device)
-    return args.steps * args.batch_size / (time.perf_counter() - start)
+    augment = None
+    if args.gpu_augment:
+        generator = torch.Generator(device=device).manual_seed(0)
+        augment = lambda batch: random_resized_crop_flip(batch, args.image_size, generator)  # noqa: E731
+    batches = ClockedBatches(make_loader(paths, args, device), args.warmup, device, augment)
+    if trainer is None:
+        for _ in batches:
+            pass
+        _sync(device)
+        return batches.timed_batches * args.batch_size / (time.perf_counter() - batches.start)
+    return timed_epoch(trainer, optimizer, batches, args.batch_size)
 
 
 # ---------------------------------------------------------------- command line
@@ -312,12 +292,12 @@ def main(argv: list[str] | None = None) -> dict[str, float | str]:
             f"wrote {len(paths)} {args.file_size}x{args.file_size} {args.format.upper()} files "
             f"(mean {mean_bytes / 1024:.1f} KiB) in {time.perf_counter() - start:.1f} s"
         )
-        trainer = Trainer(build_model(device, args.channels_last, args.compile), device, args.amp)
-        synthetic = bench_synthetic(trainer, args, device)
+        trainer, optimizer = make_trainer(args, device)
+        synthetic = bench_synthetic(trainer, optimizer, args, device)
         print(f"synthetic on-device tensors : {synthetic:9.1f} img/s")
-        loader_only = bench_loader(paths, args, device, trainer=None)
+        loader_only = bench_loader(paths, args, device, None, None)
         print(f"data path alone (no model)  : {loader_only:9.1f} img/s")
-        real = bench_loader(paths, args, device, trainer=trainer)
+        real = bench_loader(paths, args, device, trainer, optimizer)
         print(f"real data path + training   : {real:9.1f} img/s")
     ratio = real / synthetic
     verdict = "meets" if ratio >= 0.8 else "below"

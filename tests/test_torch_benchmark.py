@@ -1,11 +1,10 @@
-"""The training benchmark's own pieces: device-side crop/flip and decoding (no timing)."""
+"""The training benchmark's own pieces: device-side crop/flip, the library data path (no timing)."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -38,18 +37,50 @@ def test_device_crop_flip_gives_resized_crops_of_the_image(bench):
     torch.testing.assert_close(crops, again)
 
 
-def test_decode_matches_pillow_and_writes_images(bench, tmp_path):
+def test_library_loader_reads_written_files_through_the_manifest(bench, tmp_path):
     paths, mean_bytes = bench.write_images(tmp_path, 3, 32, "png")
     assert len(paths) == 3 and mean_bytes > 0
-    decoded = bench.decode(paths[0])
+    args = bench.parse_args(
+        [
+            "--device",
+            "cpu",
+            "--image-size",
+            "16",
+            "--batch-size",
+            "2",
+            "--steps",
+            "1",
+            "--warmup",
+            "1",
+            "--num-workers",
+            "0",
+            "--file-size",
+            "32",
+        ]
+    )
+    batches = list(bench.make_loader(paths, args, torch.device("cpu")))
+    assert len(batches) == 2  # (warmup + steps) batches of batch_size rows
+    images, labels = batches[0]
+    assert images.shape == (2, 3, 16, 16) and images.dtype == torch.float32
+    assert sorted(labels.tolist()) == [0, 1]
     with Image.open(paths[0]) as img:
-        expected = torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1)
-    torch.testing.assert_close(decoded, expected)
+        assert img.size == (32, 32)
 
 
-def test_device_preprocess_normalises_to_imagenet_statistics(bench):
-    prepare = bench.DevicePreprocess(torch.device("cpu"), 8, augment=False, channels_last=False)
-    batch = torch.full((1, 3, 8, 8), 255, dtype=torch.uint8)
-    out = prepare(batch)
-    expected = (1 - torch.tensor(bench.MEAN)) / torch.tensor(bench.STD)
-    torch.testing.assert_close(out[0, :, 0, 0], expected)
+def test_synthetic_step_runs_the_library_trainer(bench):
+    args = bench.parse_args(
+        [
+            "--device",
+            "cpu",
+            "--image-size",
+            "16",
+            "--batch-size",
+            "2",
+            "--steps",
+            "1",
+            "--warmup",
+            "1",
+        ]
+    )
+    trainer, optimizer = bench.make_trainer(args, torch.device("cpu"))
+    assert bench.bench_synthetic(trainer, optimizer, args, torch.device("cpu")) > 0
