@@ -62,6 +62,11 @@ class ComBat(TransformerMixin, BaseEstimator):
     empirical_bayes : bool, default=True
         Shrink the per-site estimates. With False the plain per-site location/scale
         estimates are removed (useful with many samples per site and few features).
+    ref_batch : object, optional
+        Harmonise every site to this reference site instead of to the pooled average
+        (Zhang et al. 2018, as ``neuroCombat``'s ``ref_batch``): the reference site's
+        mean and variance are the target and its samples are returned unchanged. Useful
+        when the model is developed on one site and the others are mapped onto it.
     max_iter : int, default=1000
         Iteration limit of the parametric solver.
     tol : float, default=1e-4
@@ -91,9 +96,12 @@ class ComBat(TransformerMixin, BaseEstimator):
     Notes
     -----
     ``fit(X).transform(X)`` on the same data reproduces ``neuroCombat`` (Fortin et al.),
-    with two deliberate differences: a zero-variance feature gets the median of the
-    non-zero pooled variances (neuroCombat takes the median of a boolean mask), and the
-    non-parametric likelihoods are computed in log space so large sites do not underflow.
+    with or without ``ref_batch``, with three deliberate differences: a zero-variance
+    feature gets the median of the non-zero pooled variances (neuroCombat takes the
+    median of a boolean mask), the non-parametric likelihoods are computed in log space
+    so large sites do not underflow, and the parametric solver's relative change is
+    measured against ``|old value|`` (neuroCombat divides by the signed value, so negative
+    shifts never hold it back); results agree to the solver tolerance.
 
     Covariates given at fit are applied at transform with the new samples' values. If
     ``covariates`` is omitted at transform (``batches=`` mode), the training average
@@ -108,6 +116,9 @@ class ComBat(TransformerMixin, BaseEstimator):
     data using empirical Bayes methods", Biostatistics 8 (2007) 118-127.
     J.-P. Fortin et al., "Harmonization of cortical thickness measurements across
     scanners and sites", NeuroImage 167 (2018) 104-120.
+    Y. Zhang, D. F. Jenkins, S. Manimaran, W. E. Johnson, "Alternative empirical Bayes
+    models for adjusting for batch effects in genomic studies", BMC Bioinformatics 19
+    (2018) 262 (the reference-batch variant).
 
     Examples
     --------
@@ -150,6 +161,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         parametric: bool = True,
         mean_only: bool = False,
         empirical_bayes: bool = True,
+        ref_batch: Any = None,
         max_iter: int = 1000,
         tol: float = 1e-4,
     ) -> None:
@@ -158,6 +170,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         self.parametric = parametric
         self.mean_only = mean_only
         self.empirical_bayes = empirical_bayes
+        self.ref_batch = ref_batch
         self.max_iter = max_iter
         self.tol = tol
 
@@ -312,6 +325,9 @@ class ComBat(TransformerMixin, BaseEstimator):
         cov_design = self._covariate_design(cov, n_samples, fitting=True)
 
         one_hot = (codes[:, None] == np.arange(levels.size)[None, :]).astype(float)
+        ref = self._reference_code(levels)
+        if ref is not None:
+            one_hot[:, ref] = 1.0  # the reference site is the intercept
         design = np.hstack([one_hot, cov_design])
         if np.linalg.matrix_rank(design) < design.shape[1]:
             raise ValueError(
@@ -322,9 +338,14 @@ class ComBat(TransformerMixin, BaseEstimator):
             )
         # full column rank (checked above): the normal equations are exact and fast
         beta = np.linalg.solve(design.T @ design, design.T @ data)
-        self.grand_mean_ = (counts / n_samples) @ beta[: levels.size]
         self.covariate_coef_ = beta[levels.size :]
-        residual_var = ((data - design @ beta) ** 2).mean(axis=0)
+        residuals = data - design @ beta
+        if ref is None:
+            self.grand_mean_ = (counts / n_samples) @ beta[: levels.size]
+        else:  # target: the reference site's mean and residual variance
+            self.grand_mean_ = beta[ref]
+            residuals = residuals[codes == ref]
+        residual_var = (residuals**2).mean(axis=0)
         nonzero = residual_var[residual_var > 0]
         fill = float(np.median(nonzero)) if nonzero.size else 1.0
         self.var_pooled_ = np.where(residual_var > 0, residual_var, fill)
@@ -332,8 +353,19 @@ class ComBat(TransformerMixin, BaseEstimator):
         self._mean_covariate_effect = covariate_effect.mean(axis=0)
 
         standardised = (data - self.grand_mean_ - covariate_effect) / np.sqrt(self.var_pooled_)
-        self._estimate_site_effects(standardised, codes)
+        self._estimate_site_effects(standardised, codes, ref)
         return self
+
+    def _reference_code(self, levels: np.ndarray) -> int | None:
+        if self.ref_batch is None:
+            return None
+        matches = np.flatnonzero(levels == self.ref_batch)
+        if matches.size == 0:
+            raise ValueError(
+                f"ref_batch={self.ref_batch!r} is not one of the batches "
+                f"({describe_values(levels)}); pass one of them or None."
+            )
+        return int(matches[0])
 
     def _check_batches(self, levels: np.ndarray, counts: np.ndarray, n_features: int) -> None:
         if levels.size < 2:
@@ -353,7 +385,9 @@ class ComBat(TransformerMixin, BaseEstimator):
                 "at least 2. Use empirical_bayes=False."
             )
 
-    def _estimate_site_effects(self, standardised: np.ndarray, codes: np.ndarray) -> None:
+    def _estimate_site_effects(
+        self, standardised: np.ndarray, codes: np.ndarray, ref: int | None
+    ) -> None:
         n_batches = self.batches_.size
         n_features = standardised.shape[1]
         gamma_hat = np.empty((n_batches, n_features))
@@ -364,10 +398,14 @@ class ComBat(TransformerMixin, BaseEstimator):
             if not self.mean_only:
                 delta_hat[b] = rows.var(axis=0, ddof=1)
         delta_hat[delta_hat == 0] = 1.0  # a constant feature within a site: leave its scale
+        if ref is not None:  # shifts relative to the reference site (its column is all ones)
+            others = np.arange(n_batches) != ref
+            gamma_hat[others] -= gamma_hat[ref]
         self.gamma_hat_, self.delta_hat_ = gamma_hat, delta_hat
         self.n_iter_ = np.zeros(n_batches, dtype=int)
         if not self.empirical_bayes:
             self.gamma_star_, self.delta_star_ = gamma_hat.copy(), delta_hat.copy()
+            self._leave_reference_unchanged(ref)
             return
         gamma_star = np.empty_like(gamma_hat)
         delta_star = np.empty_like(delta_hat)
@@ -388,6 +426,12 @@ class ComBat(TransformerMixin, BaseEstimator):
                     rows, gamma_hat[b], delta_hat[b], gamma_bar[b], tau2[b]
                 )
         self.gamma_star_, self.delta_star_ = gamma_star, delta_star
+        self._leave_reference_unchanged(ref)
+
+    def _leave_reference_unchanged(self, ref: int | None) -> None:
+        if ref is not None:
+            self.gamma_star_[ref] = 0.0
+            self.delta_star_[ref] = 1.0
 
     def _parametric_prior(
         self,
