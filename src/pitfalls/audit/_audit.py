@@ -38,7 +38,7 @@ def audit(
     test_splits: Sequence[str] | None = None,
     near_duplicates: bool = True,
     near_threshold: int = 10,
-    near_detail_threshold: int = 64,
+    near_detail_threshold: int = 40,
     near_orientations: str = "flip",
     random_state: Any = None,
     n_jobs: int | None = None,
@@ -89,14 +89,17 @@ def audit(
     near_threshold : int, default=10
         Largest Hamming distance between 64-bit perceptual hashes for a pair to be
         a near-duplicate candidate. JPEG re-encoding, resizing, brightness and
-        contrast changes and light noise stay within 0-4 bits, shifts or crops of
-        1-3% of the width within about 12; unrelated images are around 32 bits
-        apart, but images of one kind (chest X-rays) can come within 6-10.
-    near_detail_threshold : int, default=64
+        contrast changes and light noise stay within 0-4 bits, a one-pixel shift
+        within about 10, crops of 3% within about 14; unrelated images are around
+        32 bits apart, but images of one kind (chest X-rays) can come within 0-10.
+    near_detail_threshold : int, default=40
         Largest Hamming distance between 256-bit detail hashes that confirms a
-        candidate. Re-encoded, resized, brightness-shifted or noisy copies stay
-        within about 16 bits, shifts and crops of 1-2% within about 50; unrelated
-        images of one kind measured 76 bits or more in our chest-X-ray-like tests.
+        candidate. In our tests re-encoded (JPEG quality 50), resized,
+        brightness-shifted and noisy copies stayed within 38 bits and one-pixel
+        shifts within 34, while crops of 3% reached 70 (missed at this setting);
+        unrelated look-alike images (synthetic chest X-rays drawn from one
+        template) fell under 40 bits for about 1 pair in 120. Raise it to catch
+        cropped copies, lower it when images of one kind look very much alike.
     near_orientations : {"flip", "all", "none"}, default="flip"
         Orientations of the copies searched: ``"flip"`` the image as stored and
         flipped left-right (the most common augmentation; 2 searches), ``"all"``
@@ -157,7 +160,7 @@ def audit(
     if not 0 <= near_detail_threshold <= 128:
         raise ManifestError(
             f"near_detail_threshold={near_detail_threshold} is outside [0, 128]; use e.g. "
-            "64 (unrelated images differ by about 128 of 256 bits)."
+            "40 (unrelated images differ by about 128 of 256 bits)."
         )
     features = [features] if isinstance(features, str) else list(features or [])
     roles = {"group": group, "split": split, "label": label, "site": site, "image": image}

@@ -161,7 +161,7 @@ class AuditData:
     date: np.ndarray | None = None  # datetime64, NaT where missing
     near_duplicates: bool = True
     near_threshold: int = 10
-    near_detail_threshold: int = 64
+    near_detail_threshold: int = 40
     near_orientations: tuple[int, ...] = (0, 1)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -7,9 +7,10 @@ Exact hash
 
 Perceptual hash (64 bits) and detail hash (256 bits)
     1. grey levels (ITU-R 601 luma for colour images);
-    2. the uniform border (the value of the image frame, within 8% of the
-       intensity range) is trimmed, so that the same content on a larger or shifted
-       black canvas hashes alike and a mostly black image is hashed on its content;
+    2. a uniform surround (pixels within 8% of the intensity range of the frame's
+       median value) that covers over a quarter of the image is trimmed, so that
+       the same content on a larger or shifted black canvas hashes alike and a
+       mostly black image is hashed on its content;
     3. area-averaged downsample to 32x32, 2-D DCT-II, the 8x8 lowest frequencies;
     4. bit = coefficient above the median of the 63 non-DC coefficients.
 
@@ -24,7 +25,7 @@ Perceptual hash (64 bits) and detail hash (256 bits)
     few pixels barely touch the lowest frequencies.
 
 Low-information images
-    A blank image (no content after trimming the border, a thumbnail whose
+    A blank image (under 0.1% of pixels differing from the frame, a thumbnail whose
     standard deviation is under 2% of the intensity range, more than a quarter of
     the AC coefficients tied at zero, or under 15% of the thumbnail's variance in
     the 63 hashed frequencies, as for pure noise) has a meaningless perceptual
@@ -62,6 +63,9 @@ _BORDER_TOLERANCE = 0.08
 _MIN_RELATIVE_STD = 0.02
 _MAX_TIED_FRACTION = 0.25
 _MIN_LOW_FREQUENCY_SHARE = 0.15
+_MIN_CONTENT_FRACTION = 0.001
+_CONTENT_QUANTILE = 0.005
+_MAX_KEPT_AREA = 0.75
 _LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -342,8 +346,11 @@ def _grayscale(pixels: np.ndarray) -> np.ndarray:
 
 
 def _trim_border(gray: np.ndarray, intensity_range: float) -> np.ndarray | None:
-    # The background value is the median of the outer frame; rows/columns where
-    # more than 2% of pixels differ from it by over 8% of the range hold content.
+    # Content = pixels differing from the frame's median value by over 8% of the
+    # range. The content box keeps all but 0.5% of the content on each side (a
+    # quantile, so a stray pixel does not move it). It is used only when it drops a
+    # real surround (over a quarter of the image): trimming a few edge columns
+    # in and out from copy to copy would make the hash unstable.
     frame = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = np.median(frame)
     # Percentiles on a strided sample (about 16k pixels) cost little and barely move.
@@ -353,12 +360,22 @@ def _trim_border(gray: np.ndarray, intensity_range: float) -> np.ndarray | None:
     if tolerance <= 0:
         return None
     differs = np.abs(gray - np.float32(background)) > tolerance
-    height, width = gray.shape
-    rows = np.flatnonzero(np.count_nonzero(differs, axis=1) > 0.02 * width)
-    cols = np.flatnonzero(np.count_nonzero(differs, axis=0) > 0.02 * height)
-    if rows.size == 0 or cols.size == 0:
+    per_row = np.count_nonzero(differs, axis=1)
+    total = int(per_row.sum())
+    if total < _MIN_CONTENT_FRACTION * gray.size:
         return None
-    return gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    top, bottom = _quantile_bounds(per_row, total)
+    left, right = _quantile_bounds(np.count_nonzero(differs, axis=0), total)
+    if (bottom - top) * (right - left) > _MAX_KEPT_AREA * gray.size:
+        return gray
+    return gray[top:bottom, left:right]
+
+
+def _quantile_bounds(counts: np.ndarray, total: int) -> tuple[int, int]:
+    cumulative = np.cumsum(counts)
+    start = int(np.searchsorted(cumulative, _CONTENT_QUANTILE * total, side="right"))
+    stop = int(np.searchsorted(cumulative, (1 - _CONTENT_QUANTILE) * total, side="left")) + 1
+    return start, max(stop, start + 1)
 
 
 def _downsample(gray: np.ndarray, size: int) -> np.ndarray:

@@ -71,9 +71,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--near-detail-threshold",
         type=int,
-        default=64,
+        default=40,
         metavar="BITS",
-        help="detail hash distance (of 256 bits) confirming a near duplicate (default: 64)",
+        help="detail hash distance (of 256 bits) confirming a near duplicate (default: 40)",
     )
     parser.add_argument(
         "--no-near-duplicates", action="store_true", help="skip the near-duplicate search"
