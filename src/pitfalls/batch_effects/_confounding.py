@@ -19,7 +19,7 @@ __all__ = ["ConfoundingResult", "confounding_test"]
 _MIN_EXPECTED_COUNT = 5.0
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class ConfoundingResult:
     """Association between the data source and the label.
 
@@ -71,6 +71,17 @@ class ConfoundingResult:
         """Stacked bars of the label mix within each batch.
 
         See :func:`pitfalls.batch_effects.plot_site_label`.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw on; a new figure is created when None.
+        normalize : bool, default=True
+            Fractions within each batch (True) or counts (False).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
 
         Examples
         --------

@@ -19,7 +19,7 @@ from pitfalls.model_selection import StratifiedGroupKFold
 __all__ = ["GeneralizationGapResult", "generalization_gap"]
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class GeneralizationGapResult:
     """Internal cross-validated performance beside performance on an external set.
 
@@ -77,6 +77,17 @@ class GeneralizationGapResult:
 
     def plot(self, ax: Any = None) -> Any:
         """Internal fold scores (points) beside the external value (bar).
+
+        For a single-class external set both bars show the recall of that class.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw on; a new figure is created when None.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
 
         Examples
         --------

@@ -24,7 +24,7 @@ from pitfalls.model_selection import StratifiedGroupKFold
 __all__ = ["BatchPredictabilityResult", "batch_predictability"]
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class BatchPredictabilityResult:
     """Cross-validated predictability of the batch (site) from the features.
 
@@ -65,6 +65,15 @@ class BatchPredictabilityResult:
         """Histogram of the permutation null with the observed score marked.
 
         See :func:`pitfalls.batch_effects.plot_permutation_null`.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw on; a new figure is created when None.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
 
         Examples
         --------
