@@ -501,3 +501,36 @@ def test_same_image_filed_under_two_labels(image_manifest):
     assert row.n_affected == 2
     assert row.examples == ["same image: row 4 = 'a', row 12 = 'b'"]
     assert report.findings[report.findings.code == "PF105"].n_affected.item() == 2
+
+
+def test_copies_of_synthetic_xrays_are_found_and_originals_mostly_not(tmp_path):
+    # Content reaching the frame (arms, shoulders) must not make the border trim,
+    # and so the hash, flip between a copy and its original.
+    from pitfalls.datasets import make_batch_xray
+
+    images, _ = make_batch_xray(20, 20, 0, image_size=128, random_state=0)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, img in enumerate(images):
+        Image.fromarray(img).save(tmp_path / f"{i}.png")
+        rows.append({"patient": f"p{i}", "split": "train", "path": f"{i}.png"})
+    for k in range(0, 40, 4):  # ten noisy or JPEG copies in the test split
+        copy = np.clip(images[k] + rng.normal(0, 4, images[k].shape), 0, 255).astype(np.uint8)
+        name = f"copy{k}.jpg" if k % 8 else f"copy{k}.png"
+        Image.fromarray(copy).save(tmp_path / name, quality=60)
+        rows.append({"patient": f"p{k}", "split": "test", "path": name})
+    df = pd.DataFrame(rows)
+    report = audit(df, group="patient", split="split", image="path", root=tmp_path)
+    # Every copy is paired with its original; look-alike originals add few pairs.
+    pairs = json_pairs(report)
+    planted = {(str(k), str(40 + k // 4)) for k in range(0, 40, 4)}
+    assert planted <= pairs
+    assert len(pairs - planted) <= 5  # 2 at the time of writing
+
+
+def json_pairs(report):
+    import json
+
+    doc = json.loads(report.to_json())
+    [near] = [f for f in doc["findings"] if f["code"] == "PF104"]
+    return {(a, b) for a, b, _ in near["pairs"]}
