@@ -268,3 +268,24 @@ def test_table_equals_pandas_crosstab():
     sites = pd.Series(rng.choice(["s1", "s2", "s3", "s4"], 500), name="site")
     res = confounding_test(labels, sites, warn=False)
     pd.testing.assert_frame_equal(res.table, pd.crosstab(sites, labels), check_dtype=False)
+
+
+def test_groups_count_each_patient_once():
+    # 4 patients, 10 images each: the evidence is 4 patients, not 40 images
+    labels = np.repeat([0, 0, 1, 1], 10)
+    sites = np.repeat(["a", "a", "b", "b"], 10)
+    groups = np.repeat(["p1", "p2", "p3", "p4"], 10)
+    per_image = confounding_test(labels, sites, warn=False)
+    per_patient = confounding_test(labels, sites, groups=groups, warn=False)
+    np.testing.assert_array_equal(per_patient.table.to_numpy(), [[2, 0], [0, 2]])
+    assert per_patient.n_samples == 4
+    assert per_patient.pvalue == pytest.approx(stats.fisher_exact([[2, 0], [0, 2]]).pvalue)
+    assert per_image.pvalue < 1e-8 < per_patient.pvalue
+    # a patient with images of both labels counts once in each cell
+    mixed = confounding_test([0, 1, 1, 0], ["a", "a", "a", "b"], groups=[1, 1, 1, 2], warn=False)
+    np.testing.assert_array_equal(mixed.table.to_numpy(), [[1, 1], [1, 0]])
+    with pytest.raises(
+        ValueError,
+        match=re.escape("groups has 3 entries but labels has 4; pass one group (patient)"),
+    ):
+        confounding_test([0, 1, 1, 0], ["a", "a", "b", "b"], groups=[1, 2, 3])

@@ -106,8 +106,10 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques)
 
 
-def contingency_table(labels: Any, batches: Any) -> pd.DataFrame:
+def contingency_table(labels: Any, batches: Any, groups: Any = None) -> pd.DataFrame:
     """Validated batches x labels count table (rows: batches, columns: labels).
+
+    With ``groups``, each group (patient) counts once per (batch, label) it has.
 
     Examples
     --------
@@ -148,9 +150,21 @@ def contingency_table(labels: Any, batches: Any) -> pd.DataFrame:
             "test needs samples from at least two batches (sites)."
         )
     n_labels = label_levels.size
-    counts = np.bincount(
-        batch_codes * n_labels + label_codes, minlength=batch_levels.size * n_labels
-    ).reshape(batch_levels.size, n_labels)
+    cells = batch_codes * n_labels + label_codes
+    if groups is not None:
+        group_arr = check_groups(groups)
+        if group_arr.shape[0] != label_arr.shape[0]:
+            raise ValueError(
+                f"groups has {group_arr.shape[0]} entries but labels has "
+                f"{label_arr.shape[0]}; pass one group (patient) id per sample."
+            )
+        group_codes = _factorize(group_arr)[0]
+        # one count per distinct (group, cell): a patient's many images are one patient
+        pairs = np.unique(group_codes.astype(np.int64) * (batch_levels.size * n_labels) + cells)
+        cells = pairs % (batch_levels.size * n_labels)
+    counts = np.bincount(cells, minlength=batch_levels.size * n_labels).reshape(
+        batch_levels.size, n_labels
+    )
     return pd.DataFrame(
         counts,
         index=pd.Index(batch_levels, name=getattr(batches, "name", None) or "batch"),
@@ -231,6 +245,7 @@ def confounding_test(
     labels: Any,
     batches: Any,
     *,
+    groups: Any = None,
     method: Literal["auto", "chi2", "fisher"] = "auto",
     warn: bool = True,
     warn_threshold: float = 0.5,
@@ -247,6 +262,10 @@ def confounding_test(
         Class label of each sample. Missing labels are an error.
     batches : array-like of shape (n_samples,)
         Data source of each sample (site, scanner, dataset of origin).
+    groups : array-like of shape (n_samples,), optional
+        Patient of each sample. The test assumes independent units: with many images
+        per patient, counting images overstates the evidence, so with ``groups`` each
+        patient counts once per (batch, label) it has, and ``n_samples`` is that count.
     method : {"auto", "chi2", "fisher"}, default="auto"
         Test for the p-value. ``"auto"`` uses Fisher's exact test for a 2x2 table whose
         smallest expected count is below 5 (Cochran's rule) and Pearson's chi-square test
@@ -302,7 +321,7 @@ def confounding_test(
         raise ValueError(f"method={method!r} is not supported; use 'auto', 'chi2' or 'fisher'.")
     if not 0.0 <= warn_threshold <= 1.0:
         raise ValueError(f"warn_threshold={warn_threshold!r} is outside [0, 1]; use e.g. 0.5.")
-    table = contingency_table(labels, batches)
+    table = contingency_table(labels, batches, groups)
     counts = table.to_numpy(dtype=float)
     chi2, chi2_pvalue, dof, expected = stats.chi2_contingency(counts, correction=False)
 
