@@ -66,7 +66,8 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
         "leakage",
         # Augmented copies of one image land in several splits as near duplicates.
         ("PF104",),
-        "Augment inside the training loop only (pitfalls.torch train-only augmentation); "
+        "Augment on the fly in the training split only (pitfalls.torch.split_datasets "
+        "with train_transform=); "
         "near copies across splits are the trace of augmentation before the split.",
     ),
     ChecklistItem(
@@ -107,8 +108,9 @@ CHECKLIST: tuple[ChecklistItem, ...] = (
         "A baseline for acceptable model performance is provided.",
         "metrics",
         ("PF301",),
-        "Report naive baselines (pitfalls.baselines) beside the model; for segmentation "
-        "a trivial threshold baseline beside Dice/IoU.",
+        "Report naive baselines beside the model (pitfalls.baselines.naive_baseline_summary); "
+        "for segmentation the air-in-body threshold baseline beside Dice/IoU "
+        "(pitfalls.baselines.segmentation_baseline_report).",
     ),
     ChecklistItem(
         8,
