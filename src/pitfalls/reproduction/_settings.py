@@ -38,6 +38,8 @@ class Settings:
     n_estimators: int
     nested: bool
     n_features: int
+    k_best: int
+    rfe_step: int
     # deep-learning models C-F and I (Appendix B)
     dl_repeats: int
     architecture: str
@@ -47,6 +49,7 @@ class Settings:
     image_size: int
     patches_per_patient: int
     n_xray: int
+    xray_size: int
     # Table 3 phantoms
     n_ct_cases: int
     ct_shape: tuple[int, int, int]
@@ -155,19 +158,19 @@ def resolve_settings(
     if quick:
         settings = Settings(
             quick=True, device=device, random_state=random_state, n_jobs=n_jobs,
-            n_repeats=10, n_estimators=100, nested=False, n_features=1652,
+            n_repeats=10, n_estimators=100, nested=False, n_features=1652, k_best=100, rfe_step=1,
             dl_repeats=1, architecture="small", epochs=20, batch_size=32,
             # a small CNN trained from scratch needs a larger step than a
             # pretrained ResNet-50 fine-tuned at the paper's 1e-4
-            learning_rate=1e-3, image_size=32, patches_per_patient=8, n_xray=480,
+            learning_rate=1e-3, image_size=32, patches_per_patient=8, n_xray=480, xray_size=64,
             n_ct_cases=12, ct_shape=(40, 96, 96),
         )  # fmt: skip
     else:
         settings = Settings(
             quick=False, device=device, random_state=random_state, n_jobs=n_jobs,
-            n_repeats=100, n_estimators=1000, nested=True, n_features=1652,
+            n_repeats=100, n_estimators=1000, nested=True, n_features=1652, k_best=100, rfe_step=1,
             dl_repeats=1, architecture="resnet50", epochs=100, batch_size=32,
-            learning_rate=1e-4, image_size=224, patches_per_patient=200, n_xray=4000,
+            learning_rate=1e-4, image_size=224, patches_per_patient=200, n_xray=4000, xray_size=224,
             n_ct_cases=60, ct_shape=(120, 256, 256),
         )  # fmt: skip
     if n_repeats is not None:

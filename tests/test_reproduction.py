@@ -1,0 +1,266 @@
+"""pitfalls.reproduction: registry, settings, formatting, each experiment in tiny mode, report."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from pitfalls.reproduction import (
+    EXPERIMENTS,
+    PAPER_TABLE2,
+    ExperimentResult,
+    format_mean_sd,
+    format_pvalue,
+    get_experiment,
+    list_experiments,
+    markdown_table,
+    resolve_device,
+    resolve_settings,
+    run,
+    write_report,
+)
+
+# Small enough for seconds per experiment, large enough that every pitfall shows.
+TINY = dataclasses.replace(
+    resolve_settings(quick=True, device="cpu", n_repeats=3),
+    n_estimators=15,
+    n_features=300,
+    k_best=30,
+    rfe_step=5,
+    epochs=5,
+    patches_per_patient=4,
+    image_size=16,
+    n_xray=96,
+    xray_size=32,
+    n_ct_cases=3,
+    ct_shape=(16, 48, 48),
+)
+FAST = ("oversampling", "feature-selection", "accuracy", "segmentation-baseline")
+DEEP = ("augmentation", "patient-split", "batch-effect")
+
+
+@pytest.fixture(scope="module")
+def fast_results() -> dict[str, ExperimentResult]:
+    return {name: run(name, settings=TINY) for name in FAST}
+
+
+# ----------------------------------------------------------------- registry, settings
+
+
+def test_registry_lists_every_paper_experiment_in_order():
+    assert list_experiments() == [
+        "oversampling",
+        "augmentation",
+        "patient-split",
+        "feature-selection",
+        "accuracy",
+        "segmentation-baseline",
+        "batch-effect",
+    ]
+    assert {n for n in EXPERIMENTS if EXPERIMENTS[n].needs_torch} == set(DEEP)
+    for experiment in EXPERIMENTS.values():
+        assert callable(experiment.load())
+
+
+def test_unknown_experiment_names_the_known_ones():
+    with pytest.raises(ValueError, match=r"^experiment='tabel2' is not one of 'oversampling', "):
+        get_experiment("tabel2")
+    with pytest.raises(ValueError, match="use one of those names"):
+        run("tabel2")
+
+
+def test_quick_and_full_settings():
+    quick, full = resolve_settings(), resolve_settings(quick=False)
+    assert (full.n_repeats, full.n_estimators, full.nested) == (100, 1000, True)
+    assert (full.architecture, full.epochs, full.batch_size, full.learning_rate) == (
+        "resnet50",
+        100,
+        32,
+        1e-4,
+    )
+    assert quick.n_repeats < full.n_repeats and quick.n_estimators < full.n_estimators
+    assert resolve_settings(n_repeats=7).dl_repeats == 7
+    assert resolve_settings(random_state=3).as_dict()["random_state"] == 3
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
+def test_bad_n_repeats(bad):
+    with pytest.raises(ValueError, match=rf"n_repeats={bad!r} must be a positive integer"):
+        resolve_settings(n_repeats=bad)
+
+
+def test_device_resolution():
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") in ("cpu", "cuda")
+    with pytest.raises(ValueError, match=r"device='gpu' is not one of 'auto', 'cpu', 'cuda'\."):
+        resolve_settings(device="gpu")
+
+
+def test_missing_data_path_is_reported(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist; pass the dataset's directory"):
+        run("accuracy", data=tmp_path / "nope", settings=TINY)
+
+
+def test_radiomics_data_directory_needs_both_csvs(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"has no features\.csv"):
+        run("accuracy", data=tmp_path, settings=TINY)
+
+
+# ----------------------------------------------------------------------- formatting
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.floats(-1e3, 1e3, allow_nan=False),
+    st.floats(0, 1e3, allow_nan=False),
+    st.integers(0, 4),
+)
+def test_format_mean_sd_round_trips(mean, sd, digits):
+    text = format_mean_sd(mean, sd, digits=digits)
+    left, right = text.split("±")
+    assert math.isclose(float(left), mean, abs_tol=0.5 * 10**-digits + 1e-9)
+    assert math.isclose(float(right), sd, abs_tol=0.5 * 10**-digits + 1e-9)
+
+
+def test_format_pvalue_threshold():
+    assert format_pvalue(0.00099) == "<0.001"
+    assert format_pvalue(0.001) == "0.001"
+    assert format_pvalue(float("nan")) == "n/a"
+
+
+def test_markdown_table_shape_and_escaping():
+    frame = pd.DataFrame({"a": [1, 2], "b|c": ["x|y", "z\nw"]})
+    lines = markdown_table(frame).splitlines()
+    assert len(lines) == 4
+    assert lines[0] == "| a | b\\|c |"
+    assert lines[2] == "| 1 | x\\|y |"
+    assert all(line.count(" | ") == 1 for line in lines)
+
+
+def test_paper_values_as_printed():
+    # the paper's model D and model F are the same model
+    assert PAPER_TABLE2["D"] == dataclasses.replace(PAPER_TABLE2["F"], model="D",
+                                                     approach=PAPER_TABLE2["D"].approach)  # fmt: skip
+    # 129 of 137 patients without distant metastasis: the paper's "94%"
+    assert round(129 / 137, 2) == 0.94
+
+
+# ---------------------------------------------------------------- the experiments
+
+
+@pytest.mark.parametrize("name", FAST)
+def test_fast_experiment_tables_and_leaky_beats_correct(fast_results, name):
+    result = fast_results[name]
+    assert result.name == name
+    assert result.leaky_beats_correct, result.to_text()
+    assert set(result.table["Source"]) == {"paper", "this run"}
+    assert result.settings["n_estimators"] == TINY.n_estimators
+    assert result.elapsed > 0
+    text = result.to_text()
+    assert result.title in text and "paper" in text and "this run" in text
+
+
+@pytest.mark.parametrize(("name", "leaky", "correct"), [
+    ("oversampling", "A", "B"), ("feature-selection", "G", "H")])  # fmt: skip
+def test_rank_sum_uses_the_papers_sign_convention(fast_results, name, leaky, correct):
+    result = fast_results[name]
+    raw = result.raw
+    leaky_f1 = raw.loc[raw["model"] == leaky, "f1"].to_numpy()
+    correct_f1 = raw.loc[raw["model"] == correct, "f1"].to_numpy()
+    assert len(leaky_f1) == len(correct_f1) == TINY.n_repeats
+    expected = stats.ranksums(correct_f1, leaky_f1)
+    row = result.comparisons.iloc[0]
+    assert row["statistic"] == pytest.approx(expected.statistic)
+    assert row["pvalue"] == pytest.approx(expected.pvalue)
+    assert row["statistic"] < 0  # the leaky model scores higher, as in the paper
+    assert row["leaky_value"] == pytest.approx(leaky_f1.mean())
+    # the printed cell is the mean ± sd of the raw scores
+    cell = result.table.query("Model == @leaky and Source == 'this run'")["F1"].item()
+    assert cell == format_mean_sd(leaky_f1.mean(), leaky_f1.std(ddof=1))
+
+
+def test_accuracy_example_is_the_naive_model(fast_results):
+    from pitfalls.datasets import make_radiomics_cohort
+
+    _, y = make_radiomics_cohort(endpoint="distant_metastasis", random_state=TINY.random_state)
+    n, n_pos = len(y), int(np.sum(y))
+    assert (n, n_pos) == (137, 8)
+    naive = fast_results["accuracy"].scores.loc["naive"]
+    assert naive["accuracy"] == pytest.approx((n - n_pos) / n)
+    assert naive["recall"] == 0.0 and naive["f1"] == 0.0
+
+
+def test_segmentation_baseline_scores_match_the_metrics(fast_results):
+    from pitfalls.baselines import air_in_body_mask
+    from pitfalls.datasets import make_ct_phantom
+    from pitfalls.metrics import dice_score, iou_score
+
+    images, masks = make_ct_phantom(
+        n_cases=TINY.n_ct_cases, shape=TINY.ct_shape, random_state=TINY.random_state
+    )
+    result = fast_results["segmentation-baseline"]
+    per_case = result.raw
+    for case in range(len(images)):
+        mask = air_in_body_mask(images[case])
+        assert per_case.loc[case, "baseline_dice"] == pytest.approx(dice_score(masks[case], mask))
+        assert per_case.loc[case, "baseline_iou"] == pytest.approx(iou_score(masks[case], mask))
+    assert result.scores.loc["dice", "mean"] == pytest.approx(per_case["baseline_dice"].mean())
+    assert (per_case["baseline_dice"] >= per_case["baseline_iou"]).all()
+    assert "Figure 3: reference (green) vs air-in-body baseline (red)" in result.figures
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DEEP)
+def test_deep_experiments_in_tiny_mode(name):
+    pytest.importorskip("torch")
+    # the batch-effect model needs a few more images and epochs to separate the sources
+    tiny = dataclasses.replace(TINY, n_xray=240, epochs=12) if name == "batch-effect" else TINY
+    result = run(name, settings=tiny)
+    assert result.leaky_beats_correct, result.to_text()
+    assert len(result.figures) == 1
+    if name == "batch-effect":
+        assert result.scores.loc["external", "normals_correct"] < 0.5
+
+
+# ------------------------------------------------------------------------- reports
+
+
+def test_write_report_sections_figures_and_scores(fast_results, tmp_path):
+    results = list(fast_results.values())
+    written = write_report(results, tmp_path / "out")
+    markdown = written["markdown"].read_text()
+    html = written["html"].read_text()
+    for result in results:
+        assert f"## {result.title}" in markdown
+        assert f'<h2 id="{result.name}">' in html
+    assert markdown.count("| Model | Approach | Source | Accuracy | Precision | Recall | F1 |") == 2
+    figures = sorted((tmp_path / "out" / "figures").glob("*.png"))
+    assert len(figures) == sum(len(r.figures) for r in results) == 3
+    for path in figures:
+        assert f"(figures/{path.name})" in markdown
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert html.count("data:image/png;base64,") == 3
+    scores = pd.read_csv(written["scores"])
+    assert set(scores["experiment"]) == {"oversampling", "feature-selection", "accuracy",
+                                         "segmentation-baseline"}  # fmt: skip
+
+
+def test_write_report_refuses_a_file_as_directory(tmp_path):
+    target = tmp_path / "report.txt"
+    target.write_text("")
+    with pytest.raises(FileExistsError, match="is not a directory"):
+        write_report([], target)
+
+
+def test_run_with_out_writes_a_report(tmp_path):
+    result = run("segmentation-baseline", settings=TINY, out=tmp_path)
+    assert (tmp_path / "report.html").is_file()
+    assert result.title in (tmp_path / "report.md").read_text()
