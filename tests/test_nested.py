@@ -213,3 +213,26 @@ def test_lean_forest_builds_identical_trees(data, params):
         np.testing.assert_array_equal(ours.classes_, theirs.classes_)
         assert ours.n_classes_ == theirs.n_classes_ and ours.max_features_ == theirs.max_features_
     np.testing.assert_array_equal(lean.predict_proba(X), reference.predict_proba(X))
+
+
+@pytest.mark.parametrize("in_pipeline", [False, True], ids=["forest", "pipeline"])
+def test_lean_forest_inside_a_grid_search_is_exact(data, in_pipeline):
+    X, y, _ = data
+    forest = RandomForestClassifier(n_estimators=30, class_weight="balanced", random_state=0)
+    inner = SkPipeline([("scale", StandardScaler()), ("rf", forest)]) if in_pipeline else forest
+    key = "rf__max_depth" if in_pipeline else "max_depth"
+    search = GridSearchCV(inner, {key: [2, 5]}, cv=StratifiedKFold(3), scoring="f1")
+    reference = Pipeline([("scale", StandardScaler()), ("search", clone(search))]).fit(X, y)
+    lean = Pipeline([("scale", StandardScaler()), ("search", clone(search))])
+    original = lean.named_steps["search"].estimator
+    with _lean_forest(lean):
+        lean.fit(X, y)
+    fitted = lean.named_steps["search"]
+    np.testing.assert_array_equal(
+        fitted.cv_results_["mean_test_score"],
+        reference.named_steps["search"].cv_results_["mean_test_score"],
+    )
+    np.testing.assert_array_equal(lean.predict_proba(X), reference.predict_proba(X))
+    best = fitted.best_estimator_[-1] if in_pipeline else fitted.best_estimator_
+    assert type(best) is RandomForestClassifier  # handed back as the plain class
+    assert fitted.estimator is original  # the search's parameter is restored

@@ -15,7 +15,8 @@ training set, scored on the outer test set), with three kinds of waste removed:
   ``n_jobs=-1`` does not start a thread per core in every worker (oversubscription,
   and per-tree dispatch overhead for forests of many tiny trees). scikit-learn
   estimators give the same result whatever their ``n_jobs``;
-* a ``RandomForestClassifier`` is fitted by scikit-learn's own ``fit`` with the
+* a ``RandomForestClassifier`` (alone, last in a pipeline, or searched by a
+  ``GridSearchCV`` there) is fitted by scikit-learn's own ``fit`` with the
   per-tree Python overhead removed: on a radiomics-sized table (a hundred rows, ten
   features) building one tree takes a fraction of a millisecond, but cloning it,
   re-validating its targets and its sample weights takes longer than that, a
@@ -39,6 +40,7 @@ from sklearn.base import clone, is_classifier
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GroupKFold, KFold, ParameterGrid, StratifiedKFold
+from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import _safe_indexing, check_random_state, indexable
@@ -234,8 +236,8 @@ class _LeanTree(DecisionTreeClassifier):
 
 
 @contextmanager
-def _lean_forest(model: Any) -> Iterator[None]:
-    """While fitting ``model``, build its random forest's trees without per-tree overhead.
+def _lean_trees(forest: Any) -> Iterator[None]:
+    """While ``forest`` fits, build its trees without per-tree Python overhead.
 
     The forest's own ``fit`` runs unchanged (validation, class weights, bootstrap
     draws, seeds); only two per-tree steps are replaced, on this instance alone:
@@ -244,10 +246,6 @@ def _lean_forest(model: Any) -> Iterator[None]:
     ``_set_random_states`` does), and each tree's ``_fit`` is :class:`_LeanTree`'s.
     Afterwards the trees are plain ``DecisionTreeClassifier`` objects again.
     """
-    forest = model.steps[-1][1] if isinstance(model, SkPipeline) else model
-    if not _LEAN_TREES or type(forest) is not RandomForestClassifier:
-        yield
-        return
     make_original = forest._make_estimator
     template: list[Any] = []
 
@@ -270,6 +268,71 @@ def _lean_forest(model: Any) -> Iterator[None]:
         for tree in getattr(forest, "estimators_", []):
             if type(tree) is _LeanTree:
                 tree.__class__ = DecisionTreeClassifier
+
+
+class _LeanForestClassifier(RandomForestClassifier):
+    """A RandomForestClassifier that fits through :func:`_lean_trees` (clones stay lean).
+
+    Used inside a search (``GridSearchCV`` clones its estimator for every candidate,
+    so a per-instance hook would be lost); turned back into a plain
+    ``RandomForestClassifier`` once the search is fitted.
+    """
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
+        with _lean_trees(self):
+            return super().fit(X, y, sample_weight=sample_weight)
+
+
+def _is_plain_forest(estimator: Any) -> bool:
+    return type(estimator) is RandomForestClassifier
+
+
+def _last_step(estimator: Any) -> Any:
+    return estimator.steps[-1][1] if isinstance(estimator, SkPipeline) else estimator
+
+
+def _as_lean(estimator: Any) -> Any:
+    """A clone of ``estimator`` (a forest, or a pipeline ending in one) with a lean forest."""
+    lean = clone(estimator)
+    forest = _last_step(lean)
+    swapped = _LeanForestClassifier(**forest.get_params(deep=False))
+    if isinstance(lean, SkPipeline):
+        lean.steps[-1] = (lean.steps[-1][0], swapped)
+        return lean
+    return swapped
+
+
+def _restore_plain(estimator: Any) -> None:
+    forest = _last_step(estimator)
+    if type(forest) is _LeanForestClassifier:
+        forest.__class__ = RandomForestClassifier
+
+
+@contextmanager
+def _lean_forest(model: Any) -> Iterator[None]:
+    """While fitting ``model``, fit its random forest without per-tree overhead.
+
+    ``model`` may be a ``RandomForestClassifier``, a pipeline ending in one, or a
+    pipeline ending in a search (``GridSearchCV`` / ``RandomizedSearchCV``) over one
+    of those; anything else fits unchanged. The trees are identical to scikit-learn's.
+    """
+    target = _last_step(model)
+    if not _LEAN_TREES:
+        yield
+    elif _is_plain_forest(target):
+        with _lean_trees(target):
+            yield
+    elif isinstance(target, BaseSearchCV) and _is_plain_forest(_last_step(target.estimator)):
+        original = target.estimator
+        target.estimator = _as_lean(original)
+        try:
+            yield
+        finally:
+            target.estimator = original
+            if hasattr(target, "best_estimator_"):
+                _restore_plain(target.best_estimator_)
+    else:
+        yield
 
 
 # ------------------------------------------------------------------------ work units
