@@ -374,15 +374,52 @@ def run_patient_split(settings: Settings, data: Path | None, verbose: bool) -> E
     )
 
 
+def _load_real_xray(settings: Settings, data: Path) -> tuple[np.ndarray, pd.DataFrame]:
+    """The paper's Batch X-Ray set: Kermany pneumonia + RSNA normals; Kermany normals external."""
+    from pitfalls.datasets import load_chest_xray_kermany, load_rsna_pneumonia
+
+    kermany_dir, rsna_dir = data / "kermany", data / "rsna"
+    for folder in (kermany_dir, rsna_dir):
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"data={str(data)!r} has no {folder.name}/ folder; put the Kermany chest "
+                "X-ray tree in kermany/ and the RSNA challenge files in rsna/."
+            )
+    size = settings.xray_size
+    kermany, k_images = load_chest_xray_kermany(kermany_dir, return_images=True, image_size=size)
+    rsna, r_images = load_rsna_pneumonia(rsna_dir, return_images=True, image_size=size)
+    # the paper's 8851 RSNA normals are the "Normal" class (not "No Lung Opacity / Not Normal")
+    rsna_normal = (rsna["class"] == "Normal") if "class" in rsna else (rsna["label"] == 0)
+    parts = [
+        (kermany[kermany["label"] == 1], k_images[kermany["label"].to_numpy() == 1], "internal"),
+        (rsna[rsna_normal], r_images[rsna_normal.to_numpy()], "internal"),
+        (kermany[kermany["label"] == 0], k_images[kermany["label"].to_numpy() == 0], "external"),
+    ]
+    manifest = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "patient_id": frame["site"].astype(str) + ":" + frame["patient_id"].astype(str),
+                    "label": frame["label"].to_numpy(),
+                    "cohort": cohort,
+                }
+            )
+            for frame, _, cohort in parts
+        ],
+        ignore_index=True,
+    )
+    manifest.loc[manifest["cohort"] == "internal", "label"] = np.r_[
+        np.ones(len(parts[0][0]), dtype=int), np.zeros(len(parts[1][0]), dtype=int)
+    ]
+    return np.concatenate([images for _, images, _ in parts]), manifest
+
+
 def _load_xray(
     settings: Settings, data: Path | None
 ) -> tuple[np.ndarray, pd.DataFrame, np.ndarray | None]:
     if data is not None:
-        raise FileNotFoundError(
-            f"data={str(data)!r}: reading Kermany + RSNA for model I is not wired into the "
-            "reproduction yet; load them with pitfalls.datasets.load_chest_xray_kermany and "
-            "load_rsna_pneumonia and use examples/plot_batch_effect.py."
-        )
+        images, manifest = _load_real_xray(settings, data)
+        return images, manifest, None  # no lung masks in the public sets
     from pitfalls.datasets import make_batch_xray
 
     n = settings.n_xray
@@ -413,7 +450,6 @@ def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> Ex
     from pitfalls.torch import attribution_outside_roi, integrated_gradients, plot_attribution
 
     images, manifest, masks = _load_xray(settings, data)
-    assert masks is not None  # the synthetic set always has lung masks
     internal = np.flatnonzero(manifest["cohort"].to_numpy() == "internal")
     external = np.flatnonzero(manifest["cohort"].to_numpy() == "external")
     labels = manifest["label"].to_numpy()
@@ -435,15 +471,25 @@ def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> Ex
     pneumonia = int(np.flatnonzero(model.classes_ == 1)[0])
     network = model.model_
     attributions = integrated_gradients(network, batch, target=pneumonia, n_steps=32)
-    outside = attribution_outside_roi(network, batch, masks[shown], target=pneumonia, n_steps=32)
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 2, figsize=(7, 3.5))
-    for ax, k in zip(axes, range(2), strict=True):
-        plot_attribution(
-            images[shown[k]], np.asarray(attributions[k].detach().cpu()), masks[shown[k]], ax=ax
+    outside = (
+        None
+        if masks is None
+        else attribution_outside_roi(network, batch, masks[shown], target=pneumonia, n_steps=32)
+    )
+    for ax, k in zip(axes, range(min(2, len(shown))), strict=False):
+        roi = None if masks is None else masks[shown[k]]
+        attribution = np.asarray(attributions[k].detach().cpu())
+        plot_attribution(images[shown[k]], attribution, roi, ax=ax)
+        called = (
+            "pneumonia"
+            if external_predictions[np.flatnonzero(external == shown[k])[0]]
+            else "normal"
         )
-        ax.set_title(f"external normal, {outside[k]:.0%} outside lungs")
+        where = "" if outside is None else f", {outside[k]:.0%} outside lungs"
+        ax.set_title(f"external normal called {called}{where}", fontsize=9)
     paper = PAPER_BATCH_EFFECT
     rows = [
         {"Evaluation": "internal test (Batch X-Ray)", "Source": "paper",
@@ -476,15 +522,20 @@ def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> Ex
             "external": {"normals_correct": external_ok},
         }
     ).T
-    uniform = 1 - float(np.mean(masks[shown]))
     notes = [
         *_dl_notes(settings, data, cohort="chest X-ray"),
-        f"median share of |Integrated Gradients| outside the lung fields on {len(shown)} "
-        f"external normals: {np.median(outside):.0%} (an attribution spread evenly over the "
-        f"image would put {uniform:.0%} there)",
         "internal: pneumonia only from source A, normals only from source B; external: "
-        f"{len(external)} normals from source A (pitfalls.datasets.make_batch_xray)",
+        f"{len(external)} normals from source A"
+        + (" (pitfalls.datasets.make_batch_xray)" if data is None else " (Kermany normals)"),
     ]
+    if masks is not None and outside is not None:
+        uniform = 1 - float(np.mean(masks[shown]))
+        notes.insert(
+            1,
+            f"median share of |Integrated Gradients| outside the lung fields on {len(shown)} "
+            f"external normals: {np.median(outside):.0%} (an attribution spread evenly over "
+            f"the image would put {uniform:.0%} there)",
+        )
     return ExperimentResult(
         name="batch-effect",
         title="Model I: batch effect, internal test vs external normals, Integrated Gradients",

@@ -116,7 +116,8 @@ _CATALOG = (
         "Section (3), model I and Figure 4",
         True,
         "a directory with kermany/ (train|val|test/NORMAL|PNEUMONIA/*.jpeg) and rsna/ "
-        "(stage_2_train_labels.csv + DICOM files)",
+        "(stage_2_train_labels.csv, stage_2_detailed_class_info.csv, "
+        "stage_2_train_images/*.dcm)",
         "._deep:run_batch_effect",
     ),
 )

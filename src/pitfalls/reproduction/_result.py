@@ -159,9 +159,9 @@ class ExperimentResult:
                 f"{row['leaky_value']:.3f} vs {row['correct_value']:.3f}"
             )
             if "statistic" in row and not pd.isna(row.get("statistic")):
-                text += (
-                    f"; rank-sum statistic={row['statistic']:.2f}, p={format_pvalue(row['pvalue'])}"
-                )
+                pvalue = format_pvalue(row["pvalue"])
+                pvalue = f"p{pvalue}" if pvalue.startswith("<") else f"p={pvalue}"
+                text += f"; rank-sum statistic={row['statistic']:.2f}, {pvalue}"
                 if not pd.isna(row.get("paper_statistic", np.nan)):
                     text += (
                         f" (paper: statistic={row['paper_statistic']:.2f}, p{row['paper_pvalue']})"
