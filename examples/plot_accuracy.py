@@ -18,7 +18,7 @@ args = example_arguments(__doc__)
 
 # %%
 # In the docs build the forest is repeated twice; the default quick run repeats
-# it 10 times, ``--full`` 100 times with the paper's grid search.
+# it 20 times, ``--full`` 100 times with the paper's grid search.
 result = run(
     "accuracy",
     quick=args.quick,

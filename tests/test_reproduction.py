@@ -241,7 +241,8 @@ def test_write_report_sections_figures_and_scores(fast_results, tmp_path):
     for result in results:
         assert f"## {result.title}" in markdown
         assert f'<h2 id="{result.name}">' in html
-    assert markdown.count("| Model | Approach | Source | Accuracy | Precision | Recall | F1 |") == 2
+    # models A/B, models G/H, and both again in the "Table 2 at a glance" section
+    assert markdown.count("| Model | Approach | Source | Accuracy | Precision | Recall | F1 |") == 3
     figures = sorted((tmp_path / "out" / "figures").glob("*.png"))
     assert len(figures) == sum(len(r.figures) for r in results) == 3
     for path in figures:
@@ -264,3 +265,33 @@ def test_run_with_out_writes_a_report(tmp_path):
     result = run("segmentation-baseline", settings=TINY, out=tmp_path)
     assert (tmp_path / "report.html").is_file()
     assert result.title in (tmp_path / "report.md").read_text()
+
+
+def test_combined_table2_orders_models_and_the_report_shows_it(fast_results, tmp_path):
+    from pitfalls.reproduction import combined_table2
+
+    results = [fast_results["feature-selection"], fast_results["oversampling"]]
+    table = combined_table2(results)
+    assert table["Model"].tolist() == ["A", "A", "B", "B", "G", "G", "H", "H"]
+    assert table["Source"].tolist() == ["paper", "this run"] * 4
+    assert combined_table2([fast_results["accuracy"]]) is None
+    markdown = write_report(results, tmp_path)["markdown"].read_text()
+    assert markdown.index("## Table 2 at a glance") < markdown.index("## Models G/H")
+
+
+def test_rank_sum_line_formats_small_p_as_the_paper():
+    result = ExperimentResult(
+        name="demo",
+        title="Demo",
+        reference="none",
+        table=pd.DataFrame({"Model": ["A"]}),
+        scores=pd.DataFrame(),
+        comparisons=pd.DataFrame(
+            [{"leaky": "A", "correct": "B", "metric": "f1", "leaky_value": 0.9,
+              "correct_value": 0.2, "statistic": -3.5, "pvalue": 1e-5,
+              "paper_statistic": -12.22, "paper_pvalue": "<0.001"}]
+        ),
+    )  # fmt: skip
+    assert "A vs B (f1): 0.900 vs 0.200; rank-sum statistic=-3.50, p<0.001 (paper: " in (
+        result.to_text()
+    )

@@ -115,7 +115,13 @@ def _list(stream: Any) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from pitfalls.reproduction import get_experiment, list_experiments, run, write_report
+    from pitfalls.reproduction import (
+        combined_table2,
+        get_experiment,
+        list_experiments,
+        run,
+        write_report,
+    )
 
     if args.list:
         return _list(sys.stdout)
@@ -163,6 +169,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     written = write_report(results, out)
     _close_figures(results)
     failed = [r.name for r in results if not r.leaky_beats_correct]
+    table2 = combined_table2(results)
+    if table2 is not None and len(results) > 1:
+        print()
+        print("Table 2 at a glance (models A-H): the paper's figures beside this run's")
+        print()
+        print(table2.to_string(index=False))
     print()
     print(f"report: {written['markdown']} and {written['html']}")
     print(f"total: {time.perf_counter() - start:.1f} s")

@@ -44,6 +44,7 @@ from ._registry import EXPERIMENTS, Experiment, get_experiment, list_experiments
 from ._report import write_report
 from ._result import ExperimentResult, format_mean_sd, format_pvalue, markdown_table
 from ._settings import Settings, resolve_device, resolve_settings
+from ._tables import combined_table2
 
 __all__ = [
     "EXPERIMENTS",
@@ -57,6 +58,7 @@ __all__ = [
     "ExperimentResult",
     "PaperRow",
     "Settings",
+    "combined_table2",
     "example_arguments",
     "format_mean_sd",
     "format_pvalue",

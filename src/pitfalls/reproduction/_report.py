@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._result import ExperimentResult
+from ._result import ExperimentResult, markdown_table
+from ._tables import combined_table2
 
 __all__ = ["write_report"]
 
@@ -128,6 +129,13 @@ def write_report(
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{html.escape(_settings_line(results))}</p>",
     ]
+    table2 = combined_table2(results)
+    if table2 is not None and len(results) > 1:
+        md_parts += ["## Table 2 at a glance (models A-H)", "", markdown_table(table2), ""]
+        html_parts += [
+            "<h2>Table 2 at a glance (models A-H)</h2>",
+            table2.to_html(index=False, escape=True, border=0),
+        ]
     score_frames = []
     for result in results:
         figures = _save_figures(result, figures_dir)

@@ -208,7 +208,7 @@ class ExperimentResult:
         for name, path in (figure_paths or {}).items():
             parts += [f"![{name}]({path})", ""]
         if self.notes:
-            parts += [f"> {note}" for note in self.notes] + [""]
+            parts += ["Notes:", "", *(f"- {note}" for note in self.notes), ""]
         return "\n".join(parts)
 
     def __str__(self) -> str:

@@ -143,7 +143,7 @@ def resolve_settings(
     >>> from pitfalls.reproduction import resolve_settings
     >>> quick = resolve_settings()
     >>> quick.n_repeats, quick.n_estimators, quick.architecture
-    (10, 100, 'small')
+    (20, 100, 'small')
     >>> resolve_settings(n_repeats=0)
     Traceback (most recent call last):
     ...
@@ -158,7 +158,7 @@ def resolve_settings(
     if quick:
         settings = Settings(
             quick=True, device=device, random_state=random_state, n_jobs=n_jobs,
-            n_repeats=10, n_estimators=100, nested=False, n_features=1652, k_best=100, rfe_step=1,
+            n_repeats=20, n_estimators=100, nested=False, n_features=1652, k_best=100, rfe_step=1,
             dl_repeats=1, architecture="small", epochs=20, batch_size=32,
             # a small CNN trained from scratch needs a larger step than a
             # pretrained ResNet-50 fine-tuned at the paper's 1e-4

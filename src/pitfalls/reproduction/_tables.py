@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -10,7 +10,7 @@ import pandas as pd
 from ._paper import METRICS, PAPER_RANKSUMS, PAPER_TABLE2
 from ._result import ExperimentResult, format_mean_sd
 
-__all__ = ["binary_metrics", "table2_result"]
+__all__ = ["binary_metrics", "combined_table2", "table2_result"]
 
 _HEADERS = {"accuracy": "Accuracy", "precision": "Precision", "recall": "Recall", "f1": "F1"}
 
@@ -120,3 +120,48 @@ def table2_result(
         notes=list(notes or []),
         raw=raw,
     )
+
+
+def combined_table2(results: Sequence[ExperimentResult]) -> pd.DataFrame | None:
+    """All Table 2 rows (models A-H) of several results in one table, in the paper's order.
+
+    Parameters
+    ----------
+    results : sequence of ExperimentResult
+        Results of any experiments; those that are not Table 2 pairs are skipped.
+
+    Returns
+    -------
+    DataFrame or None
+        ``Model``, ``Approach``, ``Source`` and the metric columns, paper and this run
+        for every model found; None when no Table 2 experiment is among ``results``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from pitfalls.reproduction import ExperimentResult, combined_table2
+    >>> row = {"Model": "A", "Approach": "Incorrect oversampling", "Source": "paper",
+    ...        "Accuracy": "0.85±0.05", "Precision": "", "Recall": "", "F1": "0.85±0.05"}
+    >>> r = ExperimentResult(name="oversampling", title="", reference="",
+    ...                      table=pd.DataFrame([row]), scores=pd.DataFrame())
+    >>> combined_table2([r])["Model"].tolist()
+    ['A']
+    >>> combined_table2([]) is None
+    True
+    """
+    frames = [
+        r.table
+        for r in results
+        if {"Model", "Approach", "Source"} <= set(r.table.columns)
+        and set(r.table["Model"]) <= set(PAPER_TABLE2)
+    ]
+    if not frames:
+        return None
+    table = pd.concat(frames, ignore_index=True)
+    # the paper's model D and F are one model: keep each (model, source) once
+    table = table.drop_duplicates(subset=["Model", "Source"])
+    order = {model: i for i, model in enumerate(PAPER_TABLE2)}
+    table = table.assign(_order=table["Model"].map(order)).sort_values(
+        ["_order", "Source"], kind="stable"
+    )
+    return table.drop(columns="_order").reset_index(drop=True)
