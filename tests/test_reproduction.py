@@ -37,7 +37,7 @@ TINY = dataclasses.replace(
     epochs=5,
     patches_per_patient=4,
     image_size=16,
-    n_xray=96,
+    xray_counts=(48, 48, 24),
     xray_size=32,
     n_ct_cases=3,
     ct_shape=(16, 48, 48),
@@ -222,7 +222,11 @@ def test_segmentation_baseline_scores_match_the_metrics(fast_results):
 def test_deep_experiments_in_tiny_mode(name):
     pytest.importorskip("torch")
     # the batch-effect model needs a few more images and epochs to separate the sources
-    tiny = dataclasses.replace(TINY, n_xray=240, epochs=12) if name == "batch-effect" else TINY
+    tiny = (
+        dataclasses.replace(TINY, xray_counts=(120, 120, 60), epochs=12)
+        if name == "batch-effect"
+        else TINY
+    )
     result = run(name, settings=tiny)
     assert result.leaky_beats_correct, result.to_text()
     assert len(result.figures) == 1

@@ -422,11 +422,11 @@ def _load_xray(
         return images, manifest, None  # no lung masks in the public sets
     from pitfalls.datasets import make_batch_xray
 
-    n = settings.n_xray
+    n_pneumonia, n_normal, n_external = settings.xray_counts
     images, manifest, masks = make_batch_xray(
-        n_pneumonia=n // 2 if settings.quick else 3883,
-        n_normal=n // 2 if settings.quick else 8851,
-        n_external=n // 4 if settings.quick else 1349,
+        n_pneumonia=n_pneumonia,
+        n_normal=n_normal,
+        n_external=n_external,
         image_size=settings.xray_size,
         return_masks=True,
         random_state=settings.random_state,

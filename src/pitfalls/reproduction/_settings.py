@@ -48,7 +48,7 @@ class Settings:
     learning_rate: float
     image_size: int
     patches_per_patient: int
-    n_xray: int
+    xray_counts: tuple[int, int, int]
     xray_size: int
     # Table 3 phantoms
     n_ct_cases: int
@@ -162,7 +162,7 @@ def resolve_settings(
             dl_repeats=1, architecture="small", epochs=20, batch_size=32,
             # a small CNN trained from scratch needs a larger step than a
             # pretrained ResNet-50 fine-tuned at the paper's 1e-4
-            learning_rate=1e-3, image_size=32, patches_per_patient=8, n_xray=480, xray_size=64,
+            learning_rate=1e-3, image_size=32, patches_per_patient=8, xray_counts=(240, 240, 120), xray_size=64,
             n_ct_cases=12, ct_shape=(40, 96, 96),
         )  # fmt: skip
     else:
@@ -170,7 +170,7 @@ def resolve_settings(
             quick=False, device=device, random_state=random_state, n_jobs=n_jobs,
             n_repeats=100, n_estimators=1000, nested=True, n_features=1652, k_best=100, rfe_step=1,
             dl_repeats=1, architecture="resnet50", epochs=100, batch_size=32,
-            learning_rate=1e-4, image_size=224, patches_per_patient=200, n_xray=4000, xray_size=224,
+            learning_rate=1e-4, image_size=224, patches_per_patient=200, xray_counts=(3883, 8851, 1349), xray_size=224,
             n_ct_cases=60, ct_shape=(120, 256, 256),
         )  # fmt: skip
     if n_repeats is not None:
