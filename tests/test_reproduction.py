@@ -299,3 +299,25 @@ def test_rank_sum_line_formats_small_p_as_the_paper():
     assert "A vs B (f1): 0.900 vs 0.200; rank-sum statistic=-3.50, p<0.001 (paper: " in (
         result.to_text()
     )
+
+
+def test_run_all_calls_back_in_order_and_writes_one_report(tmp_path):
+    from pitfalls.reproduction import run_all
+
+    seen: list[str] = []
+    results = run_all(
+        ["segmentation-baseline", "accuracy", "segmentation-baseline"],
+        settings=TINY,
+        out=tmp_path,
+        callback=lambda r: seen.append(r.name),
+    )
+    assert seen == [r.name for r in results] == ["segmentation-baseline", "accuracy"]
+    markdown = (tmp_path / "report.md").read_text()
+    assert markdown.index("## Dice and IoU") < markdown.index("## Accuracy on an imbalanced")
+    with pytest.raises(ValueError, match="experiment='nope'"):
+        run_all(["accuracy"], data={"nope": tmp_path})
+
+
+def test_accuracy_notes_carry_the_metric_warnings(fast_results):
+    notes = " ".join(fast_results["accuracy"].notes)
+    assert "classification_summary on the naive model warns: accuracy=0.942 is not above" in notes

@@ -134,7 +134,12 @@ def _limit_threads(func: Callable[[Settings, Path | None, bool], ExperimentResul
 
 
 def image_classifier(
-    settings: Settings, *, transform: Any, random_state: int, epochs: int | None = None
+    settings: Settings,
+    *,
+    transform: Any,
+    random_state: int,
+    epochs: int | None = None,
+    verbose: bool = False,
 ) -> Any:
     """The Appendix B classifier (quick: :func:`quick_cnn`) as a scikit-learn estimator."""
     from pitfalls.torch import TorchImageClassifier
@@ -153,6 +158,7 @@ def image_classifier(
         validation_fraction=_VAL_SIZE / (1 - _TEST_SIZE),
         device=resolve_device(settings.device),
         random_state=random_state,
+        verbose=verbose,
     )
 
 
@@ -219,15 +225,18 @@ def _train_and_score(
     seed: int,
     fit_groups: bool,
     epochs: int | None = None,
+    verbose: bool = False,
 ) -> dict[str, float]:
     train, test = _split_indices(labels, split_groups, seed)
-    model = image_classifier(settings, transform=transform, random_state=seed, epochs=epochs)
+    model = image_classifier(
+        settings, transform=transform, random_state=seed, epochs=epochs, verbose=verbose
+    )
     model.fit(images[train], labels[train], groups=split_groups[train] if fit_groups else None)
     return binary_metrics(labels[test], np.asarray(model.predict(images[test])))
 
 
 @functools.lru_cache(maxsize=4)
-def _correct_patch_model(settings: Settings, data: Path | None) -> pd.DataFrame:
+def _correct_patch_model(settings: Settings, data: Path | None, verbose: bool) -> pd.DataFrame:
     """Model D = model F: patient-level split, augmentation on the fly in training only.
 
     Cached because the paper's D and F are the same model; running both experiments
@@ -240,6 +249,7 @@ def _correct_patch_model(settings: Settings, data: Path | None) -> pd.DataFrame:
         _train_and_score(
             settings, images, labels, patients,
             transform=augmentation_transform(), seed=settings.random_state + r, fit_groups=True,
+            verbose=verbose,
         )
         for r in range(settings.dl_repeats)
     ]  # fmt: skip
@@ -316,12 +326,12 @@ def run_augmentation(settings: Settings, data: Path | None, verbose: bool) -> Ex
         runs.append(
             _train_and_score(
                 settings, augmented, labels[source], np.arange(len(augmented)),
-                transform=None, seed=seed, fit_groups=False,
+                transform=None, seed=seed, fit_groups=False, verbose=verbose,
             )
         )  # fmt: skip
     scores = {
         "C": pd.DataFrame(runs, columns=list(METRICS)),
-        "D": _correct_patch_model(settings, data),
+        "D": _correct_patch_model(settings, data, verbose),
     }
     notes = [
         *_dl_notes(settings, data),
@@ -350,12 +360,13 @@ def run_patient_split(settings: Settings, data: Path | None, verbose: bool) -> E
         _train_and_score(
             settings, images, labels, np.arange(len(labels)),
             transform=augmentation_transform(), seed=settings.random_state + r, fit_groups=False,
+            verbose=verbose,
         )
         for r in range(settings.dl_repeats)
     ]  # fmt: skip
     scores = {
         "E": pd.DataFrame(runs, columns=list(METRICS)),
-        "F": _correct_patch_model(settings, data),
+        "F": _correct_patch_model(settings, data, verbose),
     }
     notes = [
         *_dl_notes(settings, data),
@@ -457,7 +468,7 @@ def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> Ex
     seed = settings.random_state
     train, test = _split_indices(labels[internal], patients[internal], seed)
     train, test = internal[train], internal[test]
-    model = image_classifier(settings, transform=None, random_state=seed)
+    model = image_classifier(settings, transform=None, random_state=seed, verbose=verbose)
     model.fit(images[train], labels[train], groups=patients[train])
     internal_scores = binary_metrics(labels[test], np.asarray(model.predict(images[test])))
     normal_test = test[labels[test] == 0]

@@ -132,7 +132,9 @@ _HOISTED = {
 }
 
 
-def _gap_scores(settings: Settings, X: pd.DataFrame, y: pd.Series, pitfall: str) -> Any:
+def _gap_scores(
+    settings: Settings, X: pd.DataFrame, y: pd.Series, pitfall: str, verbose: bool
+) -> Any:
     from pitfalls.experiments import leakage_gap
 
     return leakage_gap(
@@ -145,7 +147,7 @@ def _gap_scores(settings: Settings, X: pd.DataFrame, y: pd.Series, pitfall: str)
         scoring=_scoring(),
         n_jobs=settings.n_jobs,
         random_state=settings.random_state,
-        verbose=False,
+        verbose=verbose,
     )
 
 
@@ -165,9 +167,10 @@ def _pair_experiment(
     reference: str,
     leaky: str,
     correct: str,
+    verbose: bool,
 ) -> ExperimentResult:
     X, y = load_cohort(endpoint, settings, data)
-    gap = _gap_scores(settings, X, y, pitfall)
+    gap = _gap_scores(settings, X, y, pitfall, verbose)
     leaky_scores, correct_scores = _per_repeat(gap)
     figure = gap.plot().figure
     notes = [
@@ -208,6 +211,7 @@ def run_oversampling(settings: Settings, data: Path | None, verbose: bool) -> Ex
         reference="Table 2, models A and B",
         leaky="A",
         correct="B",
+        verbose=verbose,
     )
 
 
@@ -223,7 +227,21 @@ def run_feature_selection(settings: Settings, data: Path | None, verbose: bool) 
         reference="Table 2, models G and H",
         leaky="G",
         correct="H",
+        verbose=verbose,
     )
+
+
+def _summary_warnings(y_true: np.ndarray, y_pred: np.ndarray, seed: int) -> list[str]:
+    """The MetricWarnings pitfalls.metrics.classification_summary raises on these predictions."""
+    import warnings
+
+    from pitfalls.exceptions import MetricWarning
+    from pitfalls.metrics import classification_summary
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MetricWarning)
+        classification_summary(y_true, y_pred, n_bootstraps=200, random_state=seed)
+    return [str(w.message) for w in caught if issubclass(w.category, MetricWarning)]
 
 
 def run_accuracy(settings: Settings, data: Path | None, verbose: bool) -> ExperimentResult:
@@ -234,7 +252,9 @@ def run_accuracy(settings: Settings, data: Path | None, verbose: bool) -> Experi
     X, y = load_cohort("distant_metastasis", settings, data)
     y_array = np.asarray(y)
     naive = DummyClassifier(strategy="most_frequent").fit(X, y_array)
-    naive_scores = binary_metrics(y_array, naive.predict(X))
+    naive_predictions = naive.predict(X)
+    naive_scores = binary_metrics(y_array, naive_predictions)
+    warned = _summary_warnings(y_array, naive_predictions, settings.random_state)
     forest_runs = []
     for repeat in range(settings.n_repeats):
         seed = settings.random_state + repeat
@@ -279,6 +299,7 @@ def run_accuracy(settings: Settings, data: Path | None, verbose: bool) -> Experi
         f"{1 - n_pos / n:.1%} accurate and finds none of them (recall 0). Report precision, "
         "recall and a naive baseline beside accuracy (Table 4).",
         "precision and F1 of the naive model are undefined (no positive prediction) and shown as 0.",
+        *(f"pitfalls.metrics.classification_summary on the naive model warns: {m}" for m in warned),
     ]
     return ExperimentResult(
         name="accuracy",
