@@ -484,7 +484,7 @@ def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> Ex
     attributions = integrated_gradients(network, batch, target=pneumonia, n_steps=32)
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(7, 3.5))
+    figure, axes = plt.subplots(1, 2, figsize=(8, 4.3))
     outside = (
         None
         if masks is None
@@ -499,8 +499,8 @@ def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> Ex
             if external_predictions[np.flatnonzero(external == shown[k])[0]]
             else "normal"
         )
-        where = "" if outside is None else f", {outside[k]:.0%} outside lungs"
-        ax.set_title(f"external normal called {called}{where}", fontsize=9)
+        where = "" if outside is None else f"\n{outside[k]:.0%} of |attribution| outside lungs"
+        ax.set_title(f"external normal, called {called}{where}", fontsize=9)
     paper = PAPER_BATCH_EFFECT
     rows = [
         {"Evaluation": "internal test (Batch X-Ray)", "Source": "paper",

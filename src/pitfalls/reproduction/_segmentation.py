@@ -61,12 +61,22 @@ def run_segmentation_baseline(
     case = int(np.random.default_rng(settings.random_state).integers(len(images)))
     import matplotlib.pyplot as plt
 
-    figure, ax = plt.subplots(figsize=(4.5, 4.5))
-    prediction = air_in_body_mask(np.asarray(images[case]))
-    plot_segmentation(images[case], truths[case], prediction, ax=ax)
+    image, truth = np.asarray(images[case]), np.asarray(truths[case], dtype=bool)
+    prediction = air_in_body_mask(image)
     dice = float(report.per_case["baseline_dice"].iloc[case])
     iou = float(report.per_case["baseline_iou"].iloc[case])
-    ax.set_title(f"case {case}: Dice {dice:.2f}, IoU {iou:.2f}")
+    # the slice with the most lung, and the one where the baseline errs most (trachea,
+    # bowel gas): the second shows why a high Dice is not a good segmentation
+    errors = (prediction & ~truth).reshape(len(truth), -1).sum(axis=1)
+    slices = {
+        "largest lung slice": int(np.argmax(truth.reshape(len(truth), -1).sum(axis=1))),
+        "most false positives": int(np.argmax(errors)),
+    }
+    figure, axes = plt.subplots(1, 2, figsize=(8, 4.3))
+    for ax, (label, index) in zip(axes, slices.items(), strict=True):
+        plot_segmentation(image, truth, prediction, ax=ax, slice_index=index)
+        ax.set_title(f"{label} (slice {index})", fontsize=10)
+    figure.suptitle(f"case {case}: Dice {dice:.2f}, IoU {iou:.2f}")
     scores = pd.DataFrame(
         {
             "dice": summary["baseline_dice"],
