@@ -125,3 +125,14 @@ def test_exit_status_1_when_a_leaky_model_does_not_beat_its_twin(capsys, tmp_pat
     assert err.strip() == (
         "pitfalls reproduce: a leaky model did not beat its correct twin in: oversampling"
     )
+
+
+def test_cuda_requested_without_a_gpu_fails_before_running(capsys):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    _one_line_error(
+        capsys,
+        ["reproduce", "accuracy", "batch-effect", "--device", "cuda"],
+        "device='cuda' was requested but torch sees no CUDA device; use --device cpu.",
+    )

@@ -119,6 +119,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         combined_table2,
         get_experiment,
         list_experiments,
+        resolve_device,
         run,
         write_report,
     )
@@ -138,6 +139,11 @@ def _reproduce(args: argparse.Namespace) -> int:
             f"--data {unused[0]}=... names an experiment that is not run; add {unused[0]!r} "
             "to the experiments or drop the option."
         )
+    if args.device == "cuda" and any(get_experiment(n).needs_torch for n in names):
+        try:
+            resolve_device("cuda")  # fail before hours of radiomics, not after
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out={args.out!r} exists and is not a directory; pass a directory.")
