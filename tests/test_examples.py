@@ -17,6 +17,15 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("plot_*.py"))
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    # experiments draw with pyplot; close them so the suite never holds 20+ figures
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 def _experiment_of(script: Path) -> str:
     calls = [
         node
@@ -58,6 +67,3 @@ def test_segmentation_example_runs_and_writes_its_report(tmp_path, monkeypatch):
     namespace = runpy.run_path(str(EXAMPLES / "plot_segmentation_baseline.py"), run_name="__main__")
     assert namespace["result"].name == "segmentation-baseline"
     assert "Dice and IoU" in (tmp_path / "report.md").read_text()
-    import matplotlib.pyplot as plt
-
-    plt.close("all")

@@ -46,6 +46,15 @@ FAST = ("oversampling", "feature-selection", "accuracy", "segmentation-baseline"
 DEEP = ("augmentation", "patient-split", "batch-effect")
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    # experiments draw with pyplot; close them so the suite never holds 20+ figures
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 @pytest.fixture(scope="module")
 def fast_results() -> dict[str, ExperimentResult]:
     return {name: run(name, settings=TINY) for name in FAST}

@@ -19,6 +19,15 @@ TINY = dataclasses.replace(
 )
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    # experiments draw with pyplot; close them so the suite never holds 20+ figures
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 @pytest.fixture
 def tiny(monkeypatch):
     """Make every run the command starts tiny, whatever its options."""

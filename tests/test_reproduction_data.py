@@ -21,6 +21,15 @@ TINY = dataclasses.replace(
 )
 
 
+@pytest.fixture(autouse=True)
+def _close_figures():
+    # experiments draw with pyplot; close them so the suite never holds 20+ figures
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
 def test_accuracy_on_radiomics_csvs(tmp_path):
     from pitfalls.datasets import make_radiomics_cohort
 

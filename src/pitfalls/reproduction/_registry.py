@@ -223,9 +223,14 @@ def run(
 
     Examples
     --------
-    >>> from pitfalls.reproduction import run
-    >>> run("accuracy", n_repeats=1).scores.loc["naive", "accuracy"]  # doctest: +SKIP
-    0.94...
+    >>> import dataclasses
+    >>> from pitfalls.reproduction import resolve_settings, run
+    >>> tiny = dataclasses.replace(resolve_settings(device="cpu"), n_ct_cases=2,
+    ...                            ct_shape=(16, 48, 48))
+    >>> result = run("segmentation-baseline", settings=tiny)
+    >>> result.reference, list(result.scores.index)
+    ('Table 3 and Figure 3', ['dice', 'iou'])
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     >>> run("nope")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
