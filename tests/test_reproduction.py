@@ -330,3 +330,16 @@ def test_run_all_calls_back_in_order_and_writes_one_report(tmp_path):
 def test_accuracy_notes_carry_the_metric_warnings(fast_results):
     notes = " ".join(fast_results["accuracy"].notes)
     assert "classification_summary on the naive model warns: accuracy=0.942 is not above" in notes
+
+
+def test_importing_and_listing_stays_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pitfalls.reproduction; from pitfalls.cli import main; "
+        "main(['reproduce', '--list']); "
+        "print('heavy:' + ','.join(m for m in ('torch', 'captum', 'radiomics') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "heavy:"
