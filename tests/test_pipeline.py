@@ -324,6 +324,73 @@ def test_row_hashes_sensitive_to_column_order_and_high_bits():
     assert len(set(row_hashes(signs).tolist())) == 4
 
 
+def test_row_hashes_distinct_on_structured_variants():
+    # one base row and its single-bit flips, two-column sign flips and column swaps
+    base = np.random.default_rng(3).normal(size=24)
+    base[:4] = [0.0, 1.0, 2.0, -3.0]  # round values: differences only in the high bits
+    words = base.view(np.uint64)
+    variants = [base]
+    for col in range(24):
+        for bit in range(64):
+            flipped = words.copy()
+            flipped[col] ^= np.uint64(1) << np.uint64(bit)
+            variants.append(flipped.view(np.float64))
+    for a in range(24):
+        for b in range(a + 1, 24):
+            signs = base.copy()
+            signs[[a, b]] = -signs[[a, b]]
+            swapped = base.copy()
+            swapped[[a, b]] = swapped[[b, a]]
+            variants += [signs, swapped]
+    rows = np.array(variants)
+    unique_rows = np.unique(rows.view(np.uint64), axis=0)
+    assert np.unique(row_hashes(rows)).size == len(unique_rows)
+
+
+_GUARD_DTYPES = st.sampled_from([np.float64, np.float32, np.int16, np.uint8, np.bool_])
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_guard_finds_exactly_the_copied_rows(data):
+    # few distinct values: many evaluation rows share the key columns of a training row
+    # without being copies, which exercises the full-row check after the key filter
+    dtype = data.draw(_GUARD_DTYPES)
+    tail = data.draw(st.sampled_from([(1,), (3,), (2, 3), (12,)]))
+    n_fit = data.draw(st.integers(1, 40))
+    values = {np.float64: _TRICKY_FLOATS, np.bool_: st.booleans()}.get(dtype, st.integers(0, 2))
+    width = int(np.prod(tail))
+    fit_rows = data.draw(arrays(dtype, (n_fit, *tail), elements=values))
+    new_rows = data.draw(arrays(dtype, (data.draw(st.integers(0, 30)), *tail), elements=values))
+    copies = data.draw(st.lists(st.integers(0, n_fit - 1), max_size=10))
+    order = data.draw(st.permutations(range(len(new_rows) + len(copies))))
+    eval_rows = np.concatenate([new_rows, fit_rows[copies]])[list(order)]
+
+    guard = LeakageGuard(DummyClassifier()).fit(fit_rows, np.arange(n_fit) % 2)
+    seen = {row.tobytes() for row in fit_rows.astype(np.float64).reshape(n_fit, width)}
+    flat = eval_rows.astype(np.float64).reshape(len(eval_rows), width)
+    expected = [i for i, row in enumerate(flat) if row.tobytes() in seen]
+    assert guard.find_leaks(eval_rows).tolist() == expected
+    # the same rows as float64, flattened: numbers compare as float64, images as vectors
+    assert guard.find_leaks(flat).tolist() == expected
+
+
+def test_guard_key_filter_edge_cases():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 6))
+    X[:, :3] = rng.integers(0, 2, size=(500, 3))  # low-cardinality columns
+    guard = LeakageGuard(DummyClassifier()).fit(X, np.arange(500) % 2)
+    changed = X[:50].copy()
+    changed[:, 5] = np.nextafter(changed[:, 5], np.inf)  # same key columns, other rows
+    assert guard.find_leaks(changed).size == 0
+    assert guard.find_leaks(X[::-1]).tolist() == list(range(500))
+    assert guard.find_leaks(X[:, :5]).size == 0  # other width: no copies possible
+    assert guard.find_leaks(pd.DataFrame(X[7:9])).tolist() == [0, 1]
+    # a guard pickled before the key filter existed still checks every row
+    del guard._key_columns
+    assert guard.find_leaks(X[[3, 1]]).tolist() == [0, 1]
+
+
 @parametrize_with_checks([LeakageGuard(LogisticRegression())])
 @pytest.mark.filterwarnings("ignore::pitfalls.exceptions.LeakageWarning")
 def test_guard_sklearn_compatible(estimator, check):
