@@ -74,6 +74,19 @@ def _column_salts(n_words: int) -> np.ndarray:
     return salt
 
 
+def _row_sums(m: np.ndarray, out: np.ndarray) -> None:
+    """Row sums of a uint64 array (wrapping modulo 2**64), into ``out``."""
+    if m.shape[1] >= 8:
+        # einsum: about 2.5 times faster than sum(axis=1) on rows of tens of words
+        np.einsum("ij->i", m, out=out)
+    elif m.shape[1] == 0:
+        out.fill(0)
+    else:  # few columns: whole-column adds beat both per-row loops
+        np.copyto(out, m[:, 0])
+        for column in range(1, m.shape[1]):
+            np.add(out, m[:, column], out=out)
+
+
 def row_hashes(X: Any) -> np.ndarray:
     """Return one 64-bit fingerprint per row of ``X`` (any numeric dtype, 1-D to N-D).
 
@@ -101,19 +114,19 @@ def row_hashes(X: Any) -> np.ndarray:
     out = np.empty(n_rows, dtype=np.uint64)
     if n_rows == 0:
         return out
-    salt = _column_salts(n_words)
     chunk = max(1, _CHUNK_BYTES // (8 * max(n_words, 1)))
-    mixed = np.empty((min(chunk, n_rows), n_words), dtype=np.uint64)
+    # the salts repeated for every row of a chunk: xoring two arrays of one shape runs
+    # as one flat loop, where a broadcast (n_words,) row would loop row by row
+    salts = np.tile(_column_salts(n_words), (min(chunk, n_rows), 1))
+    mixed = np.empty_like(salts)
     shifted = np.empty_like(mixed)
     with np.errstate(over="ignore"):
         for start in range(0, n_rows, chunk):
             block = words[start : start + chunk]
             m, s = mixed[: len(block)], shifted[: len(block)]
-            np.bitwise_xor(block, salt, out=m)
+            np.bitwise_xor(block, salts[: len(block)], out=m)
             _splitmix_inplace(m, s)
-            # einsum's row sums wrap modulo 2**64 like sum(), but are much faster on
-            # short rows
-            np.einsum("ij->i", m, out=out[start : start + len(block)])
+            _row_sums(m, out[start : start + len(block)])
         out ^= out >> np.uint64(30)
         out *= _MIX_2
         out ^= out >> np.uint64(31)
