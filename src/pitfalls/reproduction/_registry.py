@@ -51,7 +51,14 @@ class Experiment:
     func_path: str
 
     def load(self) -> ExperimentFunc:
-        """Import and return the function implementing the experiment."""
+        """Import and return the function implementing the experiment.
+
+        Examples
+        --------
+        >>> from pitfalls.reproduction import EXPERIMENTS
+        >>> EXPERIMENTS["accuracy"].load().__name__
+        'run_accuracy'
+        """
         import importlib
 
         module_name, func_name = self.func_path.split(":")

@@ -144,6 +144,14 @@ class ExperimentResult:
         """Whether every leaky (or naive) model scores above its correct twin.
 
         ``True`` when there is nothing to compare (e.g. Table 3).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from pitfalls.reproduction import ExperimentResult
+        >>> ExperimentResult(name="t3", title="Table 3", reference="", table=pd.DataFrame(),
+        ...                  scores=pd.DataFrame()).leaky_beats_correct
+        True
         """
         if self.comparisons.empty:
             return True
@@ -175,6 +183,22 @@ class ExperimentResult:
         Returns
         -------
         str
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from pitfalls.reproduction import ExperimentResult
+        >>> r = ExperimentResult(name="d", title="Demo", reference="Table 9",
+        ...                      table=pd.DataFrame({"F1": ["0.50"]}), scores=pd.DataFrame(),
+        ...                      notes=["synthetic data"])
+        >>> print(r.to_text())
+        Demo (Table 9)
+        <BLANKLINE>
+          F1
+        0.50
+        <BLANKLINE>
+        note: synthetic data
+        (0.0 s)
         """
         lines = [f"{self.title} ({self.reference})", ""]
         lines.append(self.table.to_string(index=False))
@@ -199,6 +223,24 @@ class ExperimentResult:
         Returns
         -------
         str
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from pitfalls.reproduction import ExperimentResult
+        >>> r = ExperimentResult(name="d", title="Demo", reference="Table 9",
+        ...                      table=pd.DataFrame({"F1": ["0.50"]}), scores=pd.DataFrame())
+        >>> print(r.to_markdown(figure_paths={"plot": "figures/d-plot.png"}))
+        ## Demo
+        <BLANKLINE>
+        *Table 9* · 0.0 s
+        <BLANKLINE>
+        | F1 |
+        | --- |
+        | 0.50 |
+        <BLANKLINE>
+        ![plot](figures/d-plot.png)
+        <BLANKLINE>
         """
         parts = [f"## {self.title}", "", f"*{self.reference}* · {self.elapsed:.1f} s", ""]
         parts += [markdown_table(self.table), ""]
