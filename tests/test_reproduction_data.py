@@ -127,3 +127,28 @@ def test_batch_effect_data_needs_both_folders(tmp_path):
     (tmp_path / "kermany").mkdir()
     with pytest.raises(FileNotFoundError, match=r"has no rsna/ folder"):
         run("batch-effect", data=tmp_path, settings=TINY)
+
+
+@pytest.mark.torch
+def test_patient_split_on_a_patch_directory(tmp_path):
+    pytest.importorskip("torch")
+    from PIL import Image
+
+    from pitfalls.datasets import make_patch_cohort
+
+    images, manifest = make_patch_cohort(n_patients=40, patches_per_patient=4, random_state=0)
+    for row in manifest.itertuples():
+        folder = tmp_path / str(row.patient_id) / str(row.pattern)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(images[row.index]).save(folder / f"{row.patch_id}.png")
+    settings = dataclasses.replace(TINY, image_size=16, epochs=2)
+    result = run("patient-split", data=tmp_path, settings=settings)
+    assert set(result.scores.index) == {"E", "F"}
+    assert not any("synthetic" in note for note in result.notes)
+
+
+def test_patch_directory_without_patches(tmp_path):
+    pytest.importorskip("torch")
+    (tmp_path / "p1" / "lepidic").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"holds no <patient>/solid\|acinar/"):
+        run("patient-split", data=tmp_path, settings=TINY)
