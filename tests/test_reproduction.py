@@ -31,6 +31,7 @@ from pitfalls.reproduction import (
 TINY = dataclasses.replace(
     resolve_settings(quick=True, device="cpu", n_repeats=3),
     n_estimators=15,
+    dl_repeats=2,  # two trained models per row: mean ± sd and the rank-sum test, quickly
     n_features=300,
     k_best=30,
     rfe_step=5,
@@ -230,17 +231,20 @@ def test_segmentation_baseline_scores_match_the_metrics(fast_results):
 @pytest.mark.parametrize("name", DEEP)
 def test_deep_experiments_in_tiny_mode(name):
     pytest.importorskip("torch")
-    # the batch-effect model needs a few more images and epochs to separate the sources
-    tiny = (
-        dataclasses.replace(TINY, xray_counts=(120, 120, 60), epochs=12)
-        if name == "batch-effect"
-        else TINY
-    )
+    tiny = {
+        # the batch-effect model needs a few more images and epochs to separate the sources
+        "batch-effect": dataclasses.replace(TINY, xray_counts=(120, 120, 60), epochs=12),
+        # one model C: writing the augmented copies is the slow part
+        "augmentation": dataclasses.replace(TINY, dl_repeats=1),
+    }.get(name, TINY)
     result = run(name, settings=tiny)
     assert result.leaky_beats_correct, result.to_text()
     assert len(result.figures) == 1
     if name == "batch-effect":
         assert result.scores.loc["external", "normals_correct"] < 0.5
+    if name == "patient-split":  # two trained models per row: mean ± sd and a rank-sum test
+        assert not np.isnan(result.comparisons["statistic"].iloc[0])
+        assert "±" in result.table.query("Source == 'this run'")["F1"].iloc[0]
 
 
 # ------------------------------------------------------------------------- reports
