@@ -13,7 +13,13 @@ from sklearn import metrics as skm
 from sklearn.dummy import DummyClassifier
 
 from pitfalls.exceptions import MetricWarning
-from pitfalls.metrics import ClassificationSummary, classification_summary
+from pitfalls.metrics import ClassificationSummary, _rankboot, classification_summary
+from pitfalls.metrics._rankboot import (
+    class_sampler,
+    column_layout,
+    draw_class_counts,
+    metrics_from_counts,
+)
 from pitfalls.metrics._summary import _bootstrap_confusions, ranking_metrics
 
 
@@ -177,7 +183,7 @@ def test_confidence_level_widens_interval():
 
 
 def test_multiclass_bootstrap_ranking_runs_over_chunks(monkeypatch):
-    monkeypatch.setattr("pitfalls.metrics._summary._CHUNK_CELLS", 1000)  # force several chunks
+    monkeypatch.setattr("pitfalls.metrics._rankboot._CHUNK_CELLS", 1000)  # force several chunks
     y, pred, proba = _multiclass_data(n=300)
     s = classification_summary(y, pred, y_score=proba, n_bootstraps=50, random_state=0)
     frame = s.to_frame()
@@ -314,3 +320,154 @@ def test_single_class_in_data_is_completed_with_pos_label():
         s = classification_summary([0, 0, 0], [0, 0, 0], n_bootstraps=0)
     assert s.labels == [0, 1]
     assert np.isnan(s["recall"])
+
+
+# ----------------------------------------------------------- ranking bootstrap (exact, fast)
+def _weighted_rows():
+    return st.lists(
+        st.tuples(st.booleans(), st.integers(0, 5), st.integers(0, 4)), min_size=2, max_size=60
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(_weighted_rows(), st.booleans())
+def test_replicate_weights_give_sklearns_weighted_auc_and_ap(rows, as_float):
+    """One replicate = multiplicities per bin; its AUC/AP equal sklearn's with sample_weight."""
+    y = np.array([r[0] for r in rows], dtype=bool)
+    score = np.array([r[1] for r in rows], dtype=float) / 2  # few levels: many ties
+    weight = np.array([r[2] for r in rows])
+    if not (weight[y].sum() and weight[~y].sum()):
+        y[0], y[1], weight[:2] = True, False, 1
+    layout = column_layout(score, y)
+    pos = np.bincount(layout.pos_bin, weights=weight[y], minlength=len(layout.pos_sizes))
+    neg = np.bincount(layout.neg_bin, weights=weight[~y], minlength=len(layout.neg_sizes))
+    np.testing.assert_array_equal(layout.pos_sizes, np.bincount(layout.pos_bin))
+    np.testing.assert_array_equal(layout.neg_sizes, np.bincount(layout.neg_bin))
+    if not as_float:
+        pos, neg = pos.astype(np.int32), neg.astype(np.int32)
+    auc, ap = metrics_from_counts(pos, neg, layout)
+    ref_auc = skm.roc_auc_score(y, score, sample_weight=weight)
+    ref_ap = skm.average_precision_score(y, score, sample_weight=weight)
+    assert abs(auc[0] - ref_auc) < 1e-12
+    assert abs(ap[0] - ref_ap) < 1e-12
+
+
+def test_drawn_counts_sum_to_class_size_and_are_multinomial(monkeypatch):
+    sizes = np.array([1] * 600 + [2] * 200 + [7] * 30 + [60] * 5)  # tables and numpy poisson
+    m = int(sizes.sum())
+    n_rep = 3000
+    results = {}
+    for path, patch in {
+        "poisson": {},
+        "rejection": {"_SLACK_SD": -2.0},  # lam > 1: most replicates are redrawn by index
+        "index": {"_MIN_POISSON_CLASS": 10**9},
+    }.items():
+        with monkeypatch.context() as mp:
+            for name, value in patch.items():
+                mp.setattr(_rankboot, name, value)
+            sampler = class_sampler(sizes, n_rep)
+            assert sampler.poisson == (path != "index")
+            counts = draw_class_counts(sampler, n_rep, np.random.default_rng(1))
+        assert counts.shape == (n_rep, len(sizes))
+        np.testing.assert_array_equal(counts.sum(axis=1), m)
+        results[path] = counts
+        for size in (1, 2, 7, 60):
+            cells = counts[:, sizes == size]
+            p = size / m
+            assert cells.mean() == pytest.approx(size, rel=0.02)
+            assert cells.var() == pytest.approx(m * p * (1 - p), rel=0.06)
+        # pmf of a size-1 bin count: Binomial(m, 1/m)
+        ones = counts[:, sizes == 1].ravel()
+        observed = np.bincount(ones, minlength=8)[:8] / ones.size
+        expected = np.array([_binom_pmf(m, 1 / m, k) for k in range(8)])
+        assert np.abs(observed - expected).max() < 0.004
+    assert not np.array_equal(results["poisson"], results["index"])
+
+
+def _binom_pmf(n, p, k):
+    from math import comb
+
+    return comb(n, k) * p**k * (1 - p) ** (n - k)
+
+
+def test_draws_are_seeded():
+    sampler = class_sampler(np.ones(1000, dtype=int), 10)
+    a = draw_class_counts(sampler, 10, np.random.default_rng(3))
+    b = draw_class_counts(sampler, 10, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+
+
+def _loop_ranking(y, score, n_boot, seed, multiclass=False):
+    """Reference: stratified index resampling, scikit-learn's AUC and AP per replicate."""
+    rng = np.random.default_rng(seed)
+    by_class = [np.flatnonzero(y == c) for c in np.unique(y)]
+    auc, ap = [], []
+    for _ in range(n_boot):
+        idx = np.concatenate([rng.choice(m, size=m.size) for m in by_class])
+        if multiclass:
+            onehot = (y[idx][:, None] == np.arange(score.shape[1])).astype(int)
+            auc.append(skm.roc_auc_score(onehot, score[idx], average="macro"))
+            ap.append(skm.average_precision_score(onehot, score[idx], average="macro"))
+        else:
+            auc.append(skm.roc_auc_score(y[idx], score[idx]))
+            ap.append(skm.average_precision_score(y[idx], score[idx]))
+    return np.array(auc), np.array(ap)
+
+
+QUANTILES = [0.025, 0.25, 0.5, 0.75, 0.975]
+
+
+@pytest.mark.parametrize("min_poisson", [10**9, 50])  # index draws; Poisson draws
+def test_ranking_bootstrap_distribution_equals_plain_resampling(monkeypatch, min_poisson):
+    monkeypatch.setattr(_rankboot, "_MIN_POISSON_CLASS", min_poisson)
+    rng = np.random.default_rng(5)
+    y = (rng.random(600) < 0.3).astype(int)
+    score = np.where(rng.random(600) < 0.5, np.round(0.3 * y + rng.random(600), 1), rng.random(600))
+    t_idx = y.copy()
+    auc, ap = _rankboot.bootstrap_ranking(
+        score[:, None], t_idx, [1], 4000, np.random.default_rng(0)
+    )
+    ref_auc, ref_ap = _loop_ranking(y, score, 800, seed=1)
+    np.testing.assert_allclose(
+        np.quantile(auc[:, 0], QUANTILES), np.quantile(ref_auc, QUANTILES), atol=0.008
+    )
+    np.testing.assert_allclose(
+        np.quantile(ap[:, 0], QUANTILES), np.quantile(ref_ap, QUANTILES), atol=0.012
+    )
+    assert auc[:, 0].std() == pytest.approx(ref_auc.std(), rel=0.12)
+    assert ap[:, 0].std() == pytest.approx(ref_ap.std(), rel=0.12)
+
+
+def test_multiclass_ranking_bootstrap_equals_plain_resampling(monkeypatch):
+    monkeypatch.setattr(_rankboot, "_MIN_POISSON_CLASS", 50)
+    y, _, proba = _multiclass_data(n=500, seed=2)
+    proba = np.round(proba, 2)  # ties
+    auc, ap = _rankboot.bootstrap_ranking(proba, y, [0, 1, 2], 3000, np.random.default_rng(0))
+    ref_auc, ref_ap = _loop_ranking(y, proba, 600, seed=1, multiclass=True)
+    macro_auc, macro_ap = auc.mean(axis=1), ap.mean(axis=1)
+    np.testing.assert_allclose(
+        np.quantile(macro_auc, QUANTILES), np.quantile(ref_auc, QUANTILES), atol=0.008
+    )
+    np.testing.assert_allclose(
+        np.quantile(macro_ap, QUANTILES), np.quantile(ref_ap, QUANTILES), atol=0.01
+    )
+    # same replicate for every column: the macro average is less variable than a column
+    assert macro_auc.std() == pytest.approx(ref_auc.std(), rel=0.12)
+
+
+def test_ranking_bootstrap_edge_cases():
+    rng = np.random.default_rng(0)
+    score = rng.random(50)
+    # no positive: undefined everywhere
+    auc, ap = _rankboot.bootstrap_ranking(score[:, None], np.zeros(50, int), [1], 5, rng)
+    assert np.isnan(auc).all() and np.isnan(ap).all()
+    # no negative: AUC undefined, AP = 1 (as scikit-learn)
+    auc, ap = _rankboot.bootstrap_ranking(score[:, None], np.ones(50, int), [1], 5, rng)
+    assert np.isnan(auc).all()
+    np.testing.assert_allclose(ap, 1.0)
+    # perfect separation with a constant block of negatives far below
+    y = np.array([0] * 500 + [1] * 450)
+    s = np.concatenate([np.zeros(500), 1 + rng.random(450)])
+    auc, ap = _rankboot.bootstrap_ranking(s[:, None], y, [1], 20, rng)
+    np.testing.assert_allclose(auc, 1.0)
+    np.testing.assert_allclose(ap, 1.0)

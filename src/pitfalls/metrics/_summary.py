@@ -11,16 +11,17 @@ Speed: every confusion-matrix metric is a function of the confusion counts, and 
 stratified resampling the row of class ``c`` of a replicate's confusion matrix is
 exactly multinomial(``n_c``, observed row / ``n_c``). All replicates are drawn at once
 from that distribution, so the bootstrap costs ``O(n_bootstraps * n_classes**2)``
-whatever the number of samples. ROC AUC and average precision need the scores: their
-replicates resample indices within each class (in chunks, to bound memory) and count
-them per distinct score with ``bincount``; no Python loop over replicates.
+whatever the number of samples. ROC AUC and average precision need the scores, but
+only through the resampled counts per score bin (positives per distinct positive
+score, negatives between and tied with them); each class's bin counts are drawn
+exactly as a multinomial, about one table look-up per bin rather than one random
+index per sample (see :mod:`pitfalls.metrics._rankboot`).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import MetricWarning
+from ._rankboot import bootstrap_ranking
 from ._table import format_number, markdown_table, text_table
 
 __all__ = ["ClassificationSummary", "classification_summary"]
@@ -35,8 +37,6 @@ __all__ = ["ClassificationSummary", "classification_summary"]
 # A minority class under this prevalence is "rare"; recall or F1 under POOR is "poor".
 RARE_PREVALENCE = 0.2
 POOR_SCORE = 0.5
-# Bound on (replicates x samples) held in memory at once by the score bootstrap.
-_CHUNK_CELLS = 4_000_000
 _PER_CLASS = ("precision", "recall", "specificity", "f1")
 _COLUMNS = ["value", "ci_low", "ci_high", "majority", "stratified"]
 
@@ -216,74 +216,6 @@ def _bootstrap_confusions(
 def _level_codes(score: np.ndarray) -> tuple[np.ndarray, int]:
     levels, codes = np.unique(score, return_inverse=True)
     return codes.ravel(), len(levels)
-
-
-def _block_codes(codes: np.ndarray, n_levels: int, is_pos: np.ndarray) -> tuple[np.ndarray, int]:
-    """Merge runs of consecutive score levels that hold no positive into one block.
-
-    Neither AUC nor average precision can tell such levels apart (no positive sits
-    between them), and fewer columns make the per-replicate cumulative sums cheaper.
-    """
-    has_pos = np.bincount(codes[is_pos], minlength=n_levels) > 0
-    starts = has_pos.copy()
-    starts[1:] |= has_pos[:-1]
-    starts[0] = True
-    block = np.cumsum(starts) - 1
-    return block[codes].astype(np.int32), int(block[-1]) + 1
-
-
-def _draw_histograms(class_codes: np.ndarray, n_blocks: int, draws: np.ndarray) -> np.ndarray:
-    """Counts per score block of the drawn members, one row per replicate."""
-    n_rep = draws.shape[0]
-    flat = class_codes[draws] + (np.arange(n_rep, dtype=np.int64) * n_blocks)[:, None]
-    return np.bincount(flat.ravel(), minlength=n_rep * n_blocks).reshape(n_rep, n_blocks)
-
-
-def _chunks(total: int, size: int) -> Iterator[int]:
-    done = 0
-    while done < total:
-        yield min(size, total - done)
-        done += size
-
-
-def _bootstrap_ranking(
-    scores: np.ndarray,
-    y_idx: np.ndarray,
-    positive_columns: list[int],
-    n_bootstraps: int,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """AUC and AP per replicate (rows) and score column, from stratified index draws."""
-    classes = np.unique(y_idx).tolist()
-    members = {c: np.flatnonzero(y_idx == c) for c in classes}
-    # per score column: block code of every member of every class
-    columns = []
-    for j, pos_class in enumerate(positive_columns):
-        codes, n_levels = _level_codes(scores[:, j])
-        block, n_blocks = _block_codes(codes, n_levels, y_idx == pos_class)
-        columns.append(({c: block[members[c]] for c in classes}, n_blocks, pos_class))
-    chunk = max(1, _CHUNK_CELLS // max(1, len(y_idx)))
-    aucs, aps = [], []
-    for size in _chunks(n_bootstraps, chunk):
-        draws = {
-            c: rng.integers(0, len(members[c]), size=(size, len(members[c])), dtype=np.int32)
-            for c in classes
-        }
-        auc = np.full((size, len(columns)), np.nan)
-        ap = np.full((size, len(columns)), np.nan)
-        for j, (class_codes, n_blocks, pos_class) in enumerate(columns):
-            pos = np.zeros((size, n_blocks))
-            neg = np.zeros((size, n_blocks))
-            for c in classes:
-                hist = _draw_histograms(class_codes[c], n_blocks, draws[c])
-                if c == pos_class:
-                    pos += hist
-                else:
-                    neg += hist
-            auc[:, j], ap[:, j] = ranking_metrics(pos, neg)
-        aucs.append(auc)
-        aps.append(ap)
-    return np.concatenate(aucs), np.concatenate(aps)
 
 
 # --------------------------------------------------------------------------- result
@@ -549,8 +481,11 @@ def classification_summary(
     counts fixed in every replicate). Replicates in which a metric is undefined (for
     example precision when a replicate has no positive prediction) are left out of
     that metric's interval. With ``y_score`` the ranking metrics cost about
-    ``n_bootstraps * n_samples`` random draws (about 2 s for 1000 x 100k on one core);
-    without it the bootstrap is independent of ``n_samples`` (milliseconds).
+    ``n_bootstraps`` times the number of score bins (distinct positive scores plus the
+    runs of negatives between them): a few hundred ms for 1000 x 100k continuous
+    scores, tens of ms when scores have few distinct values. Multi-class scores are
+    resampled per sample and binned per column (the same replicate for every column).
+    Without ``y_score`` the bootstrap is independent of ``n_samples`` (milliseconds).
 
     Baselines, computed on the same ``y_true``: ``majority`` always predicts the most
     frequent class of ``y_true`` with a constant score; ``stratified`` guesses each class
@@ -741,7 +676,7 @@ def _add_ranking_rows(
         auc[j], ap[j] = ranking_metrics(pos, neg)
     boot_auc = boot_ap = None
     if n_bootstraps:
-        boot_auc, boot_ap = _bootstrap_ranking(scores, t_idx, positive_columns, n_bootstraps, rng)
+        boot_auc, boot_ap = bootstrap_ranking(scores, t_idx, positive_columns, n_bootstraps, rng)
     # A constant score has AUC 0.5 and AP = prevalence, for both naive baselines.
     base_ap = prevalence[pos_index] if binary else float(np.mean(prevalence))
     add(
