@@ -119,11 +119,12 @@ def metrics_from_counts(
     cneg = np.zeros((neg.shape[0], neg.shape[1] + 1), dtype=work)
     np.cumsum(neg, axis=1, dtype=work, out=cneg[:, 1:])
     n_neg = cneg[:, -1:]
-    below = cneg[:, layout.below]
+    below = np.take(cneg, layout.below, axis=1)
+    # 2 * AUC * P * N = sum_p pos_p * (2 * negatives below + negatives tied)
     if layout.has_ties:
-        twice_below = below + cneg[:, layout.below_or_tied]
+        below_twice, factor = below + np.take(cneg, layout.below_or_tied, axis=1), 1.0
     else:
-        twice_below = below + below
+        below_twice, factor = below, 2.0
     cpos: np.ndarray = np.cumsum(pos, axis=1, dtype=work)
     n_pos = cpos[:, -1:] if pos.shape[1] else np.zeros((pos.shape[0], 1), dtype=work)
     # positives / all samples scored at or above each positive level
@@ -134,12 +135,11 @@ def metrics_from_counts(
     if pos.shape[1] and np.any(ge[:, -1] <= 0):  # nothing drawn that high: tp = pos = 0
         np.maximum(ge, 1 if exact else np.finfo(float).tiny, out=ge)
     with np.errstate(divide="ignore", invalid="ignore"):
-        # 2 * AUC * P * N = sum_p pos_p * (2 * negatives below + negatives tied)
         if exact and 2 * int(n_pos.max(initial=0)) * int(n_neg.max(initial=0)) < 2**31:
-            auc2 = np.einsum("ij,ij->i", pos, twice_below)  # exact in int32, and faster
+            auc2 = np.einsum("ij,ij->i", pos, below_twice)  # exact in int32, and faster
         else:
-            auc2 = np.einsum("ij,ij->i", pos, twice_below, dtype=np.float64)
-        auc = auc2 / (2.0 * n_pos[:, 0] * n_neg[:, 0])
+            auc2 = np.einsum("ij,ij->i", pos, below_twice, dtype=np.float64)
+        auc = factor * auc2 / (2.0 * n_pos[:, 0] * n_neg[:, 0])
         ap = np.einsum("ij,ij->i", pos, tp / ge) / n_pos[:, 0]
     return auc, ap
 
