@@ -340,8 +340,8 @@ def bootstrap_ranking(
     for size in _chunks(n_bootstraps, chunk):
         weights = np.concatenate([draw_class_counts(s, size, rng) for s in samplers], axis=1)
         for j, layout, (pos_cols, pos_starts), (neg_cols, neg_starts) in columns:
-            pos = np.add.reduceat(weights[:, pos_cols], pos_starts, axis=1)
-            neg = np.add.reduceat(weights[:, neg_cols], neg_starts, axis=1)
+            pos = _bin_sums(weights, pos_cols, pos_starts)
+            neg = _bin_sums(weights, neg_cols, neg_starts)
             aucs[done : done + size, j], aps[done : done + size, j] = metrics_from_counts(
                 pos, neg, layout
             )
@@ -349,8 +349,16 @@ def bootstrap_ranking(
     return aucs, aps
 
 
-def _binning(columns: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Columns sorted by bin, and where each bin starts (every bin is non-empty)."""
+def _binning(columns: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Columns sorted by bin, and where each bin starts (every bin is non-empty).
+
+    ``None`` instead of the starts when every bin holds one column (distinct scores).
+    """
     order = np.argsort(bins, kind="stable")
     starts = np.searchsorted(bins[order], np.arange(int(bins.max()) + 1))
-    return columns[order], starts
+    return columns[order], None if len(starts) == len(columns) else starts
+
+
+def _bin_sums(weights: np.ndarray, columns: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+    gathered = np.take(weights, columns, axis=1)
+    return gathered if starts is None else np.add.reduceat(gathered, starts, axis=1)
