@@ -181,20 +181,20 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
     Notes
     -----
     Cost. ``fit`` fingerprints every training row (vectorised numpy, one core: about
-    9 ms for 100 000 x 50 float64 rows, linear in the number of values) and builds a
-    bit filter of the fingerprints of a few key columns, those whose values tell the
+    9 ms for 100 000 x 50 float64 rows, linear in the number of values) and builds a bit
+    filter of the fingerprints of a few key columns, those whose values tell the
     training rows apart best (about 2 ms more; the filter takes 4 to 8 bytes per
-    training row, next to the 8 of ``fit_fingerprints_``). Each checked method fingerprints only
-    the key columns of its input and then the full rows that pass the filter: the
-    copies of training rows plus 1 in 32 to 1 in 64 of the others (about 1.5 ms for
-    100 000 x 50). The check stays exact: a copy of a training row has the same key
-    columns, so it always reaches the full-row comparison. In all, on 100 000 x 50
-    rows the guard adds about 12 ms to a fit and a predict (down from about 25 ms):
-    under 1% of a random forest or gradient boosting, but about 15% of a
-    single-threaded LogisticRegression (about 0.08 s); see
-    ``benchmarks/bench_guard.py``. When most evaluation rows share their key columns
-    with training rows without being copies (few distinct values, constant image
-    borders) or are copies, the check costs up to one full fingerprint of the input.
+    training row, next to the 8 of ``fit_fingerprints_``). Each checked method
+    fingerprints only the key columns of its input and then the full rows that pass the
+    filter: the copies of training rows plus 1 in 32 to 1 in 64 of the others (about
+    1.5 ms for 100 000 x 50). The check stays exact: a copy of a training row has the
+    same key columns, so it always reaches the full-row comparison. In all, on
+    100 000 x 50 rows the guard adds about 13 ms to a fit and a predict (down from about 26 ms):
+    under 1% of a random forest or gradient boosting, but 15-20% of a single-threaded
+    LogisticRegression (about 0.08 s; it was 40-45%); see ``benchmarks/bench_guard.py``.
+    When most evaluation rows share their key columns with training rows without being
+    copies (few distinct values, constant image borders) or are copies, the check costs
+    up to one full fingerprint of the input.
 
     Examples
     --------
