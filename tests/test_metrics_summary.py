@@ -390,6 +390,17 @@ def _binom_pmf(n, p, k):
     return comb(n, k) * p**k * (1 - p) ** (n - k)
 
 
+@pytest.mark.parametrize("bit_generator", [np.random.MT19937, np.random.SFC64])
+def test_drawn_counts_are_multinomial_with_other_bit_generators(bit_generator):
+    sizes = np.ones(2000, dtype=int)
+    rng = np.random.Generator(bit_generator(4))
+    counts = draw_class_counts(class_sampler(sizes, 500), 500, rng)
+    np.testing.assert_array_equal(counts.sum(axis=1), 2000)
+    observed = np.bincount(counts.ravel(), minlength=4)[:4] / counts.size
+    expected = np.array([_binom_pmf(2000, 1 / 2000, k) for k in range(4)])
+    assert np.abs(observed - expected).max() < 0.005
+
+
 def test_draws_are_seeded():
     sampler = class_sampler(np.ones(1000, dtype=int), 10)
     a = draw_class_counts(sampler, 10, np.random.default_rng(3))

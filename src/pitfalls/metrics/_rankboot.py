@@ -41,6 +41,7 @@ _MAX_TABLE_MEAN = 40.0
 # A table costs about as much to build as this many numpy Poisson draws.
 _MIN_TABLE_USES = 20_000
 _BITS = 12
+_RAW64 = (np.random.PCG64, np.random.PCG64DXSM, np.random.SFC64, np.random.Philox)
 _AMBIGUOUS = 255
 
 
@@ -212,9 +213,16 @@ def class_sampler(sizes: np.ndarray, n_draws: int) -> _ClassSampler:
 
 
 def _uniform_bits(rng: np.random.Generator, size: int) -> np.ndarray:
-    """``size`` independent uniform ``_BITS``-bit integers (uint16), from raw 64-bit output."""
-    raw = rng.bit_generator.random_raw(-(-size // 4)).view(np.uint16)[:size]
-    return np.right_shift(raw, 16 - _BITS)
+    """``size`` independent uniform ``_BITS``-bit integers (uint16).
+
+    Bit generators whose raw output is 64 uniform bits are read directly (four values
+    per output, about 4x faster than ``integers``); others (MT19937 gives 32 bits per
+    raw output) go through ``Generator.integers``.
+    """
+    if isinstance(rng.bit_generator, _RAW64):
+        raw = rng.bit_generator.random_raw(-(-size // 4)).view(np.uint16)[:size]
+        return np.right_shift(raw, 16 - _BITS)
+    return rng.integers(0, 2**_BITS, size=size, dtype=np.uint16)
 
 
 def _index_counts(s: _ClassSampler, n_rep: int, rng: np.random.Generator) -> np.ndarray:
