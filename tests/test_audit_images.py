@@ -116,7 +116,9 @@ def test_near_duplicate_copies_are_found(image_manifest, tmp_path, transform):
     row = report.findings[report.findings.code == "PF104"].iloc[0]
     assert row.n_affected == 2
     match = re.fullmatch(
-        r"rows 1 \(train\) and 12 \(test\), distance (\d+)/64, (\d+)/256", row.examples[0]
+        r"rows 1 \(train\) and 12 \(test\), distance (\d+)/64, (\d+)/256, "
+        r"detail correlation (\d\.\d\d)",
+        row.examples[0],
     )
     assert match, row.examples[0]
     copy = np.asarray(copy, dtype=np.uint8)
@@ -140,7 +142,9 @@ def test_flipped_and_turned_copies_are_found(image_manifest, op, note):
     kwargs = {"group": "patient", "split": "split", "image": "path", "root": root}
     report = audit(df, **kwargs, near_orientations="all")
     row = report.findings[report.findings.code == "PF104"].iloc[0]
-    assert row.examples == [f"rows 3 (train) and 12 (test, {note}), distance 0/64, 0/256"]
+    assert row.examples == [
+        f"rows 3 (train) and 12 (test, {note}), distance 0/64, 0/256, detail correlation 1.00"
+    ]
     assert "across different patients: 1; flipped or turned: 1)" in row.detail
     # The default searches left-right flips only; "none" searches as stored.
     assert ("PF104" in codes(audit(df, **kwargs))) == (note == "flipped left-right")
@@ -206,7 +210,8 @@ def test_detail_hash_rejects_lookalikes_the_coarse_hash_lets_through(tmp_path):
         root=tmp_path,
         near_detail_threshold=128,
     )
-    assert "PF104" in codes(loose)  # without the detail check they would be reported
+    # Without the detail hash the thumbnail verification still rejects them.
+    assert "PF104" not in codes(loose)
 
 
 def test_unrelated_images_are_far_apart():
@@ -534,3 +539,125 @@ def json_pairs(report):
     doc = json.loads(report.to_json())
     [near] = [f for f in doc["findings"] if f["code"] == "PF104"]
     return {(a, b) for a, b, _ in near["pairs"]}
+
+
+def xray_manifest(tmp_path, images, splits):
+    rows = []
+    for k, (img, split) in enumerate(zip(images, splits, strict=True)):
+        Image.fromarray(img).save(tmp_path / f"x{k}.png")
+        rows.append({"patient": f"p{k}", "split": split, "path": f"x{k}.png"})
+    return pd.DataFrame(rows)
+
+
+def hash_only_pairs(images, splits, coarse=10, fine=40):
+    """Cross-split pairs the two hashes alone accept (the audit before verification)."""
+    from pitfalls.audit._hashing import _signature
+
+    sig = [_signature(img) for img in images]
+    c = np.array([s[0][0] for s in sig])
+    f = np.array([s[1][0] for s in sig])
+    train = np.flatnonzero(np.asarray(splits) == "train")
+    test = np.flatnonzero(np.asarray(splits) == "test")
+    dc = np.bitwise_count(c[train][:, None] ^ c[test][None, :])
+    df = np.bitwise_count(f[train][:, None, :] ^ f[test][None, :, :]).sum(-1)
+    return int(((dc <= coarse) & (df <= fine)).sum())
+
+
+def test_lookalike_xrays_of_different_patients_are_not_reported(tmp_path):
+    # All chest X-rays look alike at 32x32: the hashes alone pair unrelated ones.
+    from pitfalls.datasets import make_batch_xray
+
+    images, _ = make_batch_xray(10, 90, 0, image_size=128, random_state=0)
+    splits = ["train"] * 50 + ["test"] * 50
+    before = hash_only_pairs(images, splits)
+    assert before >= 10
+    df = xray_manifest(tmp_path, images, splits)
+    report = audit(df, group="patient", split="split", image="path", root=tmp_path)
+    reported = json_pairs(report) if "PF104" in codes(report) else set()
+    # Renderings of one template that differ only by their noise can still pass:
+    # the verification cuts the false pairs about six-fold, not to zero.
+    assert len(reported) <= before / 4
+
+
+def _transform(name, img, rng):
+    x = img.astype(float)
+    if name == "brightness":
+        out = x + 20
+    elif name == "contrast":
+        out = (x - x.mean()) * 1.3 + x.mean()
+    elif name == "noise":
+        out = x + rng.normal(0, 4, x.shape)
+    elif name == "shift":  # 1 px (~1%), edge replicated
+        out = np.pad(x, ((1, 0), (0, 1)), mode="edge")[:-1, 1:]
+    elif name == "resize":
+        out = np.asarray(Image.fromarray(img).resize((96, 96), Image.BILINEAR), float)
+    elif name == "flip":
+        out = x[:, ::-1]
+    else:
+        raise AssertionError(name)
+    return np.ascontiguousarray(np.clip(out, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(
+    "transform", ["brightness", "contrast", "noise", "shift", "resize", "flip"]
+)
+def test_planted_copies_among_lookalike_xrays_are_found(tmp_path, transform):
+    from pitfalls.datasets import make_batch_xray
+
+    images, _ = make_batch_xray(10, 50, 0, image_size=128, random_state=1)
+    rng = np.random.default_rng(0)
+    planted = list(range(0, 40, 5))
+    copies = [_transform(transform, images[k], rng) for k in planted]
+    df = xray_manifest(tmp_path, list(images[:40]), ["train"] * 40)
+    for n, copy in enumerate(copies):
+        name = f"c{n}.jpg" if n % 2 else f"c{n}.png"
+        Image.fromarray(copy).save(tmp_path / name, quality=75)
+        df.loc[len(df)] = {"patient": f"q{n}", "split": "test", "path": name}
+    for k in range(40, 60):  # unrelated look-alikes in the test split too
+        Image.fromarray(images[k]).save(tmp_path / f"x{k}.png")
+        df.loc[len(df)] = {"patient": f"p{k}", "split": "test", "path": f"x{k}.png"}
+    report = audit(df, group="patient", split="split", image="path", root=tmp_path)
+    pairs = json_pairs(report)
+    expected = {(str(k), str(40 + n)) for n, k in enumerate(planted)}
+    assert expected <= pairs
+    # The few other pairs are look-alike originals (rows 48-59), never a copy.
+    assert all(int(b) >= 48 for _, b in pairs - expected)
+    assert len(pairs - expected) <= 6
+
+
+@pytest.mark.parametrize("quality", [50, 90])
+def test_jpeg_copies_of_tissue_patches_are_found_and_sibling_patches_not(tmp_path, quality):
+    # Patches of one slide share the patient's stain and texture but are different
+    # images: only the re-encoded copies are near duplicates.
+    from pitfalls.datasets import make_patch_cohort
+
+    images, meta = make_patch_cohort(6, 8, 64, random_state=0)
+    rows = []
+    for k, img in enumerate(images):
+        Image.fromarray(img).save(tmp_path / f"t{k}.png")
+        split = "train" if k % 8 < 6 else "test"
+        rows.append({"patient": meta.patient_id[k], "split": split, "path": f"t{k}.png"})
+    for n, k in enumerate(range(0, 48, 8)):
+        Image.fromarray(images[k]).save(tmp_path / f"j{n}.jpg", quality=quality)
+        rows.append({"patient": f"q{n}", "split": "test", "path": f"j{n}.jpg"})
+    report = audit(pd.DataFrame(rows), group="patient", split="split", image="path", root=tmp_path)
+    expected = {(str(k), str(48 + n)) for n, k in enumerate(range(0, 48, 8))}
+    assert json_pairs(report) == expected
+
+
+def test_thumbnail_correlation_aligns_subpixel_shifts_and_rejects_other_images():
+    from pitfalls.audit._search import thumbnail_correlation
+
+    rng = np.random.default_rng(0)
+    base = np.stack([smooth_image(s, size=128) for s in range(4)]).astype(float)
+    base += rng.normal(0, 6, base.shape)  # image-specific fine detail
+    # Area-averaged 64 px thumbnails of a 1-px shift at 128 px: a half-pixel shift.
+    thumbs = base.reshape(4, 64, 2, 64, 2).mean(axis=(2, 4))
+    moved = np.roll(base, 1, axis=2).reshape(4, 64, 2, 64, 2).mean(axis=(2, 4))
+    _, same = thumbnail_correlation(thumbs, moved)
+    _, other = thumbnail_correlation(thumbs, moved[::-1])
+    # Half a pixel of block-averaged noise cannot be undone exactly: about 0.65.
+    assert same.min() > 0.5
+    assert np.abs(other).max() < 0.3
+    with pytest.raises(ValueError, match="max_shift=40"):
+        thumbnail_correlation(thumbs, moved, max_shift=40)

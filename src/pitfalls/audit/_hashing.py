@@ -17,12 +17,19 @@ Perceptual hash (64 bits) and detail hash (256 bits)
     The detail hash repeats steps 3-4 on a 64x64 thumbnail with its 16x16 lowest
     frequencies. Images of one kind (chest X-rays) share their coarse layout, so
     unrelated images can come within a few of the 64 coarse bits; the detail hash
-    tells them apart. The near-duplicate search uses the coarse hash to find
-    candidates quickly and the detail hash to confirm them.
+    removes most of them. The near-duplicate search uses the coarse hash to find
+    candidates quickly, the detail hash to filter them and the verification
+    thumbnail (below) to confirm them.
 
     Adding a constant (brightness) changes only the DC term and scaling (contrast)
     scales every coefficient, so neither moves the bits; light noise and shifts of a
     few pixels barely touch the lowest frequencies.
+
+Verification thumbnail (64x64, uint8)
+    The same trimmed 64x64 thumbnail, min-max scaled to 0-255, is kept (4 KiB per
+    image) so that hash candidates can be verified on content
+    (:func:`pitfalls.audit._search.thumbnail_correlation`): images of one kind (chest
+    X-rays) can agree on both hashes without being copies of each other.
 
 Low-information images
     A blank image (under 0.1% of pixels differing from the frame, a thumbnail whose
@@ -88,12 +95,17 @@ class ImageHashes:
         Detail hash of the same 8 orientations.
     low_information : ndarray of bool, shape (n,)
         True for (nearly) blank images, whose perceptual hash is not used.
+    thumbnail : ndarray of uint8, shape (n, 64, 64), or None
+        Grey-level thumbnail of the trimmed content, min-max scaled to 0-255 (all
+        zero for a blank image), used to verify near-duplicate candidates. None
+        skips that verification.
     """
 
     exact: np.ndarray
     perceptual_orientations: np.ndarray
     detail_orientations: np.ndarray
     low_information: np.ndarray
+    thumbnail: np.ndarray | None = None
 
     @property
     def perceptual(self) -> np.ndarray:
@@ -286,11 +298,18 @@ def detail_hash(pixels: np.ndarray) -> np.ndarray:
 
 def _signature(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     # Coarse hashes (8,), detail hashes (8, 4) for the 8 orientations, low-information flag.
+    coarse, fine, low, _ = _describe(pixels)
+    return coarse, fine, low
+
+
+def _describe(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
+    # _signature plus the 64x64 uint8 verification thumbnail.
     gray = _grayscale(pixels)
     intensity_range = float(gray.max()) - float(gray.min())
     content = _trim_border(gray, intensity_range)
     if content is None:
-        return np.zeros(8, np.uint64), np.zeros((8, 4), np.uint64), True
+        blank = np.zeros((2 * _THUMB, 2 * _THUMB), np.uint8)
+        return np.zeros(8, np.uint64), np.zeros((8, 4), np.uint64), True, blank
     fine_thumb = _downsample(content, 2 * _THUMB)
     # Cells of the 64-grid nest in those of the 32-grid with equal areas.
     thumb = fine_thumb.reshape(_THUMB, 2, _THUMB, 2).mean(axis=(1, 3))
@@ -313,7 +332,9 @@ def _signature(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     fine = dctn(fine_thumb, type=2, norm="ortho")[:16, :16]
     coarse_hashes = np.array([_bits(b)[0] for b in _orientations(block)], dtype=np.uint64)
     fine_hashes = np.stack([_bits(b) for b in _orientations(fine)])
-    return coarse_hashes, fine_hashes, low
+    lo, hi = float(fine_thumb.min()), float(fine_thumb.max())
+    scaled = (fine_thumb - lo) * (255.0 / max(hi - lo, 1e-12))
+    return coarse_hashes, fine_hashes, low, np.round(scaled).astype(np.uint8)
 
 
 def _orientations(block: np.ndarray) -> list[np.ndarray]:
@@ -413,15 +434,15 @@ def _area_average(values: np.ndarray, size: int, axis: int) -> np.ndarray:
     return np.diff(integral, axis=axis) / (n / size)
 
 
-_Hashes = tuple[str, np.ndarray, np.ndarray, bool]
+_Hashes = tuple[str, np.ndarray, np.ndarray, bool, np.ndarray]
 
 
 def _hash_one(path: Path) -> _Hashes | str:
     # Returns the error text instead of raising, so the caller can name the row.
     try:
         pixels = load_image(path)
-        coarse, fine, low = _signature(pixels)
-        return pixel_hash(pixels), coarse, fine, low
+        coarse, fine, low, thumb = _describe(pixels)
+        return pixel_hash(pixels), coarse, fine, low, thumb
     except Exception as exc:  # any decoder error means "unreadable image"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return reason
@@ -509,6 +530,7 @@ def hash_images(
         perceptual_orientations=np.array([r[1] for r in ok], dtype=np.uint64).reshape(-1, 8),
         detail_orientations=np.array([r[2] for r in ok], dtype=np.uint64).reshape(-1, 8, 4),
         low_information=np.array([r[3] for r in ok], dtype=bool),
+        thumbnail=np.array([r[4] for r in ok], dtype=np.uint8).reshape(-1, 2 * _THUMB, 2 * _THUMB),
     )
 
 
