@@ -324,3 +324,30 @@ def test_batched_hessians_agree_between_gemm_and_stacked_forms():
     expected = np.stack([design.T @ (design * c[:, None]) for c in curvature.T])
     np.testing.assert_allclose(_hessians(design, curvature, outer), expected)
     np.testing.assert_allclose(_hessians(design, curvature, None), expected)
+
+
+def _flatten(X):
+    return X.reshape(len(X), -1)
+
+
+def test_generalization_gap_accepts_image_arrays():
+    # Image models take (N, H, W) arrays; the gap must not force them to 2-D.
+    from sklearn.preprocessing import FunctionTransformer
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 40)
+    images = rng.normal(size=(80, 4, 4)) + y[:, None, None]  # class shifts every pixel
+    external = rng.normal(size=(20, 4, 4)) + 1.0  # all class 1
+    model = make_pipeline(FunctionTransformer(_flatten), LogisticRegression())
+    result = generalization_gap(model, images, y, external, np.ones(20, int), cv=4, random_state=0)
+    flat = generalization_gap(
+        model,
+        images.reshape(80, -1),
+        y,
+        external.reshape(20, -1),
+        np.ones(20, int),
+        cv=4,
+        random_state=0,
+    )
+    np.testing.assert_allclose(result.internal_scores, flat.internal_scores)
+    assert result.external_fraction_correct == flat.external_fraction_correct

@@ -123,7 +123,8 @@ class GeneralizationGapResult:
 
 
 def _check_xy(X: Any, y: Any, *, name: str) -> tuple[Any, np.ndarray]:
-    data = check_array(X, dtype=None) if not isinstance(X, pd.DataFrame) else X
+    # allow_nd: image arrays (N, H, W[, C]) go to image models such as TorchImageClassifier
+    data = check_array(X, dtype=None, allow_nd=True) if not isinstance(X, pd.DataFrame) else X
     target = np.asarray(y)
     if target.ndim != 1:
         raise ValueError(f"y_{name} must be 1-D; got shape {target.shape}.")

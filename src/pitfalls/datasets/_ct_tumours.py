@@ -83,9 +83,9 @@ def make_ct_tumours(
 
     Returns
     -------
-    volumes : ndarray of int16, shape (n_cases, *shape)
+    volumes : ndarray of int16, shape ``(n_cases, *shape)``
         CT intensities in Hounsfield units.
-    masks : ndarray of uint8, shape (n_cases, *shape)
+    masks : ndarray of uint8, shape ``(n_cases, *shape)``
         Tumour masks (1 inside).
     manifest : DataFrame
         One row per case: ``case_id``, ``radius_mm``, ``lobulation``,

@@ -302,13 +302,13 @@ def make_radiomics_cohort(
     extractions), so ``VarianceThreshold`` has work to do. Labels follow Table 1
     of the paper per primary site (49 larynx, 88 oropharynx at the default size):
 
-    ====================  ============  ==========================================
-    endpoint              positives     positive class
-    ====================  ============  ==========================================
-    ``local_recurrence``  24 / 137      recurrence ("Local Recurrence: Yes")
-    ``survival_3y``       99 / 137      survived 3 years ("Overall Survival: Yes")
-    ``distant_metastasis`` 8 / 137      metastasis ("Distant Metastasis: Yes")
-    ====================  ============  ==========================================
+    ======================  ============  ==========================================
+    endpoint                positives     positive class
+    ======================  ============  ==========================================
+    ``local_recurrence``    24 / 137      recurrence ("Local Recurrence: Yes")
+    ``survival_3y``         99 / 137      survived 3 years ("Overall Survival: Yes")
+    ``distant_metastasis``  8 / 137       metastasis ("Distant Metastasis: Yes")
+    ======================  ============  ==========================================
 
     For survival, Table 1's "3-Year Overall Survival (No: Yes)" reads 11:38 and
     27:61, i.e. 38 deaths and 99 survivors; the positive class is "Yes" (survived),
