@@ -299,6 +299,10 @@ def test_temporal_check():
             {"group": "patient", "split": "split", "near_detail_threshold": 200},
             r"near_detail_threshold=200 is outside \[0, 128\]",
         ),
+        (
+            {"group": "patient", "split": "split", "near_min_correlation": 0},
+            r"near_min_correlation=0 is outside \(0, 1\]; use e.g. 0.75.",
+        ),
     ],
 )
 def test_bad_arguments(kwargs, message):

@@ -661,3 +661,14 @@ def test_thumbnail_correlation_aligns_subpixel_shifts_and_rejects_other_images()
     assert np.abs(other).max() < 0.3
     with pytest.raises(ValueError, match="max_shift=40"):
         thumbnail_correlation(thumbs, moved, max_shift=40)
+
+
+def test_near_min_correlation_reaches_the_check(image_manifest):
+    root, df = image_manifest
+    copy = np.clip(smooth_image(1).astype(float) + 25, 0, 255).astype(np.uint8)
+    df = add_row(df, root, copy, "copy.png", "q1", "test")
+    report = audit(
+        df, group="patient", split="split", image="path", root=root, near_min_correlation=0.8
+    )
+    detail = report.findings.loc[report.findings.code == "PF104", "detail"].item()
+    assert "fine detail correlated at 0.80 or more" in detail

@@ -73,7 +73,14 @@ def register(subparsers: Any) -> None:
         type=int,
         default=40,
         metavar="BITS",
-        help="detail hash distance (of 256 bits) confirming a near duplicate (default: 40)",
+        help="detail hash distance (of 256 bits) for near-duplicate candidates (default: 40)",
+    )
+    parser.add_argument(
+        "--near-min-correlation",
+        type=float,
+        default=0.75,
+        metavar="R",
+        help="thumbnail fine-detail correlation that confirms a near duplicate (default: 0.75)",
     )
     parser.add_argument(
         "--no-near-duplicates", action="store_true", help="skip the near-duplicate search"
@@ -125,6 +132,7 @@ def run_audit(args: argparse.Namespace) -> int:
             near_duplicates=not args.no_near_duplicates,
             near_threshold=args.near_threshold,
             near_detail_threshold=args.near_detail_threshold,
+            near_min_correlation=args.near_min_correlation,
             near_orientations=args.near_orientations,
             n_jobs=args.n_jobs,
         )
