@@ -289,3 +289,29 @@ def test_fit_params_reach_an_inner_group_search_in_both_protocols():
     )  # fmt: skip
     assert len(seen) == 2 * 2 * 3 and all(seen)  # repeats x protocols x folds
     assert res.leaky_scores.shape == (2,)
+
+
+@pytest.mark.parametrize(
+    ("pitfall", "expected"),
+    [
+        # the scaler RFE was fitted after comes along; the over-sampler stays behind
+        ("feature_selection", ("variancethreshold", "standardscaler", "rfe")),
+        # the selector is another kind: it stays; nothing plain precedes the sampler
+        ("oversampling", ("randomoversampler",)),
+        ("preprocessing", ("standardscaler",)),
+    ],
+)
+def test_default_hoisting_keeps_the_pipeline_order(pitfall, expected):
+    from sklearn.feature_selection import RFE, VarianceThreshold
+    from sklearn.svm import SVC
+
+    from pitfalls.experiments._gap import _hoisted_steps
+
+    pipe = make_pipeline(
+        RandomOverSampler(),
+        VarianceThreshold(),
+        StandardScaler(),
+        RFE(SVC(kernel="linear"), n_features_to_select=2),
+        LogisticRegression(),
+    )
+    assert _hoisted_steps(pipe, pitfall, None) == expected

@@ -76,8 +76,17 @@ def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) ->
                 f"its intermediate steps are {names}."
             )
         return tuple(name for name in names if name in chosen)  # pipeline order
-    detected = tuple(name for name, step in intermediate if step_kind(step) == pitfall)
-    if not detected:
+    kinds = [step_kind(step) for _, step in intermediate]
+    last = max((i for i, kind in enumerate(kinds) if kind == pitfall), default=-1)
+    # Plain preprocessing placed before the last step of the kind comes along: moving a
+    # selector ahead of the scaler it was fitted after would change the pipeline, not
+    # just where it is fitted. Steps of the other leakage kinds stay behind.
+    detected = tuple(
+        name
+        for i, name in enumerate(names)
+        if kinds[i] == pitfall or (kinds[i] == "preprocessing" and i < last)
+    )
+    if last < 0:
         kinds = ", ".join(f"{name!r} ({step_kind(step)})" for name, step in intermediate)
         raise ValueError(
             f"The pipeline has no {pitfall.replace('_', ' ')} step to fit before the split "
@@ -295,10 +304,14 @@ def leakage_gap(
     groups : array-like of shape (n_samples,), default=None
         Patient id per sample; required for ``"group_split"``.
     steps : str or list of str, default=None
-        Names of the steps to fit before the split; by default every intermediate
-        step of the pitfall's kind (imbalanced-learn over-samplers; scikit-learn
-        feature selectors; :class:`~pitfalls.pipeline.AugmentationSampler`; any other
-        transformer for ``"preprocessing"``).
+        Names of the steps to fit before the split, kept in pipeline order. By
+        default every intermediate step of the pitfall's kind (imbalanced-learn
+        over-samplers; scikit-learn feature selectors;
+        :class:`~pitfalls.pipeline.AugmentationSampler`; any other transformer for
+        ``"preprocessing"``), together with the plain preprocessing steps (scalers,
+        imputers) placed before the last of them, so that e.g. ``RFE(SVC())`` still
+        sees the scaled features it sees in the pipeline. Samplers and selectors of
+        another kind stay in the cross-validated part.
     cv : int or splitter, default=None
         None: 3-fold stratified (the paper's outer CV), group-aware when ``groups`` is
         given, reshuffled each repeat. An int changes the number of folds. A splitter

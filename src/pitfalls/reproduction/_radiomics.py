@@ -126,10 +126,6 @@ def load_cohort(
 
 # The leaky feature selection fits the whole selection chain on all data, the scaler
 # of the elimination step included (the SVC would crawl on unscaled features).
-_HOISTED = {
-    "oversampling": None,  # leakage_gap finds the over-sampler itself
-    "feature_selection": ["variancethreshold", "selectkbest", "standardscaler", "rfe"],
-}
 
 
 def _gap_scores(
@@ -142,7 +138,6 @@ def _gap_scores(
         X,
         y,
         pitfall=pitfall,
-        steps=_HOISTED[pitfall],
         n_repeats=settings.n_repeats,
         scoring=_scoring(),
         n_jobs=settings.n_jobs,
