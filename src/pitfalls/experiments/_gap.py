@@ -87,10 +87,10 @@ def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) ->
         if kinds[i] == pitfall or (kinds[i] == "preprocessing" and i < last)
     )
     if last < 0:
-        kinds = ", ".join(f"{name!r} ({step_kind(step)})" for name, step in intermediate)
+        found = ", ".join(f"{name!r} ({kind})" for name, kind in zip(names, kinds, strict=True))
         raise ValueError(
             f"The pipeline has no {pitfall.replace('_', ' ')} step to fit before the split "
-            f"(intermediate steps: {kinds or 'none'}); pass steps=[...] naming the steps "
+            f"(intermediate steps: {found or 'none'}); pass steps=[...] naming the steps "
             "to move before the split."
         )
     return detected
