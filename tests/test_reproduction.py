@@ -20,7 +20,6 @@ from pitfalls.reproduction import (
     format_pvalue,
     get_experiment,
     list_experiments,
-    markdown_table,
     resolve_device,
     resolve_settings,
     run,
@@ -143,15 +142,6 @@ def test_format_pvalue_threshold():
     assert format_pvalue(0.00099) == "<0.001"
     assert format_pvalue(0.001) == "0.001"
     assert format_pvalue(float("nan")) == "n/a"
-
-
-def test_markdown_table_shape_and_escaping():
-    frame = pd.DataFrame({"a": [1, 2], "b|c": ["x|y", "z\nw"]})
-    lines = markdown_table(frame).splitlines()
-    assert len(lines) == 4
-    assert lines[0] == "| a | b\\|c |"
-    assert lines[2] == "| 1 | x\\|y |"
-    assert all(line.count(" | ") == 1 for line in lines)
 
 
 def test_paper_values_as_printed():

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._tables import frame_to_markdown
 from .._version import __version__
 from ._checklist import CHECKLIST
 from ._checks import SEVERITIES, Finding
@@ -307,7 +308,7 @@ class AuditReport:
             ("Sites per split", self.site_by_split),
         ):
             if table is not None:
-                out += [f"## {title}", "", _md_table(table), ""]
+                out += [f"## {title}", "", frame_to_markdown(table, index="split"), ""]
         checklist = self.checklist()
         out += [
             "## Checklist (Maleki et al., Table 4)",
@@ -440,16 +441,6 @@ class AuditReport:
 
 def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _md_table(table: pd.DataFrame) -> str:
-    header = "| split | " + " | ".join(_md(c) for c in table.columns) + " |"
-    rule = "| --- |" + " ---: |" * len(table.columns)
-    body = [
-        f"| {_md(idx)} | " + " | ".join(str(v) for v in row) + " |"
-        for idx, row in zip(table.index, table.to_numpy(), strict=True)
-    ]
-    return "\n".join([header, rule, *body])
 
 
 def _table_dict(table: pd.DataFrame | None) -> dict[str, dict[str, int]] | None:

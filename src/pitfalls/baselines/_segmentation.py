@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._tables import format_number, markdown_table, text_table
 from ..exceptions import MetricWarning
 from ..metrics import dice_score, iou_score
-from ..metrics._table import format_number, markdown_table, text_table
 from ._air import air_in_body_mask
 
 __all__ = ["SegmentationBaselineReport", "segmentation_baseline_report"]

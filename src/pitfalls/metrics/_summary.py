@@ -28,9 +28,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._tables import format_number, markdown_table, text_table
 from ..exceptions import MetricWarning
 from ._rankboot import bootstrap_ranking
-from ._table import format_number, markdown_table, text_table
 
 __all__ = ["ClassificationSummary", "classification_summary"]
 

@@ -42,7 +42,7 @@ from ._paper import (
 )
 from ._registry import EXPERIMENTS, Experiment, get_experiment, list_experiments, run, run_all
 from ._report import write_report
-from ._result import ExperimentResult, format_mean_sd, format_pvalue, markdown_table
+from ._result import ExperimentResult, format_mean_sd, format_pvalue
 from ._settings import Settings, resolve_device, resolve_settings
 from ._tables import combined_table2
 
@@ -64,7 +64,6 @@ __all__ = [
     "format_pvalue",
     "get_experiment",
     "list_experiments",
-    "markdown_table",
     "resolve_device",
     "resolve_settings",
     "run",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._result import ExperimentResult, markdown_table
+from .._tables import frame_to_markdown
+from ._result import ExperimentResult
 from ._tables import combined_table2
 
 __all__ = ["write_report"]
@@ -131,7 +132,7 @@ def write_report(
     ]
     table2 = combined_table2(results)
     if table2 is not None and len(results) > 1:
-        md_parts += ["## Table 2 at a glance (models A-H)", "", markdown_table(table2), ""]
+        md_parts += ["## Table 2 at a glance (models A-H)", "", frame_to_markdown(table2), ""]
         html_parts += [
             "<h2>Table 2 at a glance (models A-H)</h2>",
             table2.to_html(index=False, escape=True, border=0),

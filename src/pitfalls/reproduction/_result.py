@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["ExperimentResult", "format_mean_sd", "format_pvalue", "markdown_table"]
+from .._tables import frame_to_markdown
+
+__all__ = ["ExperimentResult", "format_mean_sd", "format_pvalue"]
 
 
 def format_mean_sd(mean: float, sd: float | None = None, *, digits: int = 2) -> str:
@@ -51,30 +53,6 @@ def format_pvalue(pvalue: float) -> str:
     if pvalue is None or math.isnan(pvalue):
         return "n/a"
     return "<0.001" if pvalue < 0.001 else f"{pvalue:.3f}"
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table of a DataFrame (no ``tabulate`` needed).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from pitfalls.reproduction import markdown_table
-    >>> print(markdown_table(pd.DataFrame({"a": [1], "b": ["x|y"]})))
-    | a | b |
-    | --- | --- |
-    | 1 | x\\|y |
-    """
-    header = [str(c) for c in frame.columns]
-
-    def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(c) for c in header) + " |"]
-    lines.append("| " + " | ".join("---" for _ in header) + " |")
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines)
 
 
 @dataclass
@@ -236,14 +214,14 @@ class ExperimentResult:
         *Table 9* · 0.0 s
         <BLANKLINE>
         | F1 |
-        | --- |
+        | :--- |
         | 0.50 |
         <BLANKLINE>
         ![plot](figures/d-plot.png)
         <BLANKLINE>
         """
         parts = [f"## {self.title}", "", f"*{self.reference}* · {self.elapsed:.1f} s", ""]
-        parts += [markdown_table(self.table), ""]
+        parts += [frame_to_markdown(self.table), ""]
         comparisons = self._comparison_lines()
         if comparisons:
             parts += [f"- {line}" for line in comparisons] + [""]
