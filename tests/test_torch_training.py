@@ -366,6 +366,19 @@ def test_classifier_is_clonable_and_reproducible():
     assert twin.epochs == 1
 
 
+def test_classifier_keeps_uint8_images_and_scales_them_like_floats():
+    from pitfalls.torch._sklearn import _images_to_tensor
+
+    X, y = _image_arrays(n=16)
+    assert _images_to_tensor(X).dtype == torch.uint8  # a quarter of float32's memory
+    params = {"epochs": 2, "batch_size": 8, "random_state": 3, "device": "cpu"}
+    as_uint8 = TorchImageClassifier(**params).fit(X, y)
+    as_float = TorchImageClassifier(**params).fit(X.astype(np.float32) / 255, y)
+    np.testing.assert_allclose(
+        as_uint8.predict_proba(X), as_float.predict_proba(X.astype(np.float32) / 255), rtol=1e-5
+    )
+
+
 def test_classifier_runs_in_group_cross_validation():
     X, y = _image_arrays(n=24)
     groups = np.repeat(np.arange(6), 4)

@@ -23,7 +23,11 @@ _ARCHITECTURES = ("small", "resnet50")
 
 
 def _images_to_tensor(X: Any) -> torch.Tensor:
-    """``N x H x W`` or ``N x H x W x C`` array -> float ``N x C x H x W`` (uint8 / 255)."""
+    """``N x H x W`` or ``N x H x W x C`` array -> ``N x C x H x W`` tensor.
+
+    ``uint8`` images stay ``uint8`` (a quarter of the memory of float32, which matters at
+    the paper's 22,000 patches of 224 px); :func:`_as_float` scales them item by item.
+    """
     array = np.asarray(X)
     if array.ndim == 3:
         array = array[..., None]
@@ -36,25 +40,33 @@ def _images_to_tensor(X: Any) -> torch.Tensor:
     if not array.flags.writeable:  # torch tensors must own writable memory
         array = array.copy()
     tensor = torch.from_numpy(array)
-    return tensor.float().div_(255.0) if tensor.dtype == torch.uint8 else tensor.float()
+    return tensor if tensor.dtype == torch.uint8 else tensor.float()
+
+
+def _as_float(image: torch.Tensor) -> torch.Tensor:
+    """Float image(s) as the model sees them: ``uint8`` scaled to ``[0, 1]`` (a new tensor)."""
+    return image.float().div_(255.0) if image.dtype == torch.uint8 else image
 
 
 class _ImageArrayDataset(Dataset):
     def __init__(
-        self, images: torch.Tensor, targets: torch.Tensor, transform: Callable[..., Any] | None
+        self,
+        images: torch.Tensor,
+        targets: torch.Tensor | None,
+        transform: Callable[..., Any] | None,
     ) -> None:
         self.images, self.targets, self.transform = images, targets, transform
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = self.images[index]
+    def __getitem__(self, index: int) -> Any:
+        image = _as_float(self.images[index])
         if self.transform is not None:
             # same rules as the manifest datasets: albumentations or tensor transforms
             # a copy, so an in-place transform cannot edit the stored training images
             image = apply_transform(self.transform, image.permute(1, 2, 0).numpy().copy())
-        return image, self.targets[index]
+        return image if self.targets is None else (image, self.targets[index])
 
 
 class TorchImageClassifier(ClassifierMixin, BaseEstimator):
@@ -271,7 +283,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
             )
         return predict(
             self.model_,
-            images,
+            _ImageArrayDataset(images, None, None),
             batch_size=max(self.batch_size, 64),
             device=self.device,
             amp=self.amp,
