@@ -172,7 +172,7 @@ def test_transform_without_covariates_uses_their_training_average():
         ),
         (
             lambda X, s: ComBat().fit(X, batches=s[:-1]),
-            "batches has 59 entries but X has 60 samples; pass one group id per sample.",
+            "batches has 59 entries but X has 60 samples; pass one batch (site) per sample.",
         ),
         (
             lambda X, s: ComBat().fit(X, batches=np.append(s[:-1], "lonely")),

@@ -156,7 +156,7 @@ def test_plot_shows_null_and_observed():
     [
         (
             {"batches": ["a"] * 19},
-            "batches has 19 entries but X has 20 samples; pass one group id per sample.",
+            "batches has 19 entries but X has 20 samples; pass one batch (site) per sample.",
         ),
         (
             {"batches": ["a"] * 20},

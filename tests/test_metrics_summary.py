@@ -305,7 +305,10 @@ def test_table_outputs():
         ({"confidence": 95}, r"confidence=95 must be in \(0, 1\)"),
         ({"n_bootstraps": -1}, r"n_bootstraps=-1 is invalid"),
         ({"y_true": [0, 0, 0, 0], "y_pred": [0, 0, 0, 0], "pos_label": 0}, r"single class \(0\)"),
-        ({"y_true": [0, 1, np.nan, 1]}, r"y_true contains missing values"),
+        (
+            {"y_true": [0, 1, np.nan, 1]},
+            r"y_true has 1 missing value\(s\) \(at positions 2\); drop those samples first.",
+        ),
     ],
 )
 def test_bad_inputs(kwargs, match):

@@ -230,7 +230,7 @@ def test_constructor_errors(kwargs, error, msg):
         (
             [0, 1, float("nan"), 1],
             [1, 2, 3, 4],
-            "y has 1 missing label(s) (at positions 2); label those samples or drop them.",
+            "y has 1 missing value(s) (at positions 2); label those samples or drop them.",
         ),
         (
             [0.5, 1.5, 2.25, 3.0],

@@ -153,7 +153,7 @@ def test_val_size_zero_gives_an_empty_validation_split_of_the_input_type():
         (
             {"stratify": ["a", "b", None, "a", "b", "a"]},
             ValueError,
-            "stratify has 1 missing label(s) (at positions 2)",
+            "stratify has 1 missing value(s) (at positions 2)",
         ),
     ],
 )

@@ -11,7 +11,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["check_groups", "describe_values", "missing_positions"]
+__all__ = [
+    "check_batches",
+    "check_groups",
+    "check_per_sample",
+    "describe_values",
+    "missing_positions",
+]
 
 
 def describe_values(values: Any, limit: int = 10) -> str:
@@ -39,6 +45,70 @@ def missing_positions(values: Any) -> np.ndarray:
     [1, 2]
     """
     return np.flatnonzero(pd.isna(pd.Series(np.asarray(values, dtype=object), dtype=object)))
+
+
+def check_per_sample(
+    values: Any,
+    n_samples: int | None = None,
+    *,
+    name: str,
+    unit: str,
+    fix: str,
+) -> np.ndarray:
+    """Validate one entry per sample (group id, class label, site) and return it as 1-D.
+
+    Parameters
+    ----------
+    values : array-like of shape (n_samples,)
+        A column vector of shape (n_samples, 1) is accepted and raveled.
+    n_samples : int, optional
+        Expected length (the number of rows of ``X``).
+    name : str
+        Argument name used in error messages.
+    unit : str
+        What one entry is ("group (patient) id", "label", "batch (site)").
+    fix : str
+        What to do about missing entries (ends the error message).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+
+    Raises
+    ------
+    ValueError
+        If ``values`` is None, not 1-D, has the wrong length or missing entries.
+
+    Examples
+    --------
+    >>> from pitfalls._validation import check_per_sample
+    >>> check_per_sample([[1], [2]], 2, name="y", unit="label", fix="drop them.").tolist()
+    [1, 2]
+    >>> check_per_sample([1, None], 2, name="y", unit="label", fix="drop them.")
+    Traceback (most recent call last):
+    ...
+    ValueError: y has 1 missing value(s) (at positions 1); drop them.
+    """
+    if values is None:
+        raise ValueError(f"The '{name}' parameter should not be None; pass one {unit} per sample.")
+    arr = np.asarray(values)
+    if arr.ndim == 2 and 1 in arr.shape:
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D with one {unit} per sample; got shape {arr.shape}.")
+    if n_samples is not None and arr.shape[0] != n_samples:
+        raise ValueError(
+            f"{name} has {arr.shape[0]} entries but X has {n_samples} samples; "
+            f"pass one {unit} per sample."
+        )
+    if arr.dtype.kind in "OfcMm":  # only these dtypes can hold None / NaN / NaT
+        missing = missing_positions(arr)
+        if missing.size:
+            raise ValueError(
+                f"{name} has {missing.size} missing value(s) (at positions "
+                f"{describe_values(missing)}); {fix}"
+            )
+    return arr
 
 
 def check_groups(groups: Any, n_samples: int | None = None, *, name: str = "groups") -> np.ndarray:
@@ -78,22 +148,32 @@ def check_groups(groups: Any, n_samples: int | None = None, *, name: str = "grou
             f"The '{name}' parameter should not be None; pass one group (patient) id "
             "per sample so that a patient's samples stay on one side of the split."
         )
-    arr = np.asarray(groups)
-    if arr.ndim != 1:
-        arr = np.ravel(arr) if arr.ndim == 2 and 1 in arr.shape else arr
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D with one id per sample; got shape {arr.shape}.")
-    if n_samples is not None and arr.shape[0] != n_samples:
-        raise ValueError(
-            f"{name} has {arr.shape[0]} entries but X has {n_samples} samples; "
-            "pass one group id per sample."
-        )
-    if arr.dtype.kind in "OfcMm":  # only these dtypes can hold None / NaN / NaT
-        missing = missing_positions(arr)
-        if missing.size:
-            raise ValueError(
-                f"{name} has {missing.size} missing value(s) (at positions "
-                f"{describe_values(missing)}); every sample needs a group (patient) id. "
-                "Fill them in or drop those samples."
-            )
-    return arr
+    return check_per_sample(
+        groups,
+        n_samples,
+        name=name,
+        unit="group (patient) id",
+        fix="every sample needs a group (patient) id. Fill them in or drop those samples.",
+    )
+
+
+def check_batches(
+    batches: Any, n_samples: int | None = None, *, name: str = "batches"
+) -> np.ndarray:
+    """Validate a batch (site, scanner, source) per sample and return it as a 1-D array.
+
+    Examples
+    --------
+    >>> from pitfalls._validation import check_batches
+    >>> check_batches(["s1", "s2"], 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: batches has 2 entries but X has 3 samples; pass one batch (site) per sample.
+    """
+    return check_per_sample(
+        batches,
+        n_samples,
+        name=name,
+        unit="batch (site)",
+        fix="every sample needs its batch (site). Fill them in or drop those samples.",
+    )

@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from pitfalls._validation import check_groups, describe_values
+from pitfalls._validation import check_batches, describe_values
 
 __all__ = ["ComBat"]
 
@@ -318,7 +318,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         features, batch_arr, cov = self._split_input(X, batches, covariates, method="fit")
         data = self._check_features(features, fitting=True)
         n_samples, n_features = data.shape
-        batch_arr = check_groups(batch_arr, n_samples, name="batches")
+        batch_arr = check_batches(batch_arr, n_samples)
         levels, codes, counts = np.unique(batch_arr, return_inverse=True, return_counts=True)
         self._check_batches(levels, counts, n_features)
         self.batches_ = levels
@@ -506,7 +506,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         features, batch_arr, cov = self._split_input(X, batches, covariates, method="transform")
         data = self._check_features(features, fitting=False)
         n_samples = data.shape[0]
-        batch_arr = check_groups(batch_arr, n_samples, name="batches")
+        batch_arr = check_batches(batch_arr, n_samples)
         codes = self._batch_codes(batch_arr)
         if cov is None:
             covariate_effect = self._mean_covariate_effect

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from pitfalls._validation import check_groups, describe_values
+from pitfalls._validation import check_batches, check_groups, describe_values
 from pitfalls.exceptions import BatchEffectWarning
 
 __all__ = ["ConfoundingResult", "confounding_test"]
@@ -125,7 +125,7 @@ def contingency_table(labels: Any, batches: Any, groups: Any = None) -> pd.DataF
         raise ValueError(
             f"labels must be 1-D with one label per sample; got shape {label_arr.shape}."
         )
-    batch_arr = check_groups(batches, name="batches")
+    batch_arr = check_batches(batches)
     if batch_arr.shape[0] != label_arr.shape[0]:
         raise ValueError(
             f"labels has {label_arr.shape[0]} entries but batches has {batch_arr.shape[0]}; "

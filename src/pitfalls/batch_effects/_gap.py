@@ -13,7 +13,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_array
 
-from pitfalls._validation import check_groups, describe_values, missing_positions
+from pitfalls._validation import check_groups, check_per_sample, describe_values
 from pitfalls.model_selection import StratifiedGroupKFold
 
 __all__ = ["GeneralizationGapResult", "generalization_gap"]
@@ -125,19 +125,11 @@ class GeneralizationGapResult:
 def _check_xy(X: Any, y: Any, *, name: str) -> tuple[Any, np.ndarray]:
     # allow_nd: image arrays (N, H, W[, C]) go to image models such as TorchImageClassifier
     data = check_array(X, dtype=None, allow_nd=True) if not isinstance(X, pd.DataFrame) else X
-    target = np.asarray(y)
-    if target.ndim != 1:
-        raise ValueError(f"y_{name} must be 1-D; got shape {target.shape}.")
+    target = check_per_sample(y, name=f"y_{name}", unit="label", fix="drop unlabelled samples.")
     if target.shape[0] != data.shape[0]:
         raise ValueError(
             f"X_{name} has {data.shape[0]} samples but y_{name} has {target.shape[0]}; pass "
             "one label per sample."
-        )
-    missing = missing_positions(target)
-    if missing.size:
-        raise ValueError(
-            f"y_{name} has {missing.size} missing value(s) (at positions "
-            f"{describe_values(missing)}); drop unlabelled samples."
         )
     return data, target
 

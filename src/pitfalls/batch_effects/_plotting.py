@@ -126,12 +126,12 @@ def plot_batch_distributions(
     >>> len(axes), axes[0].get_title()
     (2, 'feature 0')
     """
-    from pitfalls._validation import check_groups
+    from pitfalls._validation import check_batches
 
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=float))
     if frame.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {frame.shape}.")
-    batch_arr = check_groups(batches, frame.shape[0], name="batches")
+    batch_arr = check_batches(batches, frame.shape[0])
     if features is None:
         features = list(frame.columns[:4])
     elif not isinstance(X, pd.DataFrame):

@@ -17,7 +17,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
-from pitfalls._validation import check_groups, describe_values
+from pitfalls._validation import check_batches, check_groups, describe_values
 from pitfalls.batch_effects._fast_logistic import MAX_FEATURES, batched_logistic_auc
 from pitfalls.model_selection import StratifiedGroupKFold
 
@@ -115,7 +115,7 @@ def _check_probe_inputs(
     X: Any, batches: Any, groups: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     data = check_array(X, dtype=np.float64)
-    batch_arr = check_groups(batches, data.shape[0], name="batches")
+    batch_arr = check_batches(batches, data.shape[0])
     levels = pd.unique(batch_arr)
     if levels.size < 2:
         raise ValueError(

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._tables import format_number, markdown_table, text_table
+from .._validation import check_per_sample
 from ..exceptions import MetricWarning
 from ._rankboot import bootstrap_ranking
 
@@ -135,14 +136,7 @@ def _rng(random_state: Any) -> np.random.Generator:
 
 
 def _as_1d(values: Any, name: str) -> np.ndarray:
-    arr = np.asarray(values)
-    if arr.ndim == 2 and 1 in arr.shape:
-        arr = arr.ravel()
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (one label per sample); got shape {arr.shape}.")
-    if arr.dtype.kind in "fO" and pd.isna(pd.Series(arr, dtype=object)).any():
-        raise ValueError(f"{name} contains missing values; drop those samples first.")
-    return arr
+    return check_per_sample(values, name=name, unit="label", fix="drop those samples first.")
 
 
 def _resolve_labels(y_true: np.ndarray, y_pred: np.ndarray, labels: Any) -> np.ndarray:

@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples
 
-from .._validation import check_groups, describe_values, missing_positions
+from .._validation import check_groups, check_per_sample
 from ._assign import assign_groups_to_bins, encode, group_stratum_counts
 
 __all__ = ["RepeatedStratifiedGroupKFold", "StratifiedGroupKFold"]
@@ -33,23 +33,9 @@ def _check_n_splits(n_splits: Any) -> None:
 
 def _check_labels(values: Any, n_samples: int, *, name: str) -> np.ndarray:
     """One class label per sample, none missing; returned as a 1-D array."""
-    arr = np.asarray(values)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr.ravel()
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D with one label per sample; got shape {arr.shape}.")
-    if arr.shape[0] != n_samples:
-        raise ValueError(
-            f"{name} has {arr.shape[0]} entries but X has {n_samples} samples; "
-            "pass one label per sample."
-        )
-    missing = missing_positions(arr) if arr.dtype.kind in "Ofc" else np.empty(0, int)
-    if missing.size:
-        raise ValueError(
-            f"{name} has {missing.size} missing label(s) (at positions "
-            f"{describe_values(missing)}); label those samples or drop them."
-        )
-    return arr
+    return check_per_sample(
+        values, n_samples, name=name, unit="label", fix="label those samples or drop them."
+    )
 
 
 def _check_stratify_target(y: Any, n_samples: int, owner: str) -> np.ndarray:
