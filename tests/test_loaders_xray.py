@@ -80,26 +80,6 @@ def test_kermany_errors(tmp_path):
         load_chest_xray_kermany(tmp_path)
 
 
-def _write_dicom(path, pixels, *, age="045Y", sex="F", view="PA", photometric="MONOCHROME2"):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.PatientAge, ds.PatientSex, ds.ViewPosition = age, sex, view
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelData = pixels.astype(np.uint8).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-
-
 LABELS = """patientId,x,y,width,height,Target
 p-neg,,,,,0
 p-two,264.0,152.0,213.0,379.0,1
@@ -117,14 +97,14 @@ p-odd,No Lung Opacity / Not Normal
 
 
 @pytest.fixture
-def rsna_root(tmp_path):
+def rsna_root(tmp_path, write_dicom):
     (tmp_path / "stage_2_train_labels.csv").write_text(LABELS)
     (tmp_path / "stage_2_detailed_class_info.csv").write_text(CLASSES)
     images = tmp_path / "stage_2_train_images"
     images.mkdir()
     ramp = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4
     for i, pid in enumerate(["p-neg", "p-two", "p-one", "p-odd"]):
-        _write_dicom(
+        write_dicom(
             images / f"{pid}.dcm",
             ramp,
             view="AP" if i % 2 else "PA",

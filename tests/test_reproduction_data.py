@@ -69,28 +69,9 @@ def test_segmentation_baseline_on_paired_nifti_folders(tmp_path):
     assert f"cases from {tmp_path}" in from_files.notes[0]
 
 
-def _write_dicom(path, pixels):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
-    ds.PixelData = pixels.astype(np.uint8).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-
-
 @pytest.mark.torch
 @pytest.mark.slow
-def test_batch_effect_on_kermany_and_rsna_layouts(tmp_path):
+def test_batch_effect_on_kermany_and_rsna_layouts(tmp_path, write_dicom):
     pytest.importorskip("torch")
     pytest.importorskip("pydicom")
     from PIL import Image
@@ -110,7 +91,7 @@ def test_batch_effect_on_kermany_and_rsna_layouts(tmp_path):
             Image.fromarray(images[row.index]).save(folder / f"{name}.jpeg", quality=95)
         else:  # adult-like normals: RSNA
             pid = f"rsna-{row.Index}"
-            _write_dicom(rsna / "stage_2_train_images" / f"{pid}.dcm", images[row.index])
+            write_dicom(rsna / "stage_2_train_images" / f"{pid}.dcm", images[row.index])
             labels.append(f"{pid},,,,,0")
             classes.append(f"{pid},Normal")
     (rsna / "stage_2_train_labels.csv").write_text("\n".join(labels) + "\n")

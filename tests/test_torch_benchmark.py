@@ -37,27 +37,25 @@ def test_device_crop_flip_gives_resized_crops_of_the_image(bench):
     torch.testing.assert_close(crops, again)
 
 
+# One step of batch 2 at 16 px after one warm-up step, on the CPU.
+TINY = [
+    "--device",
+    "cpu",
+    "--image-size",
+    "16",
+    "--batch-size",
+    "2",
+    "--steps",
+    "1",
+    "--warmup",
+    "1",
+]
+
+
 def test_library_loader_reads_written_files_through_the_manifest(bench, tmp_path):
     paths, mean_bytes = bench.write_images(tmp_path, 3, 32, "png")
     assert len(paths) == 3 and mean_bytes > 0
-    args = bench.parse_args(
-        [
-            "--device",
-            "cpu",
-            "--image-size",
-            "16",
-            "--batch-size",
-            "2",
-            "--steps",
-            "1",
-            "--warmup",
-            "1",
-            "--num-workers",
-            "0",
-            "--file-size",
-            "32",
-        ]
-    )
+    args = bench.parse_args([*TINY, "--num-workers", "0", "--file-size", "32"])
     batches = list(bench.make_loader(paths, args, torch.device("cpu")))
     assert len(batches) == 2  # (warmup + steps) batches of batch_size rows
     images, labels = batches[0]
@@ -68,19 +66,6 @@ def test_library_loader_reads_written_files_through_the_manifest(bench, tmp_path
 
 
 def test_synthetic_step_runs_the_library_trainer(bench):
-    args = bench.parse_args(
-        [
-            "--device",
-            "cpu",
-            "--image-size",
-            "16",
-            "--batch-size",
-            "2",
-            "--steps",
-            "1",
-            "--warmup",
-            "1",
-        ]
-    )
+    args = bench.parse_args(TINY)
     trainer, optimizer = bench.make_trainer(args, torch.device("cpu"))
     assert bench.bench_synthetic(trainer, optimizer, args, torch.device("cpu")) > 0
