@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import warnings
 
 import numpy as np
@@ -24,7 +26,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pitfalls.exceptions import LeakageError, LeakageWarning
 from pitfalls.pipeline import AugmentationSampler, LeakageGuard, Pipeline, make_pipeline
-from pitfalls.pipeline._hashing import row_hashes
+from pitfalls.pipeline._hashing import _odd_keys, row_hashes
 from pitfalls.pipeline._provenance import source_indices
 
 
@@ -389,6 +391,116 @@ def test_guard_key_filter_edge_cases():
     # a guard pickled before the key filter existed still checks every row
     del guard._key_columns
     assert guard.find_leaks(X[[3, 1]]).tolist() == [0, 1]
+
+
+def _multilinear_reference(row: np.ndarray) -> int:
+    """row_hashes of one row, with Python integers: the formula in _hashing's docstring."""
+    data = np.ascontiguousarray(row).tobytes()
+    data += bytes(-len(data) % 8)
+    pieces = [int.from_bytes(data[i : i + 4], "little") for i in range(0, len(data), 4)]
+    n_words = len(data) // 8
+    keys = [int(key) for key in _odd_keys(2 * n_words - 1)]
+    a, b = keys[:n_words], keys[n_words:]
+    words = sum(a[j] * (pieces[2 * j] + (pieces[2 * j + 1] << 32)) for j in range(n_words))
+    shifted = sum(
+        b[j] * (pieces[2 * j + 1] + (pieces[2 * j + 2] << 32)) for j in range(n_words - 1)
+    )
+    h = (words + shifted) % 2**64
+    for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        h = ((h ^ (h >> shift)) * multiplier) % 2**64
+    return h ^ (h >> 31)
+
+
+@pytest.mark.parametrize(
+    ("shape", "dtype"),
+    [
+        ((5, 7), np.float64),
+        ((4, 1), np.float64),
+        ((3, 5), np.float32),
+        ((6, 3), np.uint8),
+        ((2, 4, 3), np.int16),
+        ((3, 2000), np.float64),
+        ((4, 8), np.float64),
+        ((4, 9), np.float64),
+        ((9, 5), np.uint16),
+    ],
+)
+def test_row_hashes_equal_the_multilinear_formula(shape, dtype):
+    X = (np.random.default_rng(1).normal(size=shape) * 100).astype(dtype)
+    assert row_hashes(X).tolist() == [_multilinear_reference(r) for r in X.reshape(len(X), -1)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(np.float64, st.integers(1, 9), elements=st.floats(allow_nan=False)),
+    st.data(),
+)
+def test_row_hashes_never_collide_on_one_changed_piece(row, data):
+    # a difference confined to one 32-bit piece cannot vanish: every piece's key is odd
+    pieces = row.copy().view(np.uint32)
+    position = data.draw(st.integers(0, pieces.size - 1))
+    new_value = data.draw(st.integers(0, 2**32 - 1).filter(lambda v: v != pieces[position]))
+    pieces[position] = new_value
+    assert row_hashes(row[None])[0] != row_hashes(pieces.view(np.float64)[None])[0]
+
+
+class _InPlaceDoubler(ClassifierMixin, BaseEstimator):
+    """Writes into its input, as estimators with copy=False may."""
+
+    def fit(self, X, y):
+        X *= 2.0
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.classes_[0])
+
+
+def _large(n_rows=8000, n_columns=50, seed=0):  # 4000 rows are 1.6 MB: a second thread
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n_rows, n_columns)), rng.integers(0, 2, n_rows)
+
+
+def test_guard_on_large_arrays_hands_a_read_only_view_and_finds_the_same_rows():
+    X, y = _large()
+    guard = LeakageGuard(RecordingClassifier()).fit(X[:4000], y[:4000])
+    seen = guard.estimator_.seen_X_
+    assert not seen.flags.writeable and np.shares_memory(seen, X)
+    assert X.flags.writeable  # the caller's array is untouched
+    X_eval = np.vstack([X[4000:], X[[5, 3999, 5]]])
+    with pytest.warns(
+        LeakageWarning, match=r"3 of 4003 rows passed to predict .* positions 4000, 4001, 4002\."
+    ):
+        predictions = guard.predict(X_eval)
+    assert predictions.shape == (4003,)
+    small = LeakageGuard(DummyClassifier()).fit(X[:4000, :10], y[:4000])  # one thread
+    assert small.find_leaks(X_eval[:, :10]).tolist() == guard.find_leaks(X_eval).tolist()
+    strict = LeakageGuard(LogisticRegression(), on_leak="raise").fit(X[:4000], y[:4000])
+    with pytest.raises(LeakageError, match="1 of 4000 rows passed to score"):
+        strict.score(np.vstack([X[4001:], X[:1]]), y[4000:])
+
+
+def test_guard_refits_an_estimator_that_writes_into_its_input_on_the_rows_as_passed():
+    X, y = _large()
+    original = X.copy()
+    guard = LeakageGuard(_InPlaceDoubler()).fit(X, y)
+    np.testing.assert_array_equal(X, 2 * original)  # it wrote into X itself, once
+    assert guard.find_leaks(original).tolist() == list(range(len(X)))
+
+
+def test_guard_on_large_arrays_raises_the_estimators_error():
+    X, _ = _large()
+    threads_before = threading.active_count()
+    with pytest.raises(ValueError, match="needs samples of at least 2 classes"):
+        LeakageGuard(LogisticRegression()).fit(X, np.zeros(len(X)))
+    assert threading.active_count() == threads_before
+
+
+def test_guard_stays_on_one_thread_with_one_cpu(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    X, y = _large()
+    guard = LeakageGuard(RecordingClassifier()).fit(X, y)
+    assert guard.estimator_.seen_X_.flags.writeable
 
 
 @parametrize_with_checks([LeakageGuard(LogisticRegression())])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import warnings
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -55,6 +57,8 @@ def _numeric_rows(X: Any) -> np.ndarray | None:
     if hasattr(X, "toarray"):  # sparse: fingerprint the dense rows
         X = X.toarray()
     arr = np.asarray(X)
+    if arr.dtype.kind == "c":  # complex: compared cell by cell, never cast to real
+        return None
     if arr.dtype.kind not in "biuf":
         try:
             arr = arr.astype(np.float64)
@@ -140,6 +144,110 @@ def _filter_passes(packed: np.ndarray, shift: int, key_hashes: np.ndarray) -> np
     return ((packed[slot >> np.uint64(3)] >> bit) & np.uint8(1)).astype(bool)
 
 
+class _TrainingPrints(NamedTuple):
+    """What ``fit`` keeps of the training rows: fingerprints, never the rows."""
+
+    fingerprints: np.ndarray  # sorted, unique full-row fingerprints
+    key_columns: np.ndarray | None  # None: tables with strings, checked in one stage
+    key_filter: np.ndarray | None
+    key_shift: int
+    row_width: int
+
+
+def _fingerprint_training_rows(X: Any) -> _TrainingPrints:
+    rows = _numeric_rows(X)
+    if rows is None:  # tables with strings: hashed by pandas, checked in one stage
+        return _TrainingPrints(_sorted_unique(_fingerprints(X)), None, None, 0, 0)
+    full = row_hashes(rows.astype(np.float64, copy=False))
+    key_columns = _choose_key_columns(rows, full)
+    key_filter, key_shift = _key_filter(_key_hashes(rows, key_columns))
+    return _TrainingPrints(_sorted_unique(full), key_columns, key_filter, key_shift, rows.shape[1])
+
+
+# Fingerprinting the training rows on a second thread while the estimator fits hides
+# its cost (numpy releases the GIL in the hashing loops). The estimator then gets a
+# read-only view of X, as joblib's memory-mapping gives it in parallel cross-validation,
+# so it cannot change the rows while they are read; below about a megabyte the thread
+# costs more than the hashing it would hide.
+_BACKGROUND_MIN_BYTES = 1 << 20
+
+
+def _worth_a_thread(X: Any) -> bool:
+    if type(X) is not np.ndarray or X.dtype.kind not in "biuf":
+        return False  # other containers reach the estimator as they are: no view to lock
+    if X.nbytes < _BACKGROUND_MIN_BYTES:
+        return False
+    affinity = getattr(os, "sched_getaffinity", None)
+    n_cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    return n_cpus > 1
+
+
+class _Background:
+    """Run ``func(*args)`` on a daemon thread; ``result()`` joins and re-raises its error."""
+
+    def __init__(self, func: Any, *args: Any) -> None:
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(func, args), name="pitfalls-fingerprints", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, func: Any, args: tuple[Any, ...]) -> None:
+        try:
+            self._result = func(*args)
+        except BaseException as error:  # re-raised in the caller's thread by result()
+            self._error = error
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def _read_only_view(X: np.ndarray) -> np.ndarray:
+    view = X.view()
+    view.flags.writeable = False
+    return view
+
+
+def _run_alongside(side_task: Any, X: Any, call: Any) -> tuple[Any, Any]:
+    """Return ``(call(X), side_task(X))``, the two side by side on large arrays.
+
+    ``call`` is the estimator's work, ``side_task`` the guard's (fingerprinting the
+    training rows, checking the evaluation rows). On a large array ``side_task`` runs on
+    a second thread and ``call`` gets a read-only view of ``X``; an estimator that
+    writes into its input (a ``ValueError`` about a read-only array) is called again on
+    ``X`` itself once ``side_task`` is done. Otherwise ``side_task`` runs first, except
+    that when it cannot read ``X``, ``call`` runs first so that the estimator's own
+    validation error is the one raised.
+    """
+    if not _worth_a_thread(X):
+        try:
+            side = side_task(X)
+        except (TypeError, ValueError):
+            result = call(X)
+            return result, side_task(X)  # the estimator took X: the guard's error stands
+        return call(X), side
+    background = _Background(side_task, X)
+    try:
+        result = call(_read_only_view(X))
+    except ValueError as error:
+        if "read-only" not in str(error):
+            background.join()  # never leave a thread reading X behind the caller's back
+            raise
+        side = background.result()
+        return call(X), side
+    except BaseException:
+        background.join()
+        raise
+    return result, background.result()
+
+
 def _estimator_has(attr: str) -> Any:
     def check(self: LeakageGuard) -> bool:
         target = self.estimator_ if hasattr(self, "estimator_") else self.estimator
@@ -180,21 +288,30 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
 
     Notes
     -----
-    Cost. ``fit`` fingerprints every training row (vectorised numpy, one core: about
-    9 ms for 100 000 x 50 float64 rows, linear in the number of values) and builds a bit
-    filter of the fingerprints of a few key columns, those whose values tell the
-    training rows apart best (about 2 ms more; the filter takes 4 to 8 bytes per
-    training row, next to the 8 of ``fit_fingerprints_``). Each checked method
-    fingerprints only the key columns of its input and then the full rows that pass the
-    filter: the copies of training rows plus 1 in 32 to 1 in 64 of the others (about
-    1.5 ms for 100 000 x 50). The check stays exact: a copy of a training row has the
-    same key columns, so it always reaches the full-row comparison. In all, on
-    100 000 x 50 rows the guard adds about 13 ms to a fit and a predict (down from about 26 ms):
-    under 1% of a random forest or gradient boosting, but 15-20% of a single-threaded
-    LogisticRegression (about 0.08 s; it was 40-45%); see ``benchmarks/bench_guard.py``.
-    When most evaluation rows share their key columns with training rows without being
-    copies (few distinct values, constant image borders) or are copies, the check costs
-    up to one full fingerprint of the input.
+    Cost. ``fit`` fingerprints every training row (vectorised multilinear hashing of
+    the rows' 32-bit pieces, about 4.5 ms for 100 000 x 50 float64 rows on one core,
+    linear in the number of values; see ``pitfalls.pipeline._hashing`` for the collision
+    bound) and builds a bit filter of the fingerprints of a few key columns, those whose
+    values tell the training rows apart best (about 2.5 ms more; the filter takes 4 to 8
+    bytes per training row, next to the 8 of ``fit_fingerprints_``). Each checked
+    method fingerprints only the key columns of its input and then the full rows that
+    pass the filter: the copies of training rows plus 1 in 32 to 1 in 64 of the others
+    (about 1 ms for 100 000 x 50). The check stays exact: a copy of a training row has
+    the same key columns, so it always reaches the full-row comparison. When most
+    evaluation rows share their key columns with training rows without being copies
+    (few distinct values, constant image borders) or are copies, the check costs up to
+    one full fingerprint of the input.
+
+    Threads. On NumPy arrays of a megabyte or more, with more than one CPU, the guard's
+    work runs on a second thread while the estimator fits or predicts, and the
+    estimator gets a read-only view of ``X`` (as joblib's memory-mapping gives it in a
+    parallel cross-validation) so that the rows cannot change while they are read. An
+    estimator that writes into its input is called again on ``X`` itself once the
+    guard's work is done. The fingerprints are always those of the rows as passed to
+    ``fit``. On 100 000 x 50 rows the guard then adds about 3% to the wall-clock time
+    of a single-threaded LogisticRegression fit and predict, and less than 1% to a
+    random forest or gradient boosting; its CPU time, about 9 ms, is what it costs
+    where every core is busy (see ``benchmarks/bench_guard.py``).
 
     Examples
     --------
@@ -249,17 +366,15 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
             raise ValueError(f"on_leak={self.on_leak!r} is not supported; use 'warn' or 'raise'.")
         if _routing_enabled():
             fit_params = process_routing(self, "fit", **fit_params).estimator.fit
-        self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
-        rows = _numeric_rows(X)
-        if rows is None:  # tables with strings: hashed by pandas, checked in one stage
-            self.fit_fingerprints_ = _sorted_unique(_fingerprints(X))
-            self._key_columns: np.ndarray | None = None
-        else:
-            full = row_hashes(rows.astype(np.float64, copy=False))
-            self.fit_fingerprints_ = _sorted_unique(full)
-            self._row_width = rows.shape[1]
-            self._key_columns = _choose_key_columns(rows, full)
-            self._key_filter, self._key_shift = _key_filter(_key_hashes(rows, self._key_columns))
+        self.estimator_, prints = _run_alongside(
+            _fingerprint_training_rows,  # the rows as passed, before fit can change them
+            X,
+            lambda rows: clone(self.estimator).fit(rows, y, **fit_params),
+        )
+        self.fit_fingerprints_ = prints.fingerprints
+        self._key_columns: np.ndarray | None = prints.key_columns
+        self._key_filter, self._key_shift = prints.key_filter, prints.key_shift
+        self._row_width = prints.row_width
         for attr in ("classes_", "n_features_in_", "feature_names_in_"):
             if hasattr(self.estimator_, attr):
                 setattr(self, attr, getattr(self.estimator_, attr))
@@ -302,8 +417,17 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         full = row_hashes(rows[candidates].astype(np.float64, copy=False))
         return candidates[_in_sorted(self.fit_fingerprints_, full)]
 
-    def _check(self, X: Any, method: str) -> None:
-        leaked = self.find_leaks(X)
+    def _evaluate(self, method: str, X: Any, *args: Any, **params: Any) -> Any:
+        """Call the estimator's ``method`` on ``X`` and report the rows of ``X`` seen in fit."""
+        check_is_fitted(self, "fit_fingerprints_")
+        call = getattr(self.estimator_, method)
+        result, leaked = _run_alongside(
+            self.find_leaks, X, lambda rows: call(rows, *args, **params)
+        )
+        self._report(leaked, X, method)
+        return result
+
+    def _report(self, leaked: np.ndarray, X: Any, method: str) -> None:
         if leaked.size == 0:
             return
         n_rows = _num_samples(X)
@@ -315,7 +439,8 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         )
         if self.on_leak == "raise":
             raise LeakageError(message)
-        warnings.warn(message, LeakageWarning, stacklevel=3)
+        # the caller of predict/score, above this frame, _evaluate and the public method
+        warnings.warn(message, LeakageWarning, stacklevel=4)
 
     @available_if(_estimator_has("predict"))
     def predict(self, X: Any, **params: Any) -> Any:
@@ -341,8 +466,7 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         >>> guard.predict(np.ones((1, 1))).tolist()
         [0]
         """
-        self._check(X, "predict")
-        return self.estimator_.predict(X, **params)
+        return self._evaluate("predict", X, **params)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X: Any, **params: Any) -> Any:
@@ -368,8 +492,7 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         >>> guard.predict_proba(np.ones((1, 1))).tolist()
         [[0.5, 0.5]]
         """
-        self._check(X, "predict_proba")
-        return self.estimator_.predict_proba(X, **params)
+        return self._evaluate("predict_proba", X, **params)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X: Any, **params: Any) -> Any:
@@ -395,8 +518,7 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         >>> guard.predict_log_proba(np.ones((1, 1))).tolist()
         [[0.0]]
         """
-        self._check(X, "predict_log_proba")
-        return self.estimator_.predict_log_proba(X, **params)
+        return self._evaluate("predict_log_proba", X, **params)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X: Any, **params: Any) -> Any:
@@ -422,8 +544,7 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         >>> guard.decision_function([[0.5]]).shape
         (1,)
         """
-        self._check(X, "decision_function")
-        return self.estimator_.decision_function(X, **params)
+        return self._evaluate("decision_function", X, **params)
 
     @available_if(_estimator_has("score"))
     def score(self, X: Any, y: Any = None, **params: Any) -> float:
@@ -451,8 +572,7 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         >>> guard.score(np.ones((2, 1)), [0, 1])
         0.5
         """
-        self._check(X, "score")
-        return float(self.estimator_.score(X, y, **params))
+        return float(self._evaluate("score", X, y, **params))
 
     def get_metadata_routing(self) -> MetadataRouter:
         """Route every method's metadata to the wrapped estimator's method of the same name.
