@@ -164,11 +164,8 @@ def _fingerprint_training_rows(X: Any) -> _TrainingPrints:
     return _TrainingPrints(_sorted_unique(full), key_columns, key_filter, key_shift, rows.shape[1])
 
 
-# Fingerprinting the training rows on a second thread while the estimator fits hides
-# its cost (numpy releases the GIL in the hashing loops). The estimator then gets a
-# read-only view of X, as joblib's memory-mapping gives it in parallel cross-validation,
-# so it cannot change the rows while they are read; below about a megabyte the thread
-# costs more than the hashing it would hide.
+# Below about a megabyte, starting a thread (about 0.1 ms) costs more than the hashing
+# it would hide. numpy releases the GIL in the hashing loops, so the thread runs freely.
 _BACKGROUND_MIN_BYTES = 1 << 20
 
 
@@ -222,7 +219,9 @@ def _run_alongside(side_task: Any, X: Any, call: Any) -> tuple[Any, Any]:
     training rows, checking the evaluation rows). On a large array ``side_task`` runs on
     a second thread and ``call`` gets a read-only view of ``X``; an estimator that
     writes into its input (a ``ValueError`` about a read-only array) is called again on
-    ``X`` itself once ``side_task`` is done. Otherwise ``side_task`` runs first, except
+    ``X`` itself once ``side_task`` is done. (Joblib's memory-mapping hands estimators
+    read-only arrays in parallel cross-validation, so scikit-learn compatible ones take
+    them.) Otherwise ``side_task`` runs first, except
     that when it cannot read ``X``, ``call`` runs first so that the estimator's own
     validation error is the one raised.
     """
