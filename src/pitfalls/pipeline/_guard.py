@@ -307,10 +307,11 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
     parallel cross-validation) so that the rows cannot change while they are read. An
     estimator that writes into its input is called again on ``X`` itself once the
     guard's work is done. The fingerprints are always those of the rows as passed to
-    ``fit``. On 100 000 x 50 rows the guard then adds about 3% to the wall-clock time
-    of a single-threaded LogisticRegression fit and predict, and less than 1% to a
-    random forest or gradient boosting; its CPU time, about 9 ms, is what it costs
-    where every core is busy (see ``benchmarks/bench_guard.py``).
+    ``fit``. On 100 000 x 50 rows the guard then adds 1-4% to the wall-clock time of a
+    single-threaded LogisticRegression fit and predict (about 0.05 s) and less than 3%
+    to a random forest or gradient boosting; its CPU time, 8 to 10 ms, is what it costs
+    where the estimator keeps every core busy (5-10% of a LogisticRegression using two
+    BLAS threads); see ``benchmarks/bench_guard.py``.
 
     Examples
     --------
