@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import threading
 import warnings
 
@@ -388,9 +389,12 @@ def test_guard_key_filter_edge_cases():
     assert guard.find_leaks(X[::-1]).tolist() == list(range(500))
     assert guard.find_leaks(X[:, :5]).size == 0  # other width: no copies possible
     assert guard.find_leaks(pd.DataFrame(X[7:9])).tolist() == [0, 1]
-    # a guard pickled before the key filter existed still checks every row
-    del guard._key_columns
-    assert guard.find_leaks(X[[3, 1]]).tolist() == [0, 1]
+    # a guard pickled by an older pitfalls holds fingerprints of another function
+    restored = pickle.loads(pickle.dumps(guard))
+    assert restored.find_leaks(X[[3, 1]]).tolist() == [0, 1]
+    del restored._fingerprint_scheme
+    with pytest.raises(ValueError, match="'splitmix64-per-word' scheme, which cannot be"):
+        restored.predict(X[:2])
 
 
 def _multilinear_reference(row: np.ndarray) -> int:

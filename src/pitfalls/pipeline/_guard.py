@@ -21,7 +21,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from .._validation import describe_values
 from ..exceptions import LeakageError, LeakageWarning
-from ._hashing import contains, row_hashes
+from ._hashing import SCHEME, contains, row_hashes
 
 __all__ = ["LeakageGuard"]
 
@@ -372,6 +372,7 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
             lambda rows: clone(self.estimator).fit(rows, y, **fit_params),
         )
         self.fit_fingerprints_ = prints.fingerprints
+        self._fingerprint_scheme = SCHEME
         self._key_columns: np.ndarray | None = prints.key_columns
         self._key_filter, self._key_shift = prints.key_filter, prints.key_shift
         self._row_width = prints.row_width
@@ -403,8 +404,14 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         [0]
         """
         check_is_fitted(self, "fit_fingerprints_")
-        # guards pickled before the key filter existed have no _key_columns
-        key_columns: np.ndarray | None = getattr(self, "_key_columns", None)
+        scheme = getattr(self, "_fingerprint_scheme", "splitmix64-per-word")
+        if scheme != SCHEME:  # a guard unpickled from an older pitfalls
+            raise ValueError(
+                f"This LeakageGuard holds fingerprints of the {scheme!r} scheme, which "
+                f"cannot be compared with today's {SCHEME!r} fingerprints of new rows; "
+                "fit the guard again with this version of pitfalls."
+            )
+        key_columns: np.ndarray | None = self._key_columns
         rows = None if key_columns is None else _numeric_rows(X)
         if rows is None or key_columns is None:
             return np.flatnonzero(contains(self.fit_fingerprints_, _fingerprints(X)))

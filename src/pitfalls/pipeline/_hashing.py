@@ -36,7 +36,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["contains", "row_hashes"]
+__all__ = ["SCHEME", "contains", "row_hashes"]
+
+# Names the fingerprint function: fingerprints made by another scheme (pitfalls
+# 0.1.0.dev0 before this one hashed every word through splitmix64) never match these.
+SCHEME = "multilinear-32bit-pieces"
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
