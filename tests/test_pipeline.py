@@ -237,8 +237,9 @@ def test_guard_reports_count_and_positions():
     with pytest.warns(
         LeakageWarning,
         match=r"2 of 12 rows passed to predict were seen in fit .* at positions 10, 11\.",
-    ):
+    ) as caught:
         guard.predict(X_eval)
+    assert caught[0].filename == __file__  # the warning points at the caller's line
     np.testing.assert_array_equal(guard.find_leaks(X_eval), [10, 11])
     np.testing.assert_array_equal(guard.predict(X[20:]), guard.estimator_.predict(X[20:]))
     # integer copies of float rows are the same rows

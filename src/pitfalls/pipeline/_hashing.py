@@ -22,11 +22,10 @@ piece but the last is the low half of one of those words, so if pieces other tha
 last differ, some ``D_j`` or ``E_j`` has ``t <= 31`` trailing zero bits, and an odd key
 drawn uniformly makes the sum hit zero with probability at most ``2**(t - 63)``:
 at most ``2**-32``, and about ``2**-63`` for most real differences (``t = 0``). Rows
-that differ in a single piece never collide (an odd key times a nonzero difference
-below ``2**64`` in absolute value with fewer than 64 trailing zeros is not a multiple
-of ``2**64``; a difference in the last piece alone is ``2**32`` times a number below
-``2**32``). Rows are compared by their bytes (``-0.0`` differs from ``0.0``; a NaN
-matches the same NaN).
+that differ in a single piece never collide: that piece's total key (``a_0``,
+``a_j + 2**32 b_j-1``, ``2**32 a_j + b_j`` or, for the last piece, ``2**32 a_k-1``) times
+a nonzero difference below ``2**32`` is never a multiple of ``2**64``. Rows are compared
+by their bytes (``-0.0`` differs from ``0.0``; a NaN matches the same NaN).
 """
 
 from __future__ import annotations
@@ -146,7 +145,8 @@ def row_hashes(X: Any) -> np.ndarray:
     if n_rows and n_words:
         keys = _odd_keys(2 * n_words - 1)
         chunk = max(1, _CHUNK_BYTES // (8 * n_words))
-        # column-wise sums (fewer than 8 words) need room for one column's terms
+        # room for one column's terms, for the column-wise sums of 2 to 7 words (with
+        # n_words <= 8, one of the two passes takes them); one word needs none
         term = np.empty(min(chunk, n_rows) if 1 < n_words <= 8 else 0, dtype=np.uint64)
         with np.errstate(over="ignore"):
             for start in range(0, n_rows, chunk):
