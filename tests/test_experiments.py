@@ -238,6 +238,24 @@ def test_errors(kwargs, error, match):
         leakage_gap(pipe, X, y, verbose=False, **({"n_repeats": 2} | kwargs))
 
 
+@pytest.mark.parametrize("n_jobs", [None, 2])
+def test_a_failing_fold_says_which_protocol_and_how_to_fix_smote(n_jobs):
+    # the paper's cohort has 8 events in 137: SMOTE cannot find 5 neighbours among the
+    # ~5 events of a training fold, while the leaky protocol (SMOTE on all 8) runs
+    from imblearn.over_sampling import SMOTE
+
+    X = np.random.default_rng(0).normal(size=(137, 4))
+    y = np.r_[np.ones(8, int), np.zeros(129, int)]
+    pipe = make_pipeline(SMOTE(random_state=0), DecisionTreeClassifier(random_state=0))
+    with pytest.raises(ValueError, match="Expected n_neighbors <= n_samples_fit") as caught:
+        leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, n_jobs=n_jobs,
+                    random_state=0, verbose=False)  # fmt: skip
+    (note,) = caught.value.__notes__
+    assert note.startswith("leakage_gap: raised while fitting fold 1 of 3 of the correct protocol")
+    assert "training rows per class: 0: 86, 1: 5" in note
+    assert "use RandomOverSampler" in note
+
+
 def test_non_pipeline_needs_group_split():
     X, y = np.zeros((12, 2)), np.tile([0, 1], 6)
     with pytest.raises(TypeError, match="estimator must be a Pipeline; got DecisionTreeClassifier"):

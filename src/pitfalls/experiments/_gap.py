@@ -146,6 +146,23 @@ def _seeded(estimator: Any, seed: int) -> Any:
     return estimator.set_params(**unset) if unset else estimator
 
 
+def _explain_fold_error(error: Exception, protocol: str, fold: str, y_train: Any) -> None:
+    """Say where a fold failed (as a note on the error, which keeps its type)."""
+    note = f"leakage_gap: raised while fitting fold {fold} of the {protocol} protocol"
+    if _is_classification(y_train):
+        counts = pd.Series(np.asarray(y_train)).value_counts().sort_index()
+        note += f" (training rows per class: {', '.join(f'{k}: {n}' for k, n in counts.items())})"
+    if "n_neighbors" in str(error):
+        note += (
+            ". Neighbour-based over-samplers (SMOTE, ADASYN, ...) need more rows of each "
+            "class they oversample than k_neighbors in every training fold: lower "
+            "k_neighbors, use fewer folds, or use RandomOverSampler (the paper's "
+            "oversampling, sampling with replacement)"
+        )
+    if hasattr(error, "add_note"):  # Python 3.11+
+        error.add_note(note + ".")
+
+
 def _cv_scores(
     estimator: Any,
     X: Any,
@@ -154,15 +171,22 @@ def _cv_scores(
     splitter: Any,
     scorer: Callable,
     fit_params: dict[str, Any],
+    protocol: str,
 ) -> dict[str, float]:
     """Mean fold score per metric: the single number a repeat reports."""
     per_fold: list[dict[str, float]] = []
     n_samples = _num_samples(X)
-    for train, test in splitter.split(X, y, groups):
+    n_folds = splitter.get_n_splits(X, y, groups)
+    for fold, (train, test) in enumerate(splitter.split(X, y, groups), start=1):
         model = clone(estimator)
         params = index_sample_params(fit_params, train, n_samples)
-        with _lean_forest(model):  # identical forests, without per-tree overhead
-            model.fit(_safe_indexing(X, train), _safe_indexing(y, train), **params)
+        y_train = _safe_indexing(y, train)
+        try:
+            with _lean_forest(model):  # identical forests, without per-tree overhead
+                model.fit(_safe_indexing(X, train), y_train, **params)
+        except Exception as error:
+            _explain_fold_error(error, protocol, f"{fold} of {n_folds}", y_train)
+            raise
         per_fold.append(scorer(model, _safe_indexing(X, test), _safe_indexing(y, test)))
     return {metric: float(np.mean([fold[metric] for fold in per_fold])) for metric in per_fold[0]}
 
@@ -223,15 +247,15 @@ def _one_repeat(
     pipe = _seeded(clone(estimator), seed)
     scorer = check_scoring(pipe, scoring=scoring)
     correct_cv = _splitter(cv, y, seed, group_aware=groups is not None)
-    correct = _cv_scores(pipe, X, y, groups, correct_cv, scorer, fit_params)
+    correct = _cv_scores(pipe, X, y, groups, correct_cv, scorer, fit_params, "correct")
     if pitfall == "group_split":
         sample_cv = _sample_level_splitter(cv, y, seed)
-        leaky = _cv_scores(pipe, X, y, None, sample_cv, scorer, fit_params)
+        leaky = _cv_scores(pipe, X, y, None, sample_cv, scorer, fit_params, "leaky")
     else:
         X_all, y_all, g_all, rest, origin = _fit_before_split(clone(pipe), names, X, y, groups)
         rest_params = _params_for_rest(fit_params, origin, _num_samples(X), rest, pipe)
         leaky_cv = _splitter(cv, y_all, seed, group_aware=g_all is not None)
-        leaky = _cv_scores(rest, X_all, y_all, g_all, leaky_cv, scorer, rest_params)
+        leaky = _cv_scores(rest, X_all, y_all, g_all, leaky_cv, scorer, rest_params, "leaky")
     return leaky, correct
 
 
