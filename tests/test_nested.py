@@ -236,3 +236,24 @@ def test_lean_forest_inside_a_grid_search_is_exact(data, in_pipeline):
     best = fitted.best_estimator_[-1] if in_pipeline else fitted.best_estimator_
     assert type(best) is RandomForestClassifier  # handed back as the plain class
     assert fitted.estimator is original  # the search's parameter is restored
+
+
+def test_a_failing_fit_says_which_fold_and_settings():
+    from imblearn.over_sampling import SMOTE
+    from sklearn.linear_model import LogisticRegression
+
+    from pitfalls.pipeline import make_pipeline
+
+    X = np.random.default_rng(0).normal(size=(137, 4))
+    y = np.r_[np.ones(8, int), np.zeros(129, int)]  # the paper's 8 events in 137
+    pipe = make_pipeline(SMOTE(random_state=0), DecisionTreeClassifier(random_state=0))
+    grid = {"decisiontreeclassifier__max_depth": [2, 3]}
+    with pytest.raises(ValueError, match="Expected n_neighbors <= n_samples_fit") as caught:
+        nested_cross_validate(pipe, X, y, param_grid=grid, random_state=0)
+    (note,) = caught.value.__notes__
+    assert note.startswith("nested_cross_validate: raised while fitting outer fold 1, inner fold")
+    assert "training rows per class: 0: " in note and "use RandomOverSampler" in note
+    # no pipeline to share: the whole estimator is fitted per candidate, named in the note
+    with pytest.raises(ValueError, match="'C' parameter") as caught:
+        nested_cross_validate(LogisticRegression(), X, y, param_grid={"C": [1.0, -1.0]})
+    assert "with {'C': -1.0} (training rows per class" in caught.value.__notes__[0]

@@ -19,6 +19,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _num_samples
 
+from .._fit_errors import fit_context
 from .._validation import check_groups
 from ..metrics import compare_runs
 from ..model_selection import StratifiedGroupKFold
@@ -146,23 +147,6 @@ def _seeded(estimator: Any, seed: int) -> Any:
     return estimator.set_params(**unset) if unset else estimator
 
 
-def _explain_fold_error(error: Exception, protocol: str, fold: str, y_train: Any) -> None:
-    """Say where a fold failed (as a note on the error, which keeps its type)."""
-    note = f"leakage_gap: raised while fitting fold {fold} of the {protocol} protocol"
-    if _is_classification(y_train):
-        counts = pd.Series(np.asarray(y_train)).value_counts().sort_index()
-        note += f" (training rows per class: {', '.join(f'{k}: {n}' for k, n in counts.items())})"
-    if "n_neighbors" in str(error):
-        note += (
-            ". Neighbour-based over-samplers (SMOTE, ADASYN, ...) need more rows of each "
-            "class they oversample than k_neighbors in every training fold: lower "
-            "k_neighbors, use fewer folds, or use RandomOverSampler (the paper's "
-            "oversampling, sampling with replacement)"
-        )
-    if hasattr(error, "add_note"):  # Python 3.11+
-        error.add_note(note + ".")
-
-
 def _cv_scores(
     estimator: Any,
     X: Any,
@@ -181,12 +165,11 @@ def _cv_scores(
         model = clone(estimator)
         params = index_sample_params(fit_params, train, n_samples)
         y_train = _safe_indexing(y, train)
-        try:
-            with _lean_forest(model):  # identical forests, without per-tree overhead
-                model.fit(_safe_indexing(X, train), y_train, **params)
-        except Exception as error:
-            _explain_fold_error(error, protocol, f"{fold} of {n_folds}", y_train)
-            raise
+        where = (
+            f"leakage_gap: raised while fitting fold {fold} of {n_folds} of the {protocol} protocol"
+        )
+        with fit_context(where, y_train), _lean_forest(model):  # lean: same trees, faster
+            model.fit(_safe_indexing(X, train), y_train, **params)
         per_fold.append(scorer(model, _safe_indexing(X, test), _safe_indexing(y, test)))
     return {metric: float(np.mean([fold[metric] for fold in per_fold])) for metric in per_fold[0]}
 

@@ -48,6 +48,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _num_samples
 
+from .._fit_errors import fit_context
 from .._validation import check_groups
 from ._split import StratifiedGroupKFold
 
@@ -372,36 +373,51 @@ def _transform(fitted: list, X: Any) -> Any:
 
 
 def _upstream_task(
-    estimator: Any, upstream_params: dict, X: Any, y: Any, train: np.ndarray, test: np.ndarray
+    estimator: Any,
+    upstream_params: dict,
+    X: Any,
+    y: Any,
+    train: np.ndarray,
+    test: np.ndarray,
+    where: str,
 ) -> tuple[Any, Any, Any, float]:
     start = time.perf_counter()
     pipe = _single_threaded(clone(estimator).set_params(**upstream_params))
     X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
-    Xt, yt, fitted = _fit_upstream(pipe.steps[:-1], X_train, y_train)
+    with fit_context(where, y_train):
+        Xt, yt, fitted = _fit_upstream(pipe.steps[:-1], X_train, y_train)
     Xv = _transform(fitted, _safe_indexing(X, test))
     return Xt, yt, Xv, time.perf_counter() - start
 
 
 def _final_task(
-    final: Any, final_params: dict, Xt: Any, yt: Any, Xv: Any, yv: Any, scorer: Any
+    final: Any, final_params: dict, Xt: Any, yt: Any, Xv: Any, yv: Any, scorer: Any, where: str
 ) -> tuple[float, float]:
     start = time.perf_counter()
     if "" in final_params:
         final = final_params.pop("")
     model = _single_threaded(clone(final).set_params(**clone(final_params, safe=False)))
-    with _lean_forest(model):
+    with fit_context(where, yt), _lean_forest(model):
         model.fit(Xt, yt)
     return float(scorer(model, Xv, yv)), time.perf_counter() - start
 
 
 def _whole_task(
-    estimator: Any, params: dict, X: Any, y: Any, train: np.ndarray, test: np.ndarray, scorer: Any
+    estimator: Any,
+    params: dict,
+    X: Any,
+    y: Any,
+    train: np.ndarray,
+    test: np.ndarray,
+    scorer: Any,
+    where: str,
 ) -> tuple[float, float]:
     """Fit and score the whole estimator (no pipeline to share): GridSearchCV's unit."""
     start = time.perf_counter()
     model = _single_threaded(clone(estimator).set_params(**clone(params, safe=False)))
-    with _lean_forest(model):
-        model.fit(_safe_indexing(X, train), _safe_indexing(y, train))
+    y_train = _safe_indexing(y, train)
+    with fit_context(where, y_train), _lean_forest(model):
+        model.fit(_safe_indexing(X, train), y_train)
     score = scorer(model, _safe_indexing(X, test), _safe_indexing(y, test))
     return float(score), time.perf_counter() - start
 
@@ -415,12 +431,14 @@ def _refit_task(
     test: np.ndarray,
     scorer: Any,
     restore_n_jobs: bool,
+    where: str,
 ) -> tuple[float, float, float, Any]:
     original = estimator.get_params(deep=True)
     start = time.perf_counter()
     model = _single_threaded(clone(estimator).set_params(**clone(params, safe=False)))
-    with _lean_forest(model):
-        model.fit(_safe_indexing(X, train), _safe_indexing(y, train))
+    y_train = _safe_indexing(y, train)
+    with fit_context(where, y_train), _lean_forest(model):
+        model.fit(_safe_indexing(X, train), y_train)
     fit_time = time.perf_counter() - start
     start = time.perf_counter()
     score = float(scorer(model, _safe_indexing(X, test), _safe_indexing(y, test)))
@@ -429,6 +447,13 @@ def _refit_task(
         n_jobs_params = {k: v for k, v in original.items() if k.endswith("n_jobs")}
         model.set_params(**{k: v for k, v in n_jobs_params.items() if k in model.get_params()})
     return score, fit_time, score_time, model
+
+
+def _where(outer: int, inner: int | None, params: Mapping[str, Any]) -> str:
+    fold = f"outer fold {outer + 1}" + ("" if inner is None else f", inner fold {inner + 1}")
+    what = "refitting" if inner is None else "fitting"
+    settings = f" with {dict(params)}" if params else ""
+    return f"nested_cross_validate: raised while {what} {fold}{settings}"
 
 
 def _select_best(scores: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
@@ -574,9 +599,12 @@ def nested_cross_validate(
             for c in range(n_candidates)
         ]
         results = parallel(
-            delayed(_whole_task)(estimator, candidates[c], X, y, *inner_splits[o][s], scorer)
+            delayed(_whole_task)(
+                estimator, candidates[c], X, y, *inner_splits[o][s], scorer,
+                _where(o, s, candidates[c]),
+            )
             for o, s, c in jobs
-        )
+        )  # fmt: skip
         for (o, s, c), (score, seconds) in zip(jobs, results, strict=True):
             scores[o][c, s] = score
             fit_time[o] += seconds
@@ -590,7 +618,9 @@ def nested_cross_validate(
             for u in range(len(plan))
         ]
         upstream = parallel(
-            delayed(_upstream_task)(estimator, plan[u][0], X, y, *inner_splits[o][s])
+            delayed(_upstream_task)(
+                estimator, plan[u][0], X, y, *inner_splits[o][s], _where(o, s, plan[u][0])
+            )
             for o, s, u in up_jobs
         )
         prepared = dict(zip(up_jobs, upstream, strict=True))
@@ -604,6 +634,7 @@ def nested_cross_validate(
                 prepared[o, s, u][2],
                 _safe_indexing(y, inner_splits[o][s][1]),
                 scorer,
+                _where(o, s, candidates[c]),
             )
             for o, s, u, c in final_jobs
         )
@@ -616,9 +647,19 @@ def nested_cross_validate(
     selections = [_select_best(fold_scores) for fold_scores in scores]
     refits = parallel(
         delayed(_refit_task)(
-            estimator, candidates[best], X, y, train, test, scorer, return_estimator
+            estimator,
+            candidates[best],
+            X,
+            y,
+            train,
+            test,
+            scorer,
+            return_estimator,
+            _where(o, None, candidates[best]),
         )
-        for (best, _, _), (train, test) in zip(selections, outer_splits, strict=True)
+        for o, ((best, _, _), (train, test)) in enumerate(
+            zip(selections, outer_splits, strict=True)
+        )
     )
 
     result: dict[str, Any] = {
