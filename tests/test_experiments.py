@@ -256,6 +256,23 @@ def test_a_failing_fold_says_which_protocol_and_how_to_fix_smote(n_jobs):
     assert "use RandomOverSampler" in note
 
 
+def test_string_labels_with_f1_are_refused_before_any_fit():
+    X, y = np.zeros((12, 2)), np.tile(["none", "recurrence"], 6)
+    pipe = make_pipeline(RandomOverSampler(), DecisionTreeClassifier())
+    with pytest.raises(
+        ValueError,
+        match=r"scoring='f1' scores the class labelled 1, but y's classes are \['none', "
+        r"'recurrence'\]; .* scoring=make_scorer\(f1_score, pos_label='recurrence'\)\.",
+    ):
+        leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, verbose=False)
+    from sklearn.metrics import f1_score, make_scorer
+
+    scorer = make_scorer(f1_score, pos_label="recurrence")  # the fix the message gives
+    res = leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, scoring=scorer,
+                      random_state=0, verbose=False)  # fmt: skip
+    assert res.leaky_scores.shape == (2,)
+
+
 def test_non_pipeline_needs_group_split():
     X, y = np.zeros((12, 2)), np.tile([0, 1], 6)
     with pytest.raises(TypeError, match="estimator must be a Pipeline; got DecisionTreeClassifier"):

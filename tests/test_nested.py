@@ -257,3 +257,11 @@ def test_a_failing_fit_says_which_fold_and_settings():
     with pytest.raises(ValueError, match="'C' parameter") as caught:
         nested_cross_validate(LogisticRegression(), X, y, param_grid={"C": [1.0, -1.0]})
     assert "with {'C': -1.0} (training rows per class" in caught.value.__notes__[0]
+
+
+@pytest.mark.parametrize("scoring", ["recall", ["accuracy", "precision"], {"f": "f1"}])
+def test_string_labels_with_a_class_1_scorer_are_refused(scoring):
+    X, y = np.zeros((12, 2)), np.tile(["no", "yes"], 6)
+    with pytest.raises(ValueError, match="scores the class labelled 1, but y's classes are"):
+        nested_cross_validate(DecisionTreeClassifier(), X, y, param_grid={"max_depth": [1]},
+                              scoring=scoring)  # fmt: skip

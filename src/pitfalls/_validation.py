@@ -15,6 +15,7 @@ __all__ = [
     "check_batches",
     "check_groups",
     "check_per_sample",
+    "check_positive_class",
     "describe_values",
     "missing_positions",
 ]
@@ -176,4 +177,45 @@ def check_batches(
         name=name,
         unit="batch (site)",
         fix="every sample needs its batch (site). Fill them in or drop those samples.",
+    )
+
+
+# scorers that score class 1 unless told otherwise (sklearn's default pos_label=1)
+_POSITIVE_CLASS_SCORERS = frozenset({"f1", "precision", "recall", "jaccard"})
+
+
+def check_positive_class(scoring: Any, y: Any) -> None:
+    """Refuse binary-scorer names that would look for a class 1 that ``y`` lacks.
+
+    scikit-learn's ``"f1"``, ``"precision"``, ``"recall"`` and ``"jaccard"`` score the
+    class labelled 1; with labels such as ``"recurrence"`` / ``"none"`` every fold
+    fails deep inside the cross-validation. This says so before any fit, with the fix.
+
+    Examples
+    --------
+    >>> from pitfalls._validation import check_positive_class
+    >>> check_positive_class("f1", [0, 1, 1])
+    >>> check_positive_class("f1", ["none", "event"])
+    Traceback (most recent call last):
+    ...
+    ValueError: scoring='f1' scores the class labelled 1, but y's classes are ['event', 'none']; ...
+    """
+    if isinstance(scoring, str):
+        names = [scoring]
+    elif isinstance(scoring, dict):
+        names = [value for value in scoring.values() if isinstance(value, str)]
+    elif isinstance(scoring, (list, tuple)):
+        names = [value for value in scoring if isinstance(value, str)]
+    else:
+        return
+    if not _POSITIVE_CLASS_SCORERS.intersection(names):
+        return
+    classes = np.unique(np.asarray(y))
+    if len(classes) != 2 or any(label == 1 for label in classes.tolist()):
+        return
+    raise ValueError(
+        f"scoring={scoring!r} scores the class labelled 1, but y's classes are "
+        f"{classes.tolist()}; encode y as 0/1 with 1 for the event of interest, or pass "
+        "a scorer for your positive class, e.g. "
+        f"scoring=make_scorer(f1_score, pos_label={classes.tolist()[-1]!r})."
     )

@@ -20,7 +20,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _num_samples
 
 from .._fit_errors import fit_context
-from .._validation import check_groups
+from .._validation import check_groups, check_positive_class
 from ..metrics import compare_runs
 from ..model_selection import StratifiedGroupKFold
 from ..model_selection._nested import _lean_forest
@@ -376,6 +376,7 @@ def leakage_gap(
             "(the paper uses 100)."
         )
     X, y = indexable(X, y)
+    check_positive_class(scoring, y)
     n_samples = _num_samples(X)
     if groups is not None:
         groups = check_groups(groups, n_samples)

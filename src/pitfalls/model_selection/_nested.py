@@ -49,7 +49,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _num_samples
 
 from .._fit_errors import fit_context
-from .._validation import check_groups
+from .._validation import check_groups, check_positive_class
 from ._split import StratifiedGroupKFold
 
 __all__ = ["nested_cross_validate"]
@@ -566,6 +566,7 @@ def nested_cross_validate(
     ((3,), 3)
     """
     X, y = indexable(X, y)
+    check_positive_class(scoring, y)
     n_samples = _num_samples(X)
     if groups is not None:
         groups = check_groups(groups, n_samples)
