@@ -77,6 +77,10 @@ def test_integrated_gradients_is_complete():
         model, images.numpy(), target=1, baselines=baseline, n_steps=200
     )
     torch.testing.assert_close(numpy_input, attributions)
+    # baselines as arrays too: one per image, or one C x H x W image for all
+    for numpy_baseline in (baseline.numpy(), baseline[0].numpy(), baseline[:1].numpy()):
+        same = integrated_gradients(model, images, target=1, baselines=numpy_baseline, n_steps=200)
+        torch.testing.assert_close(same, attributions)
 
 
 def test_zero_attribution_gives_nan_with_a_warning():
@@ -99,6 +103,14 @@ def test_shape_errors():
         )
     with pytest.raises(ValueError, match=r"images must be N x C x H x W .* got shape \(16, 16\)"):
         integrated_gradients(RegionModel(corner), torch.ones(16, 16), target=1)
+    with pytest.raises(
+        ValueError,
+        match=r"baselines must be a number, one C x H x W image or one per image, shaped like "
+        r"images \(2, 1, 16, 16\); got shape \(1, 1, 8, 8\)",
+    ):
+        integrated_gradients(
+            RegionModel(corner), torch.ones(2, 1, 16, 16), target=1, baselines=np.ones((1, 8, 8))
+        )
     with pytest.raises(ValueError, match=r"n_steps=0 must be a positive integer"):
         integrated_gradients(RegionModel(corner), torch.ones(1, 1, 16, 16), target=1, n_steps=0)
 

@@ -32,6 +32,19 @@ def _as_batch(images: Any) -> torch.Tensor:
     return tensor.float()
 
 
+def _as_baselines(baselines: Any, inputs: torch.Tensor) -> Any:
+    """None or a number as captum takes them; arrays and tensors as a batch on the device."""
+    if baselines is None or isinstance(baselines, int | float):
+        return baselines
+    batch = _as_batch(baselines)
+    if batch.shape[1:] != inputs.shape[1:] or batch.shape[0] not in (1, inputs.shape[0]):
+        raise ValueError(
+            f"baselines must be a number, one C x H x W image or one per image, shaped like "
+            f"images {tuple(inputs.shape)}; got shape {tuple(batch.shape)}."
+        )
+    return batch.to(inputs.device)
+
+
 def integrated_gradients(
     model: nn.Module,
     images: Any,
@@ -50,8 +63,11 @@ def integrated_gradients(
     images : Tensor or ndarray of shape (N, C, H, W) or (C, H, W)
     target : int or sequence of int
         Class (per image) whose logit is explained.
-    baselines : Tensor or float, optional
-        Reference input; default all zeros (a black image).
+    baselines : float, or Tensor or ndarray of shape (C, H, W) or like ``images``, optional
+        Reference input; default all zeros (a black image). Dark structures such as the
+        lungs on a radiograph are close to a black baseline, so they get little
+        attribution from it even from a model that looks at them; a blurred copy of each
+        image is a reference that keeps brightness and removes detail.
     n_steps : int, default=50
         Points on the path from baseline to image.
     internal_batch_size : int, optional
@@ -86,8 +102,7 @@ def integrated_gradients(
     inputs = _as_batch(images).to(device).detach().clone().requires_grad_(True)
     if isinstance(target, list | tuple | np.ndarray):
         target = torch.as_tensor(np.asarray(target), device=device)
-    if isinstance(baselines, torch.Tensor):
-        baselines = baselines.to(device)
+    baselines = _as_baselines(baselines, inputs)
     explainer = captum.attr.IntegratedGradients(model)
     attributions = explainer.attribute(
         inputs,
