@@ -485,6 +485,25 @@ def test_guard_on_large_arrays_hands_a_read_only_view_and_finds_the_same_rows():
         strict.score(np.vstack([X[4001:], X[:1]]), y[4000:])
 
 
+def test_guard_on_uint8_images_never_makes_a_float64_copy_of_them(monkeypatch):
+    import tracemalloc
+
+    from pitfalls.pipeline import _guard
+
+    monkeypatch.setattr(_guard, "_CONVERSION_BLOCK_BYTES", 1 << 20)
+    images = np.random.default_rng(0).integers(0, 256, (400, 64, 64, 3), dtype=np.uint8)
+    labels = np.arange(400) % 2
+    tracemalloc.start()
+    try:
+        guard = LeakageGuard(DummyClassifier()).fit(images[:300], labels[:300])
+        leaks = guard.find_leaks(images[200:])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert leaks.tolist() == list(range(100))  # rows 200-299 were fitted
+    assert peak < images.nbytes  # a float64 copy of the fitted rows would be 8 times 3.7 MB
+
+
 def test_guard_refits_an_estimator_that_writes_into_its_input_on_the_rows_as_passed():
     X, y = _large()
     original = X.copy()

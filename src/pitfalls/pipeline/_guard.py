@@ -28,6 +28,27 @@ __all__ = ["LeakageGuard"]
 _ON_LEAK = ("warn", "raise")
 
 
+# Numbers are compared as float64. Other dtypes are converted a block of rows at a time,
+# so that uint8 images, say, never need a float64 copy eight times their size.
+_CONVERSION_BLOCK_BYTES = 1 << 24
+
+
+def _number_row_hashes(rows: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
+    """``row_hashes`` of 2-D numeric ``rows`` (or of ``rows[which]``) read as float64.
+
+    Converted and gathered a block at a time: the memory used stays bounded.
+    """
+    if which is None and rows.dtype == np.float64:
+        return row_hashes(rows)
+    n_rows = rows.shape[0] if which is None else which.size
+    block = max(1, _CONVERSION_BLOCK_BYTES // (8 * max(rows.shape[1], 1)))
+    hashes = []
+    for start in range(0, n_rows, block):
+        part = rows[start : start + block] if which is None else rows[which[start : start + block]]
+        hashes.append(row_hashes(part.astype(np.float64, copy=False)))
+    return np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
+
+
 def _fingerprints(X: Any) -> np.ndarray:
     """Row fingerprints of numeric arrays (any dimension) and of tables of any dtypes.
 
@@ -36,7 +57,7 @@ def _fingerprints(X: Any) -> np.ndarray:
     """
     rows = _numeric_rows(X)
     if rows is not None:
-        return row_hashes(rows.astype(np.float64, copy=False))
+        return _number_row_hashes(rows)
     if isinstance(X, pd.DataFrame):
         return pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
     arr = np.asarray(X.toarray() if hasattr(X, "toarray") else X)
@@ -103,7 +124,7 @@ _MAX_FILTER_BITS = 27  # 16 MiB
 
 
 def _key_hashes(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    return row_hashes(rows[:, columns].astype(np.float64, copy=False))
+    return _number_row_hashes(rows[:, columns])
 
 
 def _choose_key_columns(rows: np.ndarray, full_hashes: np.ndarray) -> np.ndarray:
@@ -115,17 +136,18 @@ def _choose_key_columns(rows: np.ndarray, full_hashes: np.ndarray) -> np.ndarray
     )
     if columns.size <= 1:
         return columns
-    values = np.ascontiguousarray(rows[sample][:, columns].astype(np.float64, copy=False))
+    # only the candidate columns of the sampled rows: wide rows (images) are not copied
+    candidates = rows[np.ix_(sample, columns)]
+    values = np.ascontiguousarray(candidates.astype(np.float64, copy=False))
     ordered = np.sort(values.view(np.uint64), axis=0)  # by bytes: -0.0 differs from 0.0
     n_distinct = 1 + np.count_nonzero(ordered[1:] != ordered[:-1], axis=0)
-    by_cardinality = columns[np.argsort(-n_distinct, kind="stable")]
+    by_cardinality = np.argsort(-n_distinct, kind="stable")  # positions in columns
     n_distinct_rows = np.unique(full_hashes[sample]).size
-    sampled = rows[sample]
     for n_keys in range(1, min(_MAX_KEY_COLUMNS, by_cardinality.size) + 1):
         keys = by_cardinality[:n_keys]
-        if np.unique(_key_hashes(sampled, keys)).size >= 0.99 * n_distinct_rows:
+        if np.unique(_key_hashes(candidates, keys)).size >= 0.99 * n_distinct_rows:
             break
-    return keys
+    return columns[keys]
 
 
 def _key_filter(key_hashes: np.ndarray) -> tuple[np.ndarray, int]:
@@ -158,7 +180,7 @@ def _fingerprint_training_rows(X: Any) -> _TrainingPrints:
     rows = _numeric_rows(X)
     if rows is None:  # tables with strings: hashed by pandas, checked in one stage
         return _TrainingPrints(_sorted_unique(_fingerprints(X)), None, None, 0, 0)
-    full = row_hashes(rows.astype(np.float64, copy=False))
+    full = _number_row_hashes(rows)
     key_columns = _choose_key_columns(rows, full)
     key_filter, key_shift = _key_filter(_key_hashes(rows, key_columns))
     return _TrainingPrints(_sorted_unique(full), key_columns, key_filter, key_shift, rows.shape[1])
@@ -421,7 +443,7 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         candidates = np.flatnonzero(_filter_passes(self._key_filter, self._key_shift, keys))
         if candidates.size == 0:
             return candidates
-        full = row_hashes(rows[candidates].astype(np.float64, copy=False))
+        full = _number_row_hashes(rows, candidates)
         return candidates[_in_sorted(self.fit_fingerprints_, full)]
 
     def _evaluate(self, method: str, X: Any, *args: Any, **params: Any) -> Any:
