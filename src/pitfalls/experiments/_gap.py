@@ -349,6 +349,14 @@ def leakage_gap(
     -------
     LeakageGapResult
 
+    Raises
+    ------
+    ValueError
+        Before any fit, for a ``scoring`` that scores class 1 (``"f1"``,
+        ``"precision"``, ``"recall"``, ``"jaccard"``) when ``y`` has no class 1. An
+        error raised by a fit inside a fold keeps its type and message and gains a note
+        (Python 3.11+) naming the protocol, the fold and its class counts.
+
     Examples
     --------
     Oversampling before the split puts copies of test rows into training:

@@ -539,6 +539,14 @@ def nested_cross_validate(
         ``fit_time`` and ``score_time`` (seconds per outer fold, summed over the fits
         of that fold), and ``estimator`` (list) with ``return_estimator=True``.
 
+    Raises
+    ------
+    ValueError
+        Before any fit, for a ``scoring`` that scores class 1 (``"f1"``,
+        ``"precision"``, ``"recall"``, ``"jaccard"``) when ``y`` has no class 1. An
+        error raised by a fit keeps its type and message and gains a note (Python
+        3.11+) naming the outer and inner fold, the parameters and the class counts.
+
     Notes
     -----
     The equality with the plain loop holds when the estimator is deterministic given
