@@ -328,7 +328,10 @@ def test_reads_csv_and_parquet_paths(tmp_path):
     df.to_csv(tmp_path / "m.csv", index=False)
     df.to_parquet(tmp_path / "m.parquet")
     from_frame = audit(df, **KW).findings
-    for name in ("m.csv", "m.parquet"):
+    # spreadsheets saved in a ';' locale (and tab or '|' separated files named .csv)
+    for sep, name in ((";", "semicolon.csv"), ("\t", "tab.csv"), ("|", "pipe.csv")):
+        df.to_csv(tmp_path / name, index=False, sep=sep)
+    for name in ("m.csv", "m.parquet", "semicolon.csv", "tab.csv", "pipe.csv"):
         pd.testing.assert_frame_equal(audit(tmp_path / name, **KW).findings, from_frame)
 
 

@@ -41,7 +41,10 @@ def read_manifest(manifest: Any) -> pd.DataFrame:
     ----------
     manifest : DataFrame or path-like
         A DataFrame is returned unchanged (not copied). A path is read by its
-        suffix: ``.csv``, ``.tsv``/``.txt`` (tab separated), ``.parquet``/``.pq``.
+        suffix: ``.csv``, ``.tsv``/``.txt`` (tab separated), ``.parquet``/``.pq``. A
+        ``.csv`` that reads as one column with ``;``, a tab or ``|`` in its header (a
+        spreadsheet saved in a locale that separates with ``;``) is read again with
+        that separator.
 
     Returns
     -------
@@ -90,6 +93,9 @@ def read_manifest(manifest: Any) -> pd.DataFrame:
                 sep=None if suffix == ".txt" else ",",
                 engine="python" if suffix == ".txt" else "c",
             )
+            separator = _other_separator(df)
+            if separator is not None:  # e.g. a spreadsheet saved in a ';' locale
+                df = pd.read_csv(path, sep=separator)
     except ImportError as exc:
         raise ManifestError(
             f"reading '{path}' needs pyarrow; install it with: pip install \"pitfalls[io]\""
@@ -106,6 +112,14 @@ def read_manifest(manifest: Any) -> pd.DataFrame:
     if df.shape[0] == 0:
         raise ManifestError(f"manifest file '{path}' has a header but no rows.")
     return df
+
+
+def _other_separator(df: pd.DataFrame) -> str | None:
+    """The separator of a table read as one column because it is not a comma."""
+    if df.shape[1] != 1:
+        return None
+    header = str(df.columns[0])
+    return next((sep for sep in (";", "\t", "|") if sep in header), None)
 
 
 def check_columns(
