@@ -335,6 +335,17 @@ def test_reads_csv_and_parquet_paths(tmp_path):
         pd.testing.assert_frame_equal(audit(tmp_path / name, **KW).findings, from_frame)
 
 
+def test_whole_numbers_read_as_floats_are_named_as_integers(tmp_path):
+    # a label column with a gap is read as floats by pandas; findings still say 0 and 101
+    pd.DataFrame(
+        {"pid": [101, 101, 102, 103], "y": [1, 0, None, 1], "split": ["train", "test"] * 2}
+    ).to_csv(tmp_path / "gaps.csv", index=False)
+    report = audit(tmp_path / "gaps.csv", group="pid", split="split", label="y")
+    examples = [e for examples in report.findings["examples"] for e in examples]
+    assert "101: train (1), test (1)" in examples and "train has no 0" in examples
+    assert not any(".0" in e for e in examples)
+
+
 def test_findings_frame_schema_and_order():
     df = clean_manifest()
     df.loc[0, "split"] = "test"

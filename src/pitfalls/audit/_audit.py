@@ -246,7 +246,7 @@ def _prepare(
     df: pd.DataFrame, roles: dict[str, str | None], test_splits: Sequence[str] | None
 ) -> AuditData:
     assert roles["group"] is not None and roles["split"] is not None
-    group_codes, group_names = pd.factorize(df[roles["group"]])
+    group_codes, group_names = pd.factorize(_whole_numbers_as_integers(df[roles["group"]]))
     split_codes, split_names = pd.factorize(df[roles["split"]].astype(str), sort=True)
     if test_splits is not None:
         test_splits = [
@@ -277,13 +277,26 @@ def _prepare(
     )
     if roles["label"] is not None:
         values = df[roles["label"]]
-        codes, names = pd.factorize(values, sort=True)
+        codes, names = pd.factorize(_whole_numbers_as_integers(values), sort=True)
         data.label, data.label_names = codes.astype(np.int64), names
         data.label_continuous = _looks_continuous(values)
     if roles["site"] is not None:
-        codes, names = pd.factorize(df[roles["site"]], sort=True)
+        codes, names = pd.factorize(_whole_numbers_as_integers(df[roles["site"]]), sort=True)
         data.site, data.site_names = codes.astype(np.int64), names
     return data
+
+
+def _whole_numbers_as_integers(values: pd.Series) -> pd.Series:
+    """Whole numbers that pandas read as floats (a column with gaps) back as integers.
+
+    So findings say class ``1`` and patient ``101``, not ``1.0`` and ``101.0``.
+    """
+    if not pd.api.types.is_float_dtype(values):
+        return values
+    present = values.dropna().to_numpy(dtype=float)
+    if present.size == 0 or not np.all(np.isfinite(present) & (present == np.round(present))):
+        return values
+    return values.astype("Int64")
 
 
 def _looks_continuous(values: pd.Series) -> bool:
