@@ -27,7 +27,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pitfalls.exceptions import LeakageError, LeakageWarning
 from pitfalls.pipeline import AugmentationSampler, LeakageGuard, Pipeline, make_pipeline
-from pitfalls.pipeline._hashing import _odd_keys, row_hashes
+from pitfalls.pipeline._hashing import _odd_keys, row_hashes, sparse_row_hashes
 from pitfalls.pipeline._provenance import source_indices
 
 
@@ -447,6 +447,42 @@ def test_row_hashes_never_collide_on_one_changed_piece(row, data):
     new_value = data.draw(st.integers(0, 2**32 - 1).filter(lambda v: v != pieces[position]))
     pieces[position] = new_value
     assert row_hashes(row[None])[0] != row_hashes(pieces.view(np.float64)[None])[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_sparse_row_hashes_equal_the_dense_rows_hashes(data):
+    from scipy import sparse
+
+    n_rows, n_columns = data.draw(st.integers(0, 8)), data.draw(st.integers(1, 12))
+    nnz = data.draw(st.integers(0, 30)) if n_rows else 0
+    rows = data.draw(arrays(np.int64, nnz, elements=st.integers(0, max(n_rows - 1, 0))))
+    columns = data.draw(arrays(np.int64, nnz, elements=st.integers(0, n_columns - 1)))
+    values = data.draw(
+        arrays(np.float64, nnz, elements=st.one_of(_TRICKY_FLOATS, st.floats(-9, 9)))
+    )
+    # duplicates add up, explicit zeros and -0.0 stay: as in the dense rows
+    matrix = sparse.coo_matrix((values, (rows, columns)), shape=(n_rows, n_columns))
+    dense = matrix.toarray()
+    for form in (matrix, matrix.tocsr(), matrix.tocsc(), sparse.csr_array(matrix)):
+        assert sparse_row_hashes(form).tolist() == row_hashes(dense).tolist()
+
+
+def test_guard_on_sparse_rows_never_densifies_them():
+    from scipy import sparse
+
+    # 2000 x 10 million: 160 GB as dense float64, 20 values per row as stored
+    rng = np.random.default_rng(0)
+    cells = (np.repeat(np.arange(2000), 20), rng.integers(0, 10_000_000, 40_000))
+    wide = sparse.csr_matrix((rng.normal(size=40_000), cells), shape=(2000, 10_000_000))
+    guard = LeakageGuard(DummyClassifier()).fit(wide[:1500], rng.integers(0, 2, 1500))
+    assert guard.find_leaks(wide[1000:]).tolist() == list(range(500))
+    small = sparse.random(30, 6, density=0.4, format="csr", random_state=1)
+    guard = LeakageGuard(DummyClassifier()).fit(small[:20], np.arange(20) % 2)
+    # copies are found whichever form they come in
+    assert guard.find_leaks(small[15:].toarray()).tolist() == list(range(5))
+    dense_guard = LeakageGuard(DummyClassifier()).fit(small[:20].toarray(), np.arange(20) % 2)
+    assert dense_guard.find_leaks(small[15:]).tolist() == list(range(5))
 
 
 class _InPlaceDoubler(ClassifierMixin, BaseEstimator):

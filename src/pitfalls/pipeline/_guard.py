@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -21,7 +22,7 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from .._validation import describe_values
 from ..exceptions import LeakageError, LeakageWarning
-from ._hashing import SCHEME, contains, row_hashes
+from ._hashing import SCHEME, contains, row_hashes, sparse_row_hashes
 
 __all__ = ["LeakageGuard"]
 
@@ -55,12 +56,14 @@ def _fingerprints(X: Any) -> np.ndarray:
     Numbers are compared as float64, so an integer row and the same row stored as
     floats match; non-numeric tables are hashed by pandas, cell by cell.
     """
+    if sparse.issparse(X):
+        return sparse_row_hashes(X)
     rows = _numeric_rows(X)
     if rows is not None:
         return _number_row_hashes(rows)
     if isinstance(X, pd.DataFrame):
         return pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
-    arr = np.asarray(X.toarray() if hasattr(X, "toarray") else X)
+    arr = np.asarray(X)
     table = pd.DataFrame(arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr)
     return pd.util.hash_pandas_object(table, index=False).to_numpy(dtype=np.uint64)
 
@@ -75,8 +78,8 @@ def _numeric_rows(X: Any) -> np.ndarray | None:
         pd.api.types.is_numeric_dtype(dtype) for dtype in X.dtypes
     ):
         return None
-    if hasattr(X, "toarray"):  # sparse: fingerprint the dense rows
-        X = X.toarray()
+    if sparse.issparse(X):  # hashed from its nonzeros (_fingerprints), in one stage
+        return None
     arr = np.asarray(X)
     if arr.dtype.kind == "c":  # complex: compared cell by cell, never cast to real
         return None
@@ -301,9 +304,12 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
     estimator_ : estimator object
         The fitted clone of ``estimator``.
     fit_fingerprints_ : ndarray of uint64
-        Sorted, unique fingerprints of the training rows (numbers compare as float64,
-        other tables cell by cell; two different rows share a fingerprint with
-        probability about ``2**-64``).
+        Sorted, unique fingerprints of the training rows: numbers compare as float64
+        (an integer row matches the same row stored as floats; a SciPy sparse row,
+        hashed from its stored values without densifying, matches its dense form),
+        other tables cell by cell. Two different rows share a fingerprint with
+        probability at most ``2**-32`` and about ``2**-63`` for most differences (see
+        ``pitfalls.pipeline._hashing``).
     classes_ : ndarray
         Class labels, when the wrapped estimator has them.
 
