@@ -414,12 +414,18 @@ def _whole_task(
 ) -> tuple[float, float]:
     """Fit and score the whole estimator (no pipeline to share): GridSearchCV's unit."""
     start = time.perf_counter()
+    model = _fit_on(estimator, params, X, y, train, where)
+    score = scorer(model, _safe_indexing(X, test), _safe_indexing(y, test))
+    return float(score), time.perf_counter() - start
+
+
+def _fit_on(estimator: Any, params: dict, X: Any, y: Any, train: np.ndarray, where: str) -> Any:
+    """A single-threaded clone of ``estimator`` with ``params``, fitted on rows ``train``."""
     model = _single_threaded(clone(estimator).set_params(**clone(params, safe=False)))
     y_train = _safe_indexing(y, train)
     with fit_context(where, y_train), _lean_forest(model):
         model.fit(_safe_indexing(X, train), y_train)
-    score = scorer(model, _safe_indexing(X, test), _safe_indexing(y, test))
-    return float(score), time.perf_counter() - start
+    return model
 
 
 def _refit_task(
@@ -435,10 +441,7 @@ def _refit_task(
 ) -> tuple[float, float, float, Any]:
     original = estimator.get_params(deep=True)
     start = time.perf_counter()
-    model = _single_threaded(clone(estimator).set_params(**clone(params, safe=False)))
-    y_train = _safe_indexing(y, train)
-    with fit_context(where, y_train), _lean_forest(model):
-        model.fit(_safe_indexing(X, train), y_train)
+    model = _fit_on(estimator, params, X, y, train, where)
     fit_time = time.perf_counter() - start
     start = time.perf_counter()
     score = float(scorer(model, _safe_indexing(X, test), _safe_indexing(y, test)))
