@@ -454,18 +454,27 @@ def test_row_hashes_never_collide_on_one_changed_piece(row, data):
 def test_sparse_row_hashes_equal_the_dense_rows_hashes(data):
     from scipy import sparse
 
-    n_rows, n_columns = data.draw(st.integers(0, 8)), data.draw(st.integers(1, 12))
-    nnz = data.draw(st.integers(0, 30)) if n_rows else 0
-    rows = data.draw(arrays(np.int64, nnz, elements=st.integers(0, max(n_rows - 1, 0))))
-    columns = data.draw(arrays(np.int64, nnz, elements=st.integers(0, n_columns - 1)))
+    n_rows, n_columns = data.draw(st.integers(1, 8)), data.draw(st.integers(1, 12))
+    cells = data.draw(st.sets(st.tuples(st.integers(0, n_rows - 1), st.integers(0, n_columns - 1))))
+    rows, columns = (np.array(c, dtype=np.int64) for c in zip(*cells, strict=True)) if cells else (
+        np.empty(0, np.int64), np.empty(0, np.int64))  # fmt: skip
     values = data.draw(
-        arrays(np.float64, nnz, elements=st.one_of(_TRICKY_FLOATS, st.floats(-9, 9)))
+        arrays(np.float64, len(cells), elements=st.one_of(_TRICKY_FLOATS, st.floats(-9, 9)))
     )
-    # duplicates add up, explicit zeros and -0.0 stay: as in the dense rows
+    # explicit zeros and -0.0 are stored: the dense rows read them as 0.0
     matrix = sparse.coo_matrix((values, (rows, columns)), shape=(n_rows, n_columns))
     dense = matrix.toarray()
     for form in (matrix, matrix.tocsr(), matrix.tocsc(), sparse.csr_array(matrix)):
         assert sparse_row_hashes(form).tolist() == row_hashes(dense).tolist()
+
+
+def test_sparse_row_hashes_add_up_duplicates_and_skip_empty_rows():
+    from scipy import sparse
+
+    # duplicates add up as in toarray (whole numbers: the same sum in any order)
+    matrix = sparse.coo_matrix(([1.0, 2.0, 5.0, -5.0], ([0, 0, 2, 2], [1, 1, 0, 0])), shape=(4, 3))
+    assert sparse_row_hashes(matrix).tolist() == row_hashes(matrix.toarray()).tolist()
+    assert sparse_row_hashes(sparse.csr_matrix((0, 5))).shape == (0,)
 
 
 def test_guard_on_sparse_rows_never_densifies_them():
