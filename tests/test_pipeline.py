@@ -549,6 +549,30 @@ def test_guard_on_uint8_images_never_makes_a_float64_copy_of_them(monkeypatch):
     assert peak < images.nbytes  # a float64 copy of the fitted rows would be 8 times 3.7 MB
 
 
+def test_guard_works_beside_the_model_on_copy_on_write_dataframes(monkeypatch):
+    from pitfalls.pipeline import _guard
+
+    started = []
+
+    class Counted(_guard._Background):
+        def __init__(self, func, *args):
+            started.append(func.__name__)
+            super().__init__(func, *args)
+
+    monkeypatch.setattr(_guard, "_Background", Counted)
+    X, y = _large()
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    guard = LeakageGuard(LogisticRegression()).fit(frame.iloc[:4000], y[:4000])
+    with pytest.warns(LeakageWarning, match="2 of 4002 rows passed to predict"):
+        guard.predict(pd.concat([frame.iloc[4000:], frame.iloc[[7, 9]]]))
+    assert started == ["_fingerprint_training_rows", "find_leaks"]
+    # one dtype per frame only (pandas hands out one block read-only); small ones in line
+    mixed = frame.astype({"f0": np.float32})
+    LeakageGuard(LogisticRegression()).fit(mixed.iloc[:4000], y[:4000])
+    LeakageGuard(LogisticRegression()).fit(frame.iloc[:100], y[:100])
+    assert len(started) == 2
+
+
 def test_guard_refits_an_estimator_that_writes_into_its_input_on_the_rows_as_passed():
     X, y = _large()
     original = X.copy()
