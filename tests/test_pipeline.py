@@ -435,6 +435,19 @@ def test_row_hashes_equal_the_multilinear_formula(shape, dtype):
     assert row_hashes(X).tolist() == [_multilinear_reference(r) for r in X.reshape(len(X), -1)]
 
 
+def test_row_hashes_of_column_major_tables_equal_the_row_major_ones():
+    # DataFrame values are stored column by column, slices of them with gaps
+    X = np.random.default_rng(2).normal(size=(600, 40))
+    frame = pd.DataFrame(X)
+    tables = [
+        np.asfortranarray(X), frame.to_numpy(), frame.iloc[100:400].to_numpy(),
+        frame.iloc[::3, 5:].to_numpy(), frame.iloc[:, [2, 9]].to_numpy(), X.T.copy().T[:, :1],
+    ]  # fmt: skip
+    for table in tables:
+        expected = row_hashes(np.ascontiguousarray(table))
+        assert row_hashes(table).tolist() == expected.tolist()
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     arrays(np.float64, st.integers(1, 9), elements=st.floats(allow_nan=False)),

@@ -143,6 +143,9 @@ def row_hashes(X: Any) -> np.ndarray:
     >>> bool(h[0] == h[2]), bool(h[0] == h[1])
     (True, False)
     """
+    column_major = _column_major_words(X)
+    if column_major is not None:
+        return _column_major_row_hashes(column_major)
     words = _as_words(X)
     n_rows, n_words = words.shape
     out = np.zeros(n_rows, dtype=np.uint64)
@@ -164,6 +167,47 @@ def row_hashes(X: Any) -> np.ndarray:
                     out[rows] += scratch[rows]
     with np.errstate(over="ignore"):
         _splitmix_finalise(out, scratch)
+    return out
+
+
+# Column-major rows (a DataFrame's values) are hashed column by column rather than
+# copied to row-major order first (5 ms instead of 12 ms for 100 000 x 50). Up to this
+# many columns: the loop makes three numpy calls per column.
+_COLUMN_MAJOR_MAX_COLUMNS = 512
+
+
+def _column_major_words(X: Any) -> np.ndarray | None:
+    """``X`` as 64-bit words when it is an 8-byte table stored column by column.
+
+    A DataFrame's values are such a table (each column contiguous, the columns possibly
+    far apart when the frame is a slice of a larger one).
+    """
+    if not isinstance(X, np.ndarray) or X.ndim != 2 or X.dtype.itemsize != 8:
+        return None
+    if X.flags.c_contiguous or X.strides[0] != 8 or X.dtype.hasobject:
+        return None
+    if not 1 < X.shape[1] <= _COLUMN_MAJOR_MAX_COLUMNS:
+        return None
+    return X.view(_WORD)
+
+
+def _column_major_row_hashes(words: np.ndarray) -> np.ndarray:
+    """``row_hashes`` of column-major words, a column at a time.
+
+    With ``w = lo + 2**32 hi``, the pieces' keys fold into one key per word (each word's
+    low-piece key) plus ``b_j`` times each word's high piece ``w_j >> 32``.
+    """
+    n_rows, n_words = words.shape
+    low_keys, _ = _piece_keys(np.arange(n_words), n_words)
+    shifted_keys = _odd_keys(2 * n_words - 1)[n_words:]
+    out = np.einsum("ij,j->i", words, low_keys)
+    high = np.empty(n_rows, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in range(n_words - 1):
+            np.right_shift(words[:, column], np.uint64(32), out=high)
+            high *= shifted_keys[column]
+            out += high
+        _splitmix_finalise(out, high)
     return out
 
 
