@@ -232,6 +232,10 @@ def test_deep_experiments_in_tiny_mode(name):
     assert len(result.figures) == 1
     if name == "batch-effect":
         assert result.scores.loc["external", "normals_correct"] < 0.5
+        # Figure 4's share, for model I and for the control trained without the confound
+        shares = result.scores.loc[["external", "control"], "attribution_outside_lungs"]
+        assert shares.between(0, 1).all()
+        assert any("a control trained the same way" in note for note in result.notes)
     if name == "patient-split":  # two trained models per row: mean ± sd and a rank-sum test
         assert not np.isnan(result.comparisons["statistic"].iloc[0])
         assert "±" in result.table.query("Source == 'this run'")["F1"].iloc[0]
