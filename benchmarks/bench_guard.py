@@ -4,9 +4,9 @@ For each model, fit on 100 000 rows and predict 100 000 other rows, bare and wra
 ``LeakageGuard``, alternating runs; prints the medians of ``--repeats`` runs of each and
 the guard's overhead in wall-clock time (what the user waits; the guard fingerprints on
 a second thread while the model works) and in CPU time (what it costs a machine whose
-cores are all busy). The models run on one thread (threadpoolctl), as they do inside a
-parallel cross-validation; LogisticRegression is timed once more with its default BLAS
-threads. Also printed: the time to fingerprint the rows and the guard's whole CPU
+cores are all busy, as in a cross-validation with one worker per core). The models run
+on one thread (threadpoolctl), leaving the guard a core; LogisticRegression is timed
+once more with its default BLAS threads, which leave it none. Also printed: the time to fingerprint the rows and the guard's whole CPU
 cost (guarded minus bare ``DummyClassifier``, whose fit and predict take no time, so
 nothing hides the guard's work). Run::
 
