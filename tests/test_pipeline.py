@@ -586,6 +586,15 @@ def test_guard_works_beside_the_model_on_copy_on_write_dataframes(monkeypatch):
     assert len(started) == 2
 
 
+def test_guard_on_a_memory_mapped_array_works_beside_the_model(tmp_path):
+    X, y = _large()
+    mapped = np.memmap(tmp_path / "X.dat", dtype=X.dtype, mode="w+", shape=X.shape)
+    mapped[:] = X
+    guard = LeakageGuard(RecordingClassifier()).fit(mapped[:4000], y[:4000])
+    assert not guard.estimator_.seen_X_.flags.writeable and mapped.flags.writeable
+    assert guard.find_leaks(X[3990:4010]).tolist() == list(range(10))
+
+
 def test_guard_refits_an_estimator_that_writes_into_its_input_on_the_rows_as_passed():
     X, y = _large()
     original = X.copy()

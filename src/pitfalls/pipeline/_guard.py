@@ -202,7 +202,7 @@ def _input_beside_the_guard(X: Any) -> Any | None:
     estimator does can change what the guard reads. None: run the two in turn (small or
     other inputs, pandas without copy-on-write, a single CPU).
     """
-    if type(X) is np.ndarray and X.dtype.kind in "biuf":
+    if type(X) in (np.ndarray, np.memmap) and X.dtype.kind in "biuf":
         big, beside = X.nbytes >= _BACKGROUND_MIN_BYTES, _read_only_view(X)
     elif (
         isinstance(X, pd.DataFrame)
