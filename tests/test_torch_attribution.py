@@ -85,11 +85,14 @@ def test_integrated_gradients_is_complete():
 
 def test_zero_attribution_gives_nan_with_a_warning():
     corner, lungs = _masks()
-    with pytest.warns(MetricWarning, match=r"1 image\(s\) have zero attribution everywhere"):
+    with pytest.warns(
+        MetricWarning, match=r"1 image\(s\) have zero attribution everywhere"
+    ) as caught:
         scores = attribution_outside_roi(
             RegionModel(corner), torch.zeros(1, 1, 16, 16), lungs, target=1, n_steps=4
         )
     assert np.isnan(scores).all()
+    assert caught[0].filename == __file__
 
 
 def test_shape_errors():

@@ -489,28 +489,29 @@ def _blurred(batch: np.ndarray) -> np.ndarray:
     ).astype(np.float32)
 
 
-def _outside_lungs(
-    model: Any, images: np.ndarray, masks: np.ndarray, shown: np.ndarray
-) -> tuple[np.ndarray, float]:
-    """Per shown image the share of |IG| outside the lungs, and the share of pixels there."""
-    from pitfalls.torch import attribution_outside_roi
+def _pneumonia_attributions(model: Any, images: np.ndarray) -> Any:
+    """Integrated Gradients of the pneumonia logit, against a blurred copy of each image."""
+    from pitfalls.torch import integrated_gradients
 
-    batch = _network_input(model, images[shown])
+    batch = _network_input(model, images)
     pneumonia = int(np.flatnonzero(model.classes_ == 1)[0])
-    shares = attribution_outside_roi(
-        model.model_, batch, masks[shown], target=pneumonia, baselines=_blurred(batch), n_steps=32
+    return integrated_gradients(
+        model.model_, batch, target=pneumonia, baselines=_blurred(batch), n_steps=32
     )
-    return shares, 1 - float(np.mean(masks[shown]))
 
 
 def _control_outside_lungs(settings: Settings, n_shown: int, verbose: bool) -> tuple[float, float]:
     """Model I's twin trained where the source says nothing about the label
-    (``make_batch_xray(source_effect=0)``): it has to find the disease in the lungs."""
+    (``make_batch_xray(source_effect=0)``): it has to find the disease in the lungs.
+    Returns the median share of its |IG| outside the lungs and the share of pixels there."""
+    from pitfalls.torch._attribution import _fraction_outside
+
     images, manifest, masks = _load_xray(settings, None, source_effect=0.0)
     assert masks is not None
     model, _, external = _fit_on_internal(settings, images, manifest, verbose)
-    shares, uniform = _outside_lungs(model, images, masks, external[:n_shown])
-    return float(np.median(shares)), uniform
+    shown = external[:n_shown]
+    shares = _fraction_outside(_pneumonia_attributions(model, images[shown]), masks[shown])
+    return float(np.median(shares)), 1 - float(np.mean(masks[shown]))
 
 
 def _network_input(model: Any, images: np.ndarray) -> np.ndarray:
@@ -526,7 +527,8 @@ def _network_input(model: Any, images: np.ndarray) -> np.ndarray:
 def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> ExperimentResult:
     """Model I: trained on pneumonia from source A vs normals from source B, tested on
     source-A normals; Integrated Gradients show where it looks."""
-    from pitfalls.torch import integrated_gradients, plot_attribution
+    from pitfalls.torch import plot_attribution
+    from pitfalls.torch._attribution import _fraction_outside
 
     images, manifest, masks = _load_xray(settings, data)
     labels = manifest["label"].to_numpy()
@@ -539,16 +541,11 @@ def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> Ex
 
     # Figure 4: where the model looks on external normals, those it calls pneumonia first
     shown = external[np.argsort(external_predictions != 1, kind="stable")][:8]
-    batch = _network_input(model, images[shown])
-    pneumonia = int(np.flatnonzero(model.classes_ == 1)[0])
-    network = model.model_
-    attributions = integrated_gradients(
-        network, batch, target=pneumonia, baselines=_blurred(batch), n_steps=32
-    )
+    attributions = _pneumonia_attributions(model, images[shown])
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 2, figsize=(8, 4.3))
-    outside = None if masks is None else _outside_lungs(model, images, masks, shown)[0]
+    outside = None if masks is None else _fraction_outside(attributions, masks[shown])
     for ax, k in zip(axes, range(min(2, len(shown))), strict=False):
         roi = None if masks is None else masks[shown[k]]
         attribution = np.asarray(attributions[k].detach().cpu())

@@ -178,6 +178,12 @@ def attribution_outside_roi(
     attributions = integrated_gradients(
         model, batch, target=target, baselines=baselines, n_steps=n_steps
     )
+    return _fraction_outside(attributions, masks)
+
+
+def _fraction_outside(attributions: torch.Tensor, masks: np.ndarray) -> np.ndarray:
+    """Per image, the share of absolute attribution (N x C x H x W) outside ``masks``
+    (N x H x W booleans); NaN with a warning where the attribution is zero everywhere."""
     magnitude = attributions.abs().sum(dim=1).double().numpy()  # N x H x W
     total = magnitude.sum(axis=(1, 2))
     outside = np.where(masks, 0.0, magnitude).sum(axis=(1, 2))
@@ -188,7 +194,7 @@ def attribution_outside_roi(
             f"{int((total == 0).sum())} image(s) have zero attribution everywhere (e.g. the "
             "image equals the baseline); their outside-ROI fraction is NaN.",
             MetricWarning,
-            stacklevel=2,
+            stacklevel=3,  # the caller of attribution_outside_roi
         )
         fraction[total == 0] = np.nan
     return fraction
