@@ -54,7 +54,8 @@ def _fingerprints(X: Any) -> np.ndarray:
     """Row fingerprints of numeric arrays (any dimension) and of tables of any dtypes.
 
     Numbers are compared as float64, so an integer row and the same row stored as
-    floats match; non-numeric tables are hashed by pandas, cell by cell.
+    floats match (and a sparse row its dense form); non-numeric tables are hashed by
+    pandas, cell by cell.
     """
     if sparse.issparse(X):
         return sparse_row_hashes(X)
