@@ -174,7 +174,7 @@ class _TrainingPrints(NamedTuple):
     """What ``fit`` keeps of the training rows: fingerprints, never the rows."""
 
     fingerprints: np.ndarray  # sorted, unique full-row fingerprints
-    key_columns: np.ndarray | None  # None: tables with strings, checked in one stage
+    key_columns: np.ndarray | None  # None: sparse, complex or text input, checked in one stage
     key_filter: np.ndarray | None
     key_shift: int
     row_width: int
@@ -182,7 +182,7 @@ class _TrainingPrints(NamedTuple):
 
 def _fingerprint_training_rows(X: Any) -> _TrainingPrints:
     rows = _numeric_rows(X)
-    if rows is None:  # tables with strings: hashed by pandas, checked in one stage
+    if rows is None:  # sparse, complex or text input: one-stage check (_fingerprints)
         return _TrainingPrints(_sorted_unique(_fingerprints(X)), None, None, 0, 0)
     full = _number_row_hashes(rows)
     key_columns = _choose_key_columns(rows, full)
