@@ -49,6 +49,35 @@ def test_oversampling_before_split_inflates_by_copying_test_rows():
     )
 
 
+def test_smotenc_on_a_clinical_table_with_categories_runs_both_protocols():
+    import pandas as pd
+    from imblearn.over_sampling import SMOTENC
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(6)
+    table = pd.DataFrame(
+        {
+            "age": rng.normal(60, 8, 137),
+            "dose": rng.normal(70, 5, 137),
+            "stage": rng.choice(["I", "II", "III"], 137),
+        }
+    )
+    y = noise_labels(137, 0.12, seed=7)
+    pipe = make_pipeline(
+        SMOTENC(categorical_features=["stage"], random_state=0),
+        make_column_transformer((OneHotEncoder(), ["stage"]), remainder=StandardScaler()),
+        DecisionTreeClassifier(random_state=0),
+    )
+    res = leakage_gap(
+        pipe, table, y, pitfall="oversampling", n_repeats=3, random_state=0, verbose=False
+    )
+    assert res.steps == ("smotenc",)
+    # hoisted SMOTENC interpolates between test rows and their neighbours: the tree
+    # scores on noise labels only in the leaky protocol
+    assert res.leaky_scores.mean() > res.correct_scores.mean() + 0.2
+
+
 def test_feature_selection_on_pure_noise_correct_protocol_sits_at_chance():
     rng = np.random.default_rng(2)
     X = rng.normal(size=(60, 1000))

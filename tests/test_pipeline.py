@@ -94,6 +94,96 @@ def test_smote_synthetic_row_maps_to_nearest_same_class_row():
         assert src == same_class[np.argmin(distances)]
 
 
+def _clinical_table(n_major=40, n_minor=10, seed=0):
+    """Numeric and categorical columns, as in a clinical cohort's table."""
+    rng = np.random.default_rng(seed)
+    n = n_major + n_minor
+    table = pd.DataFrame(
+        {
+            "age": rng.normal(60, 8, n),
+            "dose": rng.normal(70, 5, n),
+            "stage": rng.choice(["I", "II", "III"], n),
+            "site": rng.choice(["oral", "larynx"], n),
+        }
+    )
+    return table, np.array([0] * n_major + [1] * n_minor)
+
+
+def test_smotenc_on_a_mixed_table_fits_like_imblearn_and_keeps_patients():
+    from imblearn.over_sampling import SMOTENC
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    table, y = _clinical_table()
+    groups = np.array([f"p{i // 2}" for i in range(len(y))])
+
+    def steps():
+        encode = make_column_transformer(
+            (OneHotEncoder(), ["stage", "site"]), remainder=StandardScaler()
+        )
+        return [
+            ("smote", SMOTENC(categorical_features=["stage", "site"], random_state=0)),
+            ("encode", encode),
+            ("clf", LogisticRegression()),
+        ]
+
+    ours = Pipeline(steps()).fit(table, y)
+    reference = ImbPipeline(steps()).fit(table, y)
+    np.testing.assert_allclose(ours.predict_proba(table), reference.predict_proba(table))
+
+    X_res, y_res = SMOTENC(categorical_features=["stage", "site"], random_state=0).fit_resample(
+        table, y
+    )
+    idx = source_indices(ours.named_steps["smote"], table, y, X_res, y_res)
+    np.testing.assert_array_equal(idx[: len(y)], np.arange(len(y)))
+    # a synthetic row's source: the minority row nearest in the interpolated numeric columns
+    numeric = table[["age", "dose"]].to_numpy()
+    minority = np.flatnonzero(y == 1)
+    synthetic = X_res[["age", "dose"]].to_numpy()[len(y) :]
+    for row, source in zip(synthetic, idx[len(y) :], strict=True):
+        distances = np.linalg.norm(numeric[minority] - row, axis=1)
+        assert source == minority[np.argmin(distances)]
+    # and the patient ids follow into a group-aware step
+    recorded = Pipeline([*steps()[:2], ("clf", RecordingClassifier())])
+    recorded.fit(table, y, clf__groups=groups)
+    np.testing.assert_array_equal(recorded[-1].seen_groups_, groups[recorded.sample_indices_])
+    assert set(recorded[-1].seen_groups_[len(y) :]) <= set(groups[minority])
+
+
+def test_smoten_on_categories_only_maps_to_the_closest_minority_row():
+    from imblearn.over_sampling import SMOTEN
+
+    table, y = _clinical_table(seed=1)
+    categories = table[["stage", "site"]].to_numpy()
+    smoten = SMOTEN(random_state=0)
+    X_res, y_res = smoten.fit_resample(categories, y)
+    idx = source_indices(smoten, categories, y, X_res, y_res)
+    minority = np.flatnonzero(y == 1)
+    for row, source in zip(X_res[len(y) :], idx[len(y) :], strict=True):
+        mismatches = (categories[minority] != row).sum(axis=1)
+        assert source in minority[mismatches == mismatches.min()]
+
+
+def test_sparse_rows_get_the_sources_of_their_dense_rows_without_densifying():
+    import tracemalloc
+
+    from scipy import sparse
+
+    X = sparse.random(300, 20_000, density=0.002, format="csr", random_state=0, dtype=float)
+    y = np.array([0] * 260 + [1] * 40)
+    smote = SMOTE(random_state=0)
+    X_res, y_res = smote.fit_resample(X, y)
+    dense_sources = source_indices(smote, X.toarray(), y, X_res.toarray(), y_res)
+    tracemalloc.start()
+    try:
+        sparse_sources = source_indices(smote, X, y, X_res, y_res)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    np.testing.assert_array_equal(sparse_sources, dense_sources)
+    assert peak < X.shape[0] * X.shape[1] * 8 / 10  # a tenth of the dense input
+
+
 def test_chained_samplers_compose_indices():
     X, y, groups = _imbalanced()
     pipe = make_pipeline(
@@ -546,9 +636,9 @@ def test_guard_on_large_arrays_hands_a_read_only_view_and_finds_the_same_rows():
 def test_guard_on_uint8_images_never_makes_a_float64_copy_of_them(monkeypatch):
     import tracemalloc
 
-    from pitfalls.pipeline import _guard
+    from pitfalls.pipeline import _hashing
 
-    monkeypatch.setattr(_guard, "_CONVERSION_BLOCK_BYTES", 1 << 20)
+    monkeypatch.setattr(_hashing, "_CONVERSION_BLOCK_BYTES", 1 << 20)
     images = np.random.default_rng(0).integers(0, 256, (400, 64, 64, 3), dtype=np.uint8)
     labels = np.arange(400) % 2
     tracemalloc.start()

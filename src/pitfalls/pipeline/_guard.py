@@ -9,7 +9,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -22,78 +21,11 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from .._validation import describe_values
 from ..exceptions import LeakageError, LeakageWarning
-from ._hashing import SCHEME, contains, row_hashes, sparse_row_hashes
+from ._hashing import SCHEME, contains, fingerprints, number_row_hashes, numeric_rows
 
 __all__ = ["LeakageGuard"]
 
 _ON_LEAK = ("warn", "raise")
-
-
-# Numbers are compared as float64. Other dtypes are converted a block of rows at a time,
-# so that uint8 images, say, never need a float64 copy eight times their size.
-_CONVERSION_BLOCK_BYTES = 1 << 24
-
-
-def _number_row_hashes(rows: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
-    """``row_hashes`` of 2-D numeric ``rows`` (or of ``rows[which]``) read as float64.
-
-    Converted and gathered a block at a time: the memory used stays bounded.
-    """
-    if which is None and rows.dtype == np.float64:
-        return row_hashes(rows)
-    n_rows = rows.shape[0] if which is None else which.size
-    block = max(1, _CONVERSION_BLOCK_BYTES // (8 * max(rows.shape[1], 1)))
-    hashes = []
-    for start in range(0, n_rows, block):
-        part = rows[start : start + block] if which is None else rows[which[start : start + block]]
-        hashes.append(row_hashes(part.astype(np.float64, copy=False)))
-    return np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
-
-
-def _fingerprints(X: Any) -> np.ndarray:
-    """Row fingerprints of numeric arrays (any dimension) and of tables of any dtypes.
-
-    Numbers are compared as float64, so an integer row and the same row stored as
-    floats match (and a sparse row its dense form); non-numeric tables are hashed by
-    pandas, cell by cell.
-    """
-    if sparse.issparse(X):
-        return sparse_row_hashes(X)
-    rows = _numeric_rows(X)
-    if rows is not None:
-        return _number_row_hashes(rows)
-    if isinstance(X, pd.DataFrame):
-        return pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
-    arr = np.asarray(X)
-    table = pd.DataFrame(arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr)
-    return pd.util.hash_pandas_object(table, index=False).to_numpy(dtype=np.uint64)
-
-
-def _numeric_rows(X: Any) -> np.ndarray | None:
-    """``X`` as a 2-D numeric array of flattened rows, or None for non-numeric data.
-
-    Integer and boolean arrays keep their dtype (callers convert only the parts they
-    hash to float64); object arrays are converted to float64 when they can be.
-    """
-    if isinstance(X, pd.DataFrame) and not all(
-        pd.api.types.is_numeric_dtype(dtype) for dtype in X.dtypes
-    ):
-        return None
-    if sparse.issparse(X):  # hashed from its nonzeros (_fingerprints), in one stage
-        return None
-    arr = np.asarray(X)
-    if arr.dtype.kind == "c":  # complex: compared cell by cell, never cast to real
-        return None
-    if arr.dtype.kind not in "biuf":
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):  # strings or mixed objects
-            return None
-    if arr.ndim == 0:
-        return arr.reshape(1, 1)
-    if arr.ndim == 1:
-        return arr.reshape(-1, 1)
-    return arr.reshape(arr.shape[0], int(np.prod(arr.shape[1:])))
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
@@ -128,7 +60,7 @@ _MAX_FILTER_BITS = 27  # 16 MiB
 
 
 def _key_hashes(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    return _number_row_hashes(rows[:, columns])
+    return number_row_hashes(rows[:, columns])
 
 
 def _choose_key_columns(rows: np.ndarray, full_hashes: np.ndarray) -> np.ndarray:
@@ -181,10 +113,10 @@ class _TrainingPrints(NamedTuple):
 
 
 def _fingerprint_training_rows(X: Any) -> _TrainingPrints:
-    rows = _numeric_rows(X)
-    if rows is None:  # sparse, complex or text input: one-stage check (_fingerprints)
-        return _TrainingPrints(_sorted_unique(_fingerprints(X)), None, None, 0, 0)
-    full = _number_row_hashes(rows)
+    rows = numeric_rows(X)
+    if rows is None:  # sparse, complex or text input: one-stage check (fingerprints)
+        return _TrainingPrints(_sorted_unique(fingerprints(X)), None, None, 0, 0)
+    full = number_row_hashes(rows)
     key_columns = _choose_key_columns(rows, full)
     key_filter, key_shift = _key_filter(_key_hashes(rows, key_columns))
     return _TrainingPrints(_sorted_unique(full), key_columns, key_filter, key_shift, rows.shape[1])
@@ -462,16 +394,16 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
                 "fit the guard again with this version of pitfalls."
             )
         key_columns: np.ndarray | None = self._key_columns
-        rows = None if key_columns is None else _numeric_rows(X)
+        rows = None if key_columns is None else numeric_rows(X)
         if rows is None or key_columns is None:
-            return np.flatnonzero(contains(self.fit_fingerprints_, _fingerprints(X)))
+            return np.flatnonzero(contains(self.fit_fingerprints_, fingerprints(X)))
         if rows.shape[1] != self._row_width:  # no row can be a copy of a training row
             return np.empty(0, dtype=np.intp)
         keys = _key_hashes(rows, key_columns)
         candidates = np.flatnonzero(_filter_passes(self._key_filter, self._key_shift, keys))
         if candidates.size == 0:
             return candidates
-        full = _number_row_hashes(rows, candidates)
+        full = number_row_hashes(rows, candidates)
         return candidates[_in_sorted(self.fit_fingerprints_, full)]
 
     def _evaluate(self, method: str, X: Any, *args: Any, **params: Any) -> Any:

@@ -34,8 +34,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
-__all__ = ["SCHEME", "contains", "row_hashes", "sparse_row_hashes"]
+__all__ = [
+    "SCHEME",
+    "contains",
+    "fingerprints",
+    "number_row_hashes",
+    "numeric_rows",
+    "row_hashes",
+    "sparse_row_hashes",
+]
 
 # Names the fingerprint function: fingerprints made by another scheme (pitfalls
 # 0.1.0.dev0 before this one hashed every word through splitmix64) never match these.
@@ -242,8 +251,6 @@ def sparse_row_hashes(X: Any) -> np.ndarray:
     >>> bool((sparse_row_hashes(sparse.csr_matrix(dense)) == row_hashes(dense)).all())
     True
     """
-    from scipy import sparse
-
     csr = sparse.csr_array(X)
     if not csr.has_canonical_format:  # duplicates add up in the dense rows: sum them
         csr = csr.copy()
@@ -262,6 +269,85 @@ def sparse_row_hashes(X: Any) -> np.ndarray:
     with np.errstate(over="ignore"):
         _splitmix_finalise(out, np.empty_like(out))
     return out
+
+
+# Numbers are compared as float64. Other dtypes are converted a block of rows at a time,
+# so that uint8 images, say, never need a float64 copy eight times their size.
+_CONVERSION_BLOCK_BYTES = 1 << 24
+
+
+def number_row_hashes(rows: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
+    """``row_hashes`` of 2-D numeric ``rows`` (or of ``rows[which]``) read as float64.
+
+    Converted and gathered a block at a time: the memory used stays bounded.
+    """
+    if which is None and rows.dtype == np.float64:
+        return row_hashes(rows)
+    n_rows = rows.shape[0] if which is None else which.size
+    block = max(1, _CONVERSION_BLOCK_BYTES // (8 * max(rows.shape[1], 1)))
+    hashes = []
+    for start in range(0, n_rows, block):
+        part = rows[start : start + block] if which is None else rows[which[start : start + block]]
+        hashes.append(row_hashes(part.astype(np.float64, copy=False)))
+    return np.concatenate(hashes) if hashes else np.empty(0, dtype=np.uint64)
+
+
+def fingerprints(X: Any) -> np.ndarray:
+    """Row fingerprints of numeric arrays (any dimension) and of tables of any dtypes.
+
+    Numbers are compared as float64, so an integer row and the same row stored as
+    floats match (and a sparse row its dense form); non-numeric tables are hashed by
+    pandas, cell by cell.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import pandas as pd
+    >>> from pitfalls.pipeline._hashing import fingerprints
+    >>> same = fingerprints(np.array([[1, 2], [3, 4]])) == fingerprints(np.array([[1.0, 2.0]]))[0]
+    >>> same.tolist()
+    [True, False]
+    >>> table = pd.DataFrame({"age": [61, 61], "site": ["A", "B"]})
+    >>> bool(fingerprints(table)[0] == fingerprints(table)[1])
+    False
+    """
+    if sparse.issparse(X):
+        return sparse_row_hashes(X)
+    rows = numeric_rows(X)
+    if rows is not None:
+        return number_row_hashes(rows)
+    if isinstance(X, pd.DataFrame):
+        return pd.util.hash_pandas_object(X, index=False).to_numpy(dtype=np.uint64)
+    arr = np.asarray(X)
+    table = pd.DataFrame(arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr)
+    return pd.util.hash_pandas_object(table, index=False).to_numpy(dtype=np.uint64)
+
+
+def numeric_rows(X: Any) -> np.ndarray | None:
+    """``X`` as a 2-D numeric array of flattened rows, or None for non-numeric data.
+
+    Integer and boolean arrays keep their dtype (callers convert only the parts they
+    hash to float64); object arrays are converted to float64 when they can be.
+    """
+    if isinstance(X, pd.DataFrame) and not all(
+        pd.api.types.is_numeric_dtype(dtype) for dtype in X.dtypes
+    ):
+        return None
+    if sparse.issparse(X):  # hashed from its nonzeros (fingerprints), in one stage
+        return None
+    arr = np.asarray(X)
+    if arr.dtype.kind == "c":  # complex: compared cell by cell, never cast to real
+        return None
+    if arr.dtype.kind not in "biuf":
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):  # strings or mixed objects
+            return None
+    if arr.ndim == 0:
+        return arr.reshape(1, 1)
+    if arr.ndim == 1:
+        return arr.reshape(-1, 1)
+    return arr.reshape(arr.shape[0], int(np.prod(arr.shape[1:])))
 
 
 def contains(reference: np.ndarray, query: np.ndarray) -> np.ndarray:

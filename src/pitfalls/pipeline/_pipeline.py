@@ -30,8 +30,10 @@ class Pipeline(imb_pipeline.Pipeline):
     metadata routing.
 
     A synthetic row takes the metadata of its source row: the sampler's
-    ``sample_indices_`` when it has one, else the byte-identical input row, else the
-    nearest input row of the same class (see ``sample_indices_`` below).
+    ``sample_indices_`` when it has one, else an equal input row of its class, else the
+    nearest input row of its class (over the numeric columns, so SMOTENC's rows follow
+    the rows they were interpolated from). NumPy arrays of any dimension, SciPy sparse
+    matrices (never densified) and DataFrames with categorical columns all work.
 
     Parameters
     ----------

@@ -7,12 +7,17 @@ The rule, in order:
 
 1. the sampler's own ``sample_indices_`` (imbalanced-learn's ``RandomOverSampler``,
    the under-samplers, :class:`~pitfalls.pipeline.AugmentationSampler`);
-2. otherwise an output row byte-identical to an input row comes from that row (the
-   original rows kept by SMOTE-like over-samplers, the rows kept by cleaning samplers);
+2. otherwise an output row equal to an input row of its class comes from that row (the
+   original rows kept by SMOTE-like over-samplers, the rows kept by cleaning samplers); rows are
+   compared by their fingerprints, numbers as float64, so this works on arrays of any
+   dimension, SciPy sparse rows (from their stored values) and tables of any dtypes;
 3. otherwise (a synthetic row: SMOTE, ADASYN, cluster centroids) the row comes from its
-   nearest input row (Euclidean distance) of the same class. A SMOTE row lies on the
-   segment between a seed sample and one of its neighbours, so this is whichever of
-   the two it lies closer to.
+   nearest input row of the same class, by Euclidean distance over the numeric columns
+   (sparse rows stay sparse). A SMOTE row lies on the segment between a seed sample and
+   one of its neighbours, so this is whichever of the two it lies closer to. SMOTENC
+   interpolates the numeric columns the same way but gives the categorical ones the
+   neighbours' most common value, so categories are left out of the distance; only a
+   table with no numeric column (SMOTEN) is compared on its one-hot encoded categories.
 """
 
 from __future__ import annotations
@@ -20,20 +25,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from scipy import sparse
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import _is_arraylike_not_scalar, _num_samples
 
-from ._hashing import row_hashes
+from ._hashing import fingerprints, numeric_rows
 
 __all__ = ["index_sample_params", "source_indices"]
 
-
-def _dense_rows(X: Any) -> np.ndarray:
-    if hasattr(X, "toarray"):
-        X = X.toarray()
-    arr = np.asarray(X)
-    return arr.reshape(arr.shape[0], -1)
+_LABEL_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd, so fingerprint -> fingerprint * mix is one-to-one
 
 
 def source_indices(sampler: Any, X_in: Any, y_in: Any, X_out: Any, y_out: Any) -> np.ndarray:
@@ -67,35 +69,79 @@ def source_indices(sampler: Any, X_in: Any, y_in: Any, X_out: Any, y_out: Any) -
     >>> sorted(set(idx[8:].tolist())) <= [0, 1, 2]  # synthetic rows map to class-1 rows
     True
     """
-    n_in, n_out = _num_samples(X_in), _num_samples(X_out)
     known = getattr(sampler, "sample_indices_", None)
-    if known is not None and len(known) == n_out:
+    if known is not None and len(known) == _num_samples(X_out):
         return np.asarray(known, dtype=np.intp)
 
-    rows_in, rows_out = _dense_rows(X_in), _dense_rows(X_out)
-    result = np.full(n_out, -1, dtype=np.intp)
-    if rows_in.dtype == rows_out.dtype and rows_in.shape[1] == rows_out.shape[1]:
-        hash_in, hash_out = row_hashes(rows_in), row_hashes(rows_out)
-        # first input row carrying each fingerprint
-        order = np.argsort(hash_in, kind="stable")
-        sorted_hashes = hash_in[order]
-        pos = np.searchsorted(sorted_hashes, hash_out)
-        pos_clipped = np.minimum(pos, max(n_in - 1, 0))
-        hit = (pos < n_in) & (sorted_hashes[pos_clipped] == hash_out) if n_in else pos < 0
-        result[hit] = order[pos_clipped[hit]]
-
+    result = _first_equal_rows(X_in, y_in, X_out, y_out)
     unmatched = np.flatnonzero(result < 0)
     if unmatched.size:
+        rows_in, rows_out = _search_space(X_in, X_out)
         result[unmatched] = _nearest_same_class(
             rows_in, y_in, rows_out[unmatched], y_out, unmatched
         )
     return result
 
 
+def _first_equal_rows(X_in: Any, y_in: Any, X_out: Any, y_out: Any) -> np.ndarray:
+    """For each output row, the first input row equal to it and of its class, or -1."""
+    hash_in, hash_out = fingerprints(X_in), fingerprints(X_out)
+    if y_in is not None and y_out is not None:
+        # a synthetic row can equal a row of another class (SMOTEN on few categories):
+        # its source is of its own class, so the label is part of what must match
+        labels = np.concatenate([np.asarray(y_in).ravel(), np.asarray(y_out).ravel()])
+        codes = np.unique(labels, return_inverse=True)[1].astype(np.uint64)
+        with np.errstate(over="ignore"):
+            hash_in = hash_in * _LABEL_MIX + codes[: hash_in.size]
+            hash_out = hash_out * _LABEL_MIX + codes[hash_in.size :]
+    found = np.full(hash_out.shape, -1, dtype=np.intp)
+    if hash_in.size:
+        order = np.argsort(hash_in, kind="stable")  # equal rows keep their input order
+        sorted_hashes = hash_in[order]
+        pos = np.minimum(np.searchsorted(sorted_hashes, hash_out), hash_in.size - 1)
+        hit = sorted_hashes[pos] == hash_out
+        found[hit] = order[pos[hit]]
+    return found
+
+
+def _search_space(X_in: Any, X_out: Any) -> tuple[Any, Any]:
+    """Input and output rows as numbers for the nearest-row search (rule 3 above)."""
+    if sparse.issparse(X_in) or sparse.issparse(X_out):
+        # never densified: a sparse text or radiomics matrix can be huge as dense rows
+        return sparse.csr_matrix(X_in, dtype=np.float64), sparse.csr_matrix(X_out, dtype=np.float64)
+    rows_in, rows_out = numeric_rows(X_in), numeric_rows(X_out)
+    if rows_in is not None and rows_out is not None:
+        return rows_in, rows_out
+    table_in, table_out = _as_table(X_in), _as_table(X_out)
+    numeric = [
+        column
+        for column in table_in.columns
+        if column in table_out.columns
+        and pd.api.types.is_numeric_dtype(table_in[column])
+        and pd.api.types.is_numeric_dtype(table_out[column])
+    ]
+    if numeric:
+        return (
+            table_in[numeric].to_numpy(dtype=np.float64),
+            table_out[numeric].to_numpy(dtype=np.float64),
+        )
+    # categories only: one-hot encode input and output together, so columns line up
+    both = pd.concat([table_in, table_out], ignore_index=True).astype(str)
+    encoded = pd.get_dummies(both, columns=list(both.columns), dtype=np.float64).to_numpy()
+    return encoded[: len(table_in)], encoded[len(table_in) :]
+
+
+def _as_table(X: Any) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        return X
+    arr = np.asarray(X)
+    return pd.DataFrame(arr.reshape(arr.shape[0], -1) if arr.ndim > 1 else arr)
+
+
 def _nearest_same_class(
-    rows_in: np.ndarray, y_in: Any, rows_new: np.ndarray, y_out: Any, new_positions: np.ndarray
+    rows_in: Any, y_in: Any, rows_new: Any, y_out: Any, new_positions: np.ndarray
 ) -> np.ndarray:
-    found = np.empty(len(rows_new), dtype=np.intp)
+    found = np.empty(rows_new.shape[0], dtype=np.intp)
     if y_in is None or y_out is None:
         return NearestNeighbors(n_neighbors=1).fit(rows_in).kneighbors(rows_new)[1][:, 0]
     y_in_arr = np.asarray(y_in)
@@ -103,7 +149,7 @@ def _nearest_same_class(
     for label in np.unique(y_new):
         candidates = np.flatnonzero(y_in_arr == label)
         if candidates.size == 0:  # a class the sampler invented: fall back to all rows
-            candidates = np.arange(len(rows_in))
+            candidates = np.arange(rows_in.shape[0])
         wanted = y_new == label
         nearest = NearestNeighbors(n_neighbors=1).fit(rows_in[candidates])
         found[wanted] = candidates[nearest.kneighbors(rows_new[wanted])[1][:, 0]]
