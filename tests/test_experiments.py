@@ -16,6 +16,7 @@ from sklearn.tree import DecisionTreeClassifier
 from pitfalls.experiments import LeakageGapResult, leakage_gap
 from pitfalls.experiments._gap import _fit_before_split, step_kind
 from pitfalls.metrics import compare_runs
+from pitfalls.model_selection import StratifiedGroupKFold
 from pitfalls.pipeline import AugmentationSampler, make_pipeline
 
 matplotlib.use("Agg")
@@ -300,6 +301,87 @@ def test_string_labels_with_f1_are_refused_before_any_fit():
     res = leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, scoring=scorer,
                       random_state=0, verbose=False)  # fmt: skip
     assert res.leaky_scores.shape == (2,)
+
+
+@pytest.mark.parametrize(
+    "cv",
+    [
+        "KFold(3)",  # shuffle=False: shuffled with each repeat's seed all the same
+        "RepeatedStratifiedKFold(n_splits=3, n_repeats=2, random_state=1)",
+    ],
+)
+def test_a_given_splitter_is_reshuffled_every_repeat(cv):
+    from sklearn.model_selection import KFold, RepeatedStratifiedKFold  # noqa: F401
+
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(90, 4))
+    y = noise_labels(90, 0.3, seed=9)
+    pipe = make_pipeline(RandomOverSampler(random_state=0), LogisticRegression())
+    res = leakage_gap(
+        pipe, X, y, pitfall="oversampling", cv=eval(cv), n_repeats=4, random_state=0,
+        verbose=False,
+    )  # fmt: skip
+    # a deterministic model: only new splits can make the repeats differ
+    assert np.unique(res.leaky_scores).size == 4
+    assert np.unique(res.correct_scores).size == 4
+
+
+def test_a_splitter_that_cannot_reshuffle_is_refused():
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    X, y, groups = patient_cohort(n_patients=6, per_patient=2)
+    pipe = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=1))
+    with pytest.raises(ValueError, match=r"cv=LeaveOneGroupOut\(\) makes the same splits in every"):
+        leakage_gap(pipe, X, y, pitfall="group_split", groups=groups, cv=LeaveOneGroupOut(),
+                    n_repeats=2, verbose=False)  # fmt: skip
+
+
+def test_a_splitter_that_ignores_groups_is_refused_before_any_fit():
+    from sklearn.model_selection import StratifiedKFold
+
+    from pitfalls.exceptions import GroupLeakageError
+
+    X, y, groups = patient_cohort(n_patients=12, per_patient=3)
+    fits = []
+
+    class Counting(KNeighborsClassifier):
+        def fit(self, X, y):
+            fits.append(1)
+            return super().fit(X, y)
+
+    pipe = make_pipeline(StandardScaler(), Counting(n_neighbors=1))
+    with pytest.raises(
+        GroupLeakageError,
+        match=r"cv=StratifiedKFold\(.*\) ignores groups: in "
+        r"fold 1 of the correct protocol .* StratifiedGroupKFold",
+    ) as caught:
+        leakage_gap(pipe, X, y, pitfall="group_split", groups=groups,
+                    cv=StratifiedKFold(3, shuffle=True), n_repeats=2, verbose=False)  # fmt: skip
+    assert fits == [] and set(caught.value.shared_groups) <= set(groups.tolist())
+    with pytest.raises(ValueError, match=r"splits by patient, but groups=None; pass groups"):
+        leakage_gap(make_pipeline(RandomOverSampler(), Counting()), X, y,
+                    pitfall="oversampling", cv=StratifiedGroupKFold(3), n_repeats=2,
+                    verbose=False)  # fmt: skip
+
+
+def test_group_split_with_a_given_splitter_runs_it_with_each_sample_its_own_patient():
+    from sklearn.model_selection import GroupShuffleSplit
+
+    from pitfalls.experiments._gap import _sample_level
+
+    X, y, groups = patient_cohort()
+    splitter, each_its_own = _sample_level(GroupShuffleSplit(4, test_size=0.25), y, 3, len(y))
+    assert isinstance(splitter, GroupShuffleSplit) and splitter.random_state == 3
+    folds = list(splitter.split(X, y, each_its_own))
+    assert len(folds) == 4 and all(len(test) == 30 for _, test in folds)  # a quarter of rows
+    # ...so a patient's patches land on both sides: the leak the protocol measures
+    assert all(set(groups[train]) & set(groups[test]) for train, test in folds)
+    pipe = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=1))
+    res = leakage_gap(
+        pipe, X, y, pitfall="group_split", groups=groups, n_repeats=3, scoring="accuracy",
+        cv=GroupShuffleSplit(4, test_size=0.25), random_state=0, verbose=False,
+    )  # fmt: skip
+    assert res.leaky_scores.mean() > 0.95 and res.correct_scores.mean() < 0.75
 
 
 def test_non_pipeline_needs_group_split():

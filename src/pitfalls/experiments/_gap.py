@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,14 +16,16 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.utils import _safe_indexing, check_random_state, indexable
+from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _num_samples
 
 from .._fit_errors import fit_context
 from .._validation import check_groups, check_positive_class
+from ..exceptions import GroupLeakageError
 from ..metrics import compare_runs
-from ..model_selection import StratifiedGroupKFold
+from ..model_selection import StratifiedGroupKFold, check_group_disjoint
 from ..model_selection._nested import _lean_forest
 from ..pipeline._provenance import index_sample_params, source_indices
 from ._result import LeakageGapResult
@@ -119,19 +122,68 @@ def _splitter(cv: Any, y: Any, seed: int, *, group_aware: bool) -> Any:
             f"cv={cv!r} is neither None, an int nor a splitter with a split() method; "
             "pass the number of folds or a splitter such as StratifiedGroupKFold(3)."
         )
+    return _reseeded(cv, seed)
+
+
+def _reseeded(cv: Any, seed: int) -> Any:
+    """A copy of the user's splitter whose splits change with the repeat's seed.
+
+    Repeats of identical splits (a deterministic model on ``KFold(3)``) would be copies
+    of one run, which the rank-sum test would count as independent: so a splitter that
+    can shuffle is shuffled, ``shuffle=False`` included, and one that cannot is refused.
+    """
     splitter = copy.deepcopy(cv)
-    if getattr(splitter, "shuffle", False) and hasattr(splitter, "random_state"):
-        splitter.random_state = seed  # reshuffle every repeat
+    if hasattr(splitter, "shuffle") and hasattr(splitter, "random_state"):
+        splitter.shuffle = True
+        splitter.random_state = seed
+    elif hasattr(splitter, "random_state"):  # ShuffleSplit, the Repeated* k-folds
+        splitter.random_state = seed
+    else:
+        raise ValueError(
+            f"cv={cv!r} makes the same splits in every repeat, so the repeats would be "
+            "copies of one run and the rank-sum test would count them as independent. "
+            "Pass a splitter that reshuffles (one with a random_state, e.g. "
+            "StratifiedGroupKFold(5, shuffle=True) or GroupShuffleSplit(5)), or score "
+            "this one once with sklearn.model_selection.cross_validate."
+        )
     return splitter
 
 
-def _sample_level_splitter(cv: Any, y: Any, seed: int) -> Any:
-    """For ``group_split``'s leaky protocol: the same number of folds, groups ignored."""
+def _check_correct_splits(cv: Any, X: Any, y: Any, groups: Any, seed: int) -> None:
+    """Refuse, before any fit, a ``cv`` whose "correct" protocol would not be patient-level."""
+    splitter = _splitter(cv, y, seed, group_aware=groups is not None)
+    if groups is None:
+        if get_routing_for_object(splitter).consumes("split", ["groups"]):
+            raise ValueError(
+                f"cv={cv!r} splits by patient, but groups=None; pass groups (one patient "
+                "id per sample)."
+            )
+        return
+    with warnings.catch_warnings():  # scikit-learn's "groups ... ignored": said below
+        warnings.filterwarnings("ignore", message="The groups parameter is ignored")
+        folds = list(splitter.split(X, y, groups))
+    for fold, (train, test) in enumerate(folds, start=1):
+        try:
+            check_group_disjoint(groups, train, test)
+        except GroupLeakageError as err:
+            raise GroupLeakageError(
+                f"cv={cv!r} ignores groups: in fold {fold} of the correct protocol {err} "
+                "(a group-aware splitter: StratifiedGroupKFold(3, shuffle=True), "
+                "GroupShuffleSplit, RepeatedStratifiedGroupKFold).",
+                shared_groups=err.shared_groups,
+            ) from None
+
+
+def _sample_level(cv: Any, y: Any, seed: int, n_samples: int) -> tuple[Any, np.ndarray | None]:
+    """For ``group_split``'s leaky protocol: the splitter and the groups it gets.
+
+    The default becomes its sample-level twin (stratified k-fold, as many folds); a
+    splitter of the user's runs as it is, with every sample its own patient, so both
+    protocols share the kind of split and the number of folds.
+    """
     if cv is None or isinstance(cv, numbers.Integral):
-        return _splitter(cv, y, seed, group_aware=False)
-    n_splits = cv.get_n_splits()
-    kind = StratifiedKFold if _is_classification(y) else KFold
-    return kind(n_splits, shuffle=True, random_state=seed)
+        return _splitter(cv, y, seed, group_aware=False), None
+    return _reseeded(cv, seed), np.arange(n_samples)
 
 
 # -------------------------------------------------------------------- one repeat
@@ -232,8 +284,8 @@ def _one_repeat(
     correct_cv = _splitter(cv, y, seed, group_aware=groups is not None)
     correct = _cv_scores(pipe, X, y, groups, correct_cv, scorer, fit_params, "correct")
     if pitfall == "group_split":
-        sample_cv = _sample_level_splitter(cv, y, seed)
-        leaky = _cv_scores(pipe, X, y, None, sample_cv, scorer, fit_params, "leaky")
+        sample_cv, each_its_own = _sample_level(cv, y, seed, _num_samples(X))
+        leaky = _cv_scores(pipe, X, y, each_its_own, sample_cv, scorer, fit_params, "leaky")
     else:
         X_all, y_all, g_all, rest, origin = _fit_before_split(clone(pipe), names, X, y, groups)
         rest_params = _params_for_rest(fit_params, origin, _num_samples(X), rest, pipe)
@@ -322,8 +374,12 @@ def leakage_gap(
     cv : int or splitter, default=None
         None: 3-fold stratified (the paper's outer CV), group-aware when ``groups`` is
         given, reshuffled each repeat. An int changes the number of folds. A splitter
-        is used as given, reshuffled each repeat when it shuffles; for
-        ``"group_split"`` the leaky protocol uses a stratified k-fold with as many folds.
+        is reshuffled with each repeat's seed (``shuffle=False`` is overridden: repeats
+        of identical splits are not independent runs); one that cannot reshuffle
+        (``LeaveOneGroupOut``) is refused. With ``groups``, every fold of the correct
+        protocol is checked to be patient-disjoint before any fit. For ``"group_split"``
+        the leaky protocol runs the default's sample-level twin (stratified k-fold), or
+        a given splitter with every sample as its own patient.
     n_repeats : int, default=100
         Repeats (the paper uses 100); at least 2.
     scoring : str, callable, list or dict, default="f1"
@@ -353,9 +409,13 @@ def leakage_gap(
     ------
     ValueError
         Before any fit, for a ``scoring`` that scores class 1 (``"f1"``,
-        ``"precision"``, ``"recall"``, ``"jaccard"``) when ``y`` has no class 1. An
+        ``"precision"``, ``"recall"``, ``"jaccard"``) when ``y`` has no class 1, or a
+        ``cv`` that cannot reshuffle or needs ``groups`` that were not given. An
         error raised by a fit inside a fold keeps its type and message and gains a note
         (Python 3.11+) naming the protocol, the fold and its class counts.
+    GroupLeakageError
+        Before any fit, when ``cv`` puts a patient on both sides of a fold of the
+        correct protocol (a splitter that ignores ``groups``).
 
     Examples
     --------
@@ -402,6 +462,7 @@ def leakage_gap(
     metrics, scoring_arg = _normalise_scoring(scoring)
 
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=n_repeats)
+    _check_correct_splits(cv, X, y, groups, int(seeds[0]))
     jobs = (
         delayed(_one_repeat)(
             estimator, X, y, groups, pitfall, names, cv, scoring_arg, int(seed), fit_params or {}
