@@ -280,6 +280,60 @@ def test_augmentation_sampler_images_dataframe_and_no_y():
     assert out_frame["a"].tolist() == [1.0, 2.0, 10.0, 20.0]
 
 
+def test_augmented_copies_keep_what_transform_made():
+    images = np.full((2, 2, 2), 10, dtype=np.uint8)
+    darker = AugmentationSampler(lambda im, rng: im.astype(float) - 20)
+    out = darker.fit_resample(images, [0, 1])[0]
+    assert out.dtype == np.float64 and (out[2:] == -10).all()  # no uint8 wrap-around to 246
+    flipped = AugmentationSampler(lambda im, rng: im[::-1]).fit_resample(images, [0, 1])[0]
+    assert flipped.dtype == np.uint8  # a uint8 transform keeps the images uint8
+    features = np.arange(6).reshape(3, 2)
+    jittered = AugmentationSampler(lambda x, rng: x + 0.4).fit_resample(features, [0, 1, 0])[0]
+    np.testing.assert_allclose(jittered[3:], features + 0.4)  # not truncated back to ints
+
+
+def test_augmenting_a_mixed_table_keeps_its_column_dtypes():
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(
+        {
+            "age": rng.normal(60, 8, 20),
+            "grade": rng.choice(["G1", "G2"], 20),
+            "site": pd.Categorical(rng.choice(["oral", "larynx"], 20)),
+        }
+    )
+    y = pd.Series(np.arange(20) % 2, name="recurrence")
+
+    def jitter_age(row, rng):
+        row = row.copy()
+        row[0] = row[0] + rng.normal()
+        return row
+
+    sampler = AugmentationSampler(jitter_age, random_state=0)
+    X_res, y_res = sampler.fit_resample(table, y)
+    assert X_res.dtypes.to_dict() == table.dtypes.to_dict()
+    assert (X_res["grade"].iloc[20:].to_numpy() == table["grade"].to_numpy()).all()
+    assert isinstance(y_res, pd.Series) and y_res.name == "recurrence" and len(y_res) == 40
+    encode = ColumnTransformer(
+        [
+            ("num", StandardScaler(), make_column_selector(dtype_include="number")),
+            ("cat", OneHotEncoder(), make_column_selector(dtype_exclude="number")),
+        ]
+    )
+    pipe = make_pipeline(sampler, encode, LogisticRegression()).fit(table, y)
+    assert pipe[-1].n_features_in_ == 1 + 2 + 2  # age scaled, grade and site one-hot
+    assert pipe.predict(table.iloc[:3]).shape == (3,)
+
+
+def test_augmentation_sampler_refuses_sparse_input_with_the_fix():
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match=r"got a SciPy sparse matrix \(csr_matrix\); .* X.toarray"):
+        AugmentationSampler(lambda x, rng: x).fit_resample(sparse.csr_matrix(np.eye(3)), [0, 1, 0])
+
+
 def test_augmentation_sampler_zero_copies_is_identity():
     X = np.eye(3)
     X_res, y_res = AugmentationSampler(lambda x, rng: x * 0, n_copies=0).fit_resample(X, [0, 1, 2])

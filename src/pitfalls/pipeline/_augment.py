@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples
@@ -187,16 +188,20 @@ class AugmentationSampler(BaseEstimator):
         ----------
         X : array-like of shape (n_samples, ...)
             Samples (feature rows or images); a DataFrame comes back as a DataFrame
-            with the same columns.
+            with the same columns and, where the copies allow, the same dtypes. The
+            output's dtype is what holds both the input and ``transform``'s output
+            (uint8 images that ``transform`` turns into floats come back as floats).
+            SciPy sparse matrices are refused.
         y : array-like of shape (n_samples,), default=None
-            Targets, repeated for the copies (``None`` stays ``None``).
+            Targets, repeated for the copies (``None`` stays ``None``; a Series stays a
+            Series with its name).
         **params : dict
             Ignored (accepted so that routed metadata does not break the call).
 
         Returns
         -------
         X_resampled : ndarray or DataFrame of shape (n_samples * (1 + n_copies), ...)
-        y_resampled : ndarray of shape (n_samples * (1 + n_copies),) or None
+        y_resampled : ndarray or Series of shape (n_samples * (1 + n_copies),) or None
 
         Examples
         --------
@@ -207,8 +212,13 @@ class AugmentationSampler(BaseEstimator):
         [1.0, 2.0, 2.0, 4.0]
         """
         self._check_params()
-        columns = X.columns if isinstance(X, pd.DataFrame) else None
-        data = np.asarray(X)
+        if sparse.issparse(X):
+            raise TypeError(
+                f"AugmentationSampler got a SciPy sparse matrix ({type(X).__name__}); "
+                "transform(x, rng) works on dense samples: pass X.toarray(), or augment "
+                "before the step that makes the matrix sparse."
+            )
+        data = X.to_numpy() if isinstance(X, pd.DataFrame) else np.asarray(X)
         n_samples = _num_samples(data)
         if y is not None and _num_samples(y) != n_samples:
             raise ValueError(
@@ -217,24 +227,49 @@ class AugmentationSampler(BaseEstimator):
             )
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         rng = np.random.default_rng(seed)
-        copies = [data]
-        for _ in range(self.n_copies):
-            copies.append(self._augment_all(data, rng))
-        X_res = np.concatenate(copies, axis=0) if len(copies) > 1 else data.copy()
+        copies = [self._augment_all(data, rng) for _ in range(self.n_copies)]
         self.sample_indices_ = np.tile(np.arange(n_samples), 1 + self.n_copies)
-        y_res = None if y is None else np.asarray(y)[self.sample_indices_]
-        if columns is not None:
-            return pd.DataFrame(X_res, columns=columns), y_res
-        return X_res, y_res
+        if isinstance(y, pd.Series):
+            y_res = y.iloc[self.sample_indices_].reset_index(drop=True)
+        else:
+            y_res = None if y is None else np.asarray(y)[self.sample_indices_]
+        if isinstance(X, pd.DataFrame):
+            return _stacked_tables(X, copies), y_res
+        # numpy's promotion keeps what transform made: uint8 images turned into floats
+        # stay floats, jitter added to integer features is not truncated away
+        return np.concatenate([data, *copies], axis=0), y_res
 
     def _augment_all(self, data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        out = np.empty_like(data)
-        for i, sample in enumerate(data):
-            augmented = np.asarray(self.transform_func(sample.copy(), rng))
-            if augmented.shape != sample.shape:
+        augmented = []
+        for sample in data:
+            result = np.asarray(self.transform_func(sample.copy(), rng))
+            if result.shape != sample.shape:
                 raise ValueError(
-                    f"transform returned shape {augmented.shape} for a sample of shape "
+                    f"transform returned shape {result.shape} for a sample of shape "
                     f"{sample.shape}; it must return an array of the same shape."
                 )
-            out[i] = augmented
-        return out
+            augmented.append(result)
+        if not augmented:
+            return data[:0].copy()
+        return np.stack(augmented)
+
+
+def _stacked_tables(X: pd.DataFrame, copies: list[np.ndarray]) -> pd.DataFrame:
+    """``X`` followed by its augmented copies, each column keeping its dtype where it can.
+
+    The copies' rows come back from ``transform`` as arrays (of objects when the table
+    mixes numbers and text); each column is re-inferred, and a categorical column gets
+    its categories back when the copies hold no new value. pandas then joins every
+    column at the dtype that holds both (an integer column with jitter added: float).
+    """
+    parts = [X.reset_index(drop=True)]
+    for copy in copies:
+        table = pd.DataFrame(copy, columns=X.columns).infer_objects()
+        for column, dtype in X.dtypes.items():
+            if (
+                isinstance(dtype, pd.CategoricalDtype)
+                and table[column].isin(dtype.categories).all()
+            ):
+                table[column] = table[column].astype(dtype)
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True)
