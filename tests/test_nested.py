@@ -135,6 +135,59 @@ def test_plain_estimator_and_sklearn_pipeline_and_other_scorer(data):
     assert_same(result, plain_loop(sk_pipe, X, y, sk_grid, splitter, splitter))
 
 
+def test_a_callable_scorer_gets_the_whole_pipeline_and_raw_rows_as_in_grid_search():
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = make_classification(n_samples=60, n_features=6, random_state=1)
+    table = pd.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    table["site"] = np.where(np.arange(60) % 3 == 0, "A", "B")
+
+    seen = []
+
+    def site_a_accuracy(estimator, X, y):
+        seen.append(type(estimator).__name__)
+        on_a = np.asarray(X["site"] == "A")  # needs the raw table, not transformed rows
+        return float(np.mean(estimator.predict(X[on_a]) == np.asarray(y)[on_a]))
+
+    pipe = Pipeline(
+        [
+            (
+                "encode",
+                make_column_transformer((OneHotEncoder(), ["site"]), remainder="passthrough"),
+            ),
+            ("tree", DecisionTreeClassifier(random_state=0)),
+        ]
+    )
+    grid = {"tree__max_depth": [1, 3]}
+    splitter = StratifiedKFold(3, shuffle=True, random_state=2)
+    result = nested_cross_validate(
+        pipe, table, y, param_grid=grid, outer_cv=splitter, inner_cv=splitter,
+        scoring=site_a_accuracy,
+    )  # fmt: skip
+    assert set(seen) == {"Pipeline"}
+    scores, best, means = [], [], []
+    for train, test in splitter.split(table, y):
+        search = GridSearchCV(clone(pipe), grid, cv=splitter, scoring=site_a_accuracy)
+        search.fit(table.iloc[train], y[train])
+        scores.append(site_a_accuracy(search, table.iloc[test], y[test]))
+        best.append(search.best_params_)
+        means.append(search.cv_results_["mean_test_score"])
+    assert_same(result, (np.array(scores), best, means))
+
+
+def test_several_scorers_are_refused_with_the_fix(data):
+    X, y, _ = data
+    with pytest.raises(
+        ValueError,
+        match=r"scoring=\['f1', 'accuracy'\] names several scorers;"
+        r" .* return_estimator=True",
+    ):
+        nested_cross_validate(DecisionTreeClassifier(), X, y, param_grid={"max_depth": [1]},
+                              scoring=["f1", "accuracy"])  # fmt: skip
+
+
 def test_return_estimator_refits_best_and_restores_n_jobs(data):
     X, y, _ = data
     pipe = appendix_a_pipeline(n_jobs=-1)

@@ -54,6 +54,13 @@ from ._split import StratifiedGroupKFold
 
 __all__ = ["nested_cross_validate"]
 
+try:  # scorers that only read predictions (or estimator.score) of the model
+    from sklearn.metrics._scorer import _BaseScorer, _PassthroughScorer
+
+    _PREDICTION_SCORERS: tuple[type, ...] = (_BaseScorer, _PassthroughScorer)
+except ImportError:  # pragma: no cover - other scikit-learn versions: no sharing
+    _PREDICTION_SCORERS = ()
+
 
 # ----------------------------------------------------------------------------- splits
 
@@ -522,7 +529,11 @@ def nested_cross_validate(
         ``groups`` is given, shuffled with ``random_state`` when it is not None (not
         shuffled otherwise, like scikit-learn). A splitter object is used as is.
     scoring : str or callable, default="f1"
-        One scorer, as in ``GridSearchCV`` (it selects and it reports).
+        One scorer, as in ``GridSearchCV`` (it selects and it reports). A callable
+        ``scorer(estimator, X, y)`` that is not a scikit-learn scorer (from
+        ``make_scorer`` or ``get_scorer``) gets the whole fitted pipeline and the raw
+        evaluation rows, as in ``GridSearchCV``; the shared upstream fits that make
+        this function fast then do not apply.
     n_jobs : int, default=None
         Workers for all fits (joblib; ``joblib.parallel_config(backend="dask")``
         sends them to a Dask cluster).
@@ -583,6 +594,13 @@ def nested_cross_validate(
         groups = check_groups(groups, n_samples)
     outer = _resolve_cv(outer_cv, y, groups, random_state, estimator, "outer_cv")
     inner = _resolve_cv(inner_cv, y, groups, random_state, estimator, "inner_cv")
+    if isinstance(scoring, (list, tuple, set, dict)):
+        raise ValueError(
+            f"scoring={scoring!r} names several scorers; nested_cross_validate selects "
+            "and reports with one, as GridSearchCV without refit=: pass one (e.g. "
+            "scoring='f1') and score the others on the estimators that "
+            "return_estimator=True gives."
+        )
     scorer = check_scoring(estimator, scoring=scoring)
     candidates = list(ParameterGrid(param_grid))
     if not candidates:
@@ -601,7 +619,10 @@ def nested_cross_validate(
     n_inner = [len(splits) for splits in inner_splits]
     scores = [np.empty((n_candidates, k)) for k in n_inner]
     fit_time = np.zeros(len(outer_splits))
-    final = _final_step(estimator)
+    # The shared-upstream path scores the final step on transformed rows: the same
+    # number as scoring the pipeline only for a scorer that reads predictions. Any
+    # other callable gets the whole pipeline and the raw rows, as in GridSearchCV.
+    final = _final_step(estimator) if isinstance(scorer, _PREDICTION_SCORERS) else None
 
     if final is None:
         jobs = [
