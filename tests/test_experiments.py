@@ -384,6 +384,40 @@ def test_group_split_with_a_given_splitter_runs_it_with_each_sample_its_own_pati
     assert res.leaky_scores.mean() > 0.95 and res.correct_scores.mean() < 0.75
 
 
+@pytest.mark.parametrize(
+    ("y", "scoring", "match"),
+    [
+        (
+            np.linspace(0, 1, 12),
+            "f1",
+            r"holds classification scores \(f1\), but y is "
+            r"continuous; pass a regression scorer such as scoring='r2'",
+        ),
+        (
+            np.arange(12) % 3,
+            "f1",
+            r"scores one class of a binary problem, but y has 3 "
+            r"classes \(0, 1, 2\); .* scoring='f1_macro'",
+        ),
+        (
+            np.tile(["none", "recurrence"], 6),
+            "average_precision",
+            r"scores the class "
+            r"labelled 1, .* e.g. y = \(y == 'recurrence'\).astype\(int\)\.",
+        ),
+    ],
+)
+def test_a_scorer_that_does_not_fit_the_target_is_refused_before_any_fit(y, scoring, match):
+    from sklearn.linear_model import Ridge
+
+    X = np.random.default_rng(0).normal(size=(12, 2))
+    model = Ridge() if y.dtype.kind == "f" else DecisionTreeClassifier()
+    pipe = make_pipeline(StandardScaler(), model)
+    with pytest.raises(ValueError, match=match):
+        leakage_gap(pipe, X, y, pitfall="preprocessing", n_repeats=2, scoring=scoring,
+                    verbose=False)  # fmt: skip
+
+
 def test_non_pipeline_needs_group_split():
     X, y = np.zeros((12, 2)), np.tile([0, 1], 6)
     with pytest.raises(TypeError, match="estimator must be a Pipeline; got DecisionTreeClassifier"):

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.multiclass import type_of_target
 
 __all__ = [
     "check_batches",
@@ -180,16 +181,24 @@ def check_batches(
     )
 
 
-# scorers that score class 1 unless told otherwise (sklearn's default pos_label=1)
-_POSITIVE_CLASS_SCORERS = frozenset({"f1", "precision", "recall", "jaccard"})
+# scorers of one class of a binary problem: class 1 unless told otherwise (sklearn's
+# default pos_label=1); the first four also refuse more than two classes (average="binary")
+_BINARY_AVERAGE_SCORERS = frozenset({"f1", "precision", "recall", "jaccard"})
+_POSITIVE_CLASS_SCORERS = _BINARY_AVERAGE_SCORERS | {
+    "average_precision",
+    "neg_brier_score",
+    "d2_brier_score",
+}
 
 
 def check_positive_class(scoring: Any, y: Any) -> None:
-    """Refuse binary-scorer names that would look for a class 1 that ``y`` lacks.
+    """Refuse, before any fit, scorer names that do not fit the kind of target ``y`` is.
 
-    scikit-learn's ``"f1"``, ``"precision"``, ``"recall"`` and ``"jaccard"`` score the
-    class labelled 1; with labels such as ``"recurrence"`` / ``"none"`` every fold
-    fails deep inside the cross-validation. This says so before any fit, with the fix.
+    scikit-learn's ``"f1"``, ``"precision"``, ``"recall"``, ``"jaccard"``,
+    ``"average_precision"`` and the Brier scores score the class labelled 1 of a
+    binary problem: with labels such as ``"recurrence"`` / ``"none"``, a continuous
+    target, or (the first four) more than two classes, every fold fails deep inside
+    the cross-validation. This says so at once, with the fix.
 
     Examples
     --------
@@ -199,6 +208,10 @@ def check_positive_class(scoring: Any, y: Any) -> None:
     Traceback (most recent call last):
     ...
     ValueError: scoring='f1' scores the class labelled 1, but y's classes are ['event', 'none']; ...
+    >>> check_positive_class("f1", [0, 1, 2])
+    Traceback (most recent call last):
+    ...
+    ValueError: scoring='f1' scores one class of a binary problem, but y has 3 classes (0, 1, 2); ...
     """
     if isinstance(scoring, str):
         names = [scoring]
@@ -208,14 +221,39 @@ def check_positive_class(scoring: Any, y: Any) -> None:
         names = [value for value in scoring if isinstance(value, str)]
     else:
         return
-    if not _POSITIVE_CLASS_SCORERS.intersection(names):
+    binary_names = sorted(_POSITIVE_CLASS_SCORERS.intersection(names))
+    if not binary_names:
         return
+    kind = type_of_target(y)
+    if kind in ("continuous", "continuous-multioutput"):
+        raise ValueError(
+            f"scoring={scoring!r} holds classification scores ({', '.join(binary_names)}), "
+            "but y is continuous; pass a regression scorer such as scoring='r2' or "
+            "'neg_mean_absolute_error', or bin y into classes."
+        )
     classes = np.unique(np.asarray(y))
+    averaged = sorted(_BINARY_AVERAGE_SCORERS.intersection(names))
+    if len(classes) > 2 and averaged:
+        raise ValueError(
+            f"scoring={scoring!r} scores one class of a binary problem, but y has "
+            f"{len(classes)} classes ({describe_values(classes)}); pass an average over the "
+            f"classes, e.g. scoring='{averaged[0]}_macro' (or _weighted, _micro)."
+        )
     if len(classes) != 2 or any(label == 1 for label in classes.tolist()):
         return
+    positive = classes.tolist()[-1]
+    if averaged:
+        fix = (
+            "encode y as 0/1 with 1 for the event of interest, or pass a scorer for your "
+            f"positive class, e.g. scoring=make_scorer({averaged[0]}_score, "
+            f"pos_label={positive!r})"
+        )
+    else:
+        fix = (
+            "encode y as 0/1 with 1 for the event of interest, e.g. "
+            f"y = (y == {positive!r}).astype(int)"
+        )
     raise ValueError(
         f"scoring={scoring!r} scores the class labelled 1, but y's classes are "
-        f"{classes.tolist()}; encode y as 0/1 with 1 for the event of interest, or pass "
-        "a scorer for your positive class, e.g. "
-        f"scoring=make_scorer(f1_score, pos_label={classes.tolist()[-1]!r})."
+        f"{classes.tolist()}; {fix}."
     )
