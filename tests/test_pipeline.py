@@ -430,6 +430,9 @@ def test_guard_dataframe_with_strings_and_bad_on_leak():
         ValueError, match="on_leak='ignore' is not supported; use 'warn' or 'raise'"
     ):
         LeakageGuard(DummyClassifier(), on_leak="ignore").fit(frame, [0, 1, 0])
+    guard.set_params(on_leak="ignore")  # after fit: refused when the guard is used
+    with pytest.raises(ValueError, match="on_leak='ignore' is not supported"):
+        guard.predict(frame)
 
 
 _TRICKY_FLOATS = st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0, 0.5, np.inf, -np.inf, 2.0**60])

@@ -344,8 +344,7 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         >>> guard.fit_fingerprints_.shape
         (3,)
         """
-        if self.on_leak not in _ON_LEAK:
-            raise ValueError(f"on_leak={self.on_leak!r} is not supported; use 'warn' or 'raise'.")
+        self._check_on_leak()
         if _routing_enabled():
             fit_params = process_routing(self, "fit", **fit_params).estimator.fit
         self.estimator_, prints = _run_alongside(
@@ -406,9 +405,15 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         full = number_row_hashes(rows, candidates)
         return candidates[_in_sorted(self.fit_fingerprints_, full)]
 
+    def _check_on_leak(self) -> None:
+        # checked again at evaluation: set_params(on_leak=...) after fit must not slip by
+        if self.on_leak not in _ON_LEAK:
+            raise ValueError(f"on_leak={self.on_leak!r} is not supported; use 'warn' or 'raise'.")
+
     def _evaluate(self, method: str, X: Any, *args: Any, **params: Any) -> Any:
         """Call the estimator's ``method`` on ``X`` and report the rows of ``X`` seen in fit."""
         check_is_fitted(self, "fit_fingerprints_")
+        self._check_on_leak()
         call = getattr(self.estimator_, method)
         result, leaked = _run_alongside(
             self.find_leaks, X, lambda rows: call(rows, *args, **params)
