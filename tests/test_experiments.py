@@ -418,6 +418,28 @@ def test_a_scorer_that_does_not_fit_the_target_is_refused_before_any_fit(y, scor
                     verbose=False)  # fmt: skip
 
 
+def test_undefined_fold_scores_are_summed_up_in_one_warning():
+    import warnings
+
+    from sklearn.dummy import DummyClassifier
+
+    from pitfalls.exceptions import MetricWarning
+
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = noise_labels(60, 0.2, seed=1)
+    pipe = make_pipeline(StandardScaler(), DummyClassifier())  # never predicts a positive
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        leakage_gap(pipe, X, y, pitfall="preprocessing", n_repeats=4, scoring=["f1", "precision"],
+                    random_state=0, verbose=False)  # fmt: skip
+    assert [w.category for w in caught] == [MetricWarning]
+    assert str(caught[0].message).startswith(
+        "A score was undefined (no true or no predicted positive rows in the test fold) in 12 "
+        "of 12 folds of the leaky protocol and 12 of 12 of the correct one;"
+    )
+    assert caught[0].filename == __file__  # points at the call
+
+
 def test_non_pipeline_needs_group_split():
     X, y = np.zeros((12, 2)), np.tile([0, 1], 6)
     with pytest.raises(TypeError, match="estimator must be a Pipeline; got DecisionTreeClassifier"):

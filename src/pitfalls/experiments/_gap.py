@@ -6,11 +6,12 @@ import copy
 import numbers
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
@@ -23,7 +24,7 @@ from sklearn.utils.validation import _num_samples
 
 from .._fit_errors import fit_context
 from .._validation import check_groups, check_positive_class
-from ..exceptions import GroupLeakageError
+from ..exceptions import GroupLeakageError, MetricWarning
 from ..metrics import compare_runs
 from ..model_selection import StratifiedGroupKFold, check_group_disjoint
 from ..model_selection._nested import _lean_forest
@@ -199,6 +200,14 @@ def _seeded(estimator: Any, seed: int) -> Any:
     return estimator.set_params(**unset) if unset else estimator
 
 
+class _ProtocolScores(NamedTuple):
+    """One repeat of one protocol: mean fold score per metric, and undefined folds."""
+
+    scores: dict[str, float]
+    n_folds: int
+    n_undefined: int  # folds where scikit-learn found a score undefined (counted as 0)
+
+
 def _cv_scores(
     estimator: Any,
     X: Any,
@@ -208,9 +217,10 @@ def _cv_scores(
     scorer: Callable,
     fit_params: dict[str, Any],
     protocol: str,
-) -> dict[str, float]:
+) -> _ProtocolScores:
     """Mean fold score per metric: the single number a repeat reports."""
     per_fold: list[dict[str, float]] = []
+    n_undefined = 0
     n_samples = _num_samples(X)
     n_folds = splitter.get_n_splits(X, y, groups)
     for fold, (train, test) in enumerate(splitter.split(X, y, groups), start=1):
@@ -222,8 +232,54 @@ def _cv_scores(
         )
         with fit_context(where, y_train), _lean_forest(model):  # lean: same trees, faster
             model.fit(_safe_indexing(X, train), y_train, **params)
-        per_fold.append(scorer(model, _safe_indexing(X, test), _safe_indexing(y, test)))
-    return {metric: float(np.mean([fold[metric] for fold in per_fold])) for metric in per_fold[0]}
+        scores, undefined = _score_counting_undefined(
+            scorer, model, _safe_indexing(X, test), _safe_indexing(y, test)
+        )
+        per_fold.append(scores)
+        n_undefined += undefined
+    means = {metric: float(np.mean([fold[metric] for fold in per_fold])) for metric in per_fold[0]}
+    return _ProtocolScores(means, len(per_fold), n_undefined)
+
+
+def _score_counting_undefined(scorer: Callable, model: Any, X: Any, y: Any) -> tuple[dict, bool]:
+    """The fold's scores, and whether scikit-learn found one undefined.
+
+    Its UndefinedMetricWarning comes once per fold and metric (dozens of lines over 100
+    repeats); leakage_gap sums them up into one MetricWarning instead. Any other
+    warning is passed on unchanged.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scores = scorer(model, X, y)
+    undefined = False
+    for caught_warning in caught:
+        if issubclass(caught_warning.category, UndefinedMetricWarning):
+            undefined = True
+        else:
+            warnings.warn_explicit(
+                caught_warning.message,
+                caught_warning.category,
+                caught_warning.filename,
+                caught_warning.lineno,
+                source=caught_warning.source,
+            )
+    return scores, undefined
+
+
+def _warn_undefined(results: list[tuple[_ProtocolScores, _ProtocolScores]]) -> None:
+    leaky = sum(r[0].n_undefined for r in results), sum(r[0].n_folds for r in results)
+    correct = sum(r[1].n_undefined for r in results), sum(r[1].n_folds for r in results)
+    if not (leaky[0] or correct[0]):
+        return
+    warnings.warn(
+        f"A score was undefined (no true or no predicted positive rows in the test fold) "
+        f"in {leaky[0]} of {leaky[1]} folds of the leaky protocol and {correct[0]} of "
+        f"{correct[1]} of the correct one; scikit-learn counts it as 0.0 (its "
+        "UndefinedMetricWarnings are summed up here). With few positives per fold, use "
+        "fewer folds, or a score that stays defined such as 'balanced_accuracy'.",
+        MetricWarning,
+        stacklevel=3,
+    )
 
 
 def _fit_before_split(
@@ -278,7 +334,7 @@ def _one_repeat(
     scoring: Any,
     seed: int,
     fit_params: dict[str, Any],
-) -> tuple[dict[str, float], dict[str, float]]:
+) -> tuple[_ProtocolScores, _ProtocolScores]:
     pipe = _seeded(clone(estimator), seed)
     scorer = check_scoring(pipe, scoring=scoring)
     correct_cv = _splitter(cv, y, seed, group_aware=groups is not None)
@@ -472,8 +528,9 @@ def leakage_gap(
     outputs = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     results = list(_progress(outputs, n_repeats, f"leakage_gap[{pitfall}]", verbose))
 
-    leaky = {metric: np.array([r[0][metric] for r in results]) for metric in metrics}
-    correct = {metric: np.array([r[1][metric] for r in results]) for metric in metrics}
+    _warn_undefined(results)
+    leaky = {metric: np.array([r[0].scores[metric] for r in results]) for metric in metrics}
+    correct = {metric: np.array([r[1].scores[metric] for r in results]) for metric in metrics}
     comparison = compare_runs(leaky[metrics[0]], correct[metrics[0]])
     return LeakageGapResult(pitfall, metrics, leaky, correct, comparison, names)
 
