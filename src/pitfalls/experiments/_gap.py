@@ -473,6 +473,13 @@ def leakage_gap(
         Before any fit, when ``cv`` puts a patient on both sides of a fold of the
         correct protocol (a splitter that ignores ``groups``).
 
+    Warns
+    -----
+    MetricWarning
+        Once, when scikit-learn found a score undefined in some folds (no predicted
+        positive rows for precision, say) and counted it as 0.0: how many folds of each
+        protocol, in place of its one UndefinedMetricWarning per fold and metric.
+
     Examples
     --------
     Oversampling before the split puts copies of test rows into training:
