@@ -227,6 +227,21 @@ def test_progress_bar_and_plot(capsys):
         res.plot(metric="auc")
 
 
+def test_plot_of_a_secondary_metric_gives_that_metrics_inflation():
+    from pitfalls.metrics import compare_runs
+
+    leaky = {"accuracy": np.array([0.80, 0.82]), "f1": np.array([0.81, 0.79])}
+    correct = {"accuracy": np.array([0.78, 0.80]), "f1": np.array([0.70, 0.68])}
+    res = LeakageGapResult("oversampling", ["accuracy", "f1"], leaky, correct,
+                           compare_runs(leaky["accuracy"], correct["accuracy"]))  # fmt: skip
+    assert res.plot(metric="f1").get_title() == "Inflation +0.11"  # no test of f1: no z, p
+    assert res.plot().get_title().startswith("Inflation +0.02 (Wilcoxon z=")
+    assert res == res and res != LeakageGapResult(
+        res.pitfall, res.metrics, res.leaky, res.correct, res.comparison
+    )  # compared by identity (array fields), and hashable
+    assert len({res, res}) == 1
+
+
 def test_step_kinds():
     assert step_kind(AugmentationSampler(abs)) == "augmentation"
     assert step_kind(RandomOverSampler()) == "oversampling"
