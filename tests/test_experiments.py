@@ -342,13 +342,30 @@ def test_a_given_splitter_is_reshuffled_every_repeat(cv):
 
 
 def test_a_splitter_that_cannot_reshuffle_is_refused():
-    from sklearn.model_selection import LeaveOneGroupOut
+    from sklearn.model_selection import LeaveOneGroupOut, PredefinedSplit, TimeSeriesSplit
 
     X, y, groups = patient_cohort(n_patients=6, per_patient=2)
     pipe = make_pipeline(StandardScaler(), KNeighborsClassifier(n_neighbors=1))
-    with pytest.raises(ValueError, match=r"cv=LeaveOneGroupOut\(\) makes the same splits in every"):
+    with pytest.raises(
+        ValueError,
+        match=r"cv=LeaveOneGroupOut\(\) makes the same splits in "
+        r"every repeat, .* e.g. StratifiedGroupKFold\(5, shuffle=True\)",
+    ):
         leakage_gap(pipe, X, y, pitfall="group_split", groups=groups, cv=LeaveOneGroupOut(),
                     n_repeats=2, verbose=False)  # fmt: skip
+    # TimeSeriesSplit has shuffle and random_state attributes, and ignores both
+    ros = make_pipeline(RandomOverSampler(), KNeighborsClassifier(n_neighbors=1))
+    for cv, shown in [
+        (TimeSeriesSplit(3), r"TimeSeriesSplit\(gap=0, max_train_size=None, n_splits=3, "
+         r"test_size=None\)"),
+        (PredefinedSplit(np.tile([-1, 0, 1, 10], 3)), r"PredefinedSplit\(\.\.\.\)"),
+    ]:  # fmt: skip
+        with pytest.raises(
+            ValueError,
+            match=rf"cv={shown} makes the same splits in every "
+            r"repeat, .* e.g. StratifiedKFold\(5, shuffle=True\)",
+        ):
+            leakage_gap(ros, X, y, pitfall="oversampling", cv=cv, n_repeats=2, verbose=False)
 
 
 def test_a_splitter_that_ignores_groups_is_refused_before_any_fit():
@@ -367,8 +384,9 @@ def test_a_splitter_that_ignores_groups_is_refused_before_any_fit():
     pipe = make_pipeline(StandardScaler(), Counting(n_neighbors=1))
     with pytest.raises(
         GroupLeakageError,
-        match=r"cv=StratifiedKFold\(.*\) ignores groups: in "
-        r"fold 1 of the correct protocol .* StratifiedGroupKFold",
+        match=r"cv=StratifiedKFold\(.*\) ignores groups: fold 1 of the correct protocol "
+        r"has \d+ patient\(s\) on both sides \(.*\)\. Use a group-aware splitter such as "
+        r"StratifiedGroupKFold",
     ) as caught:
         leakage_gap(pipe, X, y, pitfall="group_split", groups=groups,
                     cv=StratifiedKFold(3, shuffle=True), n_repeats=2, verbose=False)  # fmt: skip

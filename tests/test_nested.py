@@ -177,6 +177,36 @@ def test_a_callable_scorer_gets_the_whole_pipeline_and_raw_rows_as_in_grid_searc
     assert_same(result, (np.array(scores), best, means))
 
 
+def test_splitters_that_cannot_keep_patients_apart_are_refused_before_any_fit(data):
+    from sklearn.model_selection import GroupKFold
+
+    from pitfalls.exceptions import GroupLeakageError
+
+    X, y, groups = data
+    grid = {"max_depth": [1]}
+    with pytest.raises(
+        GroupLeakageError,
+        match=r"outer_cv=StratifiedKFold\(.*\) ignores "
+        r"groups: fold 1 of the outer loop has \d+ patient\(s\) on both sides",
+    ):
+        nested_cross_validate(DecisionTreeClassifier(), X, y, groups=groups, param_grid=grid,
+                              outer_cv=StratifiedKFold(3))  # fmt: skip
+    with pytest.raises(
+        GroupLeakageError,
+        match=r"inner_cv=StratifiedKFold\(.*\) ignores "
+        r"groups: fold 1 of the inner loop of outer fold 1 has",
+    ):
+        nested_cross_validate(DecisionTreeClassifier(), X, y, groups=groups, param_grid=grid,
+                              inner_cv=StratifiedKFold(3))  # fmt: skip
+    with pytest.raises(
+        ValueError,
+        match=r"outer_cv=GroupKFold\(.*\) splits by patient, but "
+        r"groups=None; pass groups",
+    ):
+        nested_cross_validate(DecisionTreeClassifier(), X, y, param_grid=grid,
+                              outer_cv=GroupKFold(3))  # fmt: skip
+
+
 def test_several_scorers_are_refused_with_the_fix(data):
     X, y, _ = data
     with pytest.raises(

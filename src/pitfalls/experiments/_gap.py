@@ -17,16 +17,16 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.utils import _safe_indexing, check_random_state, indexable
-from sklearn.utils.metadata_routing import get_routing_for_object
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _num_samples
 
 from .._fit_errors import fit_context
 from .._validation import check_groups, check_positive_class
-from ..exceptions import GroupLeakageError, MetricWarning
+from ..exceptions import MetricWarning
 from ..metrics import compare_runs
-from ..model_selection import StratifiedGroupKFold, check_group_disjoint
+from ..model_selection import StratifiedGroupKFold
+from ..model_selection._check import describe_splitter, split_by_group_checked
 from ..model_selection._nested import _lean_forest
 from ..pipeline._provenance import index_sample_params, source_indices
 from ._result import LeakageGapResult
@@ -120,8 +120,9 @@ def _splitter(cv: Any, y: Any, seed: int, *, group_aware: bool) -> Any:
         return kind(n_splits, shuffle=True, random_state=seed)
     if isinstance(cv, str) or not hasattr(cv, "split"):
         raise TypeError(
-            f"cv={cv!r} is neither None, an int nor a splitter with a split() method; "
-            "pass the number of folds or a splitter such as StratifiedGroupKFold(3)."
+            f"{describe_splitter('cv', cv)} is neither None, an int nor a splitter with a "
+            "split() method; pass the number of folds or a splitter such as "
+            "StratifiedGroupKFold(3, shuffle=True)."
         )
     return _reseeded(cv, seed)
 
@@ -131,48 +132,54 @@ def _reseeded(cv: Any, seed: int) -> Any:
 
     Repeats of identical splits (a deterministic model on ``KFold(3)``) would be copies
     of one run, which the rank-sum test would count as independent: so a splitter that
-    can shuffle is shuffled, ``shuffle=False`` included, and one that cannot is refused.
+    can shuffle is shuffled, ``shuffle=False`` included (:func:`_check_splits` refuses
+    one that cannot).
     """
     splitter = copy.deepcopy(cv)
-    if hasattr(splitter, "shuffle") and hasattr(splitter, "random_state"):
+    if hasattr(splitter, "shuffle"):
         splitter.shuffle = True
+    if hasattr(splitter, "random_state"):  # ShuffleSplit and the Repeated* k-folds too
         splitter.random_state = seed
-    elif hasattr(splitter, "random_state"):  # ShuffleSplit, the Repeated* k-folds
-        splitter.random_state = seed
-    else:
-        raise ValueError(
-            f"cv={cv!r} makes the same splits in every repeat, so the repeats would be "
-            "copies of one run and the rank-sum test would count them as independent. "
-            "Pass a splitter that reshuffles (one with a random_state, e.g. "
-            "StratifiedGroupKFold(5, shuffle=True) or GroupShuffleSplit(5)), or score "
-            "this one once with sklearn.model_selection.cross_validate."
-        )
     return splitter
 
 
-def _check_correct_splits(cv: Any, X: Any, y: Any, groups: Any, seed: int) -> None:
-    """Refuse, before any fit, a ``cv`` whose "correct" protocol would not be patient-level."""
-    splitter = _splitter(cv, y, seed, group_aware=groups is not None)
-    if groups is None:
-        if get_routing_for_object(splitter).consumes("split", ["groups"]):
-            raise ValueError(
-                f"cv={cv!r} splits by patient, but groups=None; pass groups (one patient "
-                "id per sample)."
-            )
-        return
-    with warnings.catch_warnings():  # scikit-learn's "groups ... ignored": said below
-        warnings.filterwarnings("ignore", message="The groups parameter is ignored")
-        folds = list(splitter.split(X, y, groups))
-    for fold, (train, test) in enumerate(folds, start=1):
-        try:
-            check_group_disjoint(groups, train, test)
-        except GroupLeakageError as err:
-            raise GroupLeakageError(
-                f"cv={cv!r} ignores groups: in fold {fold} of the correct protocol {err} "
-                "(a group-aware splitter: StratifiedGroupKFold(3, shuffle=True), "
-                "GroupShuffleSplit, RepeatedStratifiedGroupKFold).",
-                shared_groups=err.shared_groups,
-            ) from None
+def _check_splits(cv: Any, X: Any, y: Any, groups: Any, seed: int) -> None:
+    """Refuse, before any fit, a ``cv`` that cannot give independent, patient-level repeats.
+
+    Whether a splitter reshuffles is seen by running it with three seeds: attributes do
+    not tell (``TimeSeriesSplit`` has ``shuffle`` and ``random_state`` and ignores both).
+    """
+    described = describe_splitter("cv", cv)
+    given = cv is not None and not isinstance(cv, numbers.Integral)
+    folds = [
+        split_by_group_checked(
+            _splitter(cv, y, repeat_seed, group_aware=groups is not None),
+            X,
+            y,
+            groups,
+            described=described,
+            where="the correct protocol",
+        )
+        for repeat_seed in ((seed, seed + 1, seed + 2) if given else (seed,))
+    ]
+    if given and all(_same_folds(folds[0], other) for other in folds[1:]):
+        examples = (
+            "StratifiedKFold(5, shuffle=True) or ShuffleSplit(5)"
+            if groups is None
+            else "StratifiedGroupKFold(5, shuffle=True) or GroupShuffleSplit(5)"
+        )
+        raise ValueError(
+            f"{described} makes the same splits in every repeat, so the repeats would be "
+            "copies of one run and the rank-sum test would count them as independent. "
+            f"Pass a splitter that reshuffles, e.g. {examples}, or score this one once "
+            "with sklearn.model_selection.cross_validate."
+        )
+
+
+def _same_folds(a: list, b: list) -> bool:
+    return len(a) == len(b) and all(
+        np.array_equal(test_a, test_b) for (_, test_a), (_, test_b) in zip(a, b, strict=True)
+    )
 
 
 def _sample_level(cv: Any, y: Any, seed: int, n_samples: int) -> tuple[Any, np.ndarray | None]:
@@ -525,7 +532,7 @@ def leakage_gap(
     metrics, scoring_arg = _normalise_scoring(scoring)
 
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=n_repeats)
-    _check_correct_splits(cv, X, y, groups, int(seeds[0]))
+    _check_splits(cv, X, y, groups, int(seeds[0]))
     jobs = (
         delayed(_one_repeat)(
             estimator, X, y, groups, pitfall, names, cv, scoring_arg, int(seed), fit_params or {}

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.utils.metadata_routing import get_routing_for_object
 
 from .._validation import check_groups, describe_values
 from ..exceptions import GroupLeakageError
 from ._assign import encode
 
-__all__ = ["check_group_disjoint"]
+__all__ = ["check_group_disjoint", "describe_splitter", "split_by_group_checked"]
 
 
 def _as_indices(index_array: Any, n_samples: int, position: int) -> np.ndarray:
@@ -97,15 +100,7 @@ def check_group_disjoint(groups: Any, *index_arrays: Any) -> None:
             f"check_group_disjoint needs at least two index arrays (e.g. train and test); "
             f"got {len(index_arrays)}."
         )
-    groups = check_groups(groups)
-    codes, uniques = encode(groups)
-    splits_holding = np.zeros(uniques.size, dtype=np.intp)
-    for position, index_array in enumerate(index_arrays):
-        indices = _as_indices(index_array, groups.shape[0], position)
-        present = np.zeros(uniques.size, dtype=bool)
-        present[codes[indices]] = True
-        splits_holding += present
-    shared = uniques[splits_holding > 1]
+    shared = _shared_groups(check_groups(groups), index_arrays)
     if shared.size:
         raise GroupLeakageError(
             f"{shared.size} group(s) have samples in more than one split: "
@@ -114,3 +109,71 @@ def check_group_disjoint(groups: Any, *index_arrays: Any) -> None:
             "that each patient is on one side only.",
             shared_groups=shared.tolist(),
         )
+
+
+def _shared_groups(groups: np.ndarray, index_arrays: Sequence[Any]) -> np.ndarray:
+    """The groups with samples in more than one of ``index_arrays``."""
+    codes, uniques = encode(groups)
+    splits_holding = np.zeros(uniques.size, dtype=np.intp)
+    for position, index_array in enumerate(index_arrays):
+        indices = _as_indices(index_array, groups.shape[0], position)
+        present = np.zeros(uniques.size, dtype=bool)
+        present[codes[indices]] = True
+        splits_holding += present
+    return uniques[splits_holding > 1]
+
+
+def describe_splitter(name: str, cv: Any) -> str:
+    """``name=repr(cv)`` for error messages, short even for a splitter holding arrays."""
+    text = repr(cv)
+    if len(text) > 80:
+        text = f"{type(cv).__name__}(...)"
+    return f"{name}={text}"
+
+
+def split_by_group_checked(
+    splitter: Any, X: Any, y: Any, groups: Any, *, described: str, where: str
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``list(splitter.split(X, y, groups))``, refused when it cannot keep patients apart.
+
+    With ``groups``, every fold is checked to be patient-disjoint (a splitter that
+    ignores groups, such as ``StratifiedKFold``, fails here, before any fit); without
+    them, a splitter that needs groups gets this error instead of its own bare one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.model_selection import KFold
+    >>> from pitfalls.model_selection._check import split_by_group_checked
+    >>> X, groups = np.zeros((4, 1)), np.array(["a", "a", "b", "b"])
+    >>> split_by_group_checked(KFold(2), X, None, groups, described="cv=KFold(2)",
+    ...                        where="the outer loop")
+    [(array([2, 3]), array([0, 1])), (array([0, 1]), array([2, 3]))]
+    >>> split_by_group_checked(KFold(4), X, None, groups, described="cv=KFold(4)",
+    ...                        where="the outer loop")
+    Traceback (most recent call last):
+    ...
+    pitfalls.exceptions.GroupLeakageError: cv=KFold(4) ignores groups: fold 1 of the outer loop has 1 patient(s) on both sides ('a'). Use a group-aware splitter such as StratifiedGroupKFold(3, shuffle=True), GroupShuffleSplit or RepeatedStratifiedGroupKFold.
+    """
+    if groups is None:
+        if get_routing_for_object(splitter).consumes("split", ["groups"]):
+            raise ValueError(
+                f"{described} splits by patient, but groups=None; pass groups (one patient "
+                "id per sample)."
+            )
+        return list(splitter.split(X, y))
+    with warnings.catch_warnings():  # scikit-learn's "groups ... ignored": said below
+        warnings.filterwarnings("ignore", message="The groups parameter is ignored")
+        folds = list(splitter.split(X, y, groups))
+    groups = np.asarray(groups)
+    for fold, (train, test) in enumerate(folds, start=1):
+        shared = _shared_groups(groups, (train, test))
+        if shared.size:
+            raise GroupLeakageError(
+                f"{described} ignores groups: fold {fold} of {where} has {shared.size} "
+                f"patient(s) on both sides ({describe_values(shared)}). Use a group-aware "
+                "splitter such as StratifiedGroupKFold(3, shuffle=True), GroupShuffleSplit "
+                "or RepeatedStratifiedGroupKFold.",
+                shared_groups=shared.tolist(),
+            )
+    return folds

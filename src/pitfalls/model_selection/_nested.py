@@ -50,6 +50,7 @@ from sklearn.utils.validation import _num_samples
 
 from .._fit_errors import fit_context
 from .._validation import check_groups, check_positive_class
+from ._check import describe_splitter, split_by_group_checked
 from ._split import StratifiedGroupKFold
 
 __all__ = ["nested_cross_validate"]
@@ -83,8 +84,8 @@ def _resolve_cv(cv: Any, y: Any, groups: Any, random_state: Any, estimator: Any,
         return KFold(cv, shuffle=shuffle, random_state=seed)
     if isinstance(cv, str) or not hasattr(cv, "split"):
         raise TypeError(
-            f"{name}={cv!r} is neither an int nor a splitter with a split() method; pass "
-            "the number of folds or a splitter such as StratifiedGroupKFold(3)."
+            f"{describe_splitter(name, cv)} is neither an int nor a splitter with a split() "
+            "method; pass the number of folds or a splitter such as StratifiedGroupKFold(3)."
         )
     return cv
 
@@ -556,10 +557,14 @@ def nested_cross_validate(
     Raises
     ------
     ValueError
-        Before any fit, for a ``scoring`` that scores class 1 (``"f1"``,
-        ``"precision"``, ``"recall"``, ``"jaccard"``) when ``y`` has no class 1. An
-        error raised by a fit keeps its type and message and gains a note (Python
-        3.11+) naming the outer and inner fold, the parameters and the class counts.
+        Before any fit, for a ``scoring`` that does not fit ``y`` (``"f1"`` with no
+        class 1, with a continuous target or more than two classes), several scorers,
+        or a splitter that needs ``groups`` when none are given. An error raised by a
+        fit keeps its type and message and gains a note (Python 3.11+) naming the outer
+        and inner fold, the parameters and the class counts.
+    GroupLeakageError
+        Before any fit, when ``groups`` are given and a fold of either loop puts a
+        patient on both sides (a splitter that ignores groups).
 
     Notes
     -----
@@ -606,11 +611,19 @@ def nested_cross_validate(
     if not candidates:
         raise ValueError("param_grid is empty; give at least one parameter value to search.")
 
-    outer_splits = list(outer.split(X, y, groups))
+    # with groups, every fold of both loops is checked patient-disjoint before any fit
+    outer_splits = split_by_group_checked(
+        outer, X, y, groups, described=describe_splitter("outer_cv", outer_cv),
+        where="the outer loop",
+    )  # fmt: skip
     inner_splits = []
-    for train, _ in outer_splits:
-        sub_groups = None if groups is None else groups[train]
-        local = inner.split(_safe_indexing(X, train), _safe_indexing(y, train), sub_groups)
+    for number, (train, _) in enumerate(outer_splits, start=1):
+        local = split_by_group_checked(
+            inner, _safe_indexing(X, train), _safe_indexing(y, train),
+            None if groups is None else groups[train],
+            described=describe_splitter("inner_cv", inner_cv),
+            where=f"the inner loop of outer fold {number}",
+        )  # fmt: skip
         # inner indices are relative to the outer training set: map them back to X
         inner_splits.append([(train[tr], train[te]) for tr, te in local])
 
