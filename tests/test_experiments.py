@@ -533,7 +533,6 @@ def test_fit_params_reach_an_inner_group_search_in_both_protocols():
         ("feature_selection", ("variancethreshold", "standardscaler", "rfe")),
         # the selector is another kind: it stays; nothing plain precedes the sampler
         ("oversampling", ("randomoversampler",)),
-        ("preprocessing", ("standardscaler",)),
     ],
 )
 def test_default_hoisting_keeps_the_pipeline_order(pitfall, expected):
@@ -550,3 +549,53 @@ def test_default_hoisting_keeps_the_pipeline_order(pitfall, expected):
         LogisticRegression(),
     )
     assert _hoisted_steps(pipe, pitfall, None) == expected
+
+
+def test_transformers_never_overtake_each_other_when_hoisted():
+    from sklearn.decomposition import PCA
+    from sklearn.feature_selection import VarianceThreshold
+
+    from pitfalls.experiments._gap import _hoisted_steps
+
+    # preprocessing: the scaler moves; PCA, after the kept selector, stays behind it
+    pipe = make_pipeline(StandardScaler(), SelectKBest(k=5), PCA(2), LogisticRegression())
+    assert _hoisted_steps(pipe, "preprocessing", None) == ("standardscaler",)
+    with pytest.raises(
+        ValueError,
+        match=r"steps=\['pca'\] would move 'pca' ahead of 'standardscaler', which the "
+        r"pipeline applies before it: .* Name 'standardscaler' too, or leave 'pca' out\.",
+    ):
+        _hoisted_steps(pipe, "preprocessing", ["pca"])
+    with pytest.raises(ValueError, match=r"would move 'pca' ahead of 'selectkbest'"):
+        _hoisted_steps(pipe, "preprocessing", ["standardscaler", "pca"])
+    assert _hoisted_steps(pipe, "preprocessing", ["selectkbest", "pca", "standardscaler"]) == (
+        "standardscaler", "selectkbest", "pca",
+    )  # fmt: skip
+    blocked = make_pipeline(VarianceThreshold(), StandardScaler(), LogisticRegression())
+    with pytest.raises(
+        ValueError,
+        match=r"The pipeline's preprocessing step\(s\) "
+        r"\['standardscaler'\] come after 'variancethreshold', which stays",
+    ):
+        _hoisted_steps(blocked, "preprocessing", None)
+    # samplers may move past transformers (they act on training rows only)
+    sampled = make_pipeline(SelectKBest(k=2), RandomOverSampler(), LogisticRegression())
+    assert _hoisted_steps(sampled, "oversampling", None) == ("randomoversampler",)
+    assert _hoisted_steps(sampled, "oversampling", ["randomoversampler"]) == ("randomoversampler",)
+
+
+def test_passthrough_steps_are_not_steps_to_hoist():
+    from sklearn.pipeline import Pipeline as SkPipeline
+
+    from pitfalls.experiments._gap import _hoisted_steps
+
+    pipe = SkPipeline(
+        [("sc", StandardScaler()), ("skip", "passthrough"), ("lr", LogisticRegression())]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"steps=\['skip'\] must name intermediate steps of "
+        r"the pipeline; its intermediate steps are \['sc'\]",
+    ):
+        _hoisted_steps(pipe, "preprocessing", ["skip"])
+    assert _hoisted_steps(pipe, "preprocessing", None) == ("sc",)

@@ -70,7 +70,11 @@ def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) ->
             f"be a Pipeline; got {type(estimator).__name__}. Build it with "
             "pitfalls.pipeline.make_pipeline(..., model)."
         )
-    intermediate = [(name, step) for name, step in estimator.steps[:-1] if step is not None]
+    intermediate = [
+        (name, step)
+        for name, step in estimator.steps[:-1]
+        if step is not None and not (isinstance(step, str) and step == "passthrough")
+    ]
     names = [name for name, _ in intermediate]
     if steps is not None:
         chosen = [steps] if isinstance(steps, str) else list(steps)
@@ -80,25 +84,77 @@ def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) ->
                 f"steps={chosen!r} must name intermediate steps of the pipeline; "
                 f"its intermediate steps are {names}."
             )
-        return tuple(name for name in names if name in chosen)  # pipeline order
+        hoisted = tuple(name for name in names if name in chosen)  # pipeline order
+        overtaken = _overtaken_transformer(intermediate, hoisted)
+        if overtaken is not None:
+            moved, kept = overtaken
+            raise ValueError(
+                f"steps={chosen!r} would move {moved!r} ahead of {kept!r}, which the "
+                "pipeline applies before it: the leaky protocol would then transform the "
+                f"data in another order than the pipeline does. Name {kept!r} too, or leave "
+                f"{moved!r} out."
+            )
+        return hoisted
     kinds = [step_kind(step) for _, step in intermediate]
     last = max((i for i, kind in enumerate(kinds) if kind == pitfall), default=-1)
     # Plain preprocessing placed before the last step of the kind comes along: moving a
     # selector ahead of the scaler it was fitted after would change the pipeline, not
-    # just where it is fitted. Steps of the other leakage kinds stay behind.
-    detected = tuple(
-        name
-        for i, name in enumerate(names)
-        if kinds[i] == pitfall or (kinds[i] == "preprocessing" and i < last)
-    )
-    if last < 0:
-        found = ", ".join(f"{name!r} ({kind})" for name, kind in zip(names, kinds, strict=True))
+    # just where it is fitted. Steps of the other leakage kinds stay behind; so does
+    # every transformer after one that stays (PCA after a selector, for "preprocessing").
+    detected: list[str] = []
+    blocked: list[str] = []
+    first_kept: str | None = None  # the first transformer left in the cross-validation
+    for i, (name, step) in enumerate(intermediate[: last + 1]):
+        moves = kinds[i] == pitfall or (kinds[i] == "preprocessing" and i < last)
+        if moves and first_kept is not None and _is_transformer(step):
+            blocked.append(name)
+        elif moves:
+            detected.append(name)
+        elif _is_transformer(step):
+            first_kept = first_kept or name
+    if any(kinds[names.index(name)] == pitfall for name in detected):
+        return tuple(detected)
+    if last >= 0:
         raise ValueError(
-            f"The pipeline has no {pitfall.replace('_', ' ')} step to fit before the split "
-            f"(intermediate steps: {found or 'none'}); pass steps=[...] naming the steps "
-            "to move before the split."
+            f"The pipeline's {pitfall.replace('_', ' ')} step(s) {blocked} come after "
+            f"{first_kept!r}, which stays in the cross-validated part: moving them before "
+            "the split would change the pipeline, not just where it is fitted. Pass "
+            f"steps=[...] naming {first_kept!r} too, to move them together."
         )
-    return detected
+    found = ", ".join(
+        f"{name!r} ({kind or 'not a leakage step'})"
+        for name, kind in zip(names, kinds, strict=True)
+    )
+    raise ValueError(
+        f"The pipeline has no {pitfall.replace('_', ' ')} step to fit before the split "
+        f"(intermediate steps: {found or 'none'}); pass steps=[...] naming the steps to "
+        "move before the split."
+    )
+
+
+def _is_transformer(step: Any) -> bool:
+    """A step applied at prediction time too (samplers act in fit only)."""
+    return not hasattr(step, "fit_resample")
+
+
+def _overtaken_transformer(
+    intermediate: list[tuple[str, Any]], hoisted: tuple[str, ...]
+) -> tuple[str, str] | None:
+    """(moved, kept): a hoisted transformer that a kept transformer precedes, if any.
+
+    Samplers may move (they act on the training rows only, as in the paper's protocol
+    G, oversampling left in the cross-validation); transformers may not overtake each
+    other, or the leaky protocol would predict through another chain of transforms.
+    """
+    first_kept = None
+    for name, step in intermediate:
+        if not _is_transformer(step):
+            continue
+        if name not in hoisted:
+            first_kept = first_kept or name
+        elif first_kept is not None:
+            return name, first_kept
+    return None
 
 
 # ------------------------------------------------------------------------ splitters
@@ -433,7 +489,13 @@ def leakage_gap(
         ``"preprocessing"``), together with the plain preprocessing steps (scalers,
         imputers) placed before the last of them, so that e.g. ``RFE(SVC())`` still
         sees the scaled features it sees in the pipeline. Samplers and selectors of
-        another kind stay in the cross-validated part.
+        another kind stay in the cross-validated part. Transformers never overtake each
+        other: one that follows a transformer left in the cross-validation stays there
+        too (``scaler -> SelectKBest -> PCA`` hoists only the scaler for
+        ``"preprocessing"``), and ``steps`` that would move one ahead of another are
+        refused. Samplers may move past transformers: they act on training rows only
+        (as oversampling stays in the cross-validation in the paper's model G), but
+        SMOTE then interpolates in the space of the steps around it.
     cv : int or splitter, default=None
         None: 3-fold stratified (the paper's outer CV), group-aware when ``groups`` is
         given, reshuffled each repeat. An int changes the number of folds. A splitter
