@@ -599,3 +599,41 @@ def test_passthrough_steps_are_not_steps_to_hoist():
     ):
         _hoisted_steps(pipe, "preprocessing", ["skip"])
     assert _hoisted_steps(pipe, "preprocessing", None) == ("sc",)
+
+
+def test_a_fold_where_roc_auc_is_undefined_is_left_out_of_the_repeats_mean():
+    import warnings
+
+    from sklearn.model_selection import GroupShuffleSplit, StratifiedKFold
+
+    from pitfalls.exceptions import MetricWarning
+
+    X = np.random.default_rng(3).normal(size=(60, 3))
+    y = np.zeros(60, dtype=int)
+    y[[3, 17, 33, 51]] = 1  # 4 positives in 5 stratified folds: one fold has none
+    pipe = make_pipeline(RandomOverSampler(random_state=0), LogisticRegression())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = leakage_gap(pipe, X, y, pitfall="oversampling", cv=StratifiedKFold(5),
+                          scoring=["roc_auc", "accuracy"], n_repeats=3, random_state=0,
+                          verbose=False)  # fmt: skip
+    # the leaky protocol's test folds hold copies of positives: only the correct one lacks
+    (metric_warning,) = [w for w in caught if w.category is MetricWarning]
+    assert "in 0 of 15 folds of the leaky protocol and 3 of 15 of the correct one" in str(
+        metric_warning.message
+    )
+    # scikit-learn's own "least populated class" warning: once per repeat, not per check
+    assert sum("least populated class" in str(w.message) for w in caught) == 3
+    assert np.isfinite(res.leaky_scores).all() and np.isfinite(res.correct_scores).all()
+    assert "nan" not in res.summary().to_string()
+    # a test fold of one patient (one class) in every fold: nothing to compare
+    X, y, groups = patient_cohort(n_patients=12, per_patient=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricWarning)
+        with pytest.raises(
+            ValueError,
+            match=r"The score 'roc_auc' was undefined in every fold "
+            r"of 2 of 2 repeats .* Use fewer folds",
+        ):
+            leakage_gap(pipe, X, y, pitfall="group_split", groups=groups, scoring="roc_auc",
+                        cv=GroupShuffleSplit(2, test_size=1), n_repeats=2, verbose=False)  # fmt: skip

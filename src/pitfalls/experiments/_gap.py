@@ -207,17 +207,9 @@ def _check_splits(cv: Any, X: Any, y: Any, groups: Any, seed: int) -> None:
     """
     described = describe_splitter("cv", cv)
     given = cv is not None and not isinstance(cv, numbers.Integral)
-    folds = [
-        split_by_group_checked(
-            _splitter(cv, y, repeat_seed, group_aware=groups is not None),
-            X,
-            y,
-            groups,
-            described=described,
-            where="the correct protocol",
-        )
-        for repeat_seed in ((seed, seed + 1, seed + 2) if given else (seed,))
-    ]
+    with warnings.catch_warnings():  # the splitter's own warnings come again in the repeats
+        warnings.simplefilter("ignore")
+        folds = _trial_folds(cv, X, y, groups, seed, given, described)
     if given and all(_same_folds(folds[0], other) for other in folds[1:]):
         examples = (
             "StratifiedKFold(5, shuffle=True) or ShuffleSplit(5)"
@@ -230,6 +222,26 @@ def _check_splits(cv: Any, X: Any, y: Any, groups: Any, seed: int) -> None:
             f"Pass a splitter that reshuffles, e.g. {examples}, or score this one once "
             "with sklearn.model_selection.cross_validate."
         )
+
+
+def _trial_folds(
+    cv: Any, X: Any, y: Any, groups: Any, seed: int, given: bool, described: str
+) -> list[list]:
+    """The correct protocol's folds with the first repeat's seed, checked by patient.
+
+    A splitter of the user's also runs with two more seeds, to see whether it reshuffles.
+    """
+    return [
+        split_by_group_checked(
+            _splitter(cv, y, repeat_seed, group_aware=groups is not None),
+            X,
+            y,
+            groups,
+            described=described,
+            where="the correct protocol",
+        )
+        for repeat_seed in ((seed, seed + 1, seed + 2) if given else (seed,))
+    ]
 
 
 def _same_folds(a: list, b: list) -> bool:
@@ -300,8 +312,18 @@ def _cv_scores(
         )
         per_fold.append(scores)
         n_undefined += undefined
-    means = {metric: float(np.mean([fold[metric] for fold in per_fold])) for metric in per_fold[0]}
+    means = {metric: _mean_defined([fold[metric] for fold in per_fold]) for metric in per_fold[0]}
     return _ProtocolScores(means, len(per_fold), n_undefined)
+
+
+def _mean_defined(fold_scores: list[float]) -> float:
+    """Mean over the folds where the score is defined; NaN when it is defined in none.
+
+    ROC AUC, say, is NaN on a test fold with one class.
+    """
+    scores = np.asarray(fold_scores, dtype=float)
+    defined = scores[~np.isnan(scores)]
+    return float(defined.mean()) if defined.size else float("nan")
 
 
 def _score_counting_undefined(scorer: Callable, model: Any, X: Any, y: Any) -> tuple[dict, bool]:
@@ -337,7 +359,8 @@ def _warn_undefined(results: list[tuple[_ProtocolScores, _ProtocolScores]]) -> N
     warnings.warn(
         f"A score was undefined (no true or no predicted positive rows in the test fold) "
         f"in {leaky[0]} of {leaky[1]} folds of the leaky protocol and {correct[0]} of "
-        f"{correct[1]} of the correct one; scikit-learn counts it as 0.0 (its "
+        f"{correct[1]} of the correct one; scikit-learn scores it 0.0, or NaN (ROC AUC on "
+        "a fold with one class), which is left out of the repeat's mean (its "
         "UndefinedMetricWarnings are summed up here). With few positives per fold, use "
         "fewer folds, or a score that stays defined such as 'balanced_accuracy'.",
         MetricWarning,
@@ -466,8 +489,8 @@ def leakage_gap(
       fitted on training folds only, with group-aware splits when ``groups`` is given.
 
     Each repeat gives one score per protocol (the mean over folds, computed the same
-    way for both); the two lists are compared with the Wilcoxon rank-sum test
-    (:func:`pitfalls.metrics.compare_runs`).
+    way for both; a fold where the score is undefined, NaN, is left out); the two lists
+    are compared with the Wilcoxon rank-sum test (:func:`pitfalls.metrics.compare_runs`).
 
     Parameters
     ----------
@@ -607,6 +630,14 @@ def leakage_gap(
     _warn_undefined(results)
     leaky = {metric: np.array([r[0].scores[metric] for r in results]) for metric in metrics}
     correct = {metric: np.array([r[1].scores[metric] for r in results]) for metric in metrics}
+    undefined_repeats = np.isnan(leaky[metrics[0]]) | np.isnan(correct[metrics[0]])
+    if undefined_repeats.any():
+        raise ValueError(
+            f"The score {metrics[0]!r} was undefined in every fold of "
+            f"{int(undefined_repeats.sum())} of {n_repeats} repeats (NaN: a test fold with "
+            "one class, for ROC AUC), so those repeats have nothing to compare. Use fewer "
+            "folds, so that every test fold holds both classes, or another first scorer."
+        )
     comparison = compare_runs(leaky[metrics[0]], correct[metrics[0]])
     return LeakageGapResult(pitfall, metrics, leaky, correct, comparison, names)
 
