@@ -327,6 +327,34 @@ def test_augmenting_a_mixed_table_keeps_its_column_dtypes():
     assert pipe.predict(table.iloc[:3]).shape == (3,)
 
 
+def test_augmented_tables_keep_every_dtype_their_values_allow():
+    table = pd.DataFrame(
+        {
+            "i32": np.arange(6, dtype=np.int32),
+            "u8": np.arange(6, dtype=np.uint8),
+            "f32": np.arange(6, dtype=np.float32),
+            "Int64": pd.array([1, None, 3, 4, 5, 6], dtype="Int64"),
+            "boolean": pd.array([True, False, None, True, True, False], dtype="boolean"),
+            "site": pd.Categorical(list("abcabc")),
+        }
+    )
+    y = np.arange(6) % 2
+    same = AugmentationSampler(lambda x, rng: x).fit_resample(table, y)[0]
+    assert same.dtypes.to_dict() == table.dtypes.to_dict()
+    pd.testing.assert_frame_equal(same.iloc[6:].reset_index(drop=True), table)
+    numbers = table[["i32", "u8", "f32"]]  # one float64 row array goes through transform
+    shifted = AugmentationSampler(lambda x, rng: x + 0.5).fit_resample(numbers, y)[0]
+    # +0.5 does not fit the integer columns: they become float; float32 holds it exactly
+    assert shifted.dtypes.astype(str).tolist() == ["float64", "float64", "float32"]
+    np.testing.assert_array_equal(shifted.iloc[6:].to_numpy(), numbers.to_numpy() + 0.5)
+    renamed = AugmentationSampler(
+        lambda x, rng: np.where(x == "a", "z", x), random_state=0
+    ).fit_resample(table[["site"]], y)[0]
+    # 'z' is no category: the column is kept as text, not cast to NaN
+    assert not isinstance(renamed["site"].dtype, pd.CategoricalDtype)
+    assert renamed["site"].iloc[6] == "z" and renamed["site"].notna().all()
+
+
 def test_augmentation_sampler_refuses_sparse_input_with_the_fix():
     from scipy import sparse
 

@@ -258,18 +258,33 @@ def _stacked_tables(X: pd.DataFrame, copies: list[np.ndarray]) -> pd.DataFrame:
     """``X`` followed by its augmented copies, each column keeping its dtype where it can.
 
     The copies' rows come back from ``transform`` as arrays (of objects when the table
-    mixes numbers and text); each column is re-inferred, and a categorical column gets
-    its categories back when the copies hold no new value. pandas then joins every
-    column at the dtype that holds both (an integer column with jitter added: float).
+    mixes numbers and text, of float64 when it mixes int32 and float32 columns): each
+    column gets its dtype back when its values survive the cast unchanged (an int32,
+    a nullable ``Int64``, a categorical column), else the dtype its values need (an
+    integer column with jitter added: float).
     """
     parts = [X.reset_index(drop=True)]
     for copy in copies:
         table = pd.DataFrame(copy, columns=X.columns).infer_objects()
-        for column, dtype in X.dtypes.items():
-            if (
-                isinstance(dtype, pd.CategoricalDtype)
-                and table[column].isin(dtype.categories).all()
-            ):
-                table[column] = table[column].astype(dtype)
+        for position, dtype in enumerate(X.dtypes):
+            table.isetitem(position, _restored(table.iloc[:, position], dtype))
         parts.append(table)
     return pd.concat(parts, ignore_index=True)
+
+
+def _restored(values: pd.Series, dtype: Any) -> pd.Series:
+    """``values`` cast back to ``dtype`` when the cast keeps every value, else unchanged."""
+    if values.dtype == dtype:
+        return values
+    if isinstance(dtype, pd.CategoricalDtype) and not values.dropna().isin(dtype.categories).all():
+        return values  # a value that is no category: casting would make it NaN
+    try:
+        cast = values.astype(dtype)
+    except (TypeError, ValueError):
+        return values
+    missing = values.isna().to_numpy()
+    if not np.array_equal(cast.isna().to_numpy(), missing):
+        return values
+    # compared as Python objects: pd.NA and masked dtypes never reach ==
+    same = cast.to_numpy(dtype=object)[~missing] == values.to_numpy(dtype=object)[~missing]
+    return cast if bool(np.all(same)) else values
