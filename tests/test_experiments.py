@@ -248,6 +248,29 @@ def test_step_kinds():
     assert step_kind(DecisionTreeClassifier()) is None
 
 
+def test_a_selector_inside_a_container_makes_it_a_selection_step():
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_union
+    from sklearn.pipeline import make_pipeline as sk_make_pipeline
+
+    from pitfalls.experiments._gap import _hoisted_steps
+
+    columns = make_column_transformer(
+        (sk_make_pipeline(StandardScaler(), SelectKBest(k=2)), [0, 1, 2, 3]),
+        remainder="passthrough",
+    )
+    union = make_union(StandardScaler(), SelectKBest(k=1))
+    assert step_kind(columns) == step_kind(union) == "feature_selection"
+    assert step_kind(make_union(StandardScaler(), StandardScaler())) == "preprocessing"
+    pipe = make_pipeline(StandardScaler(), columns, LogisticRegression())
+    assert _hoisted_steps(pipe, "feature_selection", None) == (
+        "standardscaler",
+        "columntransformer",
+    )
+    # preprocessing leakage does not silently include the selection inside the container
+    assert _hoisted_steps(pipe, "preprocessing", None) == ("standardscaler",)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [

@@ -50,17 +50,34 @@ def step_kind(step: Any) -> str | None:
     >>> from pitfalls.experiments._gap import step_kind
     >>> [step_kind(s) for s in (SMOTE(), SelectKBest(), StandardScaler())]
     ['oversampling', 'feature_selection', 'preprocessing']
+
+    A container (ColumnTransformer, FeatureUnion, Pipeline) holding a selector selects:
+
+    >>> from sklearn.compose import make_column_transformer
+    >>> step_kind(make_column_transformer((SelectKBest(k=2), [0, 1, 2]), remainder="drop"))
+    'feature_selection'
     """
     sampling_type = getattr(step, "_sampling_type", None)
     if sampling_type == "augmentation":
         return "augmentation"
     if hasattr(step, "fit_resample"):
         return "oversampling" if sampling_type == "over-sampling" else None
-    if isinstance(step, SelectorMixin):
-        return "feature_selection"
+    if isinstance(step, SelectorMixin) or any(
+        step_kind(part) == "feature_selection" for part in _parts(step)
+    ):
+        return "feature_selection"  # a selector, or a container holding one
     if hasattr(step, "transform"):
         return "preprocessing"
     return None
+
+
+def _parts(step: Any) -> list[Any]:
+    """The transformers inside a ColumnTransformer, a FeatureUnion or a Pipeline."""
+    for attribute in ("transformers", "transformer_list", "steps"):
+        members = getattr(step, attribute, None)
+        if isinstance(members, list):
+            return [member[1] for member in members if not isinstance(member[1], str)]
+    return []
 
 
 def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) -> tuple[str, ...]:
