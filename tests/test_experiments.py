@@ -250,8 +250,8 @@ def test_step_kinds():
 
 def test_a_selector_inside_a_container_makes_it_a_selection_step():
     from sklearn.compose import make_column_transformer
-    from sklearn.pipeline import make_union
     from sklearn.pipeline import make_pipeline as sk_make_pipeline
+    from sklearn.pipeline import make_union
 
     from pitfalls.experiments._gap import _hoisted_steps
 
