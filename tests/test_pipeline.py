@@ -184,6 +184,46 @@ def test_sparse_rows_get_the_sources_of_their_dense_rows_without_densifying():
     assert peak < X.shape[0] * X.shape[1] * 8 / 10  # a tenth of the dense input
 
 
+class _NoIndicesSampler:
+    """Stands for a sampler that does not say where its rows came from."""
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_source_rows_are_equal_rows_of_the_class_or_its_nearest(data):
+    from scipy import sparse
+
+    n_rows = data.draw(st.integers(2, 12))
+    n_columns = data.draw(st.integers(1, 4))
+    values = st.integers(-2, 2).map(float)  # few values: equal rows happen
+    X_in = data.draw(arrays(np.float64, (n_rows, n_columns), elements=values))
+    y_in = data.draw(arrays(np.int64, n_rows, elements=st.integers(0, 1)))
+    picks = data.draw(st.lists(st.integers(0, n_rows - 1), min_size=1, max_size=10))
+    mates = data.draw(st.lists(st.integers(0, n_rows - 1), min_size=len(picks),
+                               max_size=len(picks)))  # fmt: skip
+    steps = data.draw(arrays(np.float64, len(picks), elements=st.sampled_from([0.0, 0.3, 1.0])))
+    # SMOTE-like rows: from a row towards a row of the same class (itself when none)
+    mates = [m if y_in[m] == y_in[p] else p for p, m in zip(picks, mates, strict=True)]
+    X_out = X_in[picks] + steps[:, None] * (X_in[mates] - X_in[picks])
+    y_out = y_in[picks]
+    sources = source_indices(_NoIndicesSampler(), X_in, y_in, X_out, y_out)
+    assert (y_in[sources] == y_out).all()
+    for row, label, source in zip(X_out, y_out, sources, strict=True):
+        same_class = np.flatnonzero(y_in == label)
+        equal = same_class[(X_in[same_class] == row).all(axis=1)]
+        if equal.size:  # an equal row of its class: the first one
+            assert source == equal[0]
+        else:  # else the first of the nearest rows of its class
+            distances = np.linalg.norm(X_in[same_class] - row, axis=1)
+            nearest = same_class[np.isclose(distances, distances.min(), rtol=1e-9, atol=1e-12)]
+            assert source == nearest[0] or len(nearest) > 4  # ties beyond 4: any of them
+            assert source in nearest
+    as_sparse = source_indices(
+        _NoIndicesSampler(), sparse.csr_matrix(X_in), y_in, sparse.csr_matrix(X_out), y_out
+    )
+    np.testing.assert_array_equal(as_sparse, sources)
+
+
 def test_chained_samplers_compose_indices():
     X, y, groups = _imbalanced()
     pipe = make_pipeline(

@@ -12,8 +12,8 @@ The rule, in order:
    compared by their fingerprints, numbers as float64, so this works on arrays of any
    dimension, SciPy sparse rows (from their stored values) and tables of any dtypes;
 3. otherwise (a synthetic row: SMOTE, ADASYN, cluster centroids) the row comes from its
-   nearest input row of the same class, by Euclidean distance over the numeric columns
-   (sparse rows stay sparse). A SMOTE row lies on the segment between a seed sample and
+   nearest input row of the same class (the first of equally near ones), by Euclidean
+   distance over the numeric columns (sparse rows stay sparse). A SMOTE row lies on the segment between a seed sample and
    one of its neighbours, so this is whichever of the two it lies closer to. SMOTENC
    interpolates the numeric columns the same way but gives the categorical ones the
    neighbours' most common value, so categories are left out of the distance; only a
@@ -141,9 +141,9 @@ def _as_table(X: Any) -> pd.DataFrame:
 def _nearest_same_class(
     rows_in: Any, y_in: Any, rows_new: Any, y_out: Any, new_positions: np.ndarray
 ) -> np.ndarray:
-    found = np.empty(rows_new.shape[0], dtype=np.intp)
     if y_in is None or y_out is None:
-        return NearestNeighbors(n_neighbors=1).fit(rows_in).kneighbors(rows_new)[1][:, 0]
+        return _first_nearest(rows_in, rows_new)
+    found = np.empty(rows_new.shape[0], dtype=np.intp)
     y_in_arr = np.asarray(y_in)
     y_new = np.asarray(y_out)[new_positions]
     for label in np.unique(y_new):
@@ -151,9 +151,22 @@ def _nearest_same_class(
         if candidates.size == 0:  # a class the sampler invented: fall back to all rows
             candidates = np.arange(rows_in.shape[0])
         wanted = y_new == label
-        nearest = NearestNeighbors(n_neighbors=1).fit(rows_in[candidates])
-        found[wanted] = candidates[nearest.kneighbors(rows_new[wanted])[1][:, 0]]
+        found[wanted] = candidates[_first_nearest(rows_in[candidates], rows_new[wanted])]
     return found
+
+
+# Equally near rows (to rounding) are told apart by their order, not by how the search
+# happened to visit them: dense and sparse rows then get the same sources.
+_TIE_NEIGHBOURS = 4
+
+
+def _first_nearest(reference: Any, queries: Any) -> np.ndarray:
+    """For each query row, the first of the reference rows nearest to it."""
+    n_neighbours = min(_TIE_NEIGHBOURS, reference.shape[0])
+    search = NearestNeighbors(n_neighbors=n_neighbours).fit(reference)
+    distances, positions = search.kneighbors(queries)
+    tied = distances <= distances[:, :1] * (1 + 1e-9) + 1e-12
+    return np.where(tied, positions, np.iinfo(np.intp).max).min(axis=1)
 
 
 def index_sample_params(params: Any, indices: np.ndarray, n_samples: int) -> Any:
