@@ -297,7 +297,7 @@ class _ProtocolScores(NamedTuple):
 
     scores: dict[str, float]
     n_folds: int
-    n_undefined: int  # folds where scikit-learn found a score undefined (counted as 0)
+    n_undefined: int  # folds where scikit-learn found a score undefined (0.0 or NaN)
 
 
 def _cv_scores(
@@ -343,12 +343,17 @@ def _mean_defined(fold_scores: list[float]) -> float:
     return float(defined.mean()) if defined.size else float("nan")
 
 
+_PASSED_ON: dict = {}  # warnings re-issued by _score_counting_undefined, as shown once
+
+
 def _score_counting_undefined(scorer: Callable, model: Any, X: Any, y: Any) -> tuple[dict, bool]:
     """The fold's scores, and whether scikit-learn found one undefined.
 
     Its UndefinedMetricWarning comes once per fold and metric (dozens of lines over 100
     repeats); leakage_gap sums them up into one MetricWarning instead. Any other
-    warning is passed on unchanged.
+    warning is passed on, shown once per place as Python's default filter does.
+    (``catch_warnings`` is process-wide: repeats run in processes or in turn, as
+    joblib's default backend runs them.)
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -363,6 +368,7 @@ def _score_counting_undefined(scorer: Callable, model: Any, X: Any, y: Any) -> t
                 caught_warning.category,
                 caught_warning.filename,
                 caught_warning.lineno,
+                registry=_PASSED_ON,
                 source=caught_warning.source,
             )
     return scores, undefined
