@@ -660,3 +660,19 @@ def test_a_fold_where_roc_auc_is_undefined_is_left_out_of_the_repeats_mean():
         ):
             leakage_gap(pipe, X, y, pitfall="group_split", groups=groups, scoring="roc_auc",
                         cv=GroupShuffleSplit(2, test_size=1), n_repeats=2, verbose=False)  # fmt: skip
+
+
+def test_an_error_while_scoring_says_which_protocol_and_fold():
+    from pitfalls.exceptions import LeakageError
+    from pitfalls.pipeline import LeakageGuard
+
+    rng = np.random.default_rng(5)
+    X, y = rng.normal(size=(40, 3)), noise_labels(40, 0.3, seed=6)
+    guarded = LeakageGuard(DecisionTreeClassifier(random_state=0), on_leak="raise")
+    pipe = make_pipeline(RandomOverSampler(random_state=0), guarded)
+    with pytest.raises(LeakageError, match="were seen in fit") as caught:
+        leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, random_state=0,
+                    verbose=False)  # fmt: skip
+    assert caught.value.__notes__ == [
+        "leakage_gap: raised while scoring fold 1 of 3 of the leaky protocol."
+    ]

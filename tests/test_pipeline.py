@@ -265,6 +265,19 @@ def test_groups_follow_resampling_with_metadata_routing():
     assert len(pipe[-1].seen_groups_) == 24
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sampler", [RandomOverSampler(random_state=0), SMOTE(random_state=0)])
+def test_routing_on_without_metadata_fits_like_imblearn(sampler):
+    X, y, _ = _imbalanced(n_major=30, n_minor=10)
+    with sklearn.config_context(enable_metadata_routing=True):
+        ours = Pipeline([("sampler", sampler), ("lr", LogisticRegression())]).fit(X, y)
+        reference = ImbPipeline([("sampler", sampler), ("lr", LogisticRegression())]).fit(X, y)
+        scores = cross_val_score(Pipeline([("sampler", sampler), ("lr", LogisticRegression())]),
+                                 X, y, cv=3)  # fmt: skip
+    np.testing.assert_array_equal(ours[-1].coef_, reference[-1].coef_)
+    assert len(ours.sample_indices_) == 60 and scores.shape == (3,)
+
+
 def test_pipeline_predict_skips_samplers_and_matches_imblearn():
     X, y, _ = _imbalanced(n_major=30, n_minor=10)
 

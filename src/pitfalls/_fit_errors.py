@@ -30,6 +30,9 @@ _NEIGHBOUR_HINT = (
 def fit_context(where: str, y_train: Any) -> Iterator[None]:
     """Add a note saying ``where`` to any error raised in the block.
 
+    ``y_train``: the labels the block fits on, counted in the note (None: no counts,
+    for a block that scores).
+
     Examples
     --------
     >>> import numpy as np

@@ -324,9 +324,10 @@ def _cv_scores(
         )
         with fit_context(where, y_train), _lean_forest(model):  # lean: same trees, faster
             model.fit(_safe_indexing(X, train), y_train, **params)
-        scores, undefined = _score_counting_undefined(
-            scorer, model, _safe_indexing(X, test), _safe_indexing(y, test)
-        )
+        with fit_context(where.replace("fitting", "scoring"), None):
+            scores, undefined = _score_counting_undefined(
+                scorer, model, _safe_indexing(X, test), _safe_indexing(y, test)
+            )
         per_fold.append(scores)
         n_undefined += undefined
     means = {metric: _mean_defined([fold[metric] for fold in per_fold]) for metric in per_fold[0]}

@@ -31,6 +31,8 @@ class AugmentationSampler(BaseEstimator):
         shape ``X.shape[1:]``) and a :class:`numpy.random.Generator`; it must return an
         array of the same shape. Any library works inside it (albumentations,
         torchvision, scipy.ndimage), as long as it draws its randomness from ``rng``.
+        In a ``Pipeline(..., memory=...)`` it must be picklable (a module-level
+        function or a ``functools.partial`` of one; joblib cannot hash a lambda).
     n_copies : int, default=1
         Augmented copies added per sample; the output holds ``(1 + n_copies) *
         n_samples`` rows: the originals first, then the first copy of every row, and

@@ -240,9 +240,14 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
     ``predict_log_proba``, ``decision_function`` and ``score`` first fingerprint their
     input and, when rows match, emit a :class:`~pitfalls.exceptions.LeakageWarning`
     (or raise :class:`~pitfalls.exceptions.LeakageError`) that says how many rows and
-    which positions. Rows seen in fit turn up in evaluation when oversampling or
-    augmentation ran before the split, or when a patient's identical samples were
-    spread across splits.
+    which positions. Rows seen in fit turn up in evaluation when oversampling ran
+    before the split, or when a patient's identical samples were spread across splits.
+
+    Exact copies only: an augmented twin (a flip, added noise) or a SMOTE row differs
+    in its values and is not flagged (``pitfalls audit`` looks for near-duplicates),
+    nor is a row stored in another precision (a float32 copy of float64 rows rounds to
+    other numbers). Rows compare by the bytes of their values read as float64: ``-0.0``
+    and ``0.0`` differ, a NaN matches the same NaN.
 
     Parameters
     ----------

@@ -27,7 +27,10 @@ class Pipeline(imb_pipeline.Pipeline):
     re-indexed to match, so a group-aware search at the end of the pipeline (for
     example ``GridSearchCV(..., cv=StratifiedGroupKFold())``) still sees each row's
     patient and stays patient-disjoint. This works with and without scikit-learn's
-    metadata routing.
+    metadata routing. "Per-sample" is scikit-learn's rule for cross-validation: an
+    array with one value per row of ``X``; a validation set passed as fit metadata
+    (``X_val``, ``y_val`` with ``transform_input``) that happens to have exactly as
+    many rows as ``X`` is re-indexed too, as ``cross_validate`` would slice it.
 
     A synthetic row takes the metadata of its source row: the sampler's
     ``sample_indices_`` when it has one, else an equal input row of its class, else the
@@ -132,7 +135,9 @@ class Pipeline(imb_pipeline.Pipeline):
 
         self.sample_indices_ = np.arange(n_samples) if origin is None else origin
         final_name = self.steps[-1][0]
-        if origin is not None and routed_params is not None and final_name in routed_params:
+        # with routing on and no metadata passed, routed_params is scikit-learn's
+        # EmptyRequest: no mapping (``in`` would loop forever on its __getitem__)
+        if origin is not None and isinstance(routed_params, dict) and final_name in routed_params:
             # fit / fit_transform / fit_predict / fit_resample read the final step's
             # params from this mapping after _fit returns: hand them the re-indexed ones.
             routed_params[final_name] = index_sample_params(
