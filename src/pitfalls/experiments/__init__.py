@@ -4,6 +4,7 @@
 a pipeline with the pitfall (oversampling, feature selection, augmentation or
 preprocessing fitted before the split, or samples of one patient on both sides) and
 without it, and compares the two score distributions with the Wilcoxon rank-sum test.
+``PITFALLS`` names the pitfalls it measures (the values of its ``pitfall`` argument).
 """
 
 from ._gap import PITFALLS, leakage_gap

@@ -500,7 +500,8 @@ def leakage_gap(
 ) -> LeakageGapResult:
     """Measure how much of a pipeline's score comes from a leakage pitfall (the paper's method).
 
-    Each repeat cross-validates the pipeline twice on the same reshuffled folds:
+    Each repeat cross-validates the pipeline twice, with folds reshuffled by the
+    repeat's seed (the same folds when the leaky protocol keeps the same rows):
 
     * **leaky** protocol: for ``"oversampling"``, ``"feature_selection"``,
       ``"augmentation"`` and ``"preprocessing"``, the named ``steps`` (by default the
@@ -535,7 +536,9 @@ def leakage_gap(
         :class:`~pitfalls.pipeline.AugmentationSampler`; any other transformer for
         ``"preprocessing"``), together with the plain preprocessing steps (scalers,
         imputers) placed before the last of them, so that e.g. ``RFE(SVC())`` still
-        sees the scaled features it sees in the pipeline. Samplers and selectors of
+        sees the scaled features it sees in the pipeline and SMOTE interpolates in
+        the same scaled space (pass ``steps=[...]`` to measure a step alone; the
+        scaler's own leak then stays out of the gap). Samplers and selectors of
         another kind stay in the cross-validated part. Transformers never overtake each
         other: one that follows a transformer left in the cross-validation stays there
         too (``scaler -> SelectKBest -> PCA`` hoists only the scaler for
@@ -544,12 +547,13 @@ def leakage_gap(
         (as oversampling stays in the cross-validation in the paper's model G), but
         SMOTE then interpolates in the space of the steps around it.
     cv : int or splitter, default=None
-        None: 3-fold stratified (the paper's outer CV), group-aware when ``groups`` is
+        None: 3-fold, stratified for class labels (the paper's outer CV), group-aware when ``groups`` is
         given, reshuffled each repeat. An int changes the number of folds. A splitter
         is reshuffled with each repeat's seed (``shuffle=False`` is overridden: repeats
         of identical splits are not independent runs); one that cannot reshuffle
-        (``LeaveOneGroupOut``) is refused. With ``groups``, every fold of the correct
-        protocol is checked to be patient-disjoint before any fit. For ``"group_split"``
+        (``LeaveOneGroupOut``, ``TimeSeriesSplit``) is refused. With ``groups``, the
+        first repeat's folds of the correct protocol are checked to be patient-disjoint
+        before any fit. For ``"group_split"``
         the leaky protocol runs the default's sample-level twin (stratified k-fold), or
         a given splitter with every sample as its own patient.
     n_repeats : int, default=100
@@ -579,12 +583,21 @@ def leakage_gap(
 
     Raises
     ------
+    TypeError
+        For an ``estimator`` that is not a Pipeline (except with ``"group_split"``), or
+        a ``cv`` that is neither None, an int nor a splitter.
     ValueError
-        Before any fit, for a ``scoring`` that scores class 1 (``"f1"``,
-        ``"precision"``, ``"recall"``, ``"jaccard"``) when ``y`` has no class 1, or a
-        ``cv`` that cannot reshuffle or needs ``groups`` that were not given. An
-        error raised by a fit inside a fold keeps its type and message and gains a note
-        (Python 3.11+) naming the protocol, the fold and its class counts.
+        Before any fit: an unknown ``pitfall``, ``n_repeats < 2``, ``steps`` that name
+        no intermediate step or would move a transformer ahead of another, a pipeline
+        with no step of the pitfall's kind, ``"group_split"`` without ``groups`` (or
+        with ``steps``), a ``scoring`` that does not fit ``y`` (``"f1"``,
+        ``"precision"``, ``"recall"``, ``"jaccard"``, ``"average_precision"`` or the
+        Brier scores with no class 1; the first four with a continuous target or more
+        than two classes), a ``cv`` that cannot reshuffle or needs ``groups`` that were
+        not given. After the repeats: a first scorer that was undefined (NaN) in every
+        fold of a repeat. An error raised by a fit or a scoring inside a fold keeps its
+        type and message and gains a note (Python 3.11+) naming the protocol and the
+        fold (and, for a fit, its class counts).
     GroupLeakageError
         Before any fit, when ``cv`` puts a patient on both sides of a fold of the
         correct protocol (a splitter that ignores ``groups``).

@@ -522,7 +522,8 @@ def nested_cross_validate(
         Targets.
     groups : array-like of shape (n_samples,), default=None
         Patient (group) id per sample; when given, integer ``outer_cv`` / ``inner_cv``
-        become :class:`StratifiedGroupKFold` and both levels split by patient.
+        become group-aware k-folds (:class:`StratifiedGroupKFold` for classifiers,
+        ``GroupKFold`` otherwise) and both levels split by patient.
     param_grid : dict or list of dicts
         As in ``GridSearchCV``; candidates in ``ParameterGrid`` order.
     outer_cv, inner_cv : int or splitter, default=3
@@ -551,8 +552,9 @@ def nested_cross_validate(
         dicts), ``best_score`` (mean inner score of the chosen candidate per fold),
         ``cv_results`` (per fold: ``params``, ``mean_test_score``,
         ``rank_test_score`` and ``split{k}_test_score`` as in ``GridSearchCV``),
-        ``fit_time`` and ``score_time`` (seconds per outer fold, summed over the fits
-        of that fold), and ``estimator`` (list) with ``return_estimator=True``.
+        ``fit_time`` (seconds per outer fold: the inner fits and their scoring, plus
+        the refit), ``score_time`` (seconds scoring the refitted model on the outer
+        test rows), and ``estimator`` (list) with ``return_estimator=True``.
 
     Raises
     ------

@@ -244,10 +244,11 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
     before the split, or when a patient's identical samples were spread across splits.
 
     Exact copies only: an augmented twin (a flip, added noise) or a SMOTE row differs
-    in its values and is not flagged (``pitfalls audit`` looks for near-duplicates),
-    nor is a row stored in another precision (a float32 copy of float64 rows rounds to
-    other numbers). Rows compare by the bytes of their values read as float64: ``-0.0``
-    and ``0.0`` differ, a NaN matches the same NaN.
+    in its values and is not flagged (``pitfalls audit`` looks for near-duplicates);
+    a float32 copy of float64 rows matches only where its values are exactly
+    representable in float32 (integers, pixel values). Rows compare by the bytes of
+    their values read as float64: ``-0.0`` and ``0.0`` differ, a NaN matches the same
+    NaN.
 
     Parameters
     ----------
@@ -263,7 +264,8 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
     fit_fingerprints_ : ndarray of uint64
         Sorted, unique fingerprints of the training rows: numbers compare as float64
         (an integer row matches the same row stored as floats; a SciPy sparse row,
-        hashed from its stored values without densifying, matches its dense form),
+        hashed from its stored values without densifying, matches its dense form
+        except where the dense row holds ``-0.0``),
         other tables cell by cell. Two different rows share a fingerprint with
         probability at most ``2**-32`` and about ``2**-63`` for most differences (see
         ``pitfalls.pipeline._hashing``).
@@ -295,8 +297,8 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
     estimator that writes into its input is called again on ``X`` itself once the
     guard's work is done. The fingerprints are always those of the rows as passed to
     ``fit``. On 100 000 x 50 rows the guard then adds 1-4% to the wall-clock time of a
-    single-threaded LogisticRegression fit and predict (about 0.05 s) and less than 3%
-    to a random forest or gradient boosting; its CPU time, 8 to 10 ms, is what it costs
+    single-threaded LogisticRegression fit and predict (about 0.05 s) and a few percent,
+    within run-to-run noise, to a random forest or gradient boosting; its CPU time, 8 to 10 ms, is what it costs
     where the estimator keeps every core busy (5-10% of a LogisticRegression using two
     BLAS threads); see ``benchmarks/bench_guard.py``.
 

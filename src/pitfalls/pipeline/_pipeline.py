@@ -40,7 +40,8 @@ class Pipeline(imb_pipeline.Pipeline):
     bookkeeping is free for samplers with ``sample_indices_`` (``RandomOverSampler``);
     for SMOTE-like samplers the nearest-row search costs about the sampler's own
     neighbour search times the imbalance ratio: negligible on cohorts of thousands of
-    rows, a few times SMOTE's own time on 100 000 rows (``benchmarks/bench_pipeline.py``).
+    rows, about 7 times imbalanced-learn's pipeline fit with SMOTE on 100 000 x 50
+    rows, 1 in 10 positive (``benchmarks/bench_pipeline.py``).
 
     Parameters
     ----------
