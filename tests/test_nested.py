@@ -11,12 +11,13 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_selection import RFE, SelectKBest, VarianceThreshold, f_classif
 from sklearn.metrics import check_scoring
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
+from pitfalls.exceptions import GroupLeakageError
 from pitfalls.model_selection import StratifiedGroupKFold, nested_cross_validate
 from pitfalls.model_selection._nested import _lean_forest
 from pitfalls.pipeline import Pipeline
@@ -177,34 +178,28 @@ def test_a_callable_scorer_gets_the_whole_pipeline_and_raw_rows_as_in_grid_searc
     assert_same(result, (np.array(scores), best, means))
 
 
-def test_splitters_that_cannot_keep_patients_apart_are_refused_before_any_fit(data):
-    from sklearn.model_selection import GroupKFold
-
-    from pitfalls.exceptions import GroupLeakageError
-
+@pytest.mark.parametrize(
+    ("with_groups", "splitters", "error", "match"),
+    [
+        (True, {"outer_cv": StratifiedKFold(3)}, GroupLeakageError,
+         r"outer_cv=StratifiedKFold\(.*\) ignores groups: fold 1 of the outer loop has \d+ "
+         r"patient\(s\) on both sides"),
+        (True, {"inner_cv": StratifiedKFold(3)}, GroupLeakageError,
+         r"inner_cv=StratifiedKFold\(.*\) ignores groups: fold 1 of the inner loop of outer "
+         r"fold 1 has"),
+        (False, {"outer_cv": GroupKFold(3)}, ValueError,
+         r"outer_cv=GroupKFold\(.*\) splits by patient, but groups=None; pass groups"),
+    ],
+)  # fmt: skip
+def test_splitters_that_cannot_keep_patients_apart_are_refused_before_any_fit(
+    data, with_groups, splitters, error, match
+):
     X, y, groups = data
-    grid = {"max_depth": [1]}
-    with pytest.raises(
-        GroupLeakageError,
-        match=r"outer_cv=StratifiedKFold\(.*\) ignores "
-        r"groups: fold 1 of the outer loop has \d+ patient\(s\) on both sides",
-    ):
-        nested_cross_validate(DecisionTreeClassifier(), X, y, groups=groups, param_grid=grid,
-                              outer_cv=StratifiedKFold(3))  # fmt: skip
-    with pytest.raises(
-        GroupLeakageError,
-        match=r"inner_cv=StratifiedKFold\(.*\) ignores "
-        r"groups: fold 1 of the inner loop of outer fold 1 has",
-    ):
-        nested_cross_validate(DecisionTreeClassifier(), X, y, groups=groups, param_grid=grid,
-                              inner_cv=StratifiedKFold(3))  # fmt: skip
-    with pytest.raises(
-        ValueError,
-        match=r"outer_cv=GroupKFold\(.*\) splits by patient, but "
-        r"groups=None; pass groups",
-    ):
-        nested_cross_validate(DecisionTreeClassifier(), X, y, param_grid=grid,
-                              outer_cv=GroupKFold(3))  # fmt: skip
+    with pytest.raises(error, match=match):
+        nested_cross_validate(
+            DecisionTreeClassifier(), X, y, groups=groups if with_groups else None,
+            param_grid={"max_depth": [1]}, **splitters,
+        )  # fmt: skip
 
 
 def test_several_scorers_are_refused_with_the_fix(data):
