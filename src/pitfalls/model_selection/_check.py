@@ -100,7 +100,7 @@ def check_group_disjoint(groups: Any, *index_arrays: Any) -> None:
             f"check_group_disjoint needs at least two index arrays (e.g. train and test); "
             f"got {len(index_arrays)}."
         )
-    shared = _shared_groups(check_groups(groups), index_arrays)
+    shared = _shared_groups(encode(check_groups(groups)), index_arrays)
     if shared.size:
         raise GroupLeakageError(
             f"{shared.size} group(s) have samples in more than one split: "
@@ -111,12 +111,17 @@ def check_group_disjoint(groups: Any, *index_arrays: Any) -> None:
         )
 
 
-def _shared_groups(groups: np.ndarray, index_arrays: Sequence[Any]) -> np.ndarray:
-    """The groups with samples in more than one of ``index_arrays``."""
-    codes, uniques = encode(groups)
+def _shared_groups(
+    encoded: tuple[np.ndarray, np.ndarray], index_arrays: Sequence[Any]
+) -> np.ndarray:
+    """The groups with samples in more than one of ``index_arrays``.
+
+    ``encoded``: ``encode(groups)``, the group code of each sample and the groups.
+    """
+    codes, uniques = encoded
     splits_holding = np.zeros(uniques.size, dtype=np.intp)
     for position, index_array in enumerate(index_arrays):
-        indices = _as_indices(index_array, groups.shape[0], position)
+        indices = _as_indices(index_array, codes.shape[0], position)
         present = np.zeros(uniques.size, dtype=bool)
         present[codes[indices]] = True
         splits_holding += present
@@ -165,9 +170,9 @@ def split_by_group_checked(
     with warnings.catch_warnings():  # scikit-learn's "groups ... ignored": said below
         warnings.filterwarnings("ignore", message="The groups parameter is ignored")
         folds = list(splitter.split(X, y, groups))
-    groups = np.asarray(groups)
+    encoded = encode(np.asarray(groups))  # once for all folds
     for fold, (train, test) in enumerate(folds, start=1):
-        shared = _shared_groups(groups, (train, test))
+        shared = _shared_groups(encoded, (train, test))
         if shared.size:
             raise GroupLeakageError(
                 f"{described} ignores groups: fold {fold} of {where} has {shared.size} "
