@@ -404,9 +404,7 @@ def _final_task(
     start = time.perf_counter()
     if "" in final_params:
         final = final_params.pop("")
-    model = _single_threaded(clone(final).set_params(**clone(final_params, safe=False)))
-    with fit_context(where, yt), _lean_forest(model):
-        model.fit(Xt, yt)
+    model = _fitted(final, final_params, Xt, yt, where)
     return float(scorer(model, Xv, yv)), time.perf_counter() - start
 
 
@@ -429,10 +427,14 @@ def _whole_task(
 
 def _fit_on(estimator: Any, params: dict, X: Any, y: Any, train: np.ndarray, where: str) -> Any:
     """A single-threaded clone of ``estimator`` with ``params``, fitted on rows ``train``."""
+    return _fitted(estimator, params, _safe_indexing(X, train), _safe_indexing(y, train), where)
+
+
+def _fitted(estimator: Any, params: dict, X_train: Any, y_train: Any, where: str) -> Any:
+    """A single-threaded clone of ``estimator`` with ``params``, fitted (lean forests, notes)."""
     model = _single_threaded(clone(estimator).set_params(**clone(params, safe=False)))
-    y_train = _safe_indexing(y, train)
     with fit_context(where, y_train), _lean_forest(model):
-        model.fit(_safe_indexing(X, train), y_train)
+        model.fit(X_train, y_train)
     return model
 
 
