@@ -516,3 +516,92 @@ def test_in_place_train_transform_does_not_accumulate_over_epochs():
         epochs=3, batch_size=4, validation_fraction=0, device="cpu", train_transform=double
     ).fit(X, [0, 1, 0, 1])
     assert set(seen) == {0.5} and X.max() == 0.5
+
+
+# ---------------------------------------------------------------- resume after a crash
+
+
+class _CrashAfter(torch.utils.data.Dataset):
+    """A dataset that raises after ``n`` item reads: a run killed in the middle of an epoch."""
+
+    def __init__(self, data, n):
+        self.data, self.left = data, n
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        self.left -= 1
+        if self.left < 0:
+            raise KeyboardInterrupt("killed")
+        return self.data[index]
+
+
+def _fit_toy(train, checkpoint, *, resume=False, lr_schedule=None, epochs=4):
+    torch.manual_seed(3)
+    return fit_classifier(
+        small_cnn(2, in_channels=1, width=4),
+        train,
+        _toy(n=8, seed=2),
+        epochs=epochs,
+        batch_size=8,
+        lr=0.01,
+        device="cpu",
+        checkpoint=checkpoint,
+        resume=resume,
+        lr_schedule=lr_schedule,
+        random_state=0,
+        verbose=False,
+    )
+
+
+@pytest.mark.parametrize("lr_schedule", [None, "onecycle"])
+def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, lr_schedule):
+    straight = _fit_toy(_toy(), tmp_path / "a.pt", lr_schedule=lr_schedule)
+    with pytest.raises(KeyboardInterrupt):  # killed in the third epoch (24 items per epoch)
+        _fit_toy(_CrashAfter(_toy(), 2 * 24 + 5), tmp_path / "b.pt", lr_schedule=lr_schedule)
+    assert torch.load(tmp_path / "b.pt.last", weights_only=False)["epoch"] == 1
+    resumed = _fit_toy(_toy(), tmp_path / "b.pt", resume=True, lr_schedule=lr_schedule)
+    pd_testing = pytest.importorskip("pandas").testing
+    pd_testing.assert_frame_equal(resumed.history, straight.history)
+    assert resumed.best_epoch == straight.best_epoch
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
+    # a finished run resumes to the same result without training again
+    again = _fit_toy(_CrashAfter(_toy(), 0), tmp_path / "b.pt", resume=True, lr_schedule=lr_schedule)
+    assert again.best_epoch == straight.best_epoch
+
+
+def test_resume_refuses_another_runs_state_and_needs_a_checkpoint(tmp_path):
+    _fit_toy(_toy(), tmp_path / "a.pt", epochs=2)
+    with pytest.raises(ValueError, match=r"epochs=2 and lr_schedule='constant', not epochs=4"):
+        _fit_toy(_toy(), tmp_path / "a.pt", resume=True, epochs=4)
+    with pytest.raises(ValueError, match=r"resume=True needs checkpoint=<path>"):
+        _fit_toy(_toy(), None, resume=True)
+
+
+def test_onecycle_schedule_and_unknown_schedule():
+    with pytest.raises(ValueError, match=r"lr_schedule='cosine' is not supported"):
+        _fit_toy(_toy(), None, lr_schedule="cosine")
+    # one cycle from a small step: far less movement in the first epoch than a constant lr
+    torch.manual_seed(3)
+    start = small_cnn(2, in_channels=1, width=4).state_dict()
+    moved = {}
+    for schedule in (None, "onecycle"):
+        model = _fit_toy(_toy(), None, lr_schedule=schedule, epochs=1).model
+        moved[schedule] = sum(
+            float((model.state_dict()[k].float() - v.float()).abs().sum())
+            for k, v in start.items()
+            if "running" not in k and "num_batches" not in k
+        )
+    assert 0 < moved["onecycle"] < moved[None]
+
+
+def test_classifier_records_its_training_and_validation_rows():
+    x, y = _toy(n=20).tensors
+    clf = TorchImageClassifier(epochs=1, validation_fraction=0.25, device="cpu", random_state=0)
+    clf.fit(x.numpy()[:, 0], y.numpy())
+    assert len(clf.validation_indices_) == 5
+    assert sorted(np.r_[clf.train_indices_, clf.validation_indices_].tolist()) == list(range(20))
+    clf.set_params(validation_fraction=0).fit(x.numpy()[:, 0], y.numpy())
+    assert len(clf.validation_indices_) == 0 and len(clf.train_indices_) == 20

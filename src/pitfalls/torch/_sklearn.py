@@ -106,9 +106,15 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
     validation_fraction : float, default=0.1
         Share of training samples (or patients) held out to pick the best epoch; 0 keeps
         the last epoch.
+    lr_schedule : {None, "constant", "onecycle"}, default=None
+        Learning-rate schedule of :func:`fit_classifier` (None: constant ``lr``).
     device : str, default="auto"
     amp : bool, default=True
     num_workers : int, default=0
+    checkpoint : path-like, optional
+        Where :func:`fit_classifier` writes the best weights and, beside them, the
+        state after each epoch; a later ``fit`` with the same settings resumes from
+        that state (a long run interrupted goes on where it stopped).
     random_state : int, optional
         Seeds initialisation, the validation split, shuffling and augmentation.
     verbose : bool, default=False
@@ -122,6 +128,9 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
     history_ : DataFrame
         Loss per epoch.
     n_channels_ : int
+    train_indices_, validation_indices_ : ndarray
+        Rows of ``X`` the weights were fitted on, and the rows held out to pick the
+        epoch (empty with ``validation_fraction=0``).
 
     Examples
     --------
@@ -149,9 +158,11 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         weights: Any = None,
         train_transform: Callable[..., Any] | None = None,
         validation_fraction: float = 0.1,
+        lr_schedule: str | None = None,
         device: str = "auto",
         amp: bool = True,
         num_workers: int = 0,
+        checkpoint: Any = None,
         random_state: int | None = None,
         verbose: bool = False,
     ) -> None:
@@ -166,9 +177,11 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         self.weights = weights
         self.train_transform = train_transform
         self.validation_fraction = validation_fraction
+        self.lr_schedule = lr_schedule
         self.device = device
         self.amp = amp
         self.num_workers = num_workers
+        self.checkpoint = checkpoint
         self.random_state = random_state
         self.verbose = verbose
 
@@ -256,9 +269,14 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
             device=self.device,
             amp=self.amp,
             num_workers=self.num_workers,
+            checkpoint=self.checkpoint,
+            resume=self.checkpoint is not None,
+            lr_schedule=self.lr_schedule,
             random_state=self.random_state,
             verbose=self.verbose,
         )
+        self.train_indices_ = np.asarray(train_idx)
+        self.validation_indices_ = np.asarray([] if val_idx is None else val_idx, dtype=np.intp)
         self.model_ = result.model
         self.history_ = result.history
         return self
