@@ -6,11 +6,17 @@ from typing import Any
 
 import numpy as np
 from imblearn import pipeline as imb_pipeline
-from sklearn.base import clone
-from sklearn.pipeline import _name_estimators
-from sklearn.utils.validation import _num_samples, check_memory
+from sklearn.pipeline import make_pipeline as sk_make_pipeline
+from sklearn.utils.validation import check_memory
 
-from ._provenance import index_sample_params, source_indices
+from .._compat import (
+    num_samples,
+    pipeline_step_message,
+    pipeline_step_params,
+    validate_pipeline_steps,
+)
+from ._fit_steps import fit_steps
+from ._provenance import index_sample_params
 
 __all__ = ["Pipeline", "make_pipeline"]
 
@@ -96,44 +102,25 @@ class Pipeline(imb_pipeline.Pipeline):
     def _fit(
         self, X: Any, y: Any = None, routed_params: Any = None, raw_params: Any = None
     ) -> tuple[Any, Any]:
-        # Same loop as imblearn.pipeline.Pipeline._fit, plus the bookkeeping of where
-        # each row came from, applied to the metadata of every later step.
+        # imbalanced-learn's Pipeline._fit (the hook its fit, fit_transform, fit_predict
+        # and fit_resample call), plus the bookkeeping of where each row came from,
+        # applied to the metadata of every later step.
         self.steps = list(self.steps)
-        self._validate_steps()
-        memory = check_memory(self.memory)
-        fit_transform_one_cached = memory.cache(imb_pipeline._fit_transform_one)
-        fit_resample_one_cached = memory.cache(imb_pipeline._fit_resample_one)
-
-        n_samples = _num_samples(X)
-        origin: np.ndarray | None = None  # source row in X of each current row
-        for step_idx, name, transformer in self._iter(
-            with_final=False, filter_passthrough=False, filter_resample=False
-        ):
-            if transformer is None or transformer == "passthrough":
-                continue
-            no_cache = hasattr(memory, "location") and memory.location is None
-            cloned = transformer if no_cache else clone(transformer)
-            step_params = self._get_metadata_for_step(
-                step_idx=step_idx, step_params=routed_params[name], all_params=raw_params
-            )
-            if origin is not None:
-                step_params = index_sample_params(step_params, origin, n_samples)
-            message = self._log_message(step_idx)
-            if hasattr(cloned, "transform") or hasattr(cloned, "fit_transform"):
-                X, fitted = fit_transform_one_cached(
-                    cloned, X, y, weight=None, message_clsname="Pipeline",
-                    message=message, params=step_params,
-                )  # fmt: skip
-            else:
-                X_before, y_before = X, y
-                X, y, fitted = fit_resample_one_cached(
-                    cloned, X, y, message_clsname="Pipeline", message=message,
-                    params=step_params,
-                )  # fmt: skip
-                step_origin = source_indices(fitted, X_before, y_before, X, y)
-                origin = step_origin if origin is None else origin[step_origin]
-            self.steps[step_idx] = (name, fitted)
-
+        validate_pipeline_steps(self)
+        fitted = fit_steps(
+            ((position, name, step) for position, (name, step) in enumerate(self.steps[:-1])),
+            X,
+            y,
+            memory=check_memory(self.memory),
+            params=lambda position, name: pipeline_step_params(
+                self, position, routed_params[name], raw_params
+            ),
+            message=lambda position: pipeline_step_message(self, position),
+        )
+        for position, name, step in fitted.steps:
+            self.steps[position] = (name, step)
+        origin = fitted.origin
+        n_samples = num_samples(X)
         self.sample_indices_ = np.arange(n_samples) if origin is None else origin
         final_name = self.steps[-1][0]
         # with routing on and no metadata passed, routed_params is scikit-learn's
@@ -144,7 +131,7 @@ class Pipeline(imb_pipeline.Pipeline):
             routed_params[final_name] = index_sample_params(
                 routed_params[final_name], origin, n_samples
             )
-        return X, y
+        return fitted.X, fitted.y
 
 
 def make_pipeline(
@@ -176,6 +163,5 @@ def make_pipeline(
     >>> [name for name, _ in pipe.steps]
     ['randomoversampler', 'decisiontreeclassifier']
     """
-    return Pipeline(
-        _name_estimators(steps), memory=memory, transform_input=transform_input, verbose=verbose
-    )
+    named = sk_make_pipeline(*steps).steps  # the step names scikit-learn would give
+    return Pipeline(named, memory=memory, transform_input=transform_input, verbose=verbose)
