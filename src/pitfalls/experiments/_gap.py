@@ -16,19 +16,19 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline as SkPipeline
-from sklearn.utils import _safe_indexing, check_random_state, indexable
+from sklearn.utils import check_random_state, indexable
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _num_samples
 
+from .._compat import num_samples, safe_indexing, sampling_type
 from .._fit_errors import fit_context
 from .._validation import check_groups, check_positive_class
 from ..exceptions import MetricWarning
 from ..metrics import compare_runs
 from ..model_selection import StratifiedGroupKFold
 from ..model_selection._check import describe_splitter, split_by_group_checked
-from ..model_selection._nested import _lean_forest
-from ..pipeline._provenance import index_sample_params, source_indices
+from ..pipeline._fit_steps import fit_steps, is_transformer
+from ..pipeline._provenance import index_sample_params
 from ._result import LeakageGapResult
 
 __all__ = ["PITFALLS", "leakage_gap"]
@@ -57,11 +57,11 @@ def step_kind(step: Any) -> str | None:
     >>> step_kind(make_column_transformer((SelectKBest(k=2), [0, 1, 2]), remainder="drop"))
     'feature_selection'
     """
-    sampling_type = getattr(step, "_sampling_type", None)
-    if sampling_type == "augmentation":
+    kind = sampling_type(step)
+    if kind == "augmentation":
         return "augmentation"
     if hasattr(step, "fit_resample"):
-        return "oversampling" if sampling_type == "over-sampling" else None
+        return "oversampling" if kind == "over-sampling" else None
     if isinstance(step, SelectorMixin) or any(
         step_kind(part) == "feature_selection" for part in _parts(step)
     ):
@@ -81,6 +81,7 @@ def _parts(step: Any) -> list[Any]:
 
 
 def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) -> tuple[str, ...]:
+    """Names of the steps the leaky protocol fits before the split, in pipeline order."""
     if not isinstance(estimator, SkPipeline):
         raise TypeError(
             f"pitfall={pitfall!r} moves pipeline steps before the split, so estimator must "
@@ -92,26 +93,38 @@ def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) ->
         for name, step in estimator.steps[:-1]
         if step is not None and not (isinstance(step, str) and step == "passthrough")
     ]
-    names = [name for name, _ in intermediate]
     if steps is not None:
-        chosen = [steps] if isinstance(steps, str) else list(steps)
-        unknown = [name for name in chosen if name not in names]
-        if unknown or not chosen:
-            raise ValueError(
-                f"steps={chosen!r} must name intermediate steps of the pipeline; "
-                f"its intermediate steps are {names}."
-            )
-        hoisted = tuple(name for name in names if name in chosen)  # pipeline order
-        overtaken = _overtaken_transformer(intermediate, hoisted)
-        if overtaken is not None:
-            moved, kept = overtaken
-            raise ValueError(
-                f"steps={chosen!r} would move {moved!r} ahead of {kept!r}, which the "
-                "pipeline applies before it: the leaky protocol would then transform the "
-                f"data in another order than the pipeline does. Name {kept!r} too, or leave "
-                f"{moved!r} out."
-            )
-        return hoisted
+        return _named_steps(intermediate, steps)
+    return _steps_of_kind(intermediate, pitfall)
+
+
+def _named_steps(
+    intermediate: list[tuple[str, Any]], steps: Sequence[str] | str
+) -> tuple[str, ...]:
+    """The steps the user named, checked to exist and not to reorder the transformers."""
+    names = [name for name, _ in intermediate]
+    chosen = [steps] if isinstance(steps, str) else list(steps)
+    unknown = [name for name in chosen if name not in names]
+    if unknown or not chosen:
+        raise ValueError(
+            f"steps={chosen!r} must name intermediate steps of the pipeline; "
+            f"its intermediate steps are {names}."
+        )
+    hoisted = tuple(name for name in names if name in chosen)  # pipeline order
+    overtaken = _overtaken_transformer(intermediate, hoisted)
+    if overtaken is not None:
+        moved, kept = overtaken
+        raise ValueError(
+            f"steps={chosen!r} would move {moved!r} ahead of {kept!r}, which the "
+            "pipeline applies before it: the leaky protocol would then transform the "
+            f"data in another order than the pipeline does. Name {kept!r} too, or leave "
+            f"{moved!r} out."
+        )
+    return hoisted
+
+
+def _steps_of_kind(intermediate: list[tuple[str, Any]], pitfall: str) -> tuple[str, ...]:
+    """The pitfall's steps, with the plain preprocessing before the last of them."""
     kinds = [step_kind(step) for _, step in intermediate]
     last = max((i for i, kind in enumerate(kinds) if kind == pitfall), default=-1)
     # Plain preprocessing placed before the last step of the kind comes along: moving a
@@ -123,13 +136,13 @@ def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) ->
     first_kept: str | None = None  # the first transformer left in the cross-validation
     for i, (name, step) in enumerate(intermediate[: last + 1]):
         moves = kinds[i] == pitfall or (kinds[i] == "preprocessing" and i < last)
-        if moves and first_kept is not None and _is_transformer(step):
+        if moves and first_kept is not None and is_transformer(step):
             blocked.append(name)
         elif moves:
             detected.append(name)
-        elif _is_transformer(step):
+        elif is_transformer(step):
             first_kept = first_kept or name
-    if any(kinds[names.index(name)] == pitfall for name in detected):
+    if any(kinds[i] == pitfall for i, (name, _) in enumerate(intermediate) if name in detected):
         return tuple(detected)
     if last >= 0:
         raise ValueError(
@@ -140,18 +153,13 @@ def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) ->
         )
     found = ", ".join(
         f"{name!r} ({kind or 'not a leakage step'})"
-        for name, kind in zip(names, kinds, strict=True)
+        for (name, _), kind in zip(intermediate, kinds, strict=True)
     )
     raise ValueError(
         f"The pipeline has no {pitfall.replace('_', ' ')} step to fit before the split "
         f"(intermediate steps: {found or 'none'}); pass steps=[...] naming the steps to "
         "move before the split."
     )
-
-
-def _is_transformer(step: Any) -> bool:
-    """A step applied at prediction time too (samplers act in fit only)."""
-    return not hasattr(step, "fit_resample")
 
 
 def _overtaken_transformer(
@@ -165,7 +173,7 @@ def _overtaken_transformer(
     """
     first_kept = None
     for name, step in intermediate:
-        if not _is_transformer(step):
+        if not is_transformer(step):
             continue
         if name not in hoisted:
             first_kept = first_kept or name
@@ -313,20 +321,20 @@ def _cv_scores(
     """Mean fold score per metric: the single number a repeat reports."""
     per_fold: list[dict[str, float]] = []
     n_undefined = 0
-    n_samples = _num_samples(X)
+    n_samples = num_samples(X)
     n_folds = splitter.get_n_splits(X, y, groups)
     for fold, (train, test) in enumerate(splitter.split(X, y, groups), start=1):
         model = clone(estimator)
         params = index_sample_params(fit_params, train, n_samples)
-        y_train = _safe_indexing(y, train)
+        y_train = safe_indexing(y, train)
         where = (
             f"leakage_gap: raised while fitting fold {fold} of {n_folds} of the {protocol} protocol"
         )
-        with fit_context(where, y_train), _lean_forest(model):  # lean: same trees, faster
-            model.fit(_safe_indexing(X, train), y_train, **params)
+        with fit_context(where, y_train):
+            model.fit(safe_indexing(X, train), y_train, **params)
         with fit_context(where.replace("fitting", "scoring"), None):
             scores, undefined = _score_counting_undefined(
-                scorer, model, _safe_indexing(X, test), _safe_indexing(y, test)
+                scorer, model, safe_indexing(X, test), safe_indexing(y, test)
             )
         per_fold.append(scores)
         n_undefined += undefined
@@ -401,17 +409,11 @@ def _fit_before_split(
     independent samples, each its own group, as they are when resampling happens
     before the split.
     """
-    origin = np.arange(_num_samples(X))
-    for name in names:
-        step = pipe.named_steps[name]
-        if hasattr(step, "fit_resample"):
-            X_new, y_new = step.fit_resample(X, y)
-            origin = origin[source_indices(step, X, y, X_new, y_new)]
-            X, y = X_new, y_new
-        elif hasattr(step, "fit_transform"):
-            X = step.fit_transform(X, y)
-        else:
-            X = step.fit(X, y).transform(X)
+    hoisted = [(position, name, step) for position, (name, step) in enumerate(pipe.steps)
+               if name in names]  # fmt: skip
+    fitted = fit_steps(hoisted, X, y)
+    origin = np.arange(num_samples(X)) if fitted.origin is None else fitted.origin
+    X, y = fitted.X, fitted.y
     rest = [(name, step) for name, step in pipe.steps if name not in names]
     remaining = clone(pipe).set_params(steps=rest) if len(rest) > 1 else rest[0][1]
     if groups is None:
@@ -450,11 +452,11 @@ def _one_repeat(
     correct_cv = _splitter(cv, y, seed, group_aware=groups is not None)
     correct = _cv_scores(pipe, X, y, groups, correct_cv, scorer, fit_params, "correct")
     if pitfall == "group_split":
-        sample_cv, each_its_own = _sample_level(cv, y, seed, _num_samples(X))
+        sample_cv, each_its_own = _sample_level(cv, y, seed, num_samples(X))
         leaky = _cv_scores(pipe, X, y, each_its_own, sample_cv, scorer, fit_params, "leaky")
     else:
         X_all, y_all, g_all, rest, origin = _fit_before_split(clone(pipe), names, X, y, groups)
-        rest_params = _params_for_rest(fit_params, origin, _num_samples(X), rest, pipe)
+        rest_params = _params_for_rest(fit_params, origin, num_samples(X), rest, pipe)
         leaky_cv = _splitter(cv, y_all, seed, group_aware=g_all is not None)
         leaky = _cv_scores(rest, X_all, y_all, g_all, leaky_cv, scorer, rest_params, "leaky")
     return leaky, correct
@@ -637,7 +639,7 @@ def leakage_gap(
         )
     X, y = indexable(X, y)
     check_positive_class(scoring, y)
-    n_samples = _num_samples(X)
+    n_samples = num_samples(X)
     if groups is not None:
         groups = check_groups(groups, n_samples)
     if pitfall == "group_split":
