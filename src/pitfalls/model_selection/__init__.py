@@ -11,11 +11,12 @@ StratifiedGroupKFold(n_splits=3, random_state=None, shuffle=False)
 """
 
 from ._check import check_group_disjoint
-from ._nested import nested_cross_validate
+from ._nested import NestedCVResult, nested_cross_validate
 from ._split import RepeatedStratifiedGroupKFold, StratifiedGroupKFold
 from ._train_val_test import assign_splits, train_val_test_split
 
 __all__ = [
+    "NestedCVResult",
     "RepeatedStratifiedGroupKFold",
     "StratifiedGroupKFold",
     "assign_splits",
