@@ -869,3 +869,99 @@ def test_outer_and_inner_group_cv_with_routing_and_augmentation():
     assert scores.shape == (3,)
     assert len(inner_overlaps) == 3 * 2  # two inner splits in each of the three outer folds
     assert all(not shared for shared in inner_overlaps)
+
+
+# -------------------------------------------------- the one fit loop (pipeline/_fit_steps)
+
+
+class _Recorder(ClassifierMixin, BaseEstimator):
+    """A final step that keeps the rows it was fitted on."""
+
+    def fit(self, X, y):
+        self.X_, self.y_ = X, y
+        return self
+
+
+def _fit_loop_steps():
+    from sklearn.feature_selection import SelectKBest
+
+    return [
+        ("scale", StandardScaler()),
+        ("skip", "passthrough"),
+        ("smote", SMOTE(k_neighbors=2, random_state=0)),
+        ("kbest", SelectKBest(k=3)),
+        ("ros", RandomOverSampler(random_state=1)),
+    ]
+
+
+def test_fit_steps_gives_the_model_the_rows_imblearns_pipeline_gives_it():
+    from pitfalls.pipeline._fit_steps import fit_steps, transform_steps
+
+    X, y, _ = _imbalanced(n_major=20, n_minor=8, n_features=5)
+    reference = ImbPipeline([*_fit_loop_steps(), ("model", _Recorder())]).fit(X, y)
+    steps = list(((i, name, step) for i, (name, step) in enumerate(_fit_loop_steps())))
+    fitted = fit_steps(steps, X, y)
+    np.testing.assert_array_equal(fitted.X, reference[-1].X_)
+    np.testing.assert_array_equal(fitted.y, reference[-1].y_)
+    assert [(position, name) for position, name, _ in fitted.steps] == [
+        (0, "scale"), (2, "smote"), (3, "kbest"), (4, "ros"),
+    ]  # fmt: skip
+    assert all(step is original for (_, _, step), (_, _, original) in zip(
+        fitted.steps, [s for s in steps if s[2] != "passthrough"], strict=True
+    ))  # fmt: skip  # no memory: fitted in place
+    np.testing.assert_array_equal(
+        transform_steps(fitted.steps, X), reference[:4].transform(X)
+    )  # samplers skipped at prediction time, as imbalanced-learn does
+    # origin: the row of X each model row comes from (SMOTE keeps the originals first)
+    assert fitted.origin.shape == (fitted.X.shape[0],)
+    np.testing.assert_array_equal(y[fitted.origin], fitted.y)
+    assert fit_steps(steps, X, y, track_rows=False).origin is None
+
+
+def test_fit_steps_with_memory_fits_cached_clones_and_leaves_the_steps_alone(tmp_path):
+    from sklearn.utils.validation import check_memory
+
+    from pitfalls.pipeline._fit_steps import fit_steps
+
+    X, y, _ = _imbalanced()
+    scaler = StandardScaler()
+    memory = check_memory(str(tmp_path))
+    first = fit_steps([(0, "scale", scaler)], X, y, memory=memory)
+    second = fit_steps([(0, "scale", scaler)], X, y, memory=memory)
+    assert not hasattr(scaler, "mean_")  # the user's step stays unfitted
+    assert first.steps[0][2] is not scaler
+    np.testing.assert_array_equal(first.steps[0][2].mean_, second.steps[0][2].mean_)
+    assert any(tmp_path.rglob("*.pkl"))  # the second fit came from the cache
+
+
+def test_the_three_fit_loops_are_one(monkeypatch):
+    """Pipeline, nested_cross_validate and leakage_gap all fit their steps with fit_steps."""
+    import pitfalls.experiments._gap as gap
+    import pitfalls.model_selection._nested as nested
+    import pitfalls.pipeline._fit_steps as fit_loop
+    import pitfalls.pipeline._pipeline as pipeline
+    from pitfalls.experiments import leakage_gap
+    from pitfalls.model_selection import nested_cross_validate
+
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return fit_loop.fit_steps(*args, **kwargs)
+
+    for module in (gap, nested, pipeline):
+        monkeypatch.setattr(module, "fit_steps", counting)
+    X, y, _ = _imbalanced(n_major=24, n_minor=12)
+    pipe = make_pipeline(RandomOverSampler(random_state=0), DecisionTreeClassifier(random_state=0))
+    pipe.fit(X, y)
+    assert len(calls) == 1
+    nested_cross_validate(
+        pipe, X, y, param_grid={"decisiontreeclassifier__max_depth": [1, 2]}, outer_cv=2,
+        inner_cv=2,
+    )  # fmt: skip
+    assert len(calls) == 1 + 2 * 2 + 2  # one per inner split, one per refit's Pipeline.fit
+    before = len(calls)
+    leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, cv=2, random_state=0)
+    # per repeat: the hoisted sampler once, then the correct protocol's 2 folds (the
+    # leaky protocol cross-validates the model alone: no steps left to fit)
+    assert len(calls) - before == 2 * (1 + 2)

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.model_selection._split import BaseCrossValidator, GroupsConsumerMixin, _build_repr
+from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _num_samples
 
+from .._compat import GroupsConsumerMixin, splitter_repr
+from .._compat import num_samples as _num_samples
 from .._validation import check_groups, check_per_sample
 from ._assign import assign_groups_to_bins, encode, group_stratum_counts
 
@@ -340,4 +341,4 @@ class RepeatedStratifiedGroupKFold(GroupsConsumerMixin):
         return int(self.n_splits * self.n_repeats)
 
     def __repr__(self) -> str:
-        return str(_build_repr(self))
+        return str(splitter_repr(self))

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
-from sklearn.utils._indexing import _safe_indexing
-from sklearn.utils.validation import _num_samples
 
+from .._compat import num_samples as _num_samples
+from .._compat import safe_indexing as _safe_indexing
 from .._manifest import check_columns, read_manifest
 from .._validation import check_groups, describe_values
 from ..exceptions import GroupLeakageError

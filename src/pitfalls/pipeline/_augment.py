@@ -11,7 +11,8 @@ import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _num_samples
+
+from .._compat import num_samples as _num_samples
 
 __all__ = ["AugmentationSampler"]
 

@@ -13,12 +13,13 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
-    _routing_enabled,
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _num_samples, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
+from .._compat import num_samples as _num_samples
+from .._compat import routing_enabled as _routing_enabled
 from .._validation import describe_values
 from ..exceptions import LeakageError, LeakageWarning
 from ._hashing import SCHEME, contains, fingerprints, number_row_hashes, numeric_rows

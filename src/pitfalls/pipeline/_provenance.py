@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import _is_arraylike_not_scalar, _num_samples
 
+from .._compat import is_arraylike_not_scalar as _is_arraylike_not_scalar
+from .._compat import num_samples as _num_samples
+from .._compat import safe_indexing as _safe_indexing
 from ._hashing import fingerprints, numeric_rows
 
 __all__ = ["index_sample_params", "source_indices"]
