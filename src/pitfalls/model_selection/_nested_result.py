@@ -12,7 +12,7 @@ from .._tables import format_number, frame_to_markdown
 __all__ = ["NestedCVResult"]
 
 
-class NestedCVResult(dict):  # type: ignore[type-arg]
+class NestedCVResult(dict[str, Any]):
     """The outcome of :func:`nested_cross_validate`: a dict, as ``cross_validate`` returns.
 
     Everything scikit-learn users do with ``cross_validate``'s result works unchanged
