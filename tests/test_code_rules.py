@@ -5,7 +5,8 @@
   no private module or name is imported elsewhere, no private attribute of theirs is
   read elsewhere (on one of their modules or classes, on an estimator, or inherited by
   a subclass of theirs), and a subclass overrides a private hook of theirs only when
-  ``_compat.OVERRIDDEN_HOOKS`` lists it;
+  ``_compat.OVERRIDDEN_HOOKS`` lists it; no object's ``__class__`` is swapped
+  (monkeypatching);
 * no function is longer than 80 lines of code (docstrings, comments and blank lines
   not counted).
 """
