@@ -895,12 +895,12 @@ def _fit_loop_steps():
 
 
 def test_fit_steps_gives_the_model_the_rows_imblearns_pipeline_gives_it():
-    from pitfalls.pipeline._fit_steps import fit_steps, transform_steps
+    from pitfalls.pipeline._fit_steps import fit_steps, trace_rows, transform_steps
 
     X, y, _ = _imbalanced(n_major=20, n_minor=8, n_features=5)
     reference = ImbPipeline([*_fit_loop_steps(), ("model", _Recorder())]).fit(X, y)
     steps = list(((i, name, step) for i, (name, step) in enumerate(_fit_loop_steps())))
-    fitted = fit_steps(steps, X, y)
+    fitted = fit_steps(steps, X, y, follow=trace_rows)
     np.testing.assert_array_equal(fitted.X, reference[-1].X_)
     np.testing.assert_array_equal(fitted.y, reference[-1].y_)
     assert [(position, name) for position, name, _ in fitted.steps] == [
@@ -915,7 +915,7 @@ def test_fit_steps_gives_the_model_the_rows_imblearns_pipeline_gives_it():
     # origin: the row of X each model row comes from (SMOTE keeps the originals first)
     assert fitted.origin.shape == (fitted.X.shape[0],)
     np.testing.assert_array_equal(y[fitted.origin], fitted.y)
-    assert fit_steps(steps, X, y, track_rows=False).origin is None
+    assert fit_steps(steps, X, y).origin is None  # follow=None: no map kept
 
 
 def test_fit_steps_with_memory_fits_cached_clones_and_leaves_the_steps_alone(tmp_path):

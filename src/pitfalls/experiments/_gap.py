@@ -27,7 +27,7 @@ from ..exceptions import MetricWarning
 from ..metrics import compare_runs
 from ..model_selection import StratifiedGroupKFold
 from ..model_selection._check import describe_splitter, split_by_group_checked
-from ..pipeline._fit_steps import fit_steps, is_transformer
+from ..pipeline._fit_steps import fit_steps, is_transformer, trace_rows
 from ..pipeline._provenance import index_sample_params
 from ._result import LeakageGapResult
 
@@ -411,7 +411,7 @@ def _fit_before_split(
     """
     hoisted = [(position, name, step) for position, (name, step) in enumerate(pipe.steps)
                if name in names]  # fmt: skip
-    fitted = fit_steps(hoisted, X, y)
+    fitted = fit_steps(hoisted, X, y, follow=trace_rows)
     origin = np.arange(num_samples(X)) if fitted.origin is None else fitted.origin
     X, y = fitted.X, fitted.y
     rest = [(name, step) for name, step in pipe.steps if name not in names]

@@ -203,7 +203,7 @@ def _upstream_task(
     X_train, y_train = safe_indexing(X, train), safe_indexing(y, train)
     steps = [(position, name, step) for position, (name, step) in enumerate(pipe.steps[:-1])]
     with fit_context(where, y_train):
-        fitted = fit_steps(steps, X_train, y_train, track_rows=False)
+        fitted = fit_steps(steps, X_train, y_train)  # nothing follows the rows
     X_eval = transform_steps(fitted.steps, safe_indexing(X, test))
     return fitted.X, fitted.y, X_eval, time.perf_counter() - start
 

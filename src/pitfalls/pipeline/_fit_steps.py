@@ -19,7 +19,10 @@ from sklearn.base import clone
 from .._compat import fit_resample_one, fit_transform_one, num_samples
 from ._provenance import index_sample_params, source_indices
 
-__all__ = ["FittedSteps", "fit_steps", "is_transformer", "transform_steps"]
+__all__ = ["FittedSteps", "fit_steps", "is_transformer", "trace_rows", "transform_steps"]
+
+# follow(origin, sampler, X_in, y_in, X_out, y_out) -> origin
+FollowRows = Callable[[Any, Any, Any, Any, Any, Any], Any]
 
 
 class FittedSteps(NamedTuple):
@@ -31,9 +34,9 @@ class FittedSteps(NamedTuple):
     """Their targets."""
     steps: list[tuple[int, str, Any]]
     """``(position, name, fitted step)`` of every step fitted, in order."""
-    origin: np.ndarray | None
-    """For each row of ``X``, its row in the input; None when no sampler ran (or
-    ``track_rows=False``)."""
+    origin: Any
+    """For each row of ``X``, its row in the input (what ``follow`` returned); None
+    when no sampler ran or ``follow=None``."""
 
 
 def is_transformer(step: Any) -> bool:
@@ -58,7 +61,7 @@ def fit_steps(
     memory: Any = None,
     params: Callable[[int, str], Any] | None = None,
     message: Callable[[int], str | None] | None = None,
-    track_rows: bool = True,
+    follow: FollowRows | None = None,
 ) -> FittedSteps:
     """Fit ``steps`` in order on ``(X, y)``, each on the output of the one before.
 
@@ -79,8 +82,11 @@ def fit_steps(
         are re-indexed to follow the rows earlier samplers produced.
     message : callable, default=None
         ``message(position)``: what a verbose pipeline prints for the step.
-    track_rows : bool, default=True
-        Work out where each row a sampler returns comes from (``origin``).
+    follow : callable, default=None
+        ``follow(origin, sampler, X_in, y_in, X_out, y_out) -> origin``: after each
+        sampler, the map from the current rows to the input rows (``origin`` is None
+        before the first sampler), e.g. :func:`trace_rows`. None keeps no map
+        (nothing needs to follow the rows).
 
     Returns
     -------
@@ -91,10 +97,10 @@ def fit_steps(
     >>> import numpy as np
     >>> from imblearn.over_sampling import RandomOverSampler
     >>> from sklearn.preprocessing import StandardScaler
-    >>> from pitfalls.pipeline._fit_steps import fit_steps
+    >>> from pitfalls.pipeline._fit_steps import fit_steps, trace_rows
     >>> X, y = np.arange(8.0).reshape(4, 2), np.array([0, 0, 0, 1])
     >>> steps = [(0, "scale", StandardScaler()), (1, "ros", RandomOverSampler(random_state=0))]
-    >>> fitted = fit_steps(steps, X, y)
+    >>> fitted = fit_steps(steps, X, y, follow=trace_rows)
     >>> fitted.X.shape, fitted.origin.tolist()
     ((6, 2), [0, 1, 2, 3, 3, 3])
     """
@@ -123,11 +129,32 @@ def fit_steps(
             X, y, step = resample_one(
                 step, X, y, message_clsname="Pipeline", message=note, params=step_params
             )
-            if track_rows:
-                step_origin = source_indices(step, X_before, y_before, X, y)
-                origin = step_origin if origin is None else origin[step_origin]
+            if follow is not None:
+                origin = follow(origin, step, X_before, y_before, X, y)
         fitted.append((position, name, step))
     return FittedSteps(X, y, fitted, origin)
+
+
+def trace_rows(
+    origin: np.ndarray | None, sampler: Any, X_in: Any, y_in: Any, X_out: Any, y_out: Any
+) -> np.ndarray:
+    """``origin`` composed with the source row of each row ``sampler`` returned.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from imblearn.over_sampling import RandomOverSampler
+    >>> from pitfalls.pipeline._fit_steps import trace_rows
+    >>> X, y = np.arange(3.0).reshape(3, 1), np.array([0, 0, 1])
+    >>> sampler = RandomOverSampler(random_state=0)
+    >>> X_out, y_out = sampler.fit_resample(X, y)
+    >>> trace_rows(None, sampler, X, y, X_out, y_out).tolist()
+    [0, 1, 2, 2]
+    >>> trace_rows(np.array([5, 6, 7]), sampler, X, y, X_out, y_out).tolist()
+    [5, 6, 7, 7]
+    """
+    step_origin = source_indices(sampler, X_in, y_in, X_out, y_out)
+    return step_origin if origin is None else origin[step_origin]
 
 
 def transform_steps(fitted: Iterable[tuple[int, str, Any]], X: Any) -> Any:

@@ -15,7 +15,7 @@ from .._compat import (
     pipeline_step_params,
     validate_pipeline_steps,
 )
-from ._fit_steps import fit_steps
+from ._fit_steps import fit_steps, trace_rows
 from ._provenance import index_sample_params
 
 __all__ = ["Pipeline", "make_pipeline"]
@@ -116,6 +116,7 @@ class Pipeline(imb_pipeline.Pipeline):
                 self, position, routed_params[name], raw_params
             ),
             message=lambda position: pipeline_step_message(self, position),
+            follow=trace_rows,
         )
         for position, name, step in fitted.steps:
             self.steps[position] = (name, step)
