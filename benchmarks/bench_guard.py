@@ -81,7 +81,9 @@ def main() -> None:
         hash_runs.append(time.process_time() - start)
     work = guard_work_cpu(*data)
     print(f"fingerprint {args.rows} x {args.features} float64 rows: {min(hash_runs) * 1e3:.1f} ms")
-    print(f"guard's own work (fingerprint the fit rows, check the predict rows): {work * 1e3:.1f} ms")
+    print(
+        f"guard's own work (fingerprint the fit rows, check the predict rows): {work * 1e3:.1f} ms"
+    )
 
     models = {
         "LogisticRegression": (lambda: LogisticRegression(max_iter=200), 5.0),
@@ -92,7 +94,9 @@ def main() -> None:
         ),
     }
     slow_repeats = max(1, args.repeats // 3)  # these take seconds: fewer runs suffice
-    print(f"CPU time of fit + predict, one thread; medians of {args.repeats} (LR) or {slow_repeats}")
+    print(
+        f"CPU time of fit + predict, one thread; medians of {args.repeats} (LR) or {slow_repeats}"
+    )
     warnings.simplefilter("error")  # a warning here would mean the guard saw a leak
     with threadpool_limits(1):
         for name, (make, target) in models.items():

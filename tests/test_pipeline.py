@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -209,12 +207,48 @@ def test_source_rows_are_equal_rows_of_the_class_or_its_nearest(data):
         else:  # else the first of the nearest rows of its class
             distances = np.linalg.norm(X_in[same_class] - row, axis=1)
             nearest = same_class[np.isclose(distances, distances.min(), rtol=1e-9, atol=1e-12)]
-            assert source == nearest[0] or len(nearest) > 4  # ties beyond 4: any of them
-            assert source in nearest
+            assert source == nearest[0]  # however many tie
     as_sparse = source_indices(
         _NoIndicesSampler(), sparse.csr_matrix(X_in), y_in, sparse.csr_matrix(X_out), y_out
     )
     np.testing.assert_array_equal(as_sparse, sources)
+
+
+def _first_nearest_oracle(X_in, y_in, X_out, y_out):
+    """Brute force: the first row of the class at the smallest distance (to 1e-9)."""
+    sources = []
+    for row, label in zip(X_out, y_out, strict=True):
+        same_class = np.flatnonzero(y_in == label)
+        distances = np.linalg.norm(X_in[same_class] - row, axis=1)
+        limit = distances.min() * (1 + 1e-9) + 1e-12
+        sources.append(same_class[distances <= limit][0])
+    return np.array(sources)
+
+
+@pytest.mark.parametrize("n_duplicates", [0, 6, 20])
+def test_nearest_sources_are_the_first_of_any_number_of_tied_rows(n_duplicates):
+    from scipy import sparse
+
+    rng = np.random.default_rng(n_duplicates)
+    X_in = rng.integers(0, 3, size=(60, 30)).astype(float) * (rng.random((60, 30)) < 0.15)
+    X_in[5 : 5 + n_duplicates] = X_in[40]  # many equally near rows, the first at 5 or 40
+    y_in = np.arange(60) % 2
+    y_in[5 : 5 + n_duplicates] = y_in[40]
+    picks, mates = rng.integers(0, 60, 200), rng.integers(0, 60, 200)
+    mates = np.where(y_in[mates] == y_in[picks], mates, picks)
+    steps = rng.choice([0.1, 0.5, 0.9], 200)[:, None]
+    X_out = X_in[picks] + steps * (X_in[mates] - X_in[picks])
+    X_out[:20] = X_in[40] + 0.25  # equally near to every copy of row 40
+    y_out = y_in[picks]
+    y_out[:20] = y_in[40]
+    expected = _first_nearest_oracle(X_in, y_in, X_out, y_out)
+    equal = np.flatnonzero((X_out[:, None, :] == X_in[None]).all(axis=2).any(axis=1))
+    keep = np.setdiff1d(np.arange(200), equal)  # rows equal to an input row: rule 2
+    dense = source_indices(_NoIndicesSampler(), X_in, y_in, X_out[keep], y_out[keep])
+    as_sparse = source_indices(_NoIndicesSampler(), sparse.csr_matrix(X_in), y_in,
+                               sparse.csr_matrix(X_out[keep]), y_out[keep])  # fmt: skip
+    np.testing.assert_array_equal(dense, expected[keep])
+    np.testing.assert_array_equal(as_sparse, expected[keep])
 
 
 def test_chained_samplers_compose_indices():
@@ -268,7 +302,9 @@ def test_routing_on_without_metadata_fits_like_imblearn(sampler):
         scores = cross_val_score(Pipeline([("sampler", sampler), ("lr", LogisticRegression())]),
                                  X, y, cv=3)  # fmt: skip
     np.testing.assert_array_equal(ours[-1].coef_, reference[-1].coef_)
-    assert len(ours.sample_indices_) == 60 and scores.shape == (3,)
+    assert scores.shape == (3,)
+    # RandomOverSampler reports its rows; SMOTE's were not searched (nothing followed them)
+    assert hasattr(ours, "sample_indices_") == isinstance(sampler, RandomOverSampler)
 
 
 def test_pipeline_predict_skips_samplers_and_matches_imblearn():
@@ -292,6 +328,68 @@ def test_pipeline_without_sampler_has_identity_indices():
     X, y, _ = _imbalanced()
     pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     np.testing.assert_array_equal(pipe.sample_indices_, np.arange(len(y)))
+
+
+class _GroupedLR(LogisticRegression):
+    """A final step that takes groups (as a group-aware search does) and ignores them."""
+
+    def fit(self, X, y, groups=None):
+        self.seen_groups_ = groups
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("as_sparse", [False, True], ids=["dense", "sparse"])
+def test_sources_are_searched_only_when_metadata_follows_the_rows(monkeypatch, as_sparse):
+    from scipy import sparse
+
+    from pitfalls.pipeline import _provenance
+
+    X, y, groups = _imbalanced(n_major=40, n_minor=12, n_features=4)
+    X = sparse.csr_matrix(X) if as_sparse else X
+    searches = []
+    real_search = _provenance.source_indices
+
+    def counted(*args):
+        searches.append(1)
+        return real_search(*args)
+
+    monkeypatch.setattr(_provenance, "source_indices", counted)
+    reference = ImbPipeline([("smote", SMOTE(random_state=0)), ("lr", LogisticRegression())])
+    reference.fit(X, y)
+    bare = Pipeline([("smote", SMOTE(random_state=0)), ("lr", LogisticRegression())]).fit(X, y)
+    assert searches == []  # nothing had to follow the rows: no search
+    assert not hasattr(bare, "sample_indices_")
+    with pytest.raises(AttributeError, match=r"SMOTE does not report where the rows .* Pass"):
+        bare.sample_indices_  # noqa: B018
+    grouped = Pipeline([("smote", SMOTE(random_state=0)), ("lr", _GroupedLR())])
+    grouped.fit(X, y, lr__groups=groups)
+    assert searches == [1]
+    np.testing.assert_array_equal(grouped[-1].seen_groups_, groups[grouped.sample_indices_])
+    # the same model either way, and the same as imbalanced-learn's
+    np.testing.assert_array_equal(bare[-1].coef_, reference[-1].coef_)
+    np.testing.assert_array_equal(grouped[-1].coef_, reference[-1].coef_)
+
+
+def test_only_metadata_for_steps_after_a_sampler_makes_rows_followed():
+    from pitfalls.pipeline._provenance import rows_must_follow
+
+    X, y, groups = _imbalanced()
+    weights = np.ones(len(y))
+    steps = [("scale", StandardScaler()), ("smote", SMOTE(k_neighbors=2)), ("lr", _GroupedLR())]
+    assert not rows_must_follow(steps, {"scale": {"fit": {"sample_weight": weights}}}, len(y))
+    assert not rows_must_follow(steps, {"lr": {"fit": {"groups": groups[:3]}}}, len(y))
+    assert not rows_must_follow(steps, {"lr": {"fit": {"C": 1.0}}}, len(y))
+    assert not rows_must_follow(steps, None, len(y))
+    assert rows_must_follow(steps, {"lr": {"fit": {"groups": groups}}}, len(y))
+    assert not rows_must_follow(steps[::2], {"lr": {"fit": {"groups": groups}}}, len(y))
+    # a scaler's weights before SMOTE: fitted like imbalanced-learn's, nothing traced
+    pipe = Pipeline(steps).fit(X, y, scale__sample_weight=weights)
+    assert not hasattr(pipe, "sample_indices_")
+    with sklearn.config_context(enable_metadata_routing=True):  # EmptyRequest: no metadata
+        routed = Pipeline([("smote", SMOTE(k_neighbors=2)), ("lr", LogisticRegression())])
+        assert not hasattr(routed.fit(X, y), "sample_indices_")
+    with pytest.raises(AttributeError, match="set by fit; this Pipeline is not fitted"):
+        Pipeline(steps).sample_indices_  # noqa: B018
 
 
 # ---------------------------------------------------------------- AugmentationSampler

@@ -273,12 +273,11 @@ def test_guard_is_exact_on_adversarial_twins_of_training_rows(data):
     )
     dense_seen = set(_float64_bytes(sparse.csr_matrix(finite).toarray()))
     finite_eval = np.nan_to_num(eval_rows, nan=7.0, posinf=8.0, neginf=-8.0)
-    expected_sparse = [
-        i for i, row in enumerate(_float64_bytes(finite_eval)) if row in dense_seen
-    ]
+    expected_sparse = [i for i, row in enumerate(_float64_bytes(finite_eval)) if row in dense_seen]
     assert sparse_guard.find_leaks(finite_eval).tolist() == expected_sparse
     assert sparse_guard.find_leaks(sparse.csr_matrix(finite_eval)).tolist() == [
-        i for i, row in enumerate(_float64_bytes(sparse.csr_matrix(finite_eval).toarray()))
+        i
+        for i, row in enumerate(_float64_bytes(sparse.csr_matrix(finite_eval).toarray()))
         if row in dense_seen
     ]
 
@@ -537,7 +536,7 @@ def test_guard_raises_the_estimators_validation_error_before_its_own():
     # cells the guard cannot fingerprint: the estimator's own error, when it has one, wins
     cells = np.empty((2, 1), dtype=object)
     cells[0, 0], cells[1, 0] = {"a": 1}, {"b": 2}
-    with pytest.raises(TypeError, match="float.. argument must be"):
+    with pytest.raises(TypeError, match=r"float\(\) argument must be"):
         LeakageGuard(LogisticRegression()).fit(cells, [0, 1])
     with pytest.raises(TypeError, match="unhashable type: 'dict'"):  # it took them: ours
         LeakageGuard(DummyClassifier()).fit(cells, [0, 1])

@@ -311,7 +311,11 @@ def sparse_row_hashes(X: Any) -> np.ndarray:
     if n_columns and csr.nnz:
         # + 0.0: a stored -0.0 is +0.0 in the dense rows (toarray adds it to a zero)
         words = (csr.data.astype(np.float64) + 0.0).view(_WORD)
-        low_keys, high_keys = _piece_keys(csr.indices.astype(np.int64), n_columns)
+        if n_columns <= csr.nnz:  # a key per column, then one per stored value
+            column_low, column_high = _piece_keys(np.arange(n_columns), n_columns)
+            low_keys, high_keys = column_low[csr.indices], column_high[csr.indices]
+        else:  # very wide rows (text, radiomics bins): keys of the stored columns only
+            low_keys, high_keys = _piece_keys(csr.indices.astype(np.int64), n_columns)
         with np.errstate(over="ignore"):
             terms = low_keys * (words & np.uint64(0xFFFFFFFF))
             terms += high_keys * (words >> np.uint64(32))

@@ -10,7 +10,7 @@ from sklearn.base import clone
 from sklearn.pipeline import _name_estimators
 from sklearn.utils.validation import _num_samples, check_memory
 
-from ._provenance import index_sample_params, source_indices
+from ._provenance import follow_rows, index_sample_params, rows_must_follow, sample_indices
 
 __all__ = ["Pipeline", "make_pipeline"]
 
@@ -37,11 +37,15 @@ class Pipeline(imb_pipeline.Pipeline):
     nearest input row of its class (over the numeric columns, so SMOTENC's rows follow
     the rows they were interpolated from). NumPy arrays of any dimension, SciPy sparse
     matrices (never densified) and DataFrames with categorical columns all work. The
-    bookkeeping is free for samplers with ``sample_indices_`` (``RandomOverSampler``);
-    for SMOTE-like samplers the nearest-row search costs about the sampler's own
-    neighbour search times the imbalance ratio: negligible on cohorts of thousands of
-    rows, about 7 times imbalanced-learn's pipeline fit with SMOTE on 100 000 x 50
-    rows, 1 in 10 positive (``benchmarks/bench_pipeline.py``).
+    bookkeeping is free for samplers with ``sample_indices_`` (``RandomOverSampler``,
+    the under-samplers, :class:`AugmentationSampler`). For SMOTE-like samplers the
+    sources are searched only when per-sample metadata is passed for a step after the
+    sampler, the one case that needs them: the search costs about the sampler's own
+    neighbour search times the imbalance ratio (negligible on cohorts of thousands of
+    rows, several times imbalanced-learn's pipeline fit with SMOTE on 100 000 x 50
+    rows, 1 in 10 positive; ``benchmarks/bench_pipeline.py``). Without such metadata
+    the pipeline fits as imbalanced-learn's does, at the same cost, and
+    ``sample_indices_`` is not set.
 
     Parameters
     ----------
@@ -59,6 +63,9 @@ class Pipeline(imb_pipeline.Pipeline):
     sample_indices_ : ndarray of shape (n_rows_seen_by_final_step,)
         After ``fit``: for each row given to the final estimator, the index of the row
         of ``X`` it comes from (``arange(n_samples)`` when no sampler changed the rows).
+        Defined only when every sampler reports its rows (``sample_indices_``) or
+        per-sample metadata was passed for a step after a sampler; otherwise reading it
+        raises an ``AttributeError`` that says so (``hasattr`` is False).
     named_steps : Bunch
         Access the steps by name.
 
@@ -93,6 +100,13 @@ class Pipeline(imb_pipeline.Pipeline):
 
     steps: list[Any]
 
+    @property
+    def sample_indices_(self) -> np.ndarray:
+        # set by fit: the row of X each row given to the final step comes from
+        if not hasattr(self, "_row_origin"):
+            raise AttributeError("sample_indices_ is set by fit; this Pipeline is not fitted.")
+        return sample_indices(self._row_origin, self._n_samples_fit)
+
     def _fit(
         self, X: Any, y: Any = None, routed_params: Any = None, raw_params: Any = None
     ) -> tuple[Any, Any]:
@@ -105,7 +119,8 @@ class Pipeline(imb_pipeline.Pipeline):
         fit_resample_one_cached = memory.cache(imb_pipeline._fit_resample_one)
 
         n_samples = _num_samples(X)
-        origin: np.ndarray | None = None  # source row in X of each current row
+        origin: Any = None  # source row in X of each current row (or Untracked)
+        search = rows_must_follow(self.steps, routed_params, n_samples)
         for step_idx, name, transformer in self._iter(
             with_final=False, filter_passthrough=False, filter_resample=False
         ):
@@ -130,11 +145,10 @@ class Pipeline(imb_pipeline.Pipeline):
                     cloned, X, y, message_clsname="Pipeline", message=message,
                     params=step_params,
                 )  # fmt: skip
-                step_origin = source_indices(fitted, X_before, y_before, X, y)
-                origin = step_origin if origin is None else origin[step_origin]
+                origin = follow_rows(origin, fitted, X_before, y_before, X, y, search=search)
             self.steps[step_idx] = (name, fitted)
 
-        self.sample_indices_ = np.arange(n_samples) if origin is None else origin
+        self._row_origin, self._n_samples_fit = origin, n_samples
         final_name = self.steps[-1][0]
         # with routing on and no metadata passed, routed_params is scikit-learn's
         # EmptyRequest: no mapping (``in`` would loop forever on its __getitem__)
