@@ -536,8 +536,9 @@ def test_guard_raises_the_estimators_validation_error_before_its_own():
     # cells the guard cannot fingerprint: the estimator's own error, when it has one, wins
     cells = np.empty((2, 1), dtype=object)
     cells[0, 0], cells[1, 0] = {"a": 1}, {"b": 2}
-    with pytest.raises(TypeError, match=r"float\(\) argument must be"):
+    with pytest.raises(TypeError, match=r"float\(\) argument must be") as caught:
         LeakageGuard(LogisticRegression()).fit(cells, [0, 1])
+    assert "unhashable" not in repr(caught.value.__context__)  # not raised while handling ours
     with pytest.raises(TypeError, match="unhashable type: 'dict'"):  # it took them: ours
         LeakageGuard(DummyClassifier()).fit(cells, [0, 1])
 

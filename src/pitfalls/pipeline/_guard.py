@@ -155,10 +155,12 @@ def _guard_first(guard_work: Any, X: Any, call: Any) -> tuple[Any, Any]:
     """
     try:
         guard_result = guard_work(X)
-    except (TypeError, ValueError):
-        call(X)
-        raise
-    return guard_result, call(X)
+    except (TypeError, ValueError) as error:
+        guard_error = error
+    else:
+        return guard_result, call(X)
+    call(X)  # outside the except block: its error does not carry the guard's as context
+    raise guard_error
 
 
 def _estimator_has(attr: str) -> Any:
