@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,8 @@ from .._compat import (
     pipeline_step_params,
     validate_pipeline_steps,
 )
-from ._fit_steps import fit_steps, trace_rows
-from ._provenance import index_sample_params
+from ._fit_steps import fit_steps
+from ._provenance import follow_rows, index_sample_params, rows_must_follow, sample_indices
 
 __all__ = ["Pipeline", "make_pipeline"]
 
@@ -43,11 +44,15 @@ class Pipeline(imb_pipeline.Pipeline):
     nearest input row of its class (over the numeric columns, so SMOTENC's rows follow
     the rows they were interpolated from). NumPy arrays of any dimension, SciPy sparse
     matrices (never densified) and DataFrames with categorical columns all work. The
-    bookkeeping is free for samplers with ``sample_indices_`` (``RandomOverSampler``);
-    for SMOTE-like samplers the nearest-row search costs about the sampler's own
-    neighbour search times the imbalance ratio: negligible on cohorts of thousands of
-    rows, about 7 times imbalanced-learn's pipeline fit with SMOTE on 100 000 x 50
-    rows, 1 in 10 positive (``benchmarks/bench_pipeline.py``).
+    bookkeeping is free for samplers with ``sample_indices_`` (``RandomOverSampler``,
+    the under-samplers, :class:`AugmentationSampler`). For SMOTE-like samplers the
+    sources are searched only when per-sample metadata is passed for a step after the
+    sampler, the one case that needs them: the search costs about the sampler's own
+    neighbour search times the imbalance ratio (negligible on cohorts of thousands of
+    rows, several times imbalanced-learn's pipeline fit with SMOTE on 100 000 x 50
+    rows, 1 in 10 positive; ``benchmarks/bench_pipeline.py``). Without such metadata
+    the pipeline fits as imbalanced-learn's does, at the same cost, and
+    ``sample_indices_`` is not set.
 
     Parameters
     ----------
@@ -65,6 +70,9 @@ class Pipeline(imb_pipeline.Pipeline):
     sample_indices_ : ndarray of shape (n_rows_seen_by_final_step,)
         After ``fit``: for each row given to the final estimator, the index of the row
         of ``X`` it comes from (``arange(n_samples)`` when no sampler changed the rows).
+        Defined only when every sampler reports its rows (``sample_indices_``) or
+        per-sample metadata was passed for a step after a sampler; otherwise reading it
+        raises an ``AttributeError`` that says so (``hasattr`` is False).
     named_steps : Bunch
         Access the steps by name.
 
@@ -99,6 +107,13 @@ class Pipeline(imb_pipeline.Pipeline):
 
     steps: list[Any]
 
+    @property
+    def sample_indices_(self) -> np.ndarray:
+        # set by fit: the row of X each row given to the final step comes from
+        if not hasattr(self, "_row_origin"):
+            raise AttributeError("sample_indices_ is set by fit; this Pipeline is not fitted.")
+        return sample_indices(self._row_origin, self._n_samples_fit)
+
     def _fit(
         self, X: Any, y: Any = None, routed_params: Any = None, raw_params: Any = None
     ) -> tuple[Any, Any]:
@@ -107,6 +122,10 @@ class Pipeline(imb_pipeline.Pipeline):
         # applied to the metadata of every later step.
         self.steps = list(self.steps)
         validate_pipeline_steps(self)
+        n_samples = num_samples(X)
+        # the exact source search for synthetic rows runs only when metadata must
+        # follow them (rows a sampler reports are followed for free)
+        search = rows_must_follow(self.steps, routed_params, n_samples)
         fitted = fit_steps(
             ((position, name, step) for position, (name, step) in enumerate(self.steps[:-1])),
             X,
@@ -116,13 +135,12 @@ class Pipeline(imb_pipeline.Pipeline):
                 self, position, routed_params[name], raw_params
             ),
             message=lambda position: pipeline_step_message(self, position),
-            follow=trace_rows,
+            follow=functools.partial(follow_rows, search=search),
         )
         for position, name, step in fitted.steps:
             self.steps[position] = (name, step)
         origin = fitted.origin
-        n_samples = num_samples(X)
-        self.sample_indices_ = np.arange(n_samples) if origin is None else origin
+        self._row_origin, self._n_samples_fit = origin, n_samples
         final_name = self.steps[-1][0]
         # with routing on and no metadata passed, routed_params is scikit-learn's
         # EmptyRequest: no mapping (``in`` would loop forever on its __getitem__)
