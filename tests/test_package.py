@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 
@@ -95,22 +96,40 @@ def test_read_manifest_formats_and_errors(tmp_path):
     df = pd.DataFrame({"patient": ["a", "b"], "y": [0, 1]})
     df.to_csv(tmp_path / "m.csv", index=False)
     df.to_csv(tmp_path / "m.tsv", index=False, sep="\t")
-    df.to_parquet(tmp_path / "m.parquet")
-    for name in ("m.csv", "m.tsv", "m.parquet"):
+    for name in ("m.csv", "m.tsv"):
         pd.testing.assert_frame_equal(read_manifest(tmp_path / name), df)
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "header.csv").write_text("a,b\n")
-    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
     with pytest.raises(ManifestError, match="is empty"):
         read_manifest(tmp_path / "empty.csv")
     with pytest.raises(ManifestError, match="has a header but no rows"):
         read_manifest(tmp_path / "header.csv")
-    with pytest.raises(ManifestError, match="is not a readable table"):
-        read_manifest(tmp_path / "bad.parquet")
     with pytest.raises(ManifestError, match="is a directory"):
         read_manifest(tmp_path)
     with pytest.raises(ManifestError, match="got int"):
         read_manifest(3)
+
+
+def test_read_manifest_parquet(tmp_path):
+    pytest.importorskip("pyarrow")  # the io extra
+    df = pd.DataFrame({"patient": ["007", "7"], "y": [0, 1]})
+    df.to_parquet(tmp_path / "m.parquet")
+    pd.testing.assert_frame_equal(read_manifest(tmp_path / "m.parquet"), df)
+    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ManifestError, match="is not a readable table"):
+        read_manifest(tmp_path / "bad.parquet")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("pyarrow") is not None, reason="pyarrow is installed (io extra)"
+)
+def test_read_manifest_parquet_without_the_io_extra_names_it(tmp_path):
+    # runs in the core-only environment of the floors job
+    (tmp_path / "m.parquet").write_bytes(b"PAR1 whatever")
+    with pytest.raises(
+        ManifestError, match=r'needs pyarrow; install it with: pip install "pitfalls\[io\]"'
+    ):
+        read_manifest(tmp_path / "m.parquet")
 
 
 def test_check_columns_names_role_and_available_columns():
