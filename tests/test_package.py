@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
+import types
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,10 +14,11 @@ import pytest
 import pitfalls
 from pitfalls import exceptions
 from pitfalls._manifest import ManifestError, check_columns, read_manifest
-from pitfalls._optional import import_optional
+from pitfalls._optional import RADIOMICS_INSTALL, import_optional, missing_modules
 from pitfalls._validation import check_groups
 from pitfalls.cli import main
 
+ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "torchvision", "albumentations", "captum", "radiomics", "SimpleITK")
 
 
@@ -49,33 +52,65 @@ def test_lazy_submodules_and_unknown_attribute():
         _ = pitfalls.nope
 
 
-def test_import_optional_names_the_extra():
-    with pytest.raises(ImportError, match=r'pip install "pitfalls\[torch\]"'):
-        _missing("torch")
+def _block(monkeypatch, *names):
+    # Python's own way to make a module unimportable: None in sys.modules stops the
+    # import with ModuleNotFoundError, and find_spec answers None, installed or not.
+    for name in names:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_import_optional_names_the_extra(monkeypatch):
+    _block(monkeypatch, "torch", "nrrd")
+    with pytest.raises(ImportError, match=r'install it with: pip install "pitfalls\[torch\]"$'):
+        import_optional("torch", feature="test")
+    with pytest.raises(ImportError) as info:
+        import_optional("nrrd", feature="reading NRRD")
+    assert str(info.value) == (
+        "reading NRRD needs 'nrrd' (the pynrrd package) but it is not installed; "
+        'install it with: pip install "pitfalls[io]"'
+    )
+
+
+@pytest.mark.parametrize("module", ["radiomics", "SimpleITK"])
+def test_missing_radiomics_says_the_install_that_works(monkeypatch, module):
+    _block(monkeypatch, module)
+    with pytest.raises(ImportError) as info:
+        import_optional(module, feature="pitfalls.radiomics")
+    message = str(info.value)
+    # the exact commands, in order, then the extra itself; pip's default build fails
+    commands = [*RADIOMICS_INSTALL, 'pip install "pitfalls[radiomics]"']
+    assert message.endswith(
+        "install it with: " + " && ".join(commands) + " (Python <= 3.11: pyradiomics has no "
+        "wheels and its source builds only this way)"
+    )
+    assert RADIOMICS_INSTALL[1] == "pip install --no-build-isolation pyradiomics"
+    assert message.startswith(f"pitfalls.radiomics needs {module!r}")
+
+
+def test_extract_features_without_pyradiomics_names_the_install(monkeypatch):
+    from pitfalls.datasets import make_ct_tumours
+    from pitfalls.radiomics import extract_features
+
+    _block(monkeypatch, "radiomics", "radiomics.featureextractor")
+    volumes, masks, _ = make_ct_tumours(2, shape=(12, 24, 24), random_state=0)
     with pytest.raises(ImportError, match="--no-build-isolation pyradiomics"):
-        _missing("radiomics")
+        extract_features(volumes, masks)
 
 
-def _missing(name):
-    # Simulate the module being absent without uninstalling it.
-    import builtins
+def test_missing_modules_of_an_extra(monkeypatch):
+    from importlib.machinery import ModuleSpec
 
-    real_import = builtins.__import__
-
-    def fake_import(mod, *args, **kwargs):
-        if mod == name or mod.startswith(name + "."):
-            raise ModuleNotFoundError(f"No module named {mod!r}", name=mod)
-        return real_import(mod, *args, **kwargs)
-
-    saved = {k: v for k, v in sys.modules.items() if k == name or k.startswith(name + ".")}
-    for k in saved:
-        del sys.modules[k]
-    builtins.__import__ = fake_import
-    try:
-        return import_optional(name, feature="test")
-    finally:
-        builtins.__import__ = real_import
-        sys.modules.update(saved)
+    _block(monkeypatch, "captum")
+    assert "captum" in missing_modules("torch")
+    for name in ("pyarrow", "pydicom", "nibabel", "nrrd", "tifffile"):
+        present = types.ModuleType(name)
+        present.__spec__ = ModuleSpec(name, None)
+        monkeypatch.setitem(sys.modules, name, present)
+    assert missing_modules("io") == []
+    with pytest.raises(
+        ValueError, match="extra='tensorflow' is not one of 'io', 'radiomics', 'torch'"
+    ):
+        missing_modules("tensorflow")
 
 
 @pytest.mark.parametrize(
@@ -164,3 +199,64 @@ def test_python_dash_m_pitfalls():
     )
     assert out.returncode == 0
     assert out.stdout.strip() == f"pitfalls {pitfalls.__version__}"
+
+
+# ------------------------------------------------------------- declared floors
+
+
+def _floors_of_pyproject():
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = [Requirement(r) for r in project["dependencies"]]
+    dev = [Requirement(r) for r in project["optional-dependencies"]["dev"]]
+    return core, dev
+
+
+def _pins(path):
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"{path.name}: {line!r} is not NAME==VERSION"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def _floor(requirement):
+    floors = [s.version for s in requirement.specifier if s.operator == ">="]
+    assert len(floors) == 1, f"{requirement} has no single >= floor"
+    return floors[0]
+
+
+def test_constraints_min_pins_every_core_dependency_at_its_declared_floor():
+    from packaging.utils import canonicalize_name
+    from packaging.version import Version
+
+    core, dev = _floors_of_pyproject()
+    pins = _pins(ROOT / "constraints-min.txt")
+    for requirement in core:
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"constraints-min.txt does not pin {name} (floor {requirement})"
+        assert Version(pins[name]) == Version(_floor(requirement)), (name, pins[name])
+    # the test tools pinned there are the dev extra's floors too
+    for requirement in dev:
+        name = canonicalize_name(requirement.name)
+        if name in pins:
+            assert Version(pins[name]) == Version(_floor(requirement)), (name, pins[name])
+    assert {"pytest", "hypothesis", "pytest-timeout", "build"} <= set(pins)
+
+
+def test_constraints_txt_pins_satisfy_the_declared_ranges():
+    from packaging.utils import canonicalize_name
+
+    core, dev = _floors_of_pyproject()
+    pins = _pins(ROOT / "constraints.txt")
+    for requirement in [*core, *dev]:
+        pinned = pins.get(canonicalize_name(requirement.name))
+        assert pinned is not None, f"constraints.txt does not pin {requirement.name}"
+        assert requirement.specifier.contains(pinned, prereleases=True), (requirement, pinned)
