@@ -45,6 +45,8 @@ _SDIST_REQUIRED = (
     "src/pitfalls/py.typed",
     "src/pitfalls/cli/__init__.py",
     "tests/test_package.py",
+    "constraints-min.txt",
+    "bin/test",
     "LICENSE",
     "README.md",
     "pyproject.toml",

@@ -44,3 +44,25 @@ def test_public_shim_uses_numpy_where_it_exists():
         from pitfalls import _compat
 
         assert _compat._BITWISE_COUNT is np.bitwise_count
+
+
+class _ErrorWithoutAddNote:
+    """Stands in for an exception on Python 3.10, which has no add_note."""
+
+
+def test_add_note_without_pep_678_fills_notes_in_order():
+    from pitfalls._compat import add_note
+
+    error = _ErrorWithoutAddNote()
+    add_note(error, "fold 1 of 3")
+    add_note(error, "while scoring")
+    assert error.__notes__ == ["fold 1 of 3", "while scoring"]
+
+
+def test_add_note_uses_the_exception_s_own_where_it_exists():
+    from pitfalls._compat import add_note
+
+    error = ValueError("boom")
+    add_note(error, "fold 2 of 3")
+    assert error.__notes__ == ["fold 2 of 3"]
+    assert str(error) == "boom"  # the message itself is unchanged

@@ -260,3 +260,70 @@ def test_constraints_txt_pins_satisfy_the_declared_ranges():
         pinned = pins.get(canonicalize_name(requirement.name))
         assert pinned is not None, f"constraints.txt does not pin {requirement.name}"
         assert requirement.specifier.contains(pinned, prereleases=True), (requirement, pinned)
+
+
+# ------------------------------------------------------------- built distributions
+
+
+def _check_dist():
+    spec = importlib.util.spec_from_file_location("check_dist", ROOT / "bin" / "check_dist.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _fake_dists(directory, *, extra=(), drop=()):
+    import io
+    import tarfile
+    import zipfile
+
+    members = [
+        "src/pitfalls/__init__.py",
+        "src/pitfalls/py.typed",
+        "src/pitfalls/cli/__init__.py",
+        "tests/test_package.py",
+        "constraints-min.txt",
+        "bin/test",
+        "LICENSE",
+        "README.md",
+        "pyproject.toml",
+        *extra,
+    ]
+    with tarfile.open(directory / "pitfalls-1.0.tar.gz", "w:gz") as archive:
+        for name in members:
+            if name not in drop:
+                info = tarfile.TarInfo(f"pitfalls-1.0/{name}")
+                archive.addfile(info, io.BytesIO(b""))
+    with zipfile.ZipFile(directory / "pitfalls-1.0-py3-none-any.whl", "w") as archive:
+        for name in ("pitfalls/__init__.py", "pitfalls/py.typed", "pitfalls/cli/__init__.py"):
+            archive.writestr(name, "")
+        archive.writestr(
+            "pitfalls-1.0.dist-info/entry_points.txt",
+            "[console_scripts]\npitfalls = pitfalls.cli:main\n",
+        )
+
+
+def test_check_dist_accepts_a_complete_sdist_and_wheel(tmp_path, capsys):
+    _fake_dists(tmp_path)
+    _check_dist().check_contents(tmp_path)
+    assert "contents ok" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "drop", "message"),
+    [
+        ((), ("src/pitfalls/py.typed",), "pitfalls-1.0.tar.gz lacks src/pitfalls/py.typed"),
+        ((".venv/floors/bin/python",), (), "holds files of a working checkout: .venv/floors"),
+        (("docs/_build/html/index.html",), (), "working checkout: docs/_build/html/index.html"),
+        (("src/pitfalls/__pycache__/x.pyc",), (), "working checkout: src/pitfalls/__pycache__"),
+        (("src/pitfalls/_new.py",), (), "pitfalls-1.0-py3-none-any.whl lacks pitfalls/_new.py"),
+    ],
+)
+def test_check_dist_refuses_what_a_distribution_must_not_hold(
+    tmp_path, capsys, extra, drop, message
+):
+    _fake_dists(tmp_path, extra=extra, drop=drop)
+    with pytest.raises(SystemExit) as exit_info:
+        _check_dist().check_contents(tmp_path)
+    assert exit_info.value.code == 1
+    assert message in capsys.readouterr().err

@@ -11,12 +11,38 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["bitwise_count"]
+__all__ = ["add_note", "bitwise_count"]
 
 # --------------------------------------------------------------------------------------
-# Version shims for the declared floors (numpy 1.26, scipy 1.11, pandas 2.1,
-# scikit-learn 1.6, imbalanced-learn 0.13; see constraints-min.txt)
+# Version shims for the declared floors: Python 3.10, numpy 1.26, scipy 1.11, pandas 2.1,
+# scikit-learn 1.6, imbalanced-learn 0.13 (constraints-min.txt; bin/test-floors)
 # --------------------------------------------------------------------------------------
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Attach ``note`` to ``error`` as ``error.add_note`` does (PEP 678, Python 3.11+).
+
+    Python 3.10 has no ``add_note``; there the note goes into ``error.__notes__`` all
+    the same, so code (and tests) read it alike on every supported Python; only 3.10's
+    traceback does not print it. Checked on Python 3.10.13, 3.11.7 and 3.12.1.
+
+    Examples
+    --------
+    >>> from pitfalls._compat import add_note
+    >>> error = ValueError("boom")
+    >>> add_note(error, "in fold 2 of 5")
+    >>> error.__notes__
+    ['in fold 2 of 5']
+    """
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+        return
+    notes = getattr(error, "__notes__", None)
+    if not isinstance(notes, list):
+        notes = []
+        error.__notes__ = notes
+    notes.append(note)
+
 
 # Number of set bits of every byte value, for numpy < 2.0 (no np.bitwise_count).
 _BYTE_POPCOUNT = np.array([bin(value).count("1") for value in range(256)], dtype=np.uint8)
