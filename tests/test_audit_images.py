@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
+from pitfalls._compat import bitwise_count  # np.bitwise_count from numpy 2.0 on
 from pitfalls._manifest import ManifestError
 from pitfalls.audit import (
     audit,
@@ -38,7 +39,7 @@ def smooth_image(seed, size=SIZE):
 
 
 def hamming(a, b):
-    return int(np.bitwise_count(perceptual_hash(a)[0] ^ perceptual_hash(b)[0]))
+    return int(bitwise_count(perceptual_hash(a)[0] ^ perceptual_hash(b)[0]))
 
 
 def jpeg_roundtrip(pixels, tmp_path, quality=70):
@@ -123,7 +124,7 @@ def test_near_duplicate_copies_are_found(image_manifest, tmp_path, transform):
     assert match, row.examples[0]
     copy = np.asarray(copy, dtype=np.uint8)
     coarse = hamming(smooth_image(1), copy)
-    fine = int(np.bitwise_count(detail_hash(smooth_image(1)) ^ detail_hash(copy)).sum())
+    fine = int(bitwise_count(detail_hash(smooth_image(1)) ^ detail_hash(copy)).sum())
     assert (int(match[1]), int(match[2])) == (coarse, fine)
     assert coarse <= 10 and fine <= 40
     assert "PF102" not in codes(report)
@@ -181,15 +182,15 @@ def test_detail_hash_rejects_lookalikes_the_coarse_hash_lets_through(tmp_path):
     coarse = np.array([perceptual_hash(img)[0] for img in images])
     fine = np.array([detail_hash(img) for img in images])
     upper = np.triu_indices(n, 1)
-    d_coarse = np.bitwise_count(coarse[:, None] ^ coarse[None, :])[upper]
-    d_fine = np.bitwise_count(fine[:, None, :] ^ fine[None, :, :]).sum(-1)[upper]
+    d_coarse = bitwise_count(coarse[:, None] ^ coarse[None, :])[upper]
+    d_fine = bitwise_count(fine[:, None, :] ^ fine[None, :, :]).sum(-1)[upper]
     lookalikes = d_coarse <= 10
     assert lookalikes.any()  # the coarse hash alone would report these
     assert d_fine[lookalikes].min() > 40
     # ... while a JPEG copy of one of them stays close on both hashes.
     copy = jpeg_roundtrip(images[0], tmp_path, quality=50)
     assert hamming(images[0], copy) <= 4
-    assert int(np.bitwise_count(detail_hash(images[0]) ^ detail_hash(copy)).sum()) <= 24
+    assert int(bitwise_count(detail_hash(images[0]) ^ detail_hash(copy)).sum()) <= 24
     # Put the second image of each lookalike pair in the test split.
     in_test = set(upper[1][lookalikes].tolist()) - set(upper[0][lookalikes].tolist())
     assert in_test
@@ -272,7 +273,7 @@ def test_perceptual_hash_ignores_brightness_and_contrast(seed, gain, offset):
     h1, low1 = perceptual_hash(pixels)
     h2, low2 = perceptual_hash(pixels * gain + offset)
     assert not low1 and not low2
-    assert int(np.bitwise_count(h1 ^ h2)) <= 1
+    assert int(bitwise_count(h1 ^ h2)) <= 1
 
 
 def test_pixel_hash_formats(tmp_path):
@@ -333,10 +334,10 @@ def test_hamming_pairs_matches_brute_force(a, b, flips, threshold):
         b = np.append(b, a[0] ^ mask)
     i, j, d = hamming_pairs(a, b, threshold)
     expected = [
-        (x, y, int(np.bitwise_count(a[x] ^ b[y])))
+        (x, y, int(bitwise_count(a[x] ^ b[y])))
         for x in range(a.size)
         for y in range(b.size)
-        if np.bitwise_count(a[x] ^ b[y]) <= threshold
+        if bitwise_count(a[x] ^ b[y]) <= threshold
     ]
     assert list(zip(i.tolist(), j.tolist(), d.tolist(), strict=True)) == expected
 
@@ -353,7 +354,7 @@ def test_hamming_pairs_every_strategy_matches_dense_reference(threshold):
         bits = rng.choice(64, n, replace=False).astype(np.uint64)
         b[k] = a[k] ^ np.bitwise_or.reduce(np.uint64(1) << bits, initial=np.uint64(0))
     i, j, d = hamming_pairs(a, b, threshold)
-    dense = np.bitwise_count(a[:, None] ^ b[None, :])
+    dense = bitwise_count(a[:, None] ^ b[None, :])
     ei, ej = np.nonzero(dense <= threshold)
     np.testing.assert_array_equal(i, ei)
     np.testing.assert_array_equal(j, ej)
@@ -558,8 +559,8 @@ def hash_only_pairs(images, splits, coarse=10, fine=40):
     f = np.array([s[1][0] for s in sig])
     train = np.flatnonzero(np.asarray(splits) == "train")
     test = np.flatnonzero(np.asarray(splits) == "test")
-    dc = np.bitwise_count(c[train][:, None] ^ c[test][None, :])
-    df = np.bitwise_count(f[train][:, None, :] ^ f[test][None, :, :]).sum(-1)
+    dc = bitwise_count(c[train][:, None] ^ c[test][None, :])
+    df = bitwise_count(f[train][:, None, :] ^ f[test][None, :, :]).sum(-1)
     return int(((dc <= coarse) & (df <= fine)).sum())
 
 

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._compat import bitwise_count
 from .._validation import describe_values
 from ._hashing import ImageHashes
 from ._search import hamming_pairs, thumbnail_correlation
@@ -697,7 +698,7 @@ def _near_pairs(data: AuditData) -> tuple[np.ndarray, ...]:
                 a, b = rows1[i], rows2[j]
                 # Candidates from the coarse hash are confirmed on the 256-bit
                 # detail hash; identical pixels are PF102's business.
-                fine = np.bitwise_count(
+                fine = bitwise_count(
                     images.detail_orientations[a, 0] ^ images.detail_orientations[b, o]
                 ).sum(axis=1)
                 keep = np.flatnonzero((keys[a] != keys[b]) & (fine <= data.near_detail_threshold))

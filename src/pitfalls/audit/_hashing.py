@@ -259,7 +259,7 @@ def perceptual_hash(pixels: np.ndarray) -> tuple[np.uint64, bool]:
     >>> img = rng.normal(size=(8, 8)).repeat(16, 0).repeat(16, 1) * 40 + 100
     >>> h1, low = perceptual_hash(img)
     >>> h2, _ = perceptual_hash(img * 1.5 + 20)  # contrast and brightness
-    >>> int(np.bitwise_count(h1 ^ h2)), low
+    >>> int(h1 ^ h2).bit_count(), low  # Hamming distance
     (0, False)
     >>> perceptual_hash(np.zeros((64, 64)))[1]
     True
@@ -290,7 +290,7 @@ def detail_hash(pixels: np.ndarray) -> np.ndarray:
     >>> rng = np.random.default_rng(0)
     >>> img = rng.normal(size=(16, 16)).repeat(8, 0).repeat(8, 1) * 40 + 100
     >>> a, b = detail_hash(img), detail_hash(np.clip(img + 10, 0, 255))
-    >>> a.shape, int(np.bitwise_count(a ^ b).sum())
+    >>> a.shape, int(np.unpackbits((a ^ b).view(np.uint8)).sum())  # Hamming distance
     ((4,), 0)
     """
     return _signature(pixels)[1][0]

@@ -43,8 +43,8 @@ class SegmentationBaselineReport:
     >>> from pitfalls.baselines import segmentation_baseline_report
     >>> truth = np.zeros((2, 4, 4), bool); truth[:, 1:3, 1:3] = True
     >>> report = segmentation_baseline_report(truth, baseline=[truth[0], truth[1]])
-    >>> report.summary.loc["mean", "baseline_dice"]
-    np.float64(1.0)
+    >>> float(report.summary.loc["mean", "baseline_dice"])
+    1.0
     """
 
     per_case: pd.DataFrame

@@ -169,7 +169,7 @@ def load_chest_xray_kermany(
                         "patient_id": kermany_patient_id(path.stem),
                         "label": int(diagnosis == "PNEUMONIA"),
                         "diagnosis": diagnosis,
-                        "subtype": person.group(2).lower() if person else None,
+                        "subtype": person.group(2).lower() if person else np.nan,
                         "split": split,
                         "site": "kermany",
                     }

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from .._compat import add_note
 from .._optional import import_optional
 from .._validation import describe_values
 
@@ -132,8 +133,7 @@ def _extract_one(
             )
         except Exception as exc:
             if errors == "raise":
-                if hasattr(exc, "add_note"):  # Python >= 3.11
-                    exc.add_note(f"while extracting radiomics features of case {case!r}")
+                add_note(exc, f"while extracting radiomics features of case {case!r}")
                 raise
             return {}, f"{type(exc).__name__}: {exc}"
     features = {
