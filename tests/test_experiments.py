@@ -217,8 +217,11 @@ def test_progress_bar_and_plot(capsys):
     rng = np.random.default_rng(13)
     X, y = rng.normal(size=(45, 3)), noise_labels(45, 0.4, seed=14)
     pipe = make_pipeline(RandomOverSampler(random_state=0), DecisionTreeClassifier(random_state=0))
-    res = leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, random_state=0)
+    quiet = leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, random_state=0)
+    assert capsys.readouterr().err == ""  # quiet by default, as scikit-learn's verbose=0
+    res = leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, random_state=0, verbose=1)
     assert "leakage_gap[oversampling]" in capsys.readouterr().err
+    np.testing.assert_array_equal(quiet.leaky_scores, res.leaky_scores)
     ax = res.plot()
     assert ax.get_ylabel() == "F1" and len(ax.get_xticklabels()) == 2
     assert "Wilcoxon" in ax.get_title()
