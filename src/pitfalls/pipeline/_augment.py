@@ -13,6 +13,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _num_samples
 
+from .._deprecation import renamed_attribute, renamed_kwargs, translate_renamed
+
 __all__ = ["AugmentationSampler"]
 
 
@@ -25,27 +27,28 @@ class AugmentationSampler(BaseEstimator):
 
     Parameters
     ----------
-    transform : callable
-        ``transform(x, rng) -> x_augmented``, called once per copy of each sample with
+    func : callable
+        ``func(x, rng) -> x_augmented``, called once per copy of each sample with
         that sample alone (a feature vector of shape ``(n_features,)`` or an image of
         shape ``X.shape[1:]``) and a :class:`numpy.random.Generator`; it must return an
         array of the same shape. Any library works inside it (albumentations,
         torchvision, scipy.ndimage), as long as it draws its randomness from ``rng``.
         In a ``Pipeline(..., memory=...)`` it must be picklable (a module-level
         function or a ``functools.partial`` of one; joblib cannot hash a lambda).
+        Named as in :class:`~sklearn.preprocessing.FunctionTransformer`. Formerly
+        ``transform`` (deprecated, removed in 0.3), a name the sampler could not store
+        under its own name: an attribute called ``transform`` makes pipelines take a
+        sampler for a transformer.
     n_copies : int, default=1
         Augmented copies added per sample; the output holds ``(1 + n_copies) *
         n_samples`` rows: the originals first, then the first copy of every row, and
         so on.
     random_state : int, RandomState instance or None, default=None
-        Seeds the generator passed to ``transform``; an int gives the same copies on
+        Seeds the generator passed to ``func``; an int gives the same copies on
         every call.
 
     Attributes
     ----------
-    transform_func : callable
-        The ``transform`` parameter (kept under this name because an attribute called
-        ``transform`` would make pipelines treat the sampler as a transformer).
     sample_indices_ : ndarray of shape (n_samples * (1 + n_copies),)
         For each output row, the input row it was made from (groups and metadata
         follow it in :class:`Pipeline`).
@@ -77,45 +80,26 @@ class AugmentationSampler(BaseEstimator):
 
     # Tells pitfalls.experiments.leakage_gap which steps are augmentation steps.
     _sampling_type = "augmentation"
+    _required_parameters = ["func"]  # noqa: RUF012
+    _RENAMED = {"transform": "func"}  # noqa: RUF012
 
+    @renamed_kwargs(**_RENAMED)
     def __init__(
         self,
-        transform: Callable[[np.ndarray, np.random.Generator], Any],
+        func: Callable[[np.ndarray, np.random.Generator], Any],
         n_copies: int = 1,
         random_state: Any = None,
     ) -> None:
-        # Stored under another name: an attribute called ``transform`` would make
-        # imbalanced-learn (and scikit-learn) take this sampler for a transformer.
-        self.transform_func = transform
+        self.func = func
         self.n_copies = n_copies
         self.random_state = random_state
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters of this sampler (``transform``, ``n_copies``, ``random_state``).
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Ignored; the sampler holds no sub-estimators.
-
-        Returns
-        -------
-        dict
-
-        Examples
-        --------
-        >>> from pitfalls.pipeline import AugmentationSampler
-        >>> sorted(AugmentationSampler(abs).get_params())
-        ['n_copies', 'random_state', 'transform']
-        """
-        return {
-            "transform": self.transform_func,
-            "n_copies": self.n_copies,
-            "random_state": self.random_state,
-        }
+    transform_func = renamed_attribute("transform_func", "func")
 
     def set_params(self, **params: Any) -> AugmentationSampler:
-        """Set parameters (``transform``, ``n_copies``, ``random_state``).
+        """Set parameters (``func``, ``n_copies``, ``random_state``).
+
+        ``transform`` is the deprecated spelling of ``func``.
 
         Parameters
         ----------
@@ -132,21 +116,14 @@ class AugmentationSampler(BaseEstimator):
         >>> AugmentationSampler(abs).set_params(n_copies=3).n_copies
         3
         """
-        valid = self.get_params()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for AugmentationSampler; valid parameters "
-                    f"are {sorted(valid)}."
-                )
-            setattr(self, "transform_func" if key == "transform" else key, value)
-        return self
+        renamed = translate_renamed(params, self._RENAMED, owner="AugmentationSampler")
+        return super().set_params(**renamed)  # type: ignore[no-any-return]
 
     def _check_params(self) -> None:
-        if not callable(self.transform_func):
+        if not callable(self.func):
             raise TypeError(
-                f"transform={self.transform_func!r} is not callable; pass a function "
-                "transform(x, rng) that returns an augmented copy of sample x."
+                f"func={self.func!r} is not callable; pass a function func(x, rng) that "
+                "returns an augmented copy of sample x."
             )
         if (
             not isinstance(self.n_copies, numbers.Integral)
@@ -178,7 +155,7 @@ class AugmentationSampler(BaseEstimator):
         >>> import numpy as np
         >>> from pitfalls.pipeline import AugmentationSampler
         >>> AugmentationSampler(lambda x, rng: x).fit(np.zeros((2, 2)))
-        AugmentationSampler(transform=<function <lambda> ...>)
+        AugmentationSampler(func=<function <lambda> ...>)
         """
         self.fit_resample(X, y)
         return self
@@ -191,8 +168,8 @@ class AugmentationSampler(BaseEstimator):
         X : array-like of shape (n_samples, ...)
             Samples (feature rows or images); a DataFrame comes back as a DataFrame
             with the same columns and, where the copies allow, the same dtypes. The
-            output's dtype is what holds both the input and ``transform``'s output
-            (uint8 images that ``transform`` turns into floats come back as floats).
+            output's dtype is what holds both the input and ``func``'s output
+            (uint8 images that ``func`` turns into floats come back as floats).
             SciPy sparse matrices are refused.
         y : array-like of shape (n_samples,), default=None
             Targets, repeated for the copies (``None`` stays ``None``; a Series stays a
@@ -217,7 +194,7 @@ class AugmentationSampler(BaseEstimator):
         if sparse.issparse(X):
             raise TypeError(
                 f"AugmentationSampler got a SciPy sparse matrix ({type(X).__name__}); "
-                "transform(x, rng) works on dense samples: pass X.toarray(), or augment "
+                "func(x, rng) works on dense samples: pass X.toarray(), or augment "
                 "before the step that makes the matrix sparse."
             )
         data = X.to_numpy() if isinstance(X, pd.DataFrame) else np.asarray(X)
@@ -237,17 +214,17 @@ class AugmentationSampler(BaseEstimator):
             y_res = None if y is None else np.asarray(y)[self.sample_indices_]
         if isinstance(X, pd.DataFrame):
             return _stacked_tables(X, copies), y_res
-        # numpy's promotion keeps what transform made: uint8 images turned into floats
+        # numpy's promotion keeps what func made: uint8 images turned into floats
         # stay floats, jitter added to integer features is not truncated away
         return np.concatenate([data, *copies], axis=0), y_res
 
     def _augment_all(self, data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         augmented = []
         for sample in data:
-            result = np.asarray(self.transform_func(sample.copy(), rng))
+            result = np.asarray(self.func(sample.copy(), rng))
             if result.shape != sample.shape:
                 raise ValueError(
-                    f"transform returned shape {result.shape} for a sample of shape "
+                    f"func returned shape {result.shape} for a sample of shape "
                     f"{sample.shape}; it must return an array of the same shape."
                 )
             augmented.append(result)
@@ -259,7 +236,7 @@ class AugmentationSampler(BaseEstimator):
 def _stacked_tables(X: pd.DataFrame, copies: list[np.ndarray]) -> pd.DataFrame:
     """``X`` followed by its augmented copies, each column keeping its dtype where it can.
 
-    The copies' rows come back from ``transform`` as arrays (of objects when the table
+    The copies' rows come back from ``func`` as arrays (of objects when the table
     mixes numbers and text, of float64 when it mixes int32 and float32 columns): each
     column gets its dtype back when its values survive the cast unchanged (an int32,
     a nullable ``Int64``, a categorical column), else the dtype its values need (an
