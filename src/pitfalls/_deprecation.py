@@ -20,6 +20,7 @@ __all__ = [
     "renamed_attribute",
     "renamed_kwargs",
     "translate_renamed",
+    "warn_renamed_function",
 ]
 
 DEPRECATED_IN = "0.1"
@@ -33,6 +34,26 @@ def _message(kind: str, old: str, new: str, owner: str) -> str:
         f"{owner}: the {kind} {old!r} was renamed {new!r} in pitfalls {DEPRECATED_IN}; "
         f"{old!r} will be removed in {REMOVED_IN}. Use {new!r} instead."
     )
+
+
+def warn_renamed_function(old: str, new: str, *, stacklevel: int = 3) -> None:
+    """Warn that function ``old`` was renamed ``new`` (call it first thing in the alias).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from pitfalls._deprecation import warn_renamed_function
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_renamed_function("m.old", "m.new")
+    >>> print(caught[0].message)
+    The function m.old was renamed m.new in pitfalls 0.1; m.old will be removed in 0.3. Use m.new instead.
+    """
+    message = (
+        f"The function {old} was renamed {new} in pitfalls {DEPRECATED_IN}; {old} will be "
+        f"removed in {REMOVED_IN}. Use {new} instead."
+    )
+    warnings.warn(message, FutureWarning, stacklevel=stacklevel)
 
 
 def translate_renamed(

@@ -116,10 +116,10 @@ def _list(stream: Any) -> int:
 
 def _reproduce(args: argparse.Namespace) -> int:
     from pitfalls.reproduction import (
+        check_device,
         combined_table2,
         get_experiment,
         list_experiments,
-        resolve_device,
         run,
         write_report,
     )
@@ -141,7 +141,7 @@ def _reproduce(args: argparse.Namespace) -> int:
         )
     if args.device == "cuda" and any(get_experiment(n).needs_torch for n in names):
         try:
-            resolve_device("cuda")  # fail before hours of radiomics, not after
+            check_device("cuda")  # fail before hours of radiomics, not after
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     out = Path(args.out)
