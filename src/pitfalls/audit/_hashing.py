@@ -155,7 +155,7 @@ def resolve_image_paths(
     >>> resolve_image_paths(["../etc/passwd"], root=".", column="path", rows=[7])
     Traceback (most recent call last):
     ...
-    pitfalls._manifest.ManifestError: image column 'path', row 7: '../etc/passwd' resolves outside root '...'; refusing to read it.
+    pitfalls.exceptions.ManifestError: image column 'path', row 7: '../etc/passwd' resolves outside root '...'; refusing to read it.
     """
     if root is None:
         return [Path(str(v)) for v in values]

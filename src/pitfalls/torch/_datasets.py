@@ -14,9 +14,9 @@ import torch
 from PIL import Image
 
 from .._images import MODES, convert_mode, load_image
-from .._manifest import ManifestError, check_columns, read_manifest
+from .._manifest import check_columns, read_manifest
 from .._validation import describe_values
-from ..exceptions import LeakageWarning, PitfallWarning
+from ..exceptions import LeakageWarning, ManifestError, PitfallWarning
 from ..model_selection import check_group_disjoint
 from ._transforms import apply_transform, is_random_transform, seeded
 
