@@ -157,6 +157,8 @@ def test_progress_bar_goes_to_stderr(cases, capsys):
     extract_features(volumes[:1], masks[:1], verbose=True)
     captured = capsys.readouterr()
     assert "radiomics" in captured.err and captured.out == ""
+    extract_features(volumes[:1], masks[:1])
+    assert capsys.readouterr().err == ""  # quiet by default, as scikit-learn's verbose=0
 
 
 @pytest.mark.parametrize(

@@ -36,8 +36,8 @@ class RadiomicsFeatureExtractor(TransformerMixin, BaseEstimator):
         and SimpleITK images.
     n_jobs : int, optional
         Cases extracted in parallel with joblib.
-    verbose : bool, default=False
-        Show a progress bar.
+    verbose : int, default=0
+        Quiet by default; ``verbose=1`` shows a progress bar over cases.
 
     Attributes
     ----------
@@ -66,7 +66,7 @@ class RadiomicsFeatureExtractor(TransformerMixin, BaseEstimator):
         mask_column: str = "mask",
         spacing: Any = None,
         n_jobs: int | None = None,
-        verbose: bool = False,
+        verbose: int = 0,
     ) -> None:
         self.settings = settings
         self.image_column = image_column

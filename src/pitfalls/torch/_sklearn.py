@@ -111,7 +111,8 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
     num_workers : int, default=0
     random_state : int, optional
         Seeds initialisation, the validation split, shuffling and augmentation.
-    verbose : bool, default=False
+    verbose : int, default=0
+        Quiet by default; ``verbose=1`` shows a progress bar over epochs.
 
     Attributes
     ----------
@@ -153,7 +154,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         amp: bool = True,
         num_workers: int = 0,
         random_state: int | None = None,
-        verbose: bool = False,
+        verbose: int = 0,
     ) -> None:
         self.architecture = architecture
         self.module = module
