@@ -180,7 +180,7 @@ def test_transform_without_covariates_uses_their_training_average():
         ),
         (
             lambda X, s: ComBat().fit(X[:, :1], sites=s),
-            "X has 1 feature; empirical Bayes pools estimates across features and needs at "
+            "X has 1 feature(s); empirical Bayes pools estimates across features and needs at "
             "least 2. Use empirical_bayes=False.",
         ),
         (

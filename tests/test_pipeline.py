@@ -23,7 +23,6 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pitfalls.exceptions import LeakageError, LeakageWarning
 from pitfalls.pipeline import AugmentationSampler, LeakageGuard, Pipeline, make_pipeline
@@ -881,12 +880,6 @@ def test_guard_stays_on_one_thread_with_one_cpu(monkeypatch):
     X, y = _large()
     guard = LeakageGuard(RecordingClassifier()).fit(X, y)
     assert guard.estimator_.seen_X_.flags.writeable
-
-
-@parametrize_with_checks([LeakageGuard(LogisticRegression())])
-@pytest.mark.filterwarnings("ignore::pitfalls.exceptions.LeakageWarning")
-def test_guard_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def test_outer_and_inner_group_cv_with_routing_and_augmentation():

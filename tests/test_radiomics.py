@@ -231,6 +231,13 @@ def test_transformer_input_errors(cases):
         RadiomicsFeatureExtractor().fit([])
     with pytest.raises(ValueError, match=r"sequence of \(image, mask\) pairs"):
         RadiomicsFeatureExtractor().fit([(volumes[0],)])
+    # a 1-D array of numbers (no pairs at all) is refused with the same words, not a TypeError
+    with pytest.raises(ValueError, match=r"sequence of \(image, mask\) pairs"):
+        RadiomicsFeatureExtractor().fit(np.arange(3.0))
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match="X is a SciPy sparse matrix"):
+        RadiomicsFeatureExtractor().fit(sparse.csr_matrix(np.eye(2)))
 
 
 def test_importing_the_subpackages_loads_no_optional_dependency():

@@ -436,6 +436,35 @@ def test_classifier_errors():
         clf.predict(np.zeros((2, 8, 8, 3)))
 
 
+@pytest.mark.parametrize(
+    ("make_input", "error", "match"),
+    [
+        (lambda X, y: (X, None), ValueError, "requires y to be passed, but the target y is None"),
+        (lambda X, y: (X, np.zeros(len(y))), ValueError, r"y has a single class \(0\.0\)"),
+        (lambda X, y: (X, np.linspace(0, 1, len(y))), ValueError, "Unknown label type"),
+        (
+            lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), y),
+            ValueError,
+            "X contains NaN or infinity",
+        ),
+        (lambda X, y: (X + 0j, y), ValueError, "Complex data not supported"),
+    ],
+)
+def test_classifier_refuses_unusable_targets_and_images_before_training(make_input, error, match):
+    # scikit-learn's estimator checks found these trained (a NaN loss, one output) or
+    # failed with an unrelated message
+    X, y = _image_arrays(n=8)
+    with pytest.raises(error, match=match):
+        TorchImageClassifier(epochs=1, validation_fraction=0, device="cpu").fit(*make_input(X, y))
+
+
+def test_classifier_refuses_sparse_input_by_name():
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match="X is a SciPy sparse matrix"):
+        TorchImageClassifier(device="cpu").fit(sparse.csr_matrix(np.eye(4)), [0, 1, 0, 1])
+
+
 def test_resnet50_architecture_takes_grayscale_images():
     X, y = _image_arrays(n=4, size=32)
     clf = TorchImageClassifier(

@@ -206,20 +206,19 @@ class ComBat(TransformerMixin, BaseEstimator):
 
     def _split_input(
         self, X: Any, sites: Any, covariates: Any, *, method: str
-    ) -> tuple[Any, np.ndarray, Any]:
-        """Features, sites and covariates from either the ``site`` column or the arguments."""
+    ) -> tuple[Any, np.ndarray | None, Any]:
+        """Features, sites and covariates from either the ``site`` column or the arguments.
+
+        ``sites`` may come back None (not given): the caller validates the features first,
+        as scikit-learn does, then asks for the sites (:meth:`_require_sites`).
+        """
         if self.site is None:
             if self.covariate_cols is not None:
                 raise ValueError(
                     "covariate_cols is set but site is None; name the site column with "
                     "site=, or pass covariates= to fit and transform."
                 )
-            if sites is None:
-                raise ValueError(
-                    f"sites is None; pass the site of each sample to {method}"
-                    "(X, sites=...), or set site= (the site column) when X is a DataFrame."
-                )
-            return X, np.asarray(sites), covariates
+            return X, None if sites is None else np.asarray(sites), covariates
         if sites is not None or covariates is not None:
             raise ValueError(
                 f"site={self.site!r} is set, so sites and covariates come from the columns "
@@ -294,10 +293,25 @@ class ComBat(TransformerMixin, BaseEstimator):
             raise ValueError("covariates contains NaN or infinity; impute or drop those samples.")
         return design
 
+    @staticmethod
+    def _require_sites(site_arr: np.ndarray | None, n_samples: int, *, method: str) -> np.ndarray:
+        if site_arr is None:
+            raise ValueError(
+                f"sites is None; pass the site of each sample to {method}"
+                "(X, sites=...), or set site= (the site column) when X is a DataFrame."
+            )
+        return check_sites(site_arr, n_samples)
+
     def _check_features(self, X: Any, *, fitting: bool) -> np.ndarray:
         if fitting:
             self._validate_data_names(X)
-        arr = check_array(X, dtype=np.float64, ensure_min_samples=1)
+        # two sites need two samples at least: fit refuses fewer with scikit-learn's words
+        arr = check_array(X, dtype=np.float64, ensure_min_samples=2 if fitting else 1)
+        if fitting and self.empirical_bayes and arr.shape[1] < 2:
+            raise ValueError(
+                f"X has {arr.shape[1]} feature(s); empirical Bayes pools estimates across "
+                "features and needs at least 2. Use empirical_bayes=False."
+            )
         if fitting:
             self.n_features_in_ = arr.shape[1]
         elif arr.shape[1] != self.n_features_in_:
@@ -344,12 +358,12 @@ class ComBat(TransformerMixin, BaseEstimator):
         >>> ComBat(empirical_bayes=False).fit(X, sites=[0, 0, 1, 1]).sites_.tolist()
         [0, 1]
         """
-        features, site_arr, cov = self._split_input(X, sites, covariates, method="fit")
+        features, given_sites, cov = self._split_input(X, sites, covariates, method="fit")
         data = self._check_features(features, fitting=True)
-        n_samples, n_features = data.shape
-        site_arr = check_sites(site_arr, n_samples)
+        n_samples = data.shape[0]
+        site_arr = self._require_sites(given_sites, n_samples, method="fit")
         levels, codes, counts = np.unique(site_arr, return_inverse=True, return_counts=True)
-        self._check_sites(levels, counts, n_features)
+        self._check_sites(levels, counts)
         self.sites_ = levels
         cov_design = self._covariate_design(cov, n_samples, fitting=True)
 
@@ -396,7 +410,7 @@ class ComBat(TransformerMixin, BaseEstimator):
             )
         return int(matches[0])
 
-    def _check_sites(self, levels: np.ndarray, counts: np.ndarray, n_features: int) -> None:
+    def _check_sites(self, levels: np.ndarray, counts: np.ndarray) -> None:
         if levels.size < 2:
             raise ValueError(
                 f"sites has a single value ({describe_values(levels)}); ComBat needs "
@@ -407,11 +421,6 @@ class ComBat(TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"site(s) {describe_values(small)} have a single sample; ComBat needs at "
                 "least 2 samples per site to estimate its scale (or use mean_only=True)."
-            )
-        if self.empirical_bayes and n_features < 2:
-            raise ValueError(
-                "X has 1 feature; empirical Bayes pools estimates across features and needs "
-                "at least 2. Use empirical_bayes=False."
             )
 
     def _estimate_site_effects(
@@ -533,10 +542,10 @@ class ComBat(TransformerMixin, BaseEstimator):
         array([[2.15, 3.65]])
         """
         check_is_fitted(self, "gamma_star_")
-        features, site_arr, cov = self._split_input(X, sites, covariates, method="transform")
+        features, given_sites, cov = self._split_input(X, sites, covariates, method="transform")
         data = self._check_features(features, fitting=False)
         n_samples = data.shape[0]
-        site_arr = check_sites(site_arr, n_samples)
+        site_arr = self._require_sites(given_sites, n_samples, method="transform")
         codes = self._site_codes(site_arr)
         if cov is None:
             covariate_effect = self._mean_covariate_effect

@@ -96,6 +96,11 @@ class AugmentationSampler(BaseEstimator):
 
     transform_func = renamed_attribute("transform_func", "func")
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN reaches func unchanged
+        return tags
+
     def set_params(self, **params: Any) -> AugmentationSampler:
         """Set parameters (``func``, ``n_copies``, ``random_state``).
 
@@ -191,14 +196,8 @@ class AugmentationSampler(BaseEstimator):
         [1.0, 2.0, 2.0, 4.0]
         """
         self._check_params()
-        if sparse.issparse(X):
-            raise TypeError(
-                f"AugmentationSampler got a SciPy sparse matrix ({type(X).__name__}); "
-                "func(x, rng) works on dense samples: pass X.toarray(), or augment "
-                "before the step that makes the matrix sparse."
-            )
-        data = X.to_numpy() if isinstance(X, pd.DataFrame) else np.asarray(X)
-        n_samples = _num_samples(data)
+        data = self._check_samples(X)
+        n_samples = data.shape[0]
         if y is not None and _num_samples(y) != n_samples:
             raise ValueError(
                 f"y has {_num_samples(y)} entries but X has {n_samples} samples; "
@@ -218,6 +217,27 @@ class AugmentationSampler(BaseEstimator):
         # stay floats, jitter added to integer features is not truncated away
         return np.concatenate([data, *copies], axis=0), y_res
 
+    def _check_samples(self, X: Any) -> np.ndarray:
+        """``X`` as an array of at least 2 dimensions; records ``n_features_in_``."""
+        if sparse.issparse(X):
+            raise TypeError(
+                f"AugmentationSampler got a SciPy sparse matrix ({type(X).__name__}); "
+                "func(x, rng) works on dense samples: pass X.toarray(), or augment "
+                "before the step that makes the matrix sparse."
+            )
+        if isinstance(X, pd.DataFrame):
+            data = X.to_numpy()  # any dtypes: _stacked_tables restores them
+        else:
+            data = _numeric_samples(X)
+        for axis, unit in ((0, "sample(s)"), (1, "feature(s)")):
+            if data.shape[axis] == 0:  # scikit-learn's wording
+                raise ValueError(
+                    f"Found array with 0 {unit} (shape={data.shape}) while a minimum of 1 "
+                    "is required."
+                )
+        self.n_features_in_ = data.shape[1]
+        return data
+
     def _augment_all(self, data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         augmented = []
         for sample in data:
@@ -231,6 +251,26 @@ class AugmentationSampler(BaseEstimator):
         if not augmented:
             return data[:0].copy()
         return np.stack(augmented)
+
+
+def _numeric_samples(X: Any) -> np.ndarray:
+    """Rows of numbers (feature vectors or images) of any numeric dtype, NaN allowed.
+
+    NaN passes through to ``func``, which decides what a missing value becomes; an
+    object array of numbers becomes float64 (numpy's error names anything else).
+    """
+    data = np.asarray(X)
+    if data.dtype.kind == "c":
+        raise ValueError("Complex data not supported; pass real-valued samples.")
+    if data.dtype.kind == "O":
+        data = data.astype(np.float64)
+    if data.ndim < 2:
+        raise ValueError(
+            f"X must hold one row per sample: shape (n_samples, n_features) or images "
+            f"(n_samples, height, width[, channels]); got shape {data.shape}. Reshape a "
+            "single feature with X.reshape(-1, 1)."
+        )
+    return data
 
 
 def _stacked_tables(X: pd.DataFrame, copies: list[np.ndarray]) -> pd.DataFrame:
