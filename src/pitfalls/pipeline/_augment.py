@@ -122,7 +122,7 @@ class AugmentationSampler(BaseEstimator):
         3
         """
         renamed = translate_renamed(params, self._RENAMED, owner="AugmentationSampler")
-        return super().set_params(**renamed)  # type: ignore[no-any-return]
+        return super().set_params(**renamed)
 
     def _check_params(self) -> None:
         if not callable(self.func):
