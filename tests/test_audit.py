@@ -159,7 +159,7 @@ def test_site_label_confounding_uses_confounding_test():
     row = finding(report, "PF201")
     reference = confounding_test(df.y, df.site, warn=False)
     assert f"Cramér's V = {reference.cramers_v:.2f}" in row.detail
-    assert f"balanced accuracy {reference.label_from_batch_score:.2f}" in row.detail
+    assert f"balanced accuracy {reference.label_from_site_score:.2f}" in row.detail
     assert row.severity == "high"
     assert row.leakage_types == ["L2", "L3.3"]
     shares = pd.crosstab(df.site, df.y, normalize="index")

@@ -46,6 +46,17 @@ def test_exception_hierarchy(child, parent):
     assert issubclass(child, parent)
 
 
+def test_manifest_error_is_exported_by_exceptions_as_one_class():
+    assert exceptions.ManifestError is ManifestError  # pitfalls._manifest's name, same class
+    assert "ManifestError" in exceptions.__all__ and issubclass(ManifestError, ValueError)
+    with pytest.raises(exceptions.ManifestError, match="does not exist"):
+        read_manifest("no/such/manifest.csv")
+    # the exceptions module stays importable without pandas (import pitfalls loads it)
+    code = "import sys, pitfalls.exceptions; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_lazy_submodules_and_unknown_attribute():
     assert pitfalls.metrics.__name__ == "pitfalls.metrics"
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

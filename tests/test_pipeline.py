@@ -516,22 +516,59 @@ def test_augmentation_sampler_zero_copies_is_identity():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"transform": "flip"}, TypeError, "transform='flip' is not callable"),
+        ({"func": "flip"}, TypeError, "func='flip' is not callable"),
         (
-            {"transform": lambda x, rng: x, "n_copies": -1},
+            {"func": lambda x, rng: x, "n_copies": -1},
             ValueError,
             "n_copies=-1 is not a non-negative integer",
         ),
         (
-            {"transform": lambda x, rng: x[:1]},
+            {"func": lambda x, rng: x[:1]},
             ValueError,
-            r"transform returned shape \(1,\) for a sample of shape \(2,\)",
+            r"func returned shape \(1,\) for a sample of shape \(2,\)",
         ),
     ],
 )
 def test_augmentation_sampler_errors(kwargs, error, match):
     with pytest.raises(error, match=match):
         AugmentationSampler(**kwargs).fit_resample(np.zeros((2, 2)), [0, 1])
+
+
+def _shift(x, rng):
+    return x + rng.normal(size=x.shape)
+
+
+def test_augmentation_sampler_stores_func_under_its_own_name():
+    sampler = AugmentationSampler(_shift, n_copies=2, random_state=0)
+    assert sampler.get_params() == {"func": _shift, "n_copies": 2, "random_state": 0}
+    assert sampler.func is _shift
+    assert "transform" not in vars(sampler) and not hasattr(sampler, "transform")
+    twin = clone(sampler)
+    assert twin.func is _shift and twin.get_params() == sampler.get_params()
+    X, y = np.arange(8.0).reshape(4, 2), np.array([0, 1, 0, 1])
+    np.testing.assert_array_equal(sampler.fit_resample(X, y)[0], twin.fit_resample(X, y)[0])
+    # a pipeline's nested parameters use the new name too
+    pipe = make_pipeline(sampler, LogisticRegression())
+    assert pipe.set_params(augmentationsampler__func=abs)[0].func is abs
+
+
+def test_augmentation_sampler_transform_is_a_deprecated_alias_of_func():
+    with pytest.warns(FutureWarning) as caught:
+        old = AugmentationSampler(transform=_shift, n_copies=2, random_state=0)
+    assert [str(w.message) for w in caught] == [
+        "AugmentationSampler: the parameter 'transform' was renamed 'func' in pitfalls 0.1; "
+        "'transform' will be removed in 0.3. Use 'func' instead."
+    ]
+    assert old.get_params() == {"func": _shift, "n_copies": 2, "random_state": 0}
+    X, y = np.arange(8.0).reshape(4, 2), np.array([0, 1, 0, 1])
+    new = AugmentationSampler(_shift, n_copies=2, random_state=0)
+    np.testing.assert_array_equal(old.fit_resample(X, y)[0], new.fit_resample(X, y)[0])
+    with pytest.warns(FutureWarning, match="'transform' was renamed 'func'"):
+        assert new.set_params(transform=abs).func is abs
+    with pytest.warns(FutureWarning, match="attribute 'transform_func' was renamed 'func'"):
+        assert new.transform_func is abs
+    with pytest.raises(TypeError, match="got both 'func' and its deprecated spelling"):
+        AugmentationSampler(func=abs, transform=abs)
 
 
 def test_augmentation_only_in_fit_inside_pipeline():

@@ -18,7 +18,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from pitfalls.exceptions import LeakageError, LeakageWarning
 from pitfalls.pipeline import LeakageGuard
@@ -543,8 +542,3 @@ def test_guard_raises_the_estimators_validation_error_before_its_own():
     with pytest.raises(TypeError, match="unhashable type: 'dict'"):  # it took them: ours
         LeakageGuard(DummyClassifier()).fit(cells, [0, 1])
 
-
-@parametrize_with_checks([LeakageGuard(LogisticRegression())])
-@pytest.mark.filterwarnings("ignore::pitfalls.exceptions.LeakageWarning")
-def test_guard_sklearn_compatible(estimator, check):
-    check(estimator)

@@ -16,6 +16,7 @@ from pitfalls.reproduction import (
     EXPERIMENTS,
     PAPER_TABLE2,
     ExperimentResult,
+    check_device,
     format_mean_sd,
     format_pvalue,
     get_experiment,
@@ -106,8 +107,12 @@ def test_bad_n_repeats(bad):
 
 
 def test_device_resolution():
-    assert resolve_device("cpu") == "cpu"
-    assert resolve_device("auto") in ("cpu", "cuda")
+    assert check_device("cpu") == "cpu"
+    assert check_device("auto") in ("cpu", "cuda")
+    with pytest.warns(
+        FutureWarning, match="function pitfalls.reproduction.resolve_device was renamed"
+    ):
+        assert resolve_device("cpu") == "cpu"  # the deprecated spelling
     with pytest.raises(ValueError, match=r"device='gpu' is not one of 'auto', 'cpu', 'cuda'\."):
         resolve_settings(device="gpu")
 

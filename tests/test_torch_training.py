@@ -436,6 +436,35 @@ def test_classifier_errors():
         clf.predict(np.zeros((2, 8, 8, 3)))
 
 
+@pytest.mark.parametrize(
+    ("make_input", "error", "match"),
+    [
+        (lambda X, y: (X, None), ValueError, "requires y to be passed, but the target y is None"),
+        (lambda X, y: (X, np.zeros(len(y))), ValueError, r"y has a single class \(0\.0\)"),
+        (lambda X, y: (X, np.linspace(0, 1, len(y))), ValueError, "Unknown label type"),
+        (
+            lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), y),
+            ValueError,
+            "X contains NaN or infinity",
+        ),
+        (lambda X, y: (X + 0j, y), ValueError, "Complex data not supported"),
+    ],
+)
+def test_classifier_refuses_unusable_targets_and_images_before_training(make_input, error, match):
+    # scikit-learn's estimator checks found these trained (a NaN loss, one output) or
+    # failed with an unrelated message
+    X, y = _image_arrays(n=8)
+    with pytest.raises(error, match=match):
+        TorchImageClassifier(epochs=1, validation_fraction=0, device="cpu").fit(*make_input(X, y))
+
+
+def test_classifier_refuses_sparse_input_by_name():
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match="X is a SciPy sparse matrix"):
+        TorchImageClassifier(device="cpu").fit(sparse.csr_matrix(np.eye(4)), [0, 1, 0, 1])
+
+
 def test_resnet50_architecture_takes_grayscale_images():
     X, y = _image_arrays(n=4, size=32)
     clf = TorchImageClassifier(
@@ -516,3 +545,29 @@ def test_in_place_train_transform_does_not_accumulate_over_epochs():
         epochs=3, batch_size=4, validation_fraction=0, device="cpu", train_transform=double
     ).fit(X, [0, 1, 0, 1])
     assert set(seen) == {0.5} and X.max() == 0.5
+
+
+def test_fit_is_quiet_by_default_and_its_result_renders(capsys):
+    torch.manual_seed(0)
+    result = fit_classifier(
+        small_cnn(2, in_channels=1, width=4), _toy(n=16), _toy(n=8, seed=1), epochs=2,
+        batch_size=8, device="cpu", random_state=0,
+    )  # fmt: skip
+    assert capsys.readouterr().err == ""  # no progress bar unless verbose=1
+    frame = result.to_frame()
+    assert frame.columns.tolist() == ["epoch", "train_loss", "val_loss"] and len(frame) == 2
+    assert frame["val_loss"].iloc[result.best_epoch] == result.best_val_loss
+    assert repr(result).startswith("FitResult(model=Sequential, n_epochs=2, best_epoch=")
+    markdown = result.to_markdown(digits=3).splitlines()
+    assert markdown[2] == f"| 0 | {frame['train_loss'][0]:.3f} | {frame['val_loss'][0]:.3f} |"
+    import matplotlib.pyplot
+
+    matplotlib.use("Agg")
+    ax = result.plot()
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "train", "validation", f"best epoch ({result.best_epoch})"
+    ]  # fmt: skip
+    matplotlib.pyplot.close(ax.figure)
+    fit_classifier(small_cnn(2, in_channels=1, width=4), _toy(n=8), epochs=1, device="cpu",
+                   verbose=1)  # fmt: skip
+    assert "epochs" in capsys.readouterr().err

@@ -15,23 +15,11 @@ from typing import Any
 import pandas as pd
 
 from ._validation import describe_values, missing_positions
+from .exceptions import ManifestError  # defined there; re-exported for existing imports
 
 __all__ = ["ManifestError", "check_columns", "read_manifest"]
 
 ManifestLike = pd.DataFrame | str | os.PathLike
-
-
-class ManifestError(ValueError):
-    """A manifest cannot be used as given (missing file, unknown column, missing ids).
-
-    The message is one line, fit for the command line.
-
-    Examples
-    --------
-    >>> from pitfalls._manifest import ManifestError
-    >>> issubclass(ManifestError, ValueError)
-    True
-    """
 
 
 def read_manifest(manifest: Any) -> pd.DataFrame:
@@ -65,7 +53,7 @@ def read_manifest(manifest: Any) -> pd.DataFrame:
     >>> read_manifest("no/such/file.csv")
     Traceback (most recent call last):
     ...
-    pitfalls._manifest.ManifestError: manifest file 'no/such/file.csv' does not exist.
+    pitfalls.exceptions.ManifestError: manifest file 'no/such/file.csv' does not exist.
     """
     if isinstance(manifest, pd.DataFrame):
         return manifest
@@ -153,11 +141,11 @@ def check_columns(
     >>> check_columns(df, {"group": "subject"})
     Traceback (most recent call last):
     ...
-    pitfalls._manifest.ManifestError: group='subject' is not a column of the manifest; available columns: 'patient', 'y'.
+    pitfalls.exceptions.ManifestError: group='subject' is not a column of the manifest; available columns: 'patient', 'y'.
     >>> check_columns(df, {"group": "patient"}, required_values=("group",))
     Traceback (most recent call last):
     ...
-    pitfalls._manifest.ManifestError: group column 'patient' has 1 missing value(s) (rows 1); every row needs one.
+    pitfalls.exceptions.ManifestError: group column 'patient' has 1 missing value(s) (rows 1); every row needs one.
     """
     for role, col in columns.items():
         if col is None:

@@ -790,7 +790,7 @@ def _site_label_confounding(data: AuditData, check: Check) -> list[Finding]:
     detail = (
         f"the label mix differs between sites (bias-corrected Cramér's V = {v:.2f}, "
         f"{result.method} p = {result.pvalue:.2g}); the site alone predicts the label with "
-        f"balanced accuracy {result.label_from_batch_score:.2f}. A model can learn the "
+        f"balanced accuracy {result.label_from_site_score:.2f}. A model can learn the "
         "source instead of the disease: balance classes within sites, or test on an "
         "external site (pitfalls.batch_effects)."
     )

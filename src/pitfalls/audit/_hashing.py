@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 from scipy.fft import dctn
 
+from .._images import load_image
 from .._manifest import ManifestError
 
 __all__ = [
@@ -154,7 +155,7 @@ def resolve_image_paths(
     >>> resolve_image_paths(["../etc/passwd"], root=".", column="path", rows=[7])
     Traceback (most recent call last):
     ...
-    pitfalls._manifest.ManifestError: image column 'path', row 7: '../etc/passwd' resolves outside root '...'; refusing to read it.
+    pitfalls.exceptions.ManifestError: image column 'path', row 7: '../etc/passwd' resolves outside root '...'; refusing to read it.
     """
     if root is None:
         return [Path(str(v)) for v in values]
@@ -169,46 +170,6 @@ def resolve_image_paths(
             )
         resolved.append(path)
     return resolved
-
-
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to a numpy array (PIL formats, ``.npy``, DICOM).
-
-    Parameters
-    ----------
-    path : path-like
-        PNG, JPEG, TIFF, BMP... (anything Pillow reads), a ``.npy`` array, or a
-        DICOM file (``.dcm``, needs pydicom).
-
-    Returns
-    -------
-    ndarray
-
-    Examples
-    --------
-    >>> import numpy as np, tempfile, os
-    >>> from PIL import Image
-    >>> from pitfalls.audit import load_image
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     Image.fromarray(np.zeros((4, 5), np.uint8)).save(os.path.join(d, "x.png"))
-    ...     load_image(os.path.join(d, "x.png")).shape
-    (4, 5)
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if suffix in {".dcm", ".dicom"}:
-        from .._optional import import_optional
-
-        pydicom = import_optional("pydicom", feature="auditing DICOM images")
-        return np.asarray(pydicom.dcmread(path).pixel_array)
-    from PIL import Image
-
-    with Image.open(path) as img:
-        img.load()
-        if img.mode == "P":  # palette indices mean nothing without the palette
-            return np.asarray(img.convert("RGBA" if "transparency" in img.info else "RGB"))
-        return np.asarray(img)
 
 
 def pixel_hash(pixels: np.ndarray) -> str:

@@ -69,6 +69,19 @@ class SegmentationBaselineReport:
         mean = self.summary.loc["mean"]
         return bool(mean["model_dice"] > mean["baseline_dice"])
 
+    def to_frame(self) -> pd.DataFrame:
+        """Dice and IoU of every case (a copy of ``per_case``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.baselines import segmentation_baseline_report
+        >>> truth = np.ones((2, 2, 2), bool)
+        >>> segmentation_baseline_report(truth, baseline=truth).to_frame().shape
+        (2, 2)
+        """
+        return self.per_case.copy()
+
     def _rows(self, digits: int) -> tuple[list[str], list[list[str]]]:
         header = ["", *self.summary.columns]
         rows = [

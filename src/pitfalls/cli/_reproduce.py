@@ -143,7 +143,7 @@ def _plan(args: argparse.Namespace, names: list[str]) -> tuple[list[str], dict[s
     An experiment whose extra is missing is skipped up front with one line naming the
     extra, rather than stopping the run when it is reached (after the others' minutes).
     """
-    from pitfalls.reproduction import get_experiment, resolve_device
+    from pitfalls.reproduction import check_device, get_experiment
 
     reasons = {name: get_experiment(name).missing_extra() for name in names}
     skipped = {name: why for name, why in reasons.items() if why is not None}
@@ -156,7 +156,7 @@ def _plan(args: argparse.Namespace, names: list[str]) -> tuple[list[str], dict[s
         print(f"pitfalls reproduce: skipping {name}: {why}", file=sys.stderr)
     if args.device == "cuda" and any(get_experiment(n).needs_torch for n in runnable):
         try:
-            resolve_device("cuda")  # fail before hours of radiomics, not after
+            check_device("cuda")  # fail before hours of radiomics, not after
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     return runnable, skipped

@@ -1,5 +1,10 @@
-"""Synthetic cohorts that reproduce each pitfall, and loaders for public dataset layouts."""
+"""Synthetic cohorts that reproduce each pitfall, and loaders for public dataset layouts.
 
+:func:`load_image` is the one image-file reader of the library (the audit and the torch
+datasets use it too, and re-export it under the same name).
+"""
+
+from .._images import load_image
 from ._batch_xray import make_batch_xray
 from ._ct_phantom import make_ct_phantom
 from ._ct_tumours import make_ct_tumours
@@ -13,6 +18,7 @@ __all__ = [
     "ENDPOINTS",
     "kermany_patient_id",
     "load_chest_xray_kermany",
+    "load_image",
     "load_lctsc",
     "load_radiomics_csv",
     "load_rsna_pneumonia",

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._manifest import ManifestError
 from .._optional import import_optional
 from .._validation import describe_values
+from ..exceptions import ManifestError
 
 __all__ = ["kermany_patient_id", "load_chest_xray_kermany", "load_rsna_pneumonia"]
 

@@ -497,7 +497,7 @@ def leakage_gap(
     scoring: Any = "f1",
     n_jobs: int | None = None,
     random_state: Any = None,
-    verbose: bool = True,
+    verbose: int = 0,
     fit_params: dict[str, Any] | None = None,
 ) -> LeakageGapResult:
     """Measure how much of a pipeline's score comes from a leakage pitfall (the paper's method).
@@ -570,8 +570,9 @@ def leakage_gap(
     random_state : int, RandomState or None, default=None
         Seeds the repeats. Each repeat gets its own seed, used for the fold shuffle and
         for every ``random_state`` left as None in the pipeline.
-    verbose : bool, default=True
-        Show a progress bar over repeats.
+    verbose : int, default=0
+        Quiet by default, as in scikit-learn; ``verbose=1`` (or True) shows a progress
+        bar over repeats.
     fit_params : dict, optional
         Passed to the pipeline's ``fit`` in every fold (``"step__param"`` keys, or
         routed names with metadata routing on); per-sample values are cut to the
@@ -681,7 +682,7 @@ def leakage_gap(
     return LeakageGapResult(pitfall, metrics, leaky, correct, comparison, names)
 
 
-def _progress(iterable: Any, total: int, desc: str, verbose: bool) -> Any:
+def _progress(iterable: Any, total: int, desc: str, verbose: int) -> Any:
     if not verbose:
         return iterable
     from tqdm.auto import tqdm

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._tables import frame_to_markdown, text_table
 from ..metrics import RunComparison
 
 __all__ = ["LeakageGapResult"]
@@ -68,6 +69,12 @@ class LeakageGapResult:
     approach
     Incorrect oversampling  0.85±0.05
     Correct oversampling    0.55±0.05
+    >>> print(res)  # the whole table, never truncated, and the test
+    Leakage gap of oversampling over 3 repeats
+    approach                       F1
+    Incorrect oversampling  0.85±0.05
+    Correct oversampling    0.55±0.05
+    F1: inflation +0.30, Wilcoxon rank-sum z=1.96, p=0.0495, effect size 1.00
     """
 
     pitfall: str
@@ -119,7 +126,9 @@ class LeakageGapResult:
         -------
         DataFrame
             One row per approach (``"Incorrect <pitfall>"``, ``"Correct <pitfall>"``),
-            one column per metric, cells ``"mean±sd"`` (sample sd).
+            one column per metric, cells ``"mean±sd"`` (sample sd). pandas may truncate
+            a wide frame on screen: ``print(result)`` (:meth:`to_text`) and
+            :meth:`to_markdown` show every column.
 
         Examples
         --------
@@ -146,6 +155,78 @@ class LeakageGapResult:
             index=pd.Index(list(rows), name="approach"),
         )
         return table
+
+    def _test_line(self) -> str:
+        metric = _DISPLAY.get(self.metrics[0], self.metrics[0])
+        return (
+            f"{metric}: inflation {self.inflation:+.2f}, Wilcoxon rank-sum z={self.statistic:.2f}, "
+            f"p={self.pvalue:.3g}, effect size {self.effect_size:.2f}"
+        )
+
+    def to_text(self, decimals: int = 2) -> str:
+        """The Table-2 summary as plain text with every column, then the rank-sum test.
+
+        What ``print(result)`` shows.
+
+        Parameters
+        ----------
+        decimals : int, default=2
+            Decimals shown.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.experiments import LeakageGapResult
+        >>> from pitfalls.metrics import compare_runs
+        >>> a, b = np.array([1.0, 0.8]), np.array([0.2, 0.4])
+        >>> res = LeakageGapResult("oversampling", ["f1"], {"f1": a}, {"f1": b}, compare_runs(a, b))
+        >>> print(res.to_text().splitlines()[-1])
+        F1: inflation +0.60, Wilcoxon rank-sum z=1.55, p=0.121, effect size 1.00
+        """
+        table = self.summary(decimals)
+        rows = [[str(name), *map(str, row)] for name, row in table.iterrows()]
+        title = (
+            f"Leakage gap of {self.pitfall.replace('_', ' ')} over {len(self.leaky_scores)} repeats"
+        )
+        header = [str(table.index.name), *map(str, table.columns)]
+        return f"{title}\n{text_table(header, rows)}\n{self._test_line()}"
+
+    def to_markdown(self, decimals: int = 2) -> str:
+        """The Table-2 summary as a Markdown table with every column, then the test.
+
+        Parameters
+        ----------
+        decimals : int, default=2
+            Decimals shown.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.experiments import LeakageGapResult
+        >>> from pitfalls.metrics import compare_runs
+        >>> a, b = np.array([1.0, 0.8]), np.array([0.2, 0.4])
+        >>> res = LeakageGapResult("oversampling", ["f1"], {"f1": a}, {"f1": b}, compare_runs(a, b))
+        >>> print(res.to_markdown())
+        | approach | F1 |
+        | :--- | ---: |
+        | Incorrect oversampling | 0.90±0.14 |
+        | Correct oversampling | 0.30±0.14 |
+        <BLANKLINE>
+        F1: inflation +0.60, Wilcoxon rank-sum z=1.55, p=0.121, effect size 1.00
+        """
+        table = frame_to_markdown(self.summary(decimals), index="approach")
+        return f"{table}\n\n{self._test_line()}"
+
+    def __str__(self) -> str:
+        return self.to_text()
 
     def to_frame(self) -> pd.DataFrame:
         """All scores in long-by-protocol form: ``repeat``, ``protocol``, one column per metric.

@@ -24,7 +24,7 @@ import pandas as pd
 
 from ._paper import METRICS, PAPER_BATCH_EFFECT
 from ._result import ExperimentResult
-from ._settings import Settings, resolve_device
+from ._settings import Settings, check_device
 from ._tables import binary_metrics, table2_result
 
 __all__ = [
@@ -115,7 +115,7 @@ def torch_threads(settings: Settings) -> Iterator[None]:
     """
     import torch
 
-    if not settings.quick or resolve_device(settings.device) != "cpu":
+    if not settings.quick or check_device(settings.device) != "cpu":
         yield
         return
     before = torch.get_num_threads()
@@ -147,7 +147,7 @@ def image_classifier(
     from pitfalls.torch import TorchImageClassifier
 
     weights, _ = _resnet_weights(settings)
-    device = resolve_device(settings.device)
+    device = check_device(settings.device)
     return TorchImageClassifier(
         settings.architecture,
         module=quick_cnn if settings.architecture == "small" else None,
@@ -308,7 +308,7 @@ def _figure_scores(scores: dict[str, pd.DataFrame], title: str) -> Any:
 
 
 def _dl_notes(settings: Settings, data: Path | None, *, cohort: str = "patch") -> list[str]:
-    device = resolve_device(settings.device)
+    device = check_device(settings.device)
     _, weights_note = _resnet_weights(settings)
     notes = [
         f"{settings.architecture} network, {settings.epochs} epochs, batch {settings.batch_size}, "
