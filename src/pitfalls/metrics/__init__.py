@@ -1,4 +1,4 @@
-"""Classification summaries with baselines, Dice / IoU, and run-to-run comparison.
+"""Classification summaries with baselines, calibration, AUC comparison, Dice / IoU and boundary metrics.
 
 Every statistic that can take the patient as its unit does so when ``groups`` (one
 patient id per sample) is given: bootstrap intervals resample patients, the AUC test
@@ -13,6 +13,7 @@ from ._curves import CurveBands, curve_bands, plot_pr, plot_roc
 from ._delong import AUCComparison, compare_auc
 from ._overlap import dice_score, iou_score
 from ._summary import ClassificationSummary, classification_summary
+from ._surface import hausdorff_distance, mean_surface_distance, surface_dice, surface_distances
 
 __all__ = [
     "AUCComparison",
@@ -27,7 +28,11 @@ __all__ = [
     "compare_runs",
     "curve_bands",
     "dice_score",
+    "hausdorff_distance",
     "iou_score",
+    "mean_surface_distance",
     "plot_pr",
     "plot_roc",
+    "surface_dice",
+    "surface_distances",
 ]

@@ -35,19 +35,19 @@ from threadpoolctl import threadpool_limits
 from .._validation import check_groups, describe_values
 from ._rankboot import (
     ColumnLayout,
-    class_sampler,
-    column_layout,
     bin_columns,
     bin_cumulative,
     bin_sums,
+    class_sampler,
+    column_layout,
     draw_class_counts,
     metrics_from_cumulative,
 )
 
 __all__ = [
     "PatientPlan",
-    "as_generator",
     "RankingColumn",
+    "as_generator",
     "cluster_bootstrap",
     "plan_patients",
     "ranking_column",
