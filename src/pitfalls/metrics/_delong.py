@@ -243,6 +243,12 @@ def _validate(
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence={confidence!r} must be in (0, 1), e.g. 0.95.")
     is_pos = check_binary_target(y_true, pos_label)
+    n_pos, n_neg = int(is_pos.sum()), int((~is_pos).sum())
+    if min(n_pos, n_neg) < 2:
+        raise ValueError(
+            f"y_true has {n_pos} positive and {n_neg} negative samples; DeLong's variance "
+            "needs at least 2 of each (and is only reliable with many more)."
+        )
     a = check_scores_1d(score_a, len(is_pos), name="score_a")
     b = check_scores_1d(score_b, len(is_pos), name="score_b")
     return is_pos, a, b
@@ -304,8 +310,8 @@ def compare_auc(
     ------
     ValueError
         When the scores do not cover the same samples (different lengths, a NaN where
-        one model did not score a sample), when ``y_true`` is not binary or has one
-        class, or when ``groups`` has fewer than two patients.
+        one model did not score a sample), when ``y_true`` is not binary or has fewer
+        than two samples of a class, or when ``groups`` has fewer than two patients.
 
     Notes
     -----

@@ -264,5 +264,7 @@ def surface_dice(
     d_ab, d_ba, n_empty = _empty_case(a, b, spacing)
     if n_empty:
         return float(empty_score) if n_empty == 2 else 0.0
-    within = np.count_nonzero(d_ab <= tolerance) + np.count_nonzero(d_ba <= tolerance)
+    # distances come from scaled coordinates: one voxel at 0.7 mm may be 0.7000000000000002
+    limit = tolerance * (1.0 + 1e-12) + 1e-12
+    within = np.count_nonzero(d_ab <= limit) + np.count_nonzero(d_ba <= limit)
     return float(within / (len(d_ab) + len(d_ba)))

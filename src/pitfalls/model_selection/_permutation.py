@@ -211,13 +211,13 @@ def permutation_test_score(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn.neighbors import NearestCentroid
+    >>> from sklearn.naive_bayes import GaussianNB
     >>> from pitfalls.model_selection import permutation_test_score
     >>> rng = np.random.default_rng(0)
     >>> patients = np.repeat(np.arange(20), 3)           # 20 patients, 3 images each
     >>> y = np.repeat(np.arange(20) % 2, 3)              # one label per patient
     >>> X = rng.normal(size=(60, 2)) + y[:, None]        # the label shows in the images
-    >>> score, null, p = permutation_test_score(NearestCentroid(), X, y, groups=patients,
+    >>> score, null, p = permutation_test_score(GaussianNB(), X, y, groups=patients,
     ...                                         n_permutations=19)
     >>> round(score, 2), p
     (0.78, 0.05)
@@ -226,7 +226,7 @@ def permutation_test_score(
 
     >>> from sklearn.model_selection import GroupKFold
     >>> from sklearn.model_selection import permutation_test_score as sklearn_version
-    >>> sklearn_version(NearestCentroid(), X, y, groups=patients, cv=GroupKFold(5),
+    >>> sklearn_version(GaussianNB(), X, y, groups=patients, cv=GroupKFold(5),
     ...                 n_permutations=19)[2]
     np.float64(1.0)
     """
@@ -237,9 +237,9 @@ def permutation_test_score(
             random_state=random_state, verbose=verbose, scoring=scoring,
             **_sklearn_keywords(fit_params),
         )  # fmt: skip
-    X, y_checked, group_arr = indexable(X, y, groups)
-    y_arr = check_per_sample(y_checked, name="y", unit="label", fix="drop those samples first.")
-    group_arr = check_groups(group_arr, len(y_arr))
+    y_arr = check_per_sample(y, name="y", unit="label", fix="drop those samples first.")
+    group_arr = check_groups(groups, len(y_arr))
+    X, y_arr, group_arr = indexable(X, y_arr, group_arr)
     check_positive_class(scoring, y_arr)
     scorer = check_scoring(estimator, scoring=scoring)
     splitter = _resolve_cv(5 if cv is None else cv, y_arr, group_arr, None, estimator, "cv")
