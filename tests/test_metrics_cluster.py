@@ -300,3 +300,12 @@ def test_naive_baseline_summary_passes_through_classification_summary_warnings()
             [1] * 8 + [0] * 129, [0] * 137, groups=np.arange(137), random_state=0
         )
     assert sum(issubclass(w.category, MetricWarning) for w in caught) == 3
+
+
+def test_naive_baseline_summary_resamples_patients_too():
+    from pitfalls.baselines import naive_baseline_summary
+
+    y, _, _, groups = _lesion_data()
+    s = naive_baseline_summary(y, groups=groups, strategy="stratified", random_state=0)
+    assert s.n_groups == 150
+    assert "patient-level bootstrap replicates" in s.to_text()

@@ -232,7 +232,7 @@ def permutation_test_score(
     """
     _check_n_permutations(n_permutations)
     if groups is None:
-        return sk_permutation_test_score(  # type: ignore[no-any-return]
+        return sk_permutation_test_score(
             estimator, X, y, cv=cv, n_permutations=n_permutations, n_jobs=n_jobs,
             random_state=random_state, verbose=verbose, scoring=scoring,
             **_sklearn_keywords(fit_params),
