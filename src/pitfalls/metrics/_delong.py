@@ -5,8 +5,8 @@ were independent throws away that pairing (and its power). DeLong, DeLong and
 Clarke-Pearson (1988) estimate the covariance of the two AUCs from the *placements*
 (structural components) of every sample: for a positive, the share of negatives it
 outranks; for a negative, the share of positives that outrank it. Sun and Xu (2014)
-compute the placements from midranks in ``O(n log n)``; here they come from sorted
-searches, which is the same computation.
+compute the placements from midranks in ``O(n log n)``; here they come from searches of
+each class's sorted scores in the other's, which counts the same pairs.
 
 When a patient contributes several samples, those samples are not independent, and the
 plain DeLong variance is too small. Obuchowski (1997) sums the structural components
@@ -50,14 +50,19 @@ def placements(score: np.ndarray, is_pos: np.ndarray) -> tuple[np.ndarray, np.nd
     ([0.5, 1.0], [1.0, 0.5], 0.75)
     """
     pos, neg = score[is_pos], score[~is_pos]
-    sorted_pos, sorted_neg = np.sort(pos), np.sort(neg)
-    below = np.searchsorted(sorted_neg, pos, side="left")
-    tied = np.searchsorted(sorted_neg, pos, side="right") - below
-    above = len(pos) - np.searchsorted(sorted_pos, neg, side="right")
-    tied_neg = np.searchsorted(sorted_pos, neg, side="right") - np.searchsorted(
-        sorted_pos, neg, side="left"
-    )
-    return (below + 0.5 * tied) / len(neg), (above + 0.5 * tied_neg) / len(pos)
+    pos_order, neg_order = np.argsort(pos, kind="stable"), np.argsort(neg, kind="stable")
+    sorted_pos, sorted_neg = pos[pos_order], neg[neg_order]
+    # sorted needles: numpy's binary search then reuses the previous position (several
+    # times faster than searching for the scores in their original order)
+    v10 = np.empty(len(pos))
+    below = np.searchsorted(sorted_neg, sorted_pos, side="left")
+    at_or_below = np.searchsorted(sorted_neg, sorted_pos, side="right")
+    v10[pos_order] = (below + 0.5 * (at_or_below - below)) / len(neg)
+    v01 = np.empty(len(neg))
+    above = len(pos) - np.searchsorted(sorted_pos, sorted_neg, side="right")
+    at_or_above = len(pos) - np.searchsorted(sorted_pos, sorted_neg, side="left")
+    v01[neg_order] = (above + 0.5 * (at_or_above - above)) / len(pos)
+    return v10, v01
 
 
 def _delong_covariance(components: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
