@@ -181,7 +181,7 @@ class CalibrationSummary:
 
     @property
     def ece(self) -> float:
-        """Expected calibration error (count-weighted mean |observed - predicted| per bin)."""
+        """Expected calibration error: the count-weighted mean gap between observed and predicted."""
         return float(self.table.loc["ece", "value"])
 
     @property
@@ -451,8 +451,8 @@ def calibration_summary(
     Notes
     -----
     Brier score: ``mean((y_prob - y)**2)``, equal to scikit-learn's
-    ``brier_score_loss``. Expected calibration error: ``sum_b n_b / n * |observed_b -
-    predicted_b|`` over the bins. Slope and intercept: the maximum-likelihood fit of
+    ``brier_score_loss``. Expected calibration error: ``sum_b n_b / n * abs(observed_b -
+    predicted_b)`` over the bins. Slope and intercept: the maximum-likelihood fit of
     ``logit P(y = 1) = intercept + slope * logit(y_prob)`` (Cox's logistic
     recalibration; probabilities are clipped to [1e-8, 1 - 1e-8] first). A slope under
     1 means predictions too extreme (typical of overfitting), over 1 too timid. This
