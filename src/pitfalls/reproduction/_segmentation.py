@@ -90,8 +90,6 @@ def run_segmentation_baseline(
         {
             "dice": summary["baseline_dice"],
             "iou": summary["baseline_iou"],
-            "hd95": summary["baseline_hd95"],
-            "surface_dice": summary["baseline_surface_dice"],
         }
     ).T
     source = (
