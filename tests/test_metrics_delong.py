@@ -198,7 +198,10 @@ def test_result_protocol():
             r"y_true has a single class \(1\); ROC AUC and calibration need",
         ),
         ({"y_true": [0, 1, 2, 1]}, r"y_true has 3 classes \(0, 1, 2\); this needs a binary target"),
-        ({"y_true": [0.5, 1.5, 0.2, 0.1]}, r"y_true holds continuous values"),
+        (
+            {"y_true": [0.5, 1.5, 0.2, 0.1]},
+            r"y_true holds continuous values \(0.5, 1.5, 0.2\), not class labels; bin the outcome",
+        ),
         ({"groups": ["p1"] * 4}, r"groups has 1 patient; the clustered variance needs at least 2"),
         (
             {"y_true": [0, 1, 0, 0]},

@@ -38,9 +38,9 @@ def label_kind(values: Any) -> str | None:
     >>> label_kind([0, 1]), label_kind(["a", "b"])
     ('number', 'text')
     """
-    arr = values if isinstance(values, np.ndarray) else None
-    if arr is not None and arr.dtype != object:
-        return "text" if arr.dtype.kind in "US" else "number"
+    dtype = getattr(values, "dtype", None)  # numpy arrays, pandas Series and Index
+    if isinstance(dtype, np.dtype) and dtype != object:
+        return "text" if dtype.kind in "US" else "number"
     items = np.asarray(values, dtype=object).ravel()
     kinds = {_kind_of(v) for v in items}
     kinds.discard("missing")
@@ -115,11 +115,13 @@ def check_predicted_labels(y_pred: np.ndarray, *, name: str = "y_pred") -> None:
     """
     if y_pred.dtype.kind == "f" and type_of_target(y_pred) == "continuous":
         shown = describe_values(y_pred[:3].tolist(), limit=3)
-        raise ValueError(
-            f"{name} holds continuous values ({shown}), not class labels; threshold the "
-            f"scores (y_pred = (scores >= 0.5).astype(int)) and pass the scores themselves "
-            "as y_score=."
+        fix = (
+            "bin the outcome into classes first, e.g. (outcome >= threshold).astype(int)."
+            if name == "y_true"
+            else f"threshold the scores ({name} = (scores >= 0.5).astype(int)) and pass the "
+            "scores themselves as y_score=."
         )
+        raise ValueError(f"{name} holds continuous values ({shown}), not class labels; {fix}")
 
 
 def check_scores_1d(values: Any, n_samples: int, *, name: str) -> np.ndarray:
