@@ -39,7 +39,7 @@ def label_kind(values: Any) -> str | None:
     ('number', 'text')
     """
     dtype = getattr(values, "dtype", None)  # numpy arrays, pandas Series and Index
-    if isinstance(dtype, np.dtype) and dtype != object:
+    if isinstance(dtype, np.dtype) and dtype.kind != "O":
         return "text" if dtype.kind in "US" else "number"
     items = np.asarray(values, dtype=object).ravel()
     kinds = {_kind_of(v) for v in items}
