@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from .._validation import check_groups, describe_values
+from .._validation import check_groups
 from ._rankboot import (
     ColumnLayout,
     bin_columns,
@@ -165,12 +165,6 @@ def sample_plan(classes: np.ndarray) -> PatientPlan:
     strata = tuple(np.flatnonzero(classes == c) for c in np.unique(classes).tolist())
     names = tuple(f"class {c}" for c in np.unique(classes).tolist())
     return PatientPlan(np.arange(n, dtype=np.intp), np.arange(n).astype(object), strata, names)
-
-
-def mixed_patients_message(plan: PatientPlan) -> str:
-    """Name a few patients whose samples have several classes (for error messages)."""
-    mixed = plan.strata[-1] if plan.n_mixed else np.array([], dtype=int)
-    return describe_values(plan.ids[mixed], limit=5)
 
 
 class _WeightSampler:
