@@ -12,6 +12,7 @@ StratifiedGroupKFold(n_splits=3, random_state=None, shuffle=False)
 
 from ._check import check_group_disjoint
 from ._nested import NestedCVResult, nested_cross_validate
+from ._permutation import permutation_test_score
 from ._split import RepeatedStratifiedGroupKFold, StratifiedGroupKFold
 from ._train_val_test import assign_splits, train_val_test_split
 
@@ -22,5 +23,6 @@ __all__ = [
     "assign_splits",
     "check_group_disjoint",
     "nested_cross_validate",
+    "permutation_test_score",
     "train_val_test_split",
 ]
