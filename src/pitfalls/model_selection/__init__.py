@@ -11,11 +11,18 @@ StratifiedGroupKFold(n_splits=3, random_state=None, shuffle=False)
 """
 
 from ._check import check_group_disjoint
+from ._multilabel import MultilabelStratifiedGroupKFold
 from ._nested import nested_cross_validate
+from ._site import LeaveOneSiteOut, LeavePSitesOut
 from ._split import RepeatedStratifiedGroupKFold, StratifiedGroupKFold
+from ._time import GroupTimeSeriesSplit
 from ._train_val_test import assign_splits, train_val_test_split
 
 __all__ = [
+    "GroupTimeSeriesSplit",
+    "LeaveOneSiteOut",
+    "LeavePSitesOut",
+    "MultilabelStratifiedGroupKFold",
     "RepeatedStratifiedGroupKFold",
     "StratifiedGroupKFold",
     "assign_splits",
