@@ -525,3 +525,16 @@ def test_repeated_passes_sites_to_every_repeat():
     got = [test for _, test in repeated.split(y, y, groups)]
     for a, b in zip(got, expected, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_many_classes_do_not_overflow_the_row_key():
+    # 600 classes (a label powerset): the mixed-radix key of the count rows would
+    # overflow; the splitter falls back to comparing rows, silently (was RuntimeWarning)
+    groups = np.repeat(np.arange(3000), 8)
+    y = np.repeat(np.arange(3000) % 600, 8)  # 9 ** 600 row keys: beyond float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)  # classes in fewer groups than folds
+        fold = StratifiedGroupKFold(5).fold_of_samples(y, y, groups)
+    assert np.bincount(fold).min() > 0
+    assert all(np.unique(fold[groups == g]).size == 1 for g in range(0, 3000, 97))
