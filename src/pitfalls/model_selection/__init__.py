@@ -1,7 +1,11 @@
 """Group-aware (patient-level) splitters, train/val/test splitting and nested CV.
 
 Every splitter keeps all samples of a group (patient) on one side of each split,
-so that no patient is both trained on and tested on.
+so that no patient is both trained on and tested on. Besides k-fold splitters
+stratified on one label (:class:`StratifiedGroupKFold`) or several
+(:class:`MultilabelStratifiedGroupKFold`), there are splitters for external
+validation (:class:`LeaveOneSiteOut`, :class:`LeavePSitesOut`) and for time
+(:class:`GroupTimeSeriesSplit`).
 
 Examples
 --------
