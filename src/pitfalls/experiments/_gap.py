@@ -30,7 +30,7 @@ from ..model_selection._check import describe_splitter, split_by_group_checked
 from ..model_selection._nested import _lean_forest
 from ..pipeline._provenance import index_sample_params, source_indices
 from ._result import LeakageGapResult
-from ._site import site_protocol, site_scores_frame
+from ._site import SiteProtocol, site_protocol, site_scores_frame
 
 __all__ = ["PITFALLS", "leakage_gap"]
 
@@ -703,29 +703,7 @@ def leakage_gap(
     n_samples = _num_samples(X)
     if groups is not None:
         groups = check_groups(groups, n_samples)
-    site_plan = None
-    if pitfall == "site":
-        if steps is not None:
-            raise ValueError("steps is not used with pitfall='site'; leave steps=None.")
-        site_plan = site_protocol(sites, cv, X, y, groups)
-        cv = site_plan.n_internal_folds if cv is None else cv
-        names: tuple[str, ...] = ()
-    elif sites is not None:
-        raise ValueError(
-            f"sites is only used with pitfall='site' (internal versus site-held-out "
-            f"scores); got pitfall={pitfall!r}. Leave sites=None, or pass pitfall='site'."
-        )
-    elif pitfall == "group_split":
-        if groups is None:
-            raise ValueError(
-                "pitfall='group_split' compares a sample-level split with a patient-level "
-                "split: pass groups (one patient id per sample)."
-            )
-        if steps is not None:
-            raise ValueError("steps is not used with pitfall='group_split'; leave steps=None.")
-        names = ()
-    else:
-        names = _hoisted_steps(estimator, pitfall, steps)
+    names, site_plan, cv = _protocol_plan(estimator, pitfall, X, y, groups, sites, steps, cv)
     metrics, scoring_arg = _normalise_scoring(scoring)
 
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=n_repeats)
@@ -753,11 +731,45 @@ def leakage_gap(
             "folds, so that every test fold holds both classes, or another first scorer."
         )
     comparison = compare_runs(leaky[metrics[0]], correct[metrics[0]])
-    site_scores = None
+    site_scores = None  # for "site": every held-out site's scores, repeat by repeat
     if site_plan is not None:
-        fold_scores = [r[1].fold_scores for r in results]
-        site_scores = site_scores_frame(fold_scores, site_plan.fold_sites, metrics)
+        site_scores = site_scores_frame(
+            [r[1].fold_scores for r in results], site_plan.fold_sites, metrics
+        )
     return LeakageGapResult(pitfall, metrics, leaky, correct, comparison, names, site_scores)
+
+
+def _protocol_plan(
+    estimator: Any,
+    pitfall: str,
+    X: Any,
+    y: Any,
+    groups: Any,
+    sites: Any,
+    steps: Sequence[str] | str | None,
+    cv: Any,
+) -> tuple[tuple[str, ...], SiteProtocol | None, Any]:
+    """The steps to fit before the split; for "site", the held-out sites and internal folds."""
+    if pitfall == "site":
+        if steps is not None:
+            raise ValueError("steps is not used with pitfall='site'; leave steps=None.")
+        plan = site_protocol(sites, cv, X, y, groups)
+        return (), plan, plan.n_internal_folds if cv is None else cv
+    if sites is not None:
+        raise ValueError(
+            f"sites is only used with pitfall='site' (internal versus site-held-out "
+            f"scores); got pitfall={pitfall!r}. Leave sites=None, or pass pitfall='site'."
+        )
+    if pitfall == "group_split":
+        if groups is None:
+            raise ValueError(
+                "pitfall='group_split' compares a sample-level split with a patient-level "
+                "split: pass groups (one patient id per sample)."
+            )
+        if steps is not None:
+            raise ValueError("steps is not used with pitfall='group_split'; leave steps=None.")
+        return (), None, cv
+    return _hoisted_steps(estimator, pitfall, steps), None, cv
 
 
 def _progress(iterable: Any, total: int, desc: str, verbose: bool) -> Any:
