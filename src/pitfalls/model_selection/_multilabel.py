@@ -18,7 +18,7 @@ from ._split import (
     check_shuffle,
     folds_as_splits,
     k_fold_of_groups,
-    splitter_repr,
+    per_sample_repr,
 )
 
 __all__ = ["MultilabelStratifiedGroupKFold", "label_group_counts"]
@@ -240,7 +240,7 @@ class MultilabelStratifiedGroupKFold(BaseCrossValidator):
         return int(self.n_splits)
 
     def __repr__(self) -> str:
-        return splitter_repr(self, {})
+        return per_sample_repr(self, {})
 
 
 def _warn_rare_labels(groups_per_label: np.ndarray, names: list[Any], n_splits: int) -> None:

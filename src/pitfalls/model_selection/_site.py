@@ -22,7 +22,7 @@ from sklearn.utils.validation import _num_samples
 from .._validation import check_batches, check_groups, describe_values
 from ..exceptions import GroupLeakageError, LeakageWarning
 from ._assign import encode
-from ._split import splitter_repr
+from ._split import per_sample_repr
 
 __all__ = ["LeaveOneSiteOut", "LeavePSitesOut"]
 
@@ -215,7 +215,7 @@ class _SiteHoldout(BaseCrossValidator):
             return len(self._plan(None, groups)[3])
 
     def __repr__(self) -> str:
-        return splitter_repr(self, {"sites": "samples"})
+        return per_sample_repr(self, {"sites": "samples"})
 
 
 class LeaveOneSiteOut(_SiteHoldout):

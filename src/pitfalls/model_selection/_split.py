@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection._split import BaseCrossValidator, GroupsConsumerMixin
+from sklearn.model_selection import BaseCrossValidator
+from sklearn.model_selection._split import GroupsConsumerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples
@@ -18,7 +19,7 @@ from sklearn.utils.validation import _num_samples
 from .._validation import check_batches, check_groups, check_per_sample
 from ._assign import assign_groups_to_bins, encode, group_stratum_counts
 
-__all__ = ["RepeatedStratifiedGroupKFold", "StratifiedGroupKFold", "splitter_repr"]
+__all__ = ["RepeatedStratifiedGroupKFold", "StratifiedGroupKFold", "per_sample_repr"]
 
 
 class _PerSample:
@@ -33,7 +34,7 @@ class _PerSample:
         return self.text
 
 
-def splitter_repr(splitter: Any, per_sample: dict[str, str]) -> str:
+def per_sample_repr(splitter: Any, per_sample: dict[str, str]) -> str:
     """scikit-learn's splitter repr (parameters sorted), per-sample arrays abbreviated.
 
     ``per_sample`` maps a parameter holding one value per sample to the unit shown
@@ -327,7 +328,7 @@ class StratifiedGroupKFold(GroupsConsumerMixin, BaseCrossValidator):
         return int(self.n_splits)
 
     def __repr__(self) -> str:
-        return splitter_repr(self, {"sites": "samples"})
+        return per_sample_repr(self, {"sites": "samples"})
 
 
 class RepeatedStratifiedGroupKFold(GroupsConsumerMixin):
@@ -447,4 +448,4 @@ class RepeatedStratifiedGroupKFold(GroupsConsumerMixin):
         return int(self.n_splits * self.n_repeats)
 
     def __repr__(self) -> str:
-        return splitter_repr(self, {"sites": "samples"})
+        return per_sample_repr(self, {"sites": "samples"})

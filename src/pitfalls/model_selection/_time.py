@@ -21,7 +21,7 @@ from sklearn.utils.validation import _num_samples
 
 from .._validation import check_groups, check_per_sample
 from ._assign import encode
-from ._split import _check_n_splits, splitter_repr
+from ._split import _check_n_splits, per_sample_repr
 
 __all__ = ["GroupTimeSeriesSplit", "as_time_axis"]
 
@@ -293,7 +293,7 @@ class GroupTimeSeriesSplit(BaseCrossValidator):
         return int(self.n_splits)
 
     def __repr__(self) -> str:
-        return splitter_repr(self, {"times": "exam times"})
+        return per_sample_repr(self, {"times": "exam times"})
 
 
 def _samples_of(patients: np.ndarray, group_codes: np.ndarray) -> np.ndarray:
