@@ -242,9 +242,9 @@ class LeakageGapResult:
         ax.set_xticks(range(1, len(data) + 1), names)
         if self.site_scores is not None:
             mean = float(np.mean(self.correct[metric]))
-            ax.axhline(mean, color="grey", linestyle="--", linewidth=1)
-            ax.annotate(f"mean of sites {mean:.2f}", (len(data) + 0.4, mean), fontsize="small",
-                        ha="right", va="bottom", color="grey")  # fmt: skip
+            ax.axhline(mean, color="grey", linestyle="--", linewidth=1,
+                       label=f"held-out sites' mean {mean:.2f}")  # fmt: skip
+            ax.legend(loc="best", fontsize="small", frameon=False)
         rng = np.random.default_rng(0)  # fixed jitter: the same figure every time
         for position, scores in enumerate(data, start=1):
             jitter = rng.uniform(-0.12, 0.12, size=len(scores))
