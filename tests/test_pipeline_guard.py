@@ -541,4 +541,3 @@ def test_guard_raises_the_estimators_validation_error_before_its_own():
     assert "unhashable" not in repr(caught.value.__context__)  # not raised while handling ours
     with pytest.raises(TypeError, match="unhashable type: 'dict'"):  # it took them: ours
         LeakageGuard(DummyClassifier()).fit(cells, [0, 1])
-

@@ -73,6 +73,7 @@ def test_registry_lists_every_paper_experiment_in_order():
         "accuracy",
         "segmentation-baseline",
         "batch-effect",
+        "site-gap",
     ]
     assert {n for n in EXPERIMENTS if EXPERIMENTS[n].needs_torch} == set(DEEP)
     for experiment in EXPERIMENTS.values():

@@ -26,7 +26,6 @@ from imblearn import pipeline as _imblearn_pipeline
 from sklearn import get_config
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection._split import GroupsConsumerMixin as _GroupsConsumerMixin
-from sklearn.model_selection._split import _build_repr
 from sklearn.tree import DecisionTreeClassifier
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.validation import _is_arraylike_not_scalar, _num_samples
@@ -60,10 +59,6 @@ is_arraylike_not_scalar = _is_arraylike_not_scalar
 # get_metadata_routing to classes that are not BaseCrossValidators).
 # Checked on scikit-learn 1.9.1 (since 1.3).
 GroupsConsumerMixin = _GroupsConsumerMixin
-
-# The repr scikit-learn's splitters share (constructor arguments, sorted); ours print
-# the same way. Checked on scikit-learn 1.9.1.
-splitter_repr = _build_repr
 
 
 def routing_enabled() -> bool:
@@ -366,7 +361,6 @@ __all__ = [
     "routing_enabled",
     "safe_indexing",
     "sampling_type",
-    "splitter_repr",
     "validate_pipeline_steps",
 ]
 

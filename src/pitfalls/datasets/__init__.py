@@ -11,6 +11,7 @@ from ._ct_tumours import make_ct_tumours
 from ._load_ct import load_lctsc, rasterize_rtstruct
 from ._load_tables import load_radiomics_csv
 from ._load_xray import kermany_patient_id, load_chest_xray_kermany, load_rsna_pneumonia
+from ._multisite_cohort import make_multisite_cohort
 from ._patch_cohort import make_patch_cohort
 from ._radiomics_cohort import ENDPOINTS, make_radiomics_cohort, radiomics_feature_names
 
@@ -25,6 +26,7 @@ __all__ = [
     "make_batch_xray",
     "make_ct_phantom",
     "make_ct_tumours",
+    "make_multisite_cohort",
     "make_patch_cohort",
     "make_radiomics_cohort",
     "radiomics_feature_names",

@@ -30,10 +30,18 @@ from ..model_selection._check import describe_splitter, split_by_group_checked
 from ..pipeline._fit_steps import fit_steps, is_transformer, trace_rows
 from ..pipeline._provenance import index_sample_params
 from ._result import LeakageGapResult
+from ._site import SiteProtocol, site_protocol, site_scores_frame
 
 __all__ = ["PITFALLS", "leakage_gap"]
 
-PITFALLS = ("oversampling", "feature_selection", "augmentation", "preprocessing", "group_split")
+PITFALLS = (
+    "oversampling",
+    "feature_selection",
+    "augmentation",
+    "preprocessing",
+    "group_split",
+    "site",
+)
 
 
 # ------------------------------------------------------------------ which steps leak
@@ -306,6 +314,7 @@ class _ProtocolScores(NamedTuple):
     scores: dict[str, float]
     n_folds: int
     n_undefined: int  # folds where scikit-learn found a score undefined (0.0 or NaN)
+    fold_scores: tuple[dict[str, float], ...] = ()  # per fold, for pitfall="site"
 
 
 def _cv_scores(
@@ -339,7 +348,7 @@ def _cv_scores(
         per_fold.append(scores)
         n_undefined += undefined
     means = {metric: _mean_defined([fold[metric] for fold in per_fold]) for metric in per_fold[0]}
-    return _ProtocolScores(means, len(per_fold), n_undefined)
+    return _ProtocolScores(means, len(per_fold), n_undefined, tuple(per_fold))
 
 
 def _mean_defined(fold_scores: list[float]) -> float:
@@ -446,10 +455,15 @@ def _one_repeat(
     scoring: Any,
     seed: int,
     fit_params: dict[str, Any],
+    site_cv: Any = None,
 ) -> tuple[_ProtocolScores, _ProtocolScores]:
     pipe = _seeded(clone(estimator), seed)
     scorer = check_scoring(pipe, scoring=scoring)
     correct_cv = _splitter(cv, y, seed, group_aware=groups is not None)
+    if pitfall == "site":  # internal folds (sites mixed) are the optimistic protocol
+        internal = _cv_scores(pipe, X, y, groups, correct_cv, scorer, fit_params, "internal")
+        held_out = _cv_scores(pipe, X, y, groups, site_cv, scorer, fit_params, "site-held-out")
+        return internal, held_out
     correct = _cv_scores(pipe, X, y, groups, correct_cv, scorer, fit_params, "correct")
     if pitfall == "group_split":
         sample_cv, each_its_own = _sample_level(cv, y, seed, num_samples(X))
@@ -491,6 +505,7 @@ def leakage_gap(
     *,
     pitfall: str,
     groups: Any = None,
+    sites: Any = None,
     steps: Sequence[str] | str | None = None,
     cv: Any = None,
     n_repeats: int = 100,
@@ -515,6 +530,14 @@ def leakage_gap(
     * **correct** protocol: the whole pipeline is cross-validated, so every step is
       fitted on training folds only, with group-aware splits when ``groups`` is given.
 
+    For ``"site"`` (the batch effect: does the internal evaluation carry over to a new
+    hospital?) the optimistic ("leaky") protocol is the patient-level
+    cross-validation most papers report, whose folds mix the sites; the honest
+    ("correct") one tests every site in turn on a model trained on the others
+    (:class:`~pitfalls.model_selection.LeaveOneSiteOut`, patients disjoint). Only the
+    internal folds are reshuffled between repeats; each repeat's held-out scores are
+    kept per site (``result.site_scores``).
+
     Each repeat gives one score per protocol (the mean over folds, computed the same
     way for both; a fold where the score is undefined, NaN, is left out); the two lists
     are compared with the Wilcoxon rank-sum test (:func:`pitfalls.metrics.compare_runs`).
@@ -527,10 +550,16 @@ def leakage_gap(
         Features (or images, if the pipeline takes them).
     y : array-like of shape (n_samples,)
         Targets.
-    pitfall : {"oversampling", "feature_selection", "augmentation", "preprocessing", "group_split"}
+    pitfall : {"oversampling", "feature_selection", "augmentation", "preprocessing", \
+"group_split", "site"}
         Which pitfall to measure.
     groups : array-like of shape (n_samples,), default=None
-        Patient id per sample; required for ``"group_split"``.
+        Patient id per sample; required for ``"group_split"`` and ``"site"``.
+    sites : array-like of shape (n_samples,) or site-held-out splitter, default=None
+        For ``"site"`` only (required there): the site of each sample, or a
+        :class:`~pitfalls.model_selection.LeaveOneSiteOut` /
+        :class:`~pitfalls.model_selection.LeavePSitesOut` to hold sites out its way
+        (``min_site_size``, ``on_conflict``, several sites at once).
     steps : str or list of str, default=None
         Names of the steps to fit before the split, kept in pipeline order. By
         default every intermediate step of the pitfall's kind (imbalanced-learn
@@ -555,7 +584,10 @@ def leakage_gap(
         of identical splits are not independent runs); one that cannot reshuffle
         (``LeaveOneGroupOut``, ``TimeSeriesSplit``) is refused. With ``groups``, the
         first repeat's folds of the correct protocol are checked to be patient-disjoint
-        before any fit. For ``"group_split"``
+        before any fit. For ``"site"``, ``cv`` is the internal protocol; None gives as
+        many stratified group folds as make its test folds as large as the held-out
+        sites on average (4 for 4 sites), so that both protocols train on similar
+        amounts of data. For ``"group_split"``
         the leaky protocol runs the default's sample-level twin (stratified k-fold), or
         a given splitter with every sample as its own patient.
     n_repeats : int, default=100
@@ -592,8 +624,10 @@ def leakage_gap(
     ValueError
         Before any fit: an unknown ``pitfall``, ``n_repeats < 2``, ``steps`` that name
         no intermediate step or would move a transformer ahead of another, a pipeline
-        with no step of the pitfall's kind, ``"group_split"`` without ``groups`` (or
-        with ``steps``), a ``scoring`` that does not fit ``y`` (``"f1"``,
+        with no step of the pitfall's kind, ``"group_split"`` or ``"site"`` without
+        ``groups`` (or with ``steps``), ``"site"`` without ``sites`` or with fewer than
+        two sites, ``sites`` with another pitfall, a site-held-out splitter as ``cv``,
+        a ``scoring`` that does not fit ``y`` (``"f1"``,
         ``"precision"``, ``"recall"``, ``"jaccard"``, ``"average_precision"`` or the
         Brier scores with no class 1; the first four with a continuous target or more
         than two classes), a ``cv`` that cannot reshuffle or needs ``groups`` that were
@@ -603,7 +637,8 @@ def leakage_gap(
         fold (and, for a fit, its class counts).
     GroupLeakageError
         Before any fit, when ``cv`` puts a patient on both sides of a fold of the
-        correct protocol (a splitter that ignores ``groups``).
+        correct protocol (a splitter that ignores ``groups``), or, for ``"site"``, a
+        patient has samples at two sites.
 
     Warns
     -----
@@ -611,6 +646,17 @@ def leakage_gap(
         Once, when scikit-learn found a score undefined in some folds (no predicted
         positive rows for precision, say) and counted it as 0.0: how many folds of each
         protocol, in place of its one UndefinedMetricWarning per fold and metric.
+
+    Notes
+    -----
+    The rank-sum test compares the repeats of each protocol, which differ only by the
+    folds' shuffle and the models' seeds: it says whether the two protocols differ on
+    *this* data set beyond that variation, not beyond the sampling variation of the
+    cohort. With ``"site"`` and a deterministic model (a logistic regression), the
+    site-held-out score is the same in every repeat, so even a small systematic
+    difference between a pooled internal score and an average of per-site scores
+    comes out "significant" given enough repeats: read the inflation beside the spread
+    of the per-site scores (``result.plot()``), not the p-value alone.
 
     Examples
     --------
@@ -630,6 +676,23 @@ def leakage_gap(
     ...                   random_state=0, verbose=False)
     >>> bool(res.inflation > 0.2), bool(res.pvalue < 0.05)
     (True, True)
+
+    A referral centre (site D) sees mostly sick patients on a scanner that marks its
+    images: internal cross-validation rewards recognising the scanner, a held-out
+    site does not:
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from pitfalls.datasets import make_multisite_cohort
+    >>> cohort = make_multisite_cohort(300, random_state=0)
+    >>> model = make_pipeline(StandardScaler(), LogisticRegression())
+    >>> res = leakage_gap(model, cohort.filter(like="feature_"), cohort["label"],
+    ...                   pitfall="site", groups=cohort["patient"], sites=cohort["site"],
+    ...                   scoring="roc_auc", n_repeats=5, random_state=0, verbose=False)
+    >>> round(float(res.leaky_scores.mean()), 2), round(float(res.correct_scores.mean()), 2)
+    (0.83, 0.78)
+    >>> res.site_scores.groupby("site")["roc_auc"].mean().round(2).to_dict()
+    {'A': 0.75, 'B': 0.77, 'C': 0.83, 'D': 0.77}
     """
     if pitfall not in PITFALLS:
         raise ValueError(f"pitfall={pitfall!r} is not supported; use one of {list(PITFALLS)}.")
@@ -643,27 +706,19 @@ def leakage_gap(
     n_samples = num_samples(X)
     if groups is not None:
         groups = check_groups(groups, n_samples)
-    if pitfall == "group_split":
-        if groups is None:
-            raise ValueError(
-                "pitfall='group_split' compares a sample-level split with a patient-level "
-                "split: pass groups (one patient id per sample)."
-            )
-        if steps is not None:
-            raise ValueError("steps is not used with pitfall='group_split'; leave steps=None.")
-        names: tuple[str, ...] = ()
-    else:
-        names = _hoisted_steps(estimator, pitfall, steps)
+    names, site_plan, cv = _protocol_plan(estimator, pitfall, X, y, groups, sites, steps, cv)
     metrics, scoring_arg = _normalise_scoring(scoring)
 
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=n_repeats)
     _check_splits(cv, X, y, groups, int(seeds[0]))
+    site_cv = None if site_plan is None else site_plan.splitter
     jobs = (
         delayed(_one_repeat)(
-            estimator, X, y, groups, pitfall, names, cv, scoring_arg, int(seed), fit_params or {}
+            estimator, X, y, groups, pitfall, names, cv, scoring_arg, int(seed),
+            fit_params or {}, site_cv,
         )
         for seed in seeds
-    )
+    )  # fmt: skip
     outputs = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     results = list(_progress(outputs, n_repeats, f"leakage_gap[{pitfall}]", verbose))
 
@@ -679,7 +734,45 @@ def leakage_gap(
             "folds, so that every test fold holds both classes, or another first scorer."
         )
     comparison = compare_runs(leaky[metrics[0]], correct[metrics[0]])
-    return LeakageGapResult(pitfall, metrics, leaky, correct, comparison, names)
+    site_scores = None  # for "site": every held-out site's scores, repeat by repeat
+    if site_plan is not None:
+        site_scores = site_scores_frame(
+            [r[1].fold_scores for r in results], site_plan.fold_sites, metrics
+        )
+    return LeakageGapResult(pitfall, metrics, leaky, correct, comparison, names, site_scores)
+
+
+def _protocol_plan(
+    estimator: Any,
+    pitfall: str,
+    X: Any,
+    y: Any,
+    groups: Any,
+    sites: Any,
+    steps: Sequence[str] | str | None,
+    cv: Any,
+) -> tuple[tuple[str, ...], SiteProtocol | None, Any]:
+    """The steps to fit before the split; for "site", the held-out sites and internal folds."""
+    if pitfall == "site":
+        if steps is not None:
+            raise ValueError("steps is not used with pitfall='site'; leave steps=None.")
+        plan = site_protocol(sites, cv, X, y, groups)
+        return (), plan, plan.n_internal_folds if cv is None else cv
+    if sites is not None:
+        raise ValueError(
+            f"sites is only used with pitfall='site' (internal versus site-held-out "
+            f"scores); got pitfall={pitfall!r}. Leave sites=None, or pass pitfall='site'."
+        )
+    if pitfall == "group_split":
+        if groups is None:
+            raise ValueError(
+                "pitfall='group_split' compares a sample-level split with a patient-level "
+                "split: pass groups (one patient id per sample)."
+            )
+        if steps is not None:
+            raise ValueError("steps is not used with pitfall='group_split'; leave steps=None.")
+        return (), None, cv
+    return _hoisted_steps(estimator, pitfall, steps), None, cv
 
 
 def _progress(iterable: Any, total: int, desc: str, verbose: int) -> Any:

@@ -29,7 +29,11 @@ _APPROACH = {
     "augmentation": "data augmentation",
     "preprocessing": "preprocessing",
     "group_split": "distributing data points of patients",
+    "site": "evaluation across sites",
 }
+
+# Row and tick labels of the site pitfall: neither protocol leaks, one is optimistic.
+_SITE_PROTOCOLS = ("Internal CV (sites mixed)", "Site held out")
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: its fields hold arrays
@@ -52,7 +56,11 @@ class LeakageGapResult:
         against its correct scores (Wilcoxon rank-sum, as in the paper).
     steps : tuple of str
         Pipeline steps fitted on all data in the leaky protocol (empty for
-        ``"group_split"``).
+        ``"group_split"`` and ``"site"``).
+    site_scores : DataFrame or None
+        For ``"site"``: each held-out site's scores, one row per repeat and site
+        (``repeat``, ``site``, one column per metric); ``correct`` holds their mean
+        per repeat. None for the other pitfalls.
 
     Examples
     --------
@@ -83,6 +91,7 @@ class LeakageGapResult:
     correct: dict[str, np.ndarray]
     comparison: RunComparison
     steps: tuple[str, ...] = field(default=())
+    site_scores: pd.DataFrame | None = field(default=None)
 
     @property
     def leaky_scores(self) -> np.ndarray:
@@ -141,8 +150,7 @@ class LeakageGapResult:
         >>> res.summary(decimals=1).loc["Correct distributing data points of patients"].tolist()
         ['0.3±0.1']
         """
-        label = _APPROACH.get(self.pitfall, self.pitfall)
-        rows = {f"Incorrect {label}": self.leaky, f"Correct {label}": self.correct}
+        rows = dict(zip(self._protocol_names(), (self.leaky, self.correct), strict=True))
         table = pd.DataFrame(
             {
                 _DISPLAY.get(metric, metric): [
@@ -228,13 +236,21 @@ class LeakageGapResult:
     def __str__(self) -> str:
         return self.to_text()
 
+    def _protocol_names(self) -> tuple[str, str]:
+        if self.pitfall == "site":
+            return _SITE_PROTOCOLS
+        label = _APPROACH.get(self.pitfall, self.pitfall)
+        return f"Incorrect {label}", f"Correct {label}"
+
     def to_frame(self) -> pd.DataFrame:
         """All scores in long-by-protocol form: ``repeat``, ``protocol``, one column per metric.
 
         Returns
         -------
         DataFrame
-            ``2 * n_repeats`` rows; ``protocol`` is ``"leaky"`` or ``"correct"``.
+            ``2 * n_repeats`` rows; ``protocol`` is ``"leaky"`` or ``"correct"``. For
+            ``"site"``, a ``site`` column, and one more row per repeat and held-out
+            site with ``protocol`` ``"held_out_site"``.
 
         Examples
         --------
@@ -257,6 +273,10 @@ class LeakageGapResult:
             for metric in self.metrics:
                 frame[metric] = scores[metric]
             frames.append(frame)
+        if self.site_scores is not None:
+            frames.append(self.site_scores.assign(protocol="held_out_site"))
+            frames[0] = frames[0].assign(site=None)
+            frames[1] = frames[1].assign(site=None)
         return pd.concat(frames, ignore_index=True)
 
     def plot(self, ax: Any = None, *, metric: str | None = None) -> Any:
@@ -291,12 +311,21 @@ class LeakageGapResult:
         metric = self.metrics[0] if metric is None else metric
         if metric not in self.metrics:
             raise ValueError(f"metric={metric!r} was not computed; use one of {self.metrics}.")
-        if ax is None:
-            _, ax = plt.subplots(figsize=(4, 4))
-        label = _APPROACH.get(self.pitfall, self.pitfall)
+        names = [name.replace(" ", "\n", 1) for name in self._protocol_names()]
         data = [self.leaky[metric], self.correct[metric]]
+        if self.site_scores is not None:  # each held-out site beside the internal score
+            by_site = self.site_scores.groupby("site", sort=False)[metric]
+            data = [self.leaky[metric], *(scores.to_numpy() for _, scores in by_site)]
+            names = [names[0], *(f"Site {site}\nheld out" for site in by_site.groups)]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(max(4.0, 1.2 * len(data)), 4))
         ax.boxplot(data, widths=0.5, showfliers=False)
-        ax.set_xticks([1, 2], [f"Incorrect\n{label}", f"Correct\n{label}"])
+        ax.set_xticks(range(1, len(data) + 1), names)
+        if self.site_scores is not None:
+            mean = float(np.mean(self.correct[metric]))
+            ax.axhline(mean, color="grey", linestyle="--", linewidth=1,
+                       label=f"held-out sites' mean {mean:.2f}")  # fmt: skip
+            ax.legend(loc="best", fontsize="small", frameon=False)
         rng = np.random.default_rng(0)  # fixed jitter: the same figure every time
         for position, scores in enumerate(data, start=1):
             jitter = rng.uniform(-0.12, 0.12, size=len(scores))

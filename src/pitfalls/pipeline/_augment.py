@@ -13,7 +13,6 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 
 from .._compat import num_samples as _num_samples
-
 from .._deprecation import renamed_attribute, renamed_kwargs, translate_renamed
 
 __all__ = ["AugmentationSampler"]

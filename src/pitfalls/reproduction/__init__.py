@@ -19,6 +19,7 @@ name                       paper                                   needs
 ``accuracy``               section (2), the 94% naive model        \\-
 ``segmentation-baseline``  Table 3 and Figure 3                    \\-
 ``batch-effect``           model I and Figure 4                    torch
+``site-gap``               section (3), an external batch          \\-
 =========================  ======================================  ==========
 
 Examples

@@ -176,6 +176,15 @@ _CATALOG = (
         "stage_2_train_images/*.dcm)",
         "._deep:run_batch_effect",
     ),
+    Experiment(
+        "site-gap",
+        "Site gap: internal cross-validation vs each site held out (batch effect)",
+        "Section (3), evaluation on an external batch",
+        False,
+        "a manifest CSV with columns patient, site, label and one numeric column per "
+        "feature (other text or date columns are ignored)",
+        "._site_gap:run_site_gap",
+    ),
 )
 
 #: Read-only mapping of experiment name to :class:`Experiment`, in the paper's order.
@@ -190,7 +199,7 @@ def list_experiments() -> list[str]:
     >>> from pitfalls.reproduction import list_experiments
     >>> list_experiments()  # doctest: +NORMALIZE_WHITESPACE
     ['oversampling', 'augmentation', 'patient-split', 'feature-selection', 'accuracy',
-     'segmentation-baseline', 'batch-effect']
+     'segmentation-baseline', 'batch-effect', 'site-gap']
     """
     return list(EXPERIMENTS)
 
