@@ -507,7 +507,10 @@ def _row_roles(data: AuditData) -> np.ndarray:
 
 
 def _time_text(values: np.ndarray) -> list[str]:
-    return [str(pd.Timestamp(v)) for v in values]
+    """Times as text: dates as pandas writes them, numbers (days, years) as Python does."""
+    if np.issubdtype(values.dtype, np.datetime64):
+        return [str(pd.Timestamp(v)) for v in values]
+    return [f"{v:g}" for v in values.astype(float)]
 
 
 @_register(
@@ -525,18 +528,18 @@ def _test_older_than_train(data: AuditData, check: Check) -> list[Finding]:
     roles = _row_roles(data)
     train_times = data.time[roles == "train"]
     test_mask = roles == "test"
-    train_times = train_times[~np.isnat(train_times)]
+    train_times = train_times[~pd.isna(train_times)]
     if train_times.size == 0 or not test_mask.any():
         return []
     latest_train = train_times.max()
-    earlier = np.flatnonzero(test_mask & ~np.isnat(data.time) & (data.time < latest_train))
+    earlier = np.flatnonzero(test_mask & ~pd.isna(data.time) & (data.time < latest_train))
     if earlier.size == 0:
         return []
     n_patients = _patients_in(data, np.isin(np.arange(data.n_rows), earlier))
     detail = (
         f"{earlier.size} of {int(test_mask.sum())} test rows ({n_patients} of "
         f"{_patients_in(data, test_mask)} test patients) in column {data.columns['time']!r} "
-        f"are dated before the latest training row ({pd.Timestamp(latest_train)}); a model "
+        f"are dated before the latest training row ({_time_text(train_times.max(keepdims=True))[0]}); a model "
         "deployed forward in time is better judged on a test set that comes after training "
         "(a temporal split: pitfalls.model_selection.assign_splits(..., time=, test_after=))."
     )
@@ -574,7 +577,7 @@ def _duplicate_records(
     affected["measure"] = measure
     if data.images is not None and data.columns.get("image") is not None:
         blank = data.images.low_information[rows]
-        affected["note"] = np.where(blank, "(nearly) blank image", "")
+        affected["note"] = np.where(blank, "(nearly) blank image", None)
     return affected
 
 
@@ -604,7 +607,7 @@ def _duplicates_across(
     )
     affected = _duplicate_records(data, rows, items, measure)
     if "note" in affected:
-        blank_sets = int(np.unique(items[affected["note"] != ""]).size)
+        blank_sets = int(np.unique(items[pd.notna(affected["note"])]).size)
         if blank_sets:
             detail += (
                 f" Of these, {blank_sets} {'is a set' if blank_sets == 1 else 'are sets'} of "
@@ -1204,14 +1207,15 @@ def _temporal_test_note(data: AuditData) -> str:
         return ""
     roles = _row_roles(data)
     train, test = data.time[roles == "train"], data.time[roles == "test"]
-    train, test = train[~np.isnat(train)], test[~np.isnat(test)]
+    train, test = train[~pd.isna(train)], test[~pd.isna(test)]
     if train.size == 0 or test.size == 0:
         return ""
     column = data.columns["time"]
     if test.min() > train.max():
         return (
             f" The test set does come after training in time (column {column!r}: first test "
-            f"{pd.Timestamp(test.min())}, last training {pd.Timestamp(train.max())}), a "
+            f"{_time_text(test.min(keepdims=True))[0]}, last training "
+            f"{_time_text(train.max(keepdims=True))[0]}), a "
             "temporal validation; a held-out site would also test another population."
         )
     return f" Nor is the test set later than training in time (column {column!r}, see PF111)."
