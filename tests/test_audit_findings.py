@@ -114,7 +114,7 @@ def test_id_column_names_rows_and_must_be_unique(leaky):
     report = _report(leaky)
     exact = report.to_frame("PF102")
     assert exact[["row", "split"]].values.tolist() == [["IMG-000", "train"], ["IMG-copy", "test"]]
-    root, df = leaky
+    _, df = leaky
     df.loc[3, "image_id"] = "IMG-000"
     with pytest.raises(
         ManifestError, match=r"id column 'image_id' repeats 1 value\(s\) \('IMG-000'\)"

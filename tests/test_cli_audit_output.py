@@ -224,8 +224,8 @@ def test_time_option_and_deprecated_date(tmp_path, capsys):
         }
     ).to_csv(path, index=False)
     status, out, err = run(capsys, path, "--group", "pid", "--split", "split", "--time", "when")
-    assert "PF111 test-older-than-train" in out and err == ""
-    status, old, err = run(capsys, path, "--group", "pid", "--split", "split", "--date", "when")
+    assert status == 0 and "PF111 test-older-than-train" in out and err == ""
+    _, old, err = run(capsys, path, "--group", "pid", "--split", "split", "--date", "when")
     assert old == out
     assert err == "pitfalls audit: warning: --date is deprecated; use --time.\n"
 

@@ -152,7 +152,7 @@ def _table_suffix(path: Path) -> str:
     return suffix
 
 
-def _read_text_table(path: Path, sep: str | None, dtype: dict[str, type]) -> pd.DataFrame:
+def _read_text_table(path: Path, sep: str | None, dtype: Mapping[str, type]) -> pd.DataFrame:
     """Read a delimited file, refusing two columns of one name (pandas would rename one)."""
     engine = "python" if sep is None else "c"
     header = pd.read_csv(path, sep=sep, engine=engine, header=None, nrows=1, dtype=str)
@@ -163,7 +163,7 @@ def _read_text_table(path: Path, sep: str | None, dtype: dict[str, type]) -> pd.
             f"manifest file '{path}' has several columns named "
             f"{describe_values(repeated)}; rename them so that each column name is unique."
         )
-    return pd.read_csv(path, sep=sep, engine=engine, dtype=dtype or None)
+    return pd.read_csv(path, sep=sep, engine=engine, dtype=dict(dtype) or None)
 
 
 def _other_separator(df: pd.DataFrame) -> str | None:

@@ -577,7 +577,7 @@ def _duplicate_records(
     affected["measure"] = measure
     if data.images is not None and data.columns.get("image") is not None:
         blank = data.images.low_information[rows]
-        affected["note"] = np.where(blank, "(nearly) blank image", None)
+        affected["note"] = [("(nearly) blank image" if b else None) for b in blank]
     return affected
 
 
@@ -755,7 +755,9 @@ def _conflicting_labels(data: AuditData, check: Check) -> list[Finding]:
         key_sets.append(("image", _image_keys(data)))
     if data.feature_hash is not None:
         key_sets.append(("feature row", data.feature_hash))
-    tables, examples, n_sets = [], [], 0
+    tables: list[pd.DataFrame] = []
+    examples: list[str] = []
+    n_sets = 0
     for what, keys in key_sets:
         rows, set_keys = _conflicting_sets(data, keys)
         if rows.size == 0:
@@ -1124,7 +1126,7 @@ def _site_mix_differs(data: AuditData, check: Check) -> list[Finding]:
     # Sites held by a single split are PF203's (often a deliberate external test).
     shared = np.flatnonzero((rows > 0).sum(axis=0) > 1)
     splits = [s for s in data.split_order() if patients[s, shared].sum() > 0]
-    table = patients[np.ix_(splits, shared)]
+    table = patients[np.ix_(np.asarray(splits, dtype=np.int64), shared)]
     if table.shape[0] < 2 or table.shape[1] < 2:
         return []
     _, pvalue, _, _ = chi2_contingency(table, correction=False)
@@ -1340,6 +1342,7 @@ def _class_missing(data: AuditData, check: Check) -> list[Finding]:
         missing = np.flatnonzero(table[s] == 0)
         if table[s].sum() == 0 or missing.size == 0:
             continue
+        assert data.label is not None
         n_patients = _patients_in(data, (data.split == s) & (data.label >= 0))
         n_rows += int(table[s].sum())
         examples.append(

@@ -38,6 +38,13 @@ def register(subparsers: Any) -> None:
             "reaches --fail-on, 1 when one does, 2 on unusable input."
         ),
     )
+    _add_columns(parser)
+    _add_outputs(parser)
+    _add_image_options(parser)
+    parser.set_defaults(func=run_audit)
+
+
+def _add_columns(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("manifest", metavar="MANIFEST", help="CSV, TSV or Parquet manifest")
     parser.add_argument("--group", required=True, metavar="COL", help="patient (group) id column")
     parser.add_argument("--split", required=True, metavar="COL", help="split column")
@@ -62,6 +69,9 @@ def register(subparsers: Any) -> None:
         dest="test_splits",
         help="split value that is a test set (repeatable; default: recognised by name)",
     )
+
+
+def _add_outputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=_FORMATS, default="text", help="report format")
     parser.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
     parser.add_argument(
@@ -75,6 +85,12 @@ def register(subparsers: Any) -> None:
         default="high",
         help="least severe level that makes the exit status 1 (default: high)",
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="progress bar on stderr while hashing"
+    )
+
+
+def _add_image_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--near-threshold",
         type=int,
@@ -109,10 +125,6 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--n-jobs", type=int, default=-1, metavar="N", help="image hashing workers (default: all)"
     )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="progress bar on stderr while hashing"
-    )
-    parser.set_defaults(func=run_audit)
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -166,13 +178,15 @@ def run_audit(args: argparse.Namespace) -> int:
     _refuse_inputs(args, report.image_paths or [])
     if args.details is not None:
         _write_file(args.details, report.to_frame().to_csv(index=False), "--details")
-    renderings = {
-        "html": report.to_html,
-        "json": report.to_json,
-        "md": report.to_markdown,
-        "text": lambda: report.to_text(color=False if args.output else None),
-    }
-    _emit(renderings[args.format](), args.output, html=args.format == "html")
+    if args.format == "html":
+        text = report.to_html()
+    elif args.format == "json":
+        text = report.to_json()
+    elif args.format == "md":
+        text = report.to_markdown()
+    else:
+        text = report.to_text(color=False if args.output else None)
+    _emit(text, args.output, html=args.format == "html")
     return 0 if report.passed else 1
 
 
