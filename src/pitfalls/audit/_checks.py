@@ -366,7 +366,8 @@ def _distinct_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> np.ndarray:
     return combined[np.r_[True, combined[1:] != combined[:-1]]]
 
 
-def _group_split_pairs(data: AuditData) -> np.ndarray:
+def group_split_pairs(data: AuditData) -> np.ndarray:
+    """Distinct ``group * n_splits + split`` codes, computed once per audit."""
     if "group_split" not in data.extra:
         data.extra["group_split"] = _distinct_pairs(data.group, data.split, len(data.split_names))
     return data.extra["group_split"]
@@ -428,7 +429,7 @@ def _rows_examples(data: AuditData, members: np.ndarray, limit: int = 4) -> str:
 def _group_in_several_splits(data: AuditData, check: Check) -> list[Finding]:
     n_splits = len(data.split_names)
     splits_per_group = np.bincount(
-        _group_split_pairs(data) // n_splits, minlength=len(data.group_names)
+        group_split_pairs(data) // n_splits, minlength=len(data.group_names)
     )
     leaked = np.flatnonzero(splits_per_group > 1)
     if leaked.size == 0:
@@ -456,7 +457,7 @@ def _group_in_several_splits(data: AuditData, check: Check) -> list[Finding]:
 def _split_records(data: AuditData, splits: list[int]) -> dict[str, Any]:
     n_splits = len(data.split_names)
     rows = np.bincount(data.split, minlength=n_splits)
-    groups = np.bincount(_group_split_pairs(data) % n_splits, minlength=n_splits)
+    groups = np.bincount(group_split_pairs(data) % n_splits, minlength=n_splits)
     return {
         "item": np.arange(1, len(splits) + 1),
         "split": [data.split_name(s) for s in splits],
@@ -532,6 +533,7 @@ def _test_older_than_train(data: AuditData, check: Check) -> list[Finding]:
     if train_times.size == 0 or not test_mask.any():
         return []
     latest_train = train_times.max()
+    latest_text = _time_text(train_times.max(keepdims=True))[0]
     earlier = np.flatnonzero(test_mask & ~pd.isna(data.time) & (data.time < latest_train))
     if earlier.size == 0:
         return []
@@ -539,7 +541,7 @@ def _test_older_than_train(data: AuditData, check: Check) -> list[Finding]:
     detail = (
         f"{earlier.size} of {int(test_mask.sum())} test rows ({n_patients} of "
         f"{_patients_in(data, test_mask)} test patients) in column {data.columns['time']!r} "
-        f"are dated before the latest training row ({_time_text(train_times.max(keepdims=True))[0]}); a model "
+        f"are dated before the latest training row ({latest_text}); a model "
         "deployed forward in time is better judged on a test set that comes after training "
         "(a temporal split: pitfalls.model_selection.assign_splits(..., time=, test_after=))."
     )
@@ -1375,7 +1377,7 @@ def _class_missing(data: AuditData, check: Check) -> list[Finding]:
 def _tiny_split(data: AuditData, check: Check) -> list[Finding]:
     n_splits = len(data.split_names)
     rows = np.bincount(data.split, minlength=n_splits)
-    groups = np.bincount(_group_split_pairs(data) % n_splits, minlength=n_splits)
+    groups = np.bincount(group_split_pairs(data) % n_splits, minlength=n_splits)
     tables = _label_tables(data) if _label_usable(data) else None
     records: list[tuple[Any, ...]] = []  # split, class (None: the whole split), rows, groups, note
     affected_rows = np.zeros(data.n_rows, bool)

@@ -586,11 +586,11 @@ def _finding_json(f: Finding) -> dict[str, Any]:
         "examples": f.examples,
         "checklist": list(f.checklist),
         "leakage_types": list(f.leakage_types),
-        "affected": records(f.affected),
+        "affected": _records(f.affected),
     }
 
 
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of a frame as dicts of plain Python values, missing values as None."""
     out = []
     for row in frame.to_dict(orient="records"):
