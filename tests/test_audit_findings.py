@@ -14,6 +14,8 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
@@ -450,3 +452,53 @@ def test_fail_on_sets_the_verdict_of_every_rendering():
     assert not strict.passed and strict.to_text(color=False).startswith("pitfalls audit: FAILED")
     assert json.loads(strict.to_json())["passed"] is False
     assert audit(df, group="pid", split="split").passed
+
+
+# --- properties on random manifests ---------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), n=st.integers(1, 40))
+def test_records_match_pandas_references_on_random_manifests(data, n):
+    draw = lambda values: data.draw(st.lists(st.sampled_from(values), min_size=n, max_size=n))  # noqa: E731
+    df = pd.DataFrame(
+        {
+            "patient": draw(["01", "1", "002", "3", "x"]),
+            "split": draw(["train", "val", "test"]),
+            "y": draw(["a", "b", "c"]),
+            "site": draw(["S", "T"]),
+            "f": draw([0.5, 1.5]),
+        }
+    )
+    report = audit(df, group="patient", split="split", label="y", site="site", features=["f"])
+    # PF101: exactly the rows of patients in more than one split, ids as given.
+    n_splits = df.groupby("patient").split.nunique()
+    leaked = df[df.patient.map(n_splits) > 1]
+    pf101 = report.to_frame("PF101")
+    assert sorted(pf101.row.tolist()) == leaked.index.tolist()
+    assert set(pf101.group) == set(leaked.patient)
+    assert pf101.groupby("item").group.nunique().eq(1).all()
+    # PF103: every row whose feature value occurs in more than one split.
+    spread = df.groupby("f").split.nunique()
+    assert sorted(report.to_frame("PF103").row.tolist()) == df.index[df.f.map(spread) > 1].tolist()
+    # PF301 counts classes in rows and patients.
+    pf301 = report.to_frame("PF301")
+    for record in pf301.itertuples():
+        assert record.n_rows == (df.y == record.label).sum()
+        assert record.n_groups == df[df.y == record.label].patient.nunique()
+    # The JSON lists the same records as to_frame, finding by finding.
+    for f in json.loads(report.to_json())["findings"]:
+        own = report.to_frame(f["code"]).drop(columns="code")
+        assert [list(r.values()) for r in f["affected"]] == _as_json_like(own)
+        assert f["n_affected"] >= 0 and f["n_items"] == (own.item.nunique() if len(own) else 0)
+
+
+def test_html_caption_of_a_brightened_copy_says_what_was_measured(leaky):
+    page = _report(leaky).to_html()
+    captions = re.findall(r"<div class='pair'>.*?<br>(.*?)</div>", page)
+    bright = [c for c in captions if "IMG-bright" in c]
+    assert len(bright) == 1
+    assert "hash distance 0/64" in bright[0] and "correlation" in bright[0]
+    assert "identical" not in bright[0]
+    exact = [c for c in captions if "IMG-copy" in c]
+    assert exact == ["rows IMG-000 (train) / IMG-copy (test): identical decoded pixels"]

@@ -246,7 +246,7 @@ class AuditReport:
             duplicate set, pair, site, class or split share it), ``row``, ``group``,
             ``split``, ``path`` and, for pairs, ``other_row``, ``other_group``,
             ``other_split``, ``other_path``, ``distance`` and ``measure``... Empty
-            (with the ``code`` column) when that check found nothing.
+            (with every column) when that check found nothing.
 
         Raises
         ------
@@ -270,11 +270,11 @@ class AuditReport:
         chosen = [f for f in self._findings if code is None or f.code == code]
         tables = [f.affected.assign(code=f.code) for f in chosen]
         columns = ["code", *AFFECTED_COLUMNS]
+        if not tables:  # nothing found: no records, every column
+            return pd.DataFrame(columns=columns)
         if code is not None:
             present = {c for t in tables for c in t.columns}
             columns = [c for c in columns if c in present or c == "code"]
-        if not tables:
-            return pd.DataFrame(columns=columns)
         frame = pd.concat(tables, ignore_index=True).reindex(columns=columns)
         return frame.astype({c: "Int64" for c in _INTEGER_COLUMNS if c in frame.columns})
 
