@@ -30,7 +30,7 @@ from ._checks import (
     group_split_pairs,
     split_role,
 )
-from ._hashing import hash_images, load_image, resolve_image_paths
+from ._hashing import hash_images, resolve_image_paths
 from ._report import AuditReport, check_fail_on
 
 __all__ = ["audit"]
@@ -618,10 +618,15 @@ def _text(value: Any) -> str:
 
 
 def _thumbnails(data: AuditData, findings: list[Finding]) -> dict[str, np.ndarray]:
-    """Display thumbnails of the images the HTML report shows side by side."""
+    """Thumbnails of the images the HTML report shows side by side, by row id.
+
+    Taken from what hashing read (the 64 x 64 verification thumbnail of each image,
+    a volume's middle slice): the report never opens an image file again, which may
+    have changed, or become a link, since.
+    """
     from ._html import MAX_PREVIEW_PAIRS, display_thumbnail, image_pairs
 
-    if data.image_paths is None:
+    if data.images is None or data.images.thumbnail is None:
         return {}
     position = {str(r): p for p, r in enumerate(data.row_ids)}
     wanted = {
@@ -630,11 +635,4 @@ def _thumbnails(data: AuditData, findings: list[Finding]) -> dict[str, np.ndarra
         for a, b, _ in image_pairs(finding, MAX_PREVIEW_PAIRS)
         for row in (a, b)
     }
-    thumbnails = {}
-    for row in sorted(wanted, key=position.__getitem__):
-        try:
-            pixels = load_image(data.image_paths[position[row]])
-        except Exception:  # changed since hashing: the page shows an empty tile
-            continue
-        thumbnails[row] = display_thumbnail(pixels)
-    return thumbnails
+    return {row: display_thumbnail(data.images.thumbnail[position[row]]) for row in wanted}
