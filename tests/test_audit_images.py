@@ -117,8 +117,8 @@ def test_near_duplicate_copies_are_found(image_manifest, tmp_path, transform):
     row = report.findings[report.findings.code == "PF104"].iloc[0]
     assert row.n_affected == 2
     match = re.fullmatch(
-        r"rows 1 \(train\) and 12 \(test\), distance (\d+)/64, (\d+)/256, "
-        r"detail correlation (\d\.\d\d)",
+        r"rows 1 \(train\) and 12 \(test\): hash distance (\d+)/64, detail (\d+)/256, "
+        r"(fine-detail|grey-level) correlation (\d\.\d\d).*",
         row.examples[0],
     )
     assert match, row.examples[0]
@@ -127,6 +127,10 @@ def test_near_duplicate_copies_are_found(image_manifest, tmp_path, transform):
     fine = int(bitwise_count(detail_hash(smooth_image(1)) ^ detail_hash(copy)).sum())
     assert (int(match[1]), int(match[2])) == (coarse, fine)
     assert coarse <= 10 and fine <= 40
+    pair = report.to_frame("PF104").iloc[0]
+    assert (pair.row, pair.split, pair.other_row, pair.other_split) == (1, "train", 12, "test")
+    assert (pair.distance, pair.detail_distance) == (coarse, fine)
+    assert pair.rule == ("fine detail" if match[3] == "fine-detail" else "grey levels")
     assert "PF102" not in codes(report)
     table = report.checklist()
     assert table.loc[table.item == 2, "status"].item() == "issue found"
@@ -134,7 +138,12 @@ def test_near_duplicate_copies_are_found(image_manifest, tmp_path, transform):
 
 @pytest.mark.parametrize(
     ("op", "note"),
-    [(np.fliplr, "flipped left-right"), (np.rot90, "turned 90°"), (np.flipud, "flipped up-down")],
+    [
+        (np.fliplr, "flipped left-right"),
+        (np.rot90, "turned 90° anticlockwise"),
+        (lambda x: np.rot90(x, -1), "turned 90° clockwise"),
+        (np.flipud, "flipped up-down"),
+    ],
 )
 def test_flipped_and_turned_copies_are_found(image_manifest, op, note):
     root, df = image_manifest
@@ -144,8 +153,10 @@ def test_flipped_and_turned_copies_are_found(image_manifest, op, note):
     report = audit(df, **kwargs, near_orientations="all")
     row = report.findings[report.findings.code == "PF104"].iloc[0]
     assert row.examples == [
-        f"rows 3 (train) and 12 (test, {note}), distance 0/64, 0/256, detail correlation 1.00"
+        "rows 3 (train) and 12 (test): hash distance 0/64, detail 0/256, fine-detail "
+        f"correlation 1.00, other image {note}"
     ]
+    assert report.to_frame("PF104").orientation.tolist() == [note]
     assert "across different patients: 1; flipped or turned: 1)" in row.detail
     # The default searches left-right flips only; "none" searches as stored.
     assert ("PF104" in codes(audit(df, **kwargs))) == (note == "flipped left-right")
@@ -231,10 +242,14 @@ def test_blank_images_do_not_match_each_other(image_manifest):
     df = add_row(df, root, np.zeros((SIZE, SIZE), np.uint8), "zero1.png", "z1", "train")
     df = add_row(df, root, np.zeros((SIZE, SIZE), np.uint8), "zero2.png", "z2", "test")
     report = audit(df, group="patient", split="split", image="path", root=root)
-    assert not {"PF102", "PF104"} & set(codes(report))
+    assert "PF104" not in codes(report)
     row = report.findings[report.findings.code == "PF108"].iloc[0]
     assert row.severity == "info" and row.n_affected == 8
     assert "2 of them are pixel-identical" in row.detail
+    # Exact is exact: the two all-zero frames in train and test are an identical pair.
+    exact = report.to_frame("PF102")
+    assert exact.path.map(lambda p: p.rsplit("/", 1)[-1]).tolist() == ["zero1.png", "zero2.png"]
+    assert set(exact.note) == {"(nearly) blank image"}
 
 
 def test_mostly_black_images_with_different_content_do_not_match(tmp_path):
@@ -448,13 +463,14 @@ def test_html_report_is_self_contained_with_sections(image_manifest, tmp_path):
     parser = _Sections()
     parser.feed(page)
     assert {"findings", "distributions", "duplicates", "checklist"} <= set(parser.ids)
-    # 2 distribution figures + 2 pairs x 2 thumbnails, all embedded PNG.
-    assert len(parser.images) == 6
+    # 3 distribution figures (classes and sites per split, classes per site) + 2 pairs
+    # x 2 thumbnails, all embedded PNG.
+    assert len(parser.images) == 7
     for src in parser.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     text = " ".join(parser.text)
-    assert "PF102" in text and "PF104" in text and "identical pixels" in text
+    assert "PF102" in text and "PF104" in text and "identical decoded pixels" in text
     assert not re.search(r"(src|href)=['\"]https?://", page)  # nothing fetched from outside
 
 
@@ -539,7 +555,7 @@ def json_pairs(report):
 
     doc = json.loads(report.to_json())
     [near] = [f for f in doc["findings"] if f["code"] == "PF104"]
-    return {(a, b) for a, b, _ in near["pairs"]}
+    return {(str(r["row"]), str(r["other_row"])) for r in near["affected"]}
 
 
 def xray_manifest(tmp_path, images, splits):

@@ -90,7 +90,7 @@ def test_leak_exits_1_and_fail_on_levels(clean_csv, capsys, tmp_path):
 def test_json_markdown_and_html_outputs(clean_csv, capsys, tmp_path):
     status, out, _ = run(capsys, audit_args(clean_csv, "--label", "y", "--format", "json"))
     doc = json.loads(out)
-    assert status == 0 and doc["schema_version"] == 1 and doc["passed"] is True
+    assert status == 0 and doc["schema_version"] == 2 and doc["passed"] is True
     status, out, _ = run(capsys, audit_args(clean_csv, "--format", "md"))
     assert out.startswith("# pitfalls audit: PASSED")
     html_path = tmp_path / "r.html"
