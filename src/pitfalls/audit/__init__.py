@@ -21,6 +21,7 @@ from ._hashing import (
     perceptual_hash,
     pixel_hash,
     resolve_image_paths,
+    thumbnail_png,
 )
 from ._report import JSON_SCHEMA_VERSION, AuditReport
 from ._search import hamming_pairs
@@ -45,4 +46,5 @@ __all__ = [
     "pixel_hash",
     "resolve_image_paths",
     "split_role",
+    "thumbnail_png",
 ]

@@ -14,6 +14,7 @@ from .._manifest import ManifestError, check_columns, read_manifest
 from .._validation import describe_values
 from ._checks import CHECKS, NEAR_MIN_DETAIL_CORRELATION, AuditData, Finding, split_role
 from ._hashing import hash_images, resolve_image_paths
+from ._io import DEFAULT_MAX_PIXELS
 from ._report import AuditReport
 
 __all__ = ["audit"]
@@ -43,6 +44,7 @@ def audit(
     near_orientations: str = "flip",
     random_state: Any = None,
     n_jobs: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool | None = None,
 ) -> AuditReport:
     """Audit a data split for leakage, duplicates, site confounding and class balance.
@@ -120,8 +122,14 @@ def audit(
     random_state : int, RandomState or None
         Accepted for API symmetry; every current check is deterministic.
     n_jobs : int, optional
-        Parallel image hashing with joblib (``None``: 1 worker unless set by
-        ``joblib.parallel_config``; ``-1``: all cores).
+        Image hashing workers (joblib). ``None`` (default): threads, as many as the
+        number of images pays for, up to the CPU count; inside
+        ``joblib.parallel_config(backend="dask")`` the images are hashed on the
+        cluster. An integer asks for that many (``-1``: all CPUs), never more than
+        the CPUs. See :func:`pitfalls.audit.hash_images`.
+    max_pixels : int, default=80_000_000
+        Largest image decoded, in pixels (voxels for a volume), read from the file
+        header before decoding; a larger image is an error naming its path and size.
     progress : bool, optional
         Progress bar on stderr while hashing images; default: only on a terminal.
 
@@ -134,7 +142,8 @@ def audit(
     ManifestError
         One-line message naming the file, column, row or value: unreadable file,
         unknown column, missing group or split, unreadable image, an image path
-        outside ``root``.
+        outside ``root`` (checked again on every opened file), a path that is not a
+        regular file (a FIFO), an image over ``max_pixels``, a worker that died.
 
     Notes
     -----
@@ -210,7 +219,13 @@ def audit(
             paths = list(df[image])
         resolved = resolve_image_paths(paths, root=base, column=image, rows=list(df.index))
         data.images = hash_images(
-            resolved, column=image, rows=list(df.index), n_jobs=n_jobs, progress=progress
+            resolved,
+            column=image,
+            rows=list(df.index),
+            root=base,
+            max_pixels=max_pixels,
+            n_jobs=n_jobs,
+            progress=progress,
         )
         data.image_paths = [str(p) for p in resolved]
 
@@ -238,6 +253,7 @@ def audit(
         label_by_split=_distribution(data, data.label, data.label_names),
         site_by_split=_distribution(data, data.site, data.site_names),
         image_paths=data.image_paths,
+        image_thumbnails=None if data.images is None else data.images.thumbnail,
         row_labels=[str(i) for i in df.index] if image is not None else [],
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,7 +13,6 @@ from ._report import escape, figure_to_base64
 if TYPE_CHECKING:
     from ._report import AuditReport
 
-_THUMB_SIZE = 160
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
@@ -121,7 +119,7 @@ def _pairs_section(report: AuditReport, max_pairs: int) -> str:
             )
             thumbs = "".join(
                 f"<img alt='{escape(report.image_paths[p])}' title='{escape(report.image_paths[p])}' "
-                f"src='data:image/png;base64,{_thumbnail(report.image_paths[p])}'>"
+                f"src='data:image/png;base64,{_thumbnail(report, p)}'>"
                 for p in (a, b)
             )
             out.append(f"<div class='pair'>{thumbs}<br>{escape(caption)}</div>")
@@ -131,23 +129,14 @@ def _pairs_section(report: AuditReport, max_pairs: int) -> str:
     return "\n".join(out)
 
 
-def _thumbnail(path: str) -> str:
-    from PIL import Image
+def _thumbnail(report: AuditReport, position: int) -> str:
+    # The thumbnail made from the one read of the file while hashing: the report
+    # never opens an image file again (it may have changed, or become a link since).
+    from ._hashing import thumbnail_png
 
-    from ._hashing import load_image
-
-    try:
-        pixels = np.asarray(load_image(path))
-    except Exception:  # the file changed since hashing: show an empty tile
-        pixels = np.zeros((8, 8), np.uint8)
-    if pixels.dtype != np.uint8:  # 16-bit or float: stretch to 8 bits for display
-        lo, hi = np.percentile(pixels, [0.5, 99.5])
-        pixels = np.clip((pixels - lo) / max(hi - lo, 1e-12) * 255, 0, 255).astype(np.uint8)
-    image = Image.fromarray(pixels)
-    image.thumbnail((_THUMB_SIZE, _THUMB_SIZE))
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+    thumbnails = report.image_thumbnails
+    tile = np.zeros((8, 8), np.uint8) if thumbnails is None else thumbnails[position]
+    return base64.b64encode(thumbnail_png(tile)).decode("ascii")
 
 
 def _checklist_section(report: AuditReport) -> str:

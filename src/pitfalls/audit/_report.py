@@ -50,7 +50,11 @@ class AuditReport:
     label_by_split, site_by_split : pandas.DataFrame or None
         Row counts per split (rows) and class or site (columns).
     image_paths : list of str or None
-        Resolved image path per manifest row (for thumbnails).
+        Resolved image path per manifest row (for captions).
+    image_thumbnails : ndarray of uint8, shape (n_rows, 64, 64), or None
+        The verification thumbnail of each row's image, made from the one read of
+        the file while hashing (:attr:`pitfalls.audit.ImageHashes.thumbnail`): the
+        HTML report shows these and never opens an image file again.
 
     Examples
     --------
@@ -73,6 +77,7 @@ class AuditReport:
     label_by_split: pd.DataFrame | None = None
     site_by_split: pd.DataFrame | None = None
     image_paths: list[str] | None = None
+    image_thumbnails: Any = None
     row_labels: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:

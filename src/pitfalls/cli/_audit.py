@@ -93,7 +93,20 @@ def register(subparsers: Any) -> None:
         "flip and quarter turn (all), as stored only (none)",
     )
     parser.add_argument(
-        "--n-jobs", type=int, default=-1, metavar="N", help="image hashing workers (default: all)"
+        "--n-jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="image hashing workers, at most the CPU count (default: threads, as many as "
+        "the number of images pays for)",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        metavar="N",
+        help="largest image decoded, in pixels; a larger one is refused before decoding "
+        "(default: 80000000)",
     )
     parser.set_defaults(func=run_audit)
 
@@ -135,6 +148,7 @@ def run_audit(args: argparse.Namespace) -> int:
             near_min_correlation=args.near_min_correlation,
             near_orientations=args.near_orientations,
             n_jobs=args.n_jobs,
+            **({} if args.max_pixels is None else {"max_pixels": args.max_pixels}),
         )
     except ManifestError as exc:
         message = str(exc)
