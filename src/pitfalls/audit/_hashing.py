@@ -74,6 +74,7 @@ import io
 import math
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ _CONTENT_QUANTILE = 0.005
 _MAX_KEPT_AREA = 0.75
 _LUMA = np.array([0.299, 0.587, 0.114])
 _CHUNK = 32  # images per parallel task
-_STRIP_BYTES = 1 << 22  # rows hashed at a time from a Pillow image
+_STRIP_BYTES = 1 << 20  # bytes of rows hashed (or cast to float) at a time
 _PILLOW_8BIT = frozenset({"L", "LA", "RGB", "RGBA"})
 
 
@@ -483,7 +484,12 @@ def _work_image(gray: np.ndarray) -> np.ndarray:
     if longest <= _WORK:
         return gray.astype(np.float32)
     size = (max(1, round(height * _WORK / longest)), max(1, round(width * _WORK / longest)))
-    return _area_average(_area_average(gray, size[1], axis=1), size[0], axis=0)
+    # Blocks of rows, so that the float64 copy reduceat makes is 1 MiB at most.
+    step = max(1, _STRIP_BYTES // (8 * width))
+    narrow = np.empty((height, size[1]), np.float32)
+    for top in range(0, height, step):
+        narrow[top : top + step] = _area_average(gray[top : top + step], size[1], axis=1)
+    return _area_average(narrow, size[0], axis=0)
 
 
 def _trim_border(gray: np.ndarray, intensity_range: float) -> np.ndarray | None:
@@ -549,13 +555,15 @@ def _area_matrix(n: int, size: int, dtype: type = np.float64) -> np.ndarray:
 def _area_average(values: np.ndarray, size: int, axis: int) -> np.ndarray:
     # The same exact area average along one axis in O(n) (for large images, where an
     # n x size matrix would not pay): sums of whole pixels between the cell edges
-    # (one reduceat pass, accumulated in float64 without a float copy of the image),
-    # then the cut parts of the pixels the edges fall in.
+    # (one reduceat pass, in the input's float type or float64 for integers: the
+    # caller passes blocks, so the cast copy stays small), then the cut parts of the
+    # pixels the edges fall in; the running sum in float64.
     n = values.shape[axis]
     edges = np.arange(size + 1) * (n / size)
     lower = np.minimum(np.floor(edges).astype(np.int64), n - 1)
     fraction = (edges - lower).reshape([-1 if a == axis else 1 for a in range(2)])
-    segments = np.add.reduceat(values, lower[:-1], axis=axis, dtype=np.float64)
+    dtype = values.dtype if values.dtype.kind == "f" else np.float64
+    segments = np.add.reduceat(values, lower[:-1], axis=axis, dtype=dtype).astype(np.float64)
     zero = np.zeros_like(np.take(segments, [0], axis=axis))
     before = np.concatenate([zero, np.cumsum(segments, axis=axis)], axis=axis)
     integral = np.take(before, np.arange(size + 1), axis=axis)
@@ -576,7 +584,9 @@ def _hash_decoded(decoded: Any) -> _Hashes:
         gray = decoded
     elif decoded.mode in _PILLOW_8BIT:  # Pillow converts and hashes without numpy copies
         exact = _pillow_pixel_hash(decoded)
-        gray = np.asarray(decoded if decoded.mode == "L" else decoded.convert("L"))
+        gray_image = decoded if decoded.mode == "L" else decoded.convert("L")
+        # A view of the bytes (np.asarray would copy them once more).
+        gray = np.frombuffer(gray_image.tobytes(), np.uint8).reshape(decoded.height, -1)
     else:  # 16-bit, float, 1-bit, CMYK...: through numpy, as load_image returns them
         gray = np.asarray(decoded)
         exact = pixel_hash(gray)
@@ -639,13 +649,22 @@ def _run_chunks(
     any other failure of the parallel machinery becomes a one-line ManifestError.
     """
     from joblib import Parallel, delayed
+    from PIL import Image
     from threadpoolctl import threadpool_limits
 
     results: list[Any] = []
     tasks = (delayed(func)(chunk, *args) for chunk in chunks)
     # The small matrix products of each image are faster on one BLAS thread; the
-    # images themselves are spread over the workers.
-    with threadpool_limits(limits=1, user_api="blas"):
+    # images themselves are spread over the workers. Pillow's decompression-bomb
+    # warning (over 89 million pixels) is silenced while hashing: max_pixels is
+    # checked on every image before decoding. Set here, in the calling thread, for
+    # the whole run: the warning filters are process-wide, and entering and leaving
+    # them in several threads at once could leave them changed.
+    with (
+        threadpool_limits(limits=1, user_api="blas"),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             for chunk_result in Parallel(n_jobs=n_workers, prefer="threads", return_as="generator")(
                 tasks

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -271,8 +272,13 @@ def _read_pillow(file: IO[bytes], max_pixels: int) -> Any:
 
     try:
         image = Image.open(file)
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"is over Pillow's own size limit ({exc})") from None
+    except Image.DecompressionBombError as exc:  # over twice Pillow's own limit
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        total = int(found.group(1)) if found else max_pixels + 1
+        raise ImageTooLargeError(
+            f"has {total:,} pixels, over max_pixels={min(max_pixels, total - 1):,} "
+            "(Pillow refuses it too)"
+        ) from None
     _too_large((image.width, image.height), max_pixels)
     image.load()
     if image.mode == "P":  # palette indices mean nothing without the palette
