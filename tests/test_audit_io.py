@@ -344,3 +344,70 @@ def test_large_image_hashes_match_its_copies_and_flips(tmp_path):
     assert int(np.bitwise_count(h_big ^ h_small)) <= 4
     flipped_as_stored = hashing._signature(big)[0][1]
     assert int(np.bitwise_count(h_flip ^ flipped_as_stored)) <= 2
+
+
+# --- workers ------------------------------------------------------------------------------
+
+
+def test_default_workers_grow_with_the_images_and_never_pass_the_cpus():
+    cpus = joblib.cpu_count()
+    assert hashing._n_workers(None, 10) == 1  # one chunk: the calling thread
+    assert hashing._n_workers(None, 10 * hashing._CHUNK) == min(10, cpus)
+    assert hashing._n_workers(None, 10**6) == cpus
+    assert hashing._n_workers(10**4, 10**6) == cpus  # --n-jobs is capped at the CPUs
+    assert hashing._n_workers(-1, 10**6) == cpus
+    assert hashing._n_workers(-(cpus + 5), 10**6) == 1
+    assert hashing._n_workers(8, 2 * hashing._CHUNK) == min(2, cpus)  # not more than chunks
+    for bad in (0, 1.5, "2", True):
+        with pytest.raises(ValueError, match=rf"n_jobs={bad!r} must be a non-zero integer"):
+            hashing._n_workers(bad, 100)
+
+
+def test_api_and_cli_share_one_default_worker_count():
+    import inspect
+
+    from pitfalls.cli import build_parser
+
+    args = build_parser().parse_args(["audit", "m.csv", "--group", "g", "--split", "s"])
+    assert args.n_jobs is None
+    assert inspect.signature(audit).parameters["n_jobs"].default is None
+    assert inspect.signature(hash_images).parameters["n_jobs"].default is None
+
+
+def test_threads_processes_and_serial_give_identical_hashes(images):
+    root, _, df = images
+    paths = [root / p for p in df["path"]] * 12  # 72 images: 3 chunks
+    serial = hash_images(paths, n_jobs=1)
+    threads = hash_images(paths)
+    with joblib.parallel_config(backend="loky"):
+        processes = hash_images(paths, n_jobs=2)
+    for other in (threads, processes):
+        assert list(other.exact) == list(serial.exact)
+        np.testing.assert_array_equal(other.detail_orientations, serial.detail_orientations)
+        np.testing.assert_array_equal(other.thumbnail, serial.thumbnail)
+
+
+@pytest.mark.slow
+def test_hash_images_and_audit_run_on_a_dask_cluster(images):
+    distributed = pytest.importorskip("distributed")
+    root, _, df = images
+    Image.fromarray(texture(1)).save(root / "copy.png")
+    df = pd.concat([df, pd.DataFrame([{"patient": "p9", "split": "test", "path": "copy.png"}])])
+    df = df.reset_index(drop=True)
+    paths = [root / p for p in df["path"]] * 8
+    local = hash_images(paths, n_jobs=1)
+    local_report = audit(df, group="patient", split="split", image="path", root=root)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+        joblib.parallel_config(backend="dask"),
+        distributed.get_task_stream(client) as tasks,
+    ):
+        on_dask = hash_images(paths, root=root)
+        report = audit(df, group="patient", split="split", image="path", root=root)
+    assert len(tasks.data) >= 2  # the chunks ran as cluster tasks
+    assert list(on_dask.exact) == list(local.exact)
+    np.testing.assert_array_equal(on_dask.perceptual_orientations, local.perceptual_orientations)
+    pd.testing.assert_frame_equal(report.findings, local_report.findings)
