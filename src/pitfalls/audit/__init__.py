@@ -24,6 +24,7 @@ from ._hashing import (
     thumbnail_png,
 )
 from ._report import JSON_SCHEMA_VERSION, AuditReport
+from ._rows import NearDuplicateRows, find_near_duplicate_rows
 from ._search import hamming_pairs
 
 __all__ = [
@@ -36,8 +37,10 @@ __all__ = [
     "ChecklistItem",
     "Finding",
     "ImageHashes",
+    "NearDuplicateRows",
     "audit",
     "detail_hash",
+    "find_near_duplicate_rows",
     "format_checklist",
     "hamming_pairs",
     "hash_images",

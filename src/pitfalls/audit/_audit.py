@@ -16,6 +16,7 @@ from ._checks import CHECKS, NEAR_MIN_DETAIL_CORRELATION, AuditData, Finding, sp
 from ._hashing import hash_images, resolve_image_paths
 from ._io import DEFAULT_MAX_PIXELS
 from ._report import AuditReport
+from ._rows import with_embeddings
 
 __all__ = ["audit"]
 
@@ -33,7 +34,7 @@ def audit(
     label: str | None = None,
     site: str | None = None,
     image: str | None = None,
-    features: Sequence[str] | None = None,
+    features: Sequence[str] | np.ndarray | None = None,
     root: str | os.PathLike | None = None,
     date: str | None = None,
     test_splits: Sequence[str] | None = None,
@@ -74,9 +75,12 @@ def audit(
     image : str, optional
         Column with image paths (PNG, JPEG, TIFF, ``.npy``, DICOM): enables exact
         and near-duplicate image checks. Every image is decoded.
-    features : sequence of str, optional
+    features : sequence of str or array of shape (n_rows, n_dims), optional
         Columns whose values, taken as a row, identify a sample (e.g. radiomics
-        features): identical rows across splits are reported.
+        features), or an array of embeddings (one row per manifest row): identical
+        rows across splits are reported (PF103), and near-identical ones (PF109:
+        closer than a small fraction of the typical distance between training rows,
+        see :func:`pitfalls.audit.find_near_duplicate_rows`).
     root : path-like, optional
         Directory the image paths are relative to. A path that resolves outside it
         is refused, never read. Without ``root``, relative paths are taken relative
@@ -174,6 +178,7 @@ def audit(
     df = read_manifest(manifest)
     if df.shape[0] == 0:
         raise ManifestError("the manifest has no rows.")
+    df, features = with_embeddings(df, features)
     if not 0 <= near_threshold <= 32:
         raise ManifestError(
             f"near_threshold={near_threshold} is outside [0, 32]; use e.g. 10 (unrelated "
@@ -208,6 +213,7 @@ def audit(
     data.near_orientations = _ORIENTATION_SETS[near_orientations]
     if features:
         data.feature_hash = _feature_keys(df, features)
+        data.extra.update(features=features, n_jobs=n_jobs)
     if date is not None:
         data.date = _parse_dates(df[date], date)
     if image is not None:

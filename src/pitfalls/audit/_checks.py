@@ -14,6 +14,7 @@ PF105   duplicate-images-within-split   identical images inside one split
 PF106   duplicate-rows-within-split     identical feature rows inside one split
 PF107   conflicting-duplicate-labels    identical samples with different labels
 PF108   low-information-images          (nearly) blank images, not compared
+PF109   near-duplicate-rows             near-identical feature rows in two splits
 PF110   no-test-split                   no held-out split at all, or none named test
 PF111   test-older-than-train           test samples dated before training ones
 PF201   site-label-confounding          the site predicts the label
@@ -34,7 +35,7 @@ between train and test, L3.3 sampling bias in the test distribution.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,8 +134,8 @@ class Finding:
     leakage_types : tuple of str
         Kapoor & Narayanan leakage types.
     pairs : list of tuple
-        ``(row_a, row_b, distance)`` row positions of duplicate image pairs, for
-        the HTML thumbnails.
+        ``(row_a, row_b, distance)`` row positions of duplicate pairs (images:
+        Hamming distance; feature rows: standardised Euclidean distance).
 
     Examples
     --------
@@ -152,7 +153,7 @@ class Finding:
     examples: list[str] = field(default_factory=list)
     checklist: tuple[int, ...] = ()
     leakage_types: tuple[str, ...] = ()
-    pairs: list[tuple[int, int, int]] = field(default_factory=list)
+    pairs: list[tuple[int, int, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -225,7 +226,7 @@ class Check:
         examples: list[str] | None = None,
         *,
         severity: str | None = None,
-        pairs: list[tuple[int, int, int]] | None = None,
+        pairs: Sequence[tuple[int, int, float]] | None = None,
     ) -> Finding:
         """Build a finding of this check (severity defaults to the check's)."""
         return Finding(
