@@ -374,13 +374,22 @@ def test_api_and_cli_share_one_default_worker_count():
     assert inspect.signature(hash_images).parameters["n_jobs"].default is None
 
 
-def test_threads_processes_and_serial_give_identical_hashes(images):
+def test_threads_processes_and_serial_give_identical_hashes(images, monkeypatch):
     root, _, df = images
     paths = [root / p for p in df["path"]] * 12  # 72 images: 3 chunks
+    hints = []
+    real_run = hashing._run_chunks
+
+    def recording(*args):
+        hints.append(args[-1])
+        return real_run(*args)
+
+    monkeypatch.setattr(hashing, "_run_chunks", recording)
     serial = hash_images(paths, n_jobs=1)
     threads = hash_images(paths)
-    with joblib.parallel_config(backend="loky"):
-        processes = hash_images(paths, n_jobs=2)
+    monkeypatch.setattr(hashing, "_PROCESS_MIN_IMAGES", 50)  # as if 5,000 images
+    processes = hash_images(paths, n_jobs=2)
+    assert hints == ["threads", "threads", "processes"]
     for other in (threads, processes):
         assert list(other.exact) == list(serial.exact)
         np.testing.assert_array_equal(other.detail_orientations, serial.detail_orientations)

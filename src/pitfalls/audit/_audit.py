@@ -126,8 +126,9 @@ def audit(
     random_state : int, RandomState or None
         Accepted for API symmetry; every current check is deterministic.
     n_jobs : int, optional
-        Image hashing workers (joblib). ``None`` (default): threads, as many as the
-        number of images pays for, up to the CPU count; inside
+        Image hashing workers (joblib). ``None`` (default): as many as the number of
+        images pays for, up to the CPU count (threads, processes from 5,000
+        images); inside
         ``joblib.parallel_config(backend="dask")`` the images are hashed on the
         cluster. An integer asks for that many (``-1``: all CPUs), never more than
         the CPUs. See :func:`pitfalls.audit.hash_images`.

@@ -58,12 +58,16 @@ Low-information images
     near-duplicate search.
 
 Parallelism
-    Images are hashed in chunks through joblib. By default (``n_jobs=None``) the
-    chunks run on threads, as many as there are chunks of 32 images up to the
-    number of CPUs: decoding, hashing and the array work release the GIL, threads
-    start in microseconds (a process pool pays its start-up on every call), and a
-    few images run in the calling thread. Inside ``joblib.parallel_config(backend=
-    "dask")`` (or any other backend) the same chunks run there.
+    Images are hashed in chunks of 32 through joblib, on as many workers as there
+    are chunks, up to the number of CPUs (one chunk runs in the calling thread).
+    Under 5,000 images the workers are threads: they start in microseconds, and
+    decoding, hashing and the larger array operations release the GIL (the
+    parsing of small files' headers and the many small array operations do not,
+    so small images gain less than the number of cores). From 5,000 images they
+    are processes (joblib's loky pool, which stays warm for later calls in the same
+    session): their start-up (about a second) is then paid back, and they scale
+    with the cores. Inside ``joblib.parallel_config(backend="dask")`` (or any
+    other backend) the same chunks run there.
 """
 
 from __future__ import annotations
@@ -108,6 +112,7 @@ _CONTENT_QUANTILE = 0.005
 _MAX_KEPT_AREA = 0.75
 _LUMA = np.array([0.299, 0.587, 0.114])
 _CHUNK = 32  # images per parallel task
+_PROCESS_MIN_IMAGES = 5_000  # from here a process pool pays its start-up (see Parallelism)
 _STRIP_BYTES = 1 << 20  # bytes of rows hashed (or cast to float) at a time
 _PILLOW_8BIT = frozenset({"L", "LA", "RGB", "RGBA"})
 
@@ -641,9 +646,16 @@ def _n_workers(n_jobs: Any, n_images: int) -> int:
 
 
 def _run_chunks(
-    func: Any, chunks: list[Sequence[Path]], args: tuple[Any, ...], n_workers: int, bar: Any
+    func: Any,
+    chunks: list[Sequence[Path]],
+    args: tuple[Any, ...],
+    n_workers: int,
+    bar: Any,
+    prefer: str = "threads",
 ) -> list[Any]:
-    """``func(chunk, *args)`` for every chunk, in order, through joblib (threads by default).
+    """``func(chunk, *args)`` for every chunk, in order, through joblib.
+
+    ``prefer`` is joblib's hint (threads or processes) when no backend is configured.
 
     A worker that dies (a process killed for memory, a lost cluster worker) or
     any other failure of the parallel machinery becomes a one-line ManifestError.
@@ -666,7 +678,7 @@ def _run_chunks(
     ):
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            for chunk_result in Parallel(n_jobs=n_workers, prefer="threads", return_as="generator")(
+            for chunk_result in Parallel(n_jobs=n_workers, prefer=prefer, return_as="generator")(
                 tasks
             ):
                 results.extend(chunk_result)
@@ -714,11 +726,12 @@ def hash_images(
         Largest image decoded, in pixels (voxels for a volume): about 240 MB for
         an RGB image. Larger ones are refused with their size.
     n_jobs : int, optional
-        Workers. ``None`` (default): threads, one per 32 images up to the number of
-        CPUs (a handful of images run in the calling thread), or the backend and
-        workers of an enclosing ``joblib.parallel_config`` (e.g. ``backend="dask"``
-        to hash on a cluster). An integer asks for that many (``-1``: all CPUs),
-        never more than the CPUs.
+        Workers. ``None`` (default): one per 32 images up to the number of CPUs
+        (a handful of images run in the calling thread); threads under 5,000
+        images, processes from there (see the module notes), or the backend of an
+        enclosing ``joblib.parallel_config`` (e.g. ``backend="dask"`` to hash on a
+        cluster). An integer asks for that many (``-1``: all CPUs), never more than
+        the CPUs.
     progress : bool, optional
         Show a progress bar on stderr; default: only when stderr is a terminal.
 
@@ -750,11 +763,12 @@ def hash_images(
     paths = list(paths)
     rows = list(range(len(paths))) if rows is None else list(rows)
     workers = _n_workers(n_jobs, len(paths))
+    prefer = "processes" if len(paths) >= _PROCESS_MIN_IMAGES else "threads"
     base = None if root is None else Path(root).resolve()
     bar = _progress_bar(len(paths), sys.stderr.isatty() if progress is None else progress)
     try:
         results = _run_chunks(
-            _hash_chunk, list(_chunks(paths, _CHUNK)), (base, max_pixels), workers, bar
+            _hash_chunk, list(_chunks(paths, _CHUNK)), (base, max_pixels), workers, bar, prefer
         )
     finally:
         if bar is not None:
