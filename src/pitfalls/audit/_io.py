@@ -242,14 +242,16 @@ def read_image(
     >>> import numpy as np, tempfile, os
     >>> from PIL import Image
     >>> from pitfalls.audit._io import read_image
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     Image.fromarray(np.zeros((40, 50), np.uint8)).save(os.path.join(d, "x.png"))
-    ...     print(read_image(os.path.join(d, "x.png")).size)
-    ...     read_image(os.path.join(d, "x.png"), max_pixels=1000)
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> d = tmp.name
+    >>> Image.fromarray(np.zeros((40, 50), np.uint8)).save(os.path.join(d, "x.png"))
+    >>> read_image(os.path.join(d, "x.png")).size
     (50, 40)
+    >>> read_image(os.path.join(d, "x.png"), max_pixels=1000)
     Traceback (most recent call last):
     ...
     pitfalls.audit._io.ImageTooLargeError: has 50 x 40 = 2,000 pixels, over max_pixels=1,000
+    >>> tmp.cleanup()
     """
     suffix = Path(path).suffix.lower()
     with open_image_file(path, root=root) as file:
