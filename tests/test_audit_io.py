@@ -420,3 +420,30 @@ def test_hash_images_and_audit_run_on_a_dask_cluster(images):
     assert list(on_dask.exact) == list(local.exact)
     np.testing.assert_array_equal(on_dask.perceptual_orientations, local.perceptual_orientations)
     pd.testing.assert_frame_equal(report.findings, local_report.findings)
+
+
+def test_html_shows_duplicate_volumes_and_masks(tmp_path):
+    # The report used to decode the files again and crashed on 3-D arrays and masks.
+    rng = np.random.default_rng(8)
+    volume = gaussian_filter(rng.normal(size=(12, 48, 48)), 3)
+    mask = gaussian_filter(rng.normal(size=(64, 64)), 6) > 0
+    np.save(tmp_path / "v_train.npy", volume)
+    np.save(tmp_path / "v_test.npy", volume)
+    np.save(tmp_path / "m_train.npy", mask)
+    Image.fromarray(mask).save(tmp_path / "m_test.png")  # a 1-bit PNG of the same mask
+    df = pd.DataFrame(
+        {
+            "patient": ["a", "b", "c", "d"],
+            "split": ["train", "test", "train", "test"],
+            "path": ["v_train.npy", "v_test.npy", "m_train.npy", "m_test.png"],
+        }
+    )
+    report = audit(df, group="patient", split="split", image="path", root=tmp_path)
+    found = next(f for f in report.finding_list if f.code == "PF102")
+    # The mask as a bool array and as a 1-bit PNG (Pillow stores True as 255) are
+    # identical pixels: they hashed apart before.
+    assert sorted((a, b) for a, b, _ in found.pairs) == [(0, 1), (2, 3)]
+    tiles = [t for t in decoded_pngs(report.to_html()) if t.shape == (64, 64)]
+    assert len(tiles) == 4 and all(t.std() > 0 for t in tiles)
+    np.testing.assert_array_equal(tiles[0], tiles[1])
+    np.testing.assert_array_equal(tiles[2], tiles[3])
