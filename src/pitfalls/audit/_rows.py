@@ -436,8 +436,10 @@ def _cross_split_pairs(
         rows2 = np.flatnonzero(finite & np.isin(data.split, order[position + 1 :]))
         if rows1.size < _MIN_CALIBRATION_ROWS or rows2.size == 0:
             continue
+        # Threads start at once: all cores unless the caller chose (audit's n_jobs).
+        n_jobs = data.extra.get("n_jobs")
         result = find_near_duplicate_rows(
-            matrix[rows1], matrix[rows2], n_jobs=data.extra.get("n_jobs")
+            matrix[rows1], matrix[rows2], n_jobs=-1 if n_jobs is None else n_jobs
         )
         a, b = rows1[result.train_index], rows2[result.test_index]
         keep = result.distance > 0
