@@ -67,7 +67,9 @@ Parallelism
     are processes (joblib's loky pool, which stays warm for later calls in the same
     session): their start-up (about a second) is then paid back, and they scale
     with the cores. Inside ``joblib.parallel_config(backend="dask")`` (or any
-    other backend) the same chunks run there.
+    other backend) the same chunks run there. A worker process that dies (killed
+    for memory) becomes a one-line error; on threads an out-of-memory kill stops
+    the whole process, which is what ``max_pixels`` guards against.
 """
 
 from __future__ import annotations
