@@ -418,7 +418,7 @@ def _describe(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, np.ndar
         return np.zeros(8, np.uint64), np.zeros((8, 4), np.uint64), True, blank
     fine_thumb = _downsample(content, 2 * _THUMB)
     # Cells of the 64-grid nest in those of the 32-grid with equal areas.
-    halve = _area_matrix(2 * _THUMB, _THUMB, fine_thumb.dtype.type)
+    halve = _area_matrix(2 * _THUMB, _THUMB, fine_thumb.dtype.str)
     thumb = halve @ fine_thumb @ halve.T
     low_rows = _dct_rows(_THUMB, 8)
     block = low_rows @ thumb @ low_rows.T
@@ -561,15 +561,16 @@ def _downsample(gray: np.ndarray, size: int) -> np.ndarray:
     # grid is mirror-symmetric, so a flipped image gives the flipped thumbnail and
     # the flip-aware hashes agree.
     # A float32 image (the work image of _describe) is averaged in float32: 3x faster,
-    # and rounding at 1e-7 of the grey levels does not move a hash bit.
+    # and rounding at 1e-7 of the grey levels moves a hash bit only for a coefficient
+    # that ties with the median to that precision.
     dtype = np.float32 if gray.dtype == np.float32 else np.float64
-    rows = _area_matrix(gray.shape[0], size, dtype)
-    columns = _area_matrix(gray.shape[1], size, dtype)
+    rows = _area_matrix(gray.shape[0], size, np.dtype(dtype).str)
+    columns = _area_matrix(gray.shape[1], size, np.dtype(dtype).str)
     return rows @ np.asarray(gray, dtype=dtype) @ columns.T
 
 
 @functools.lru_cache(maxsize=1024)
-def _area_matrix(n: int, size: int, dtype: type = np.float64) -> np.ndarray:
+def _area_matrix(n: int, size: int, dtype: str = "<f8") -> np.ndarray:
     # weights[c, p]: the share of cell c (n / size pixels wide) that pixel p covers.
     edges = np.arange(size + 1) * (n / size)
     pixels = np.arange(n + 1)
