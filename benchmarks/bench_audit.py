@@ -12,8 +12,9 @@ Prints, each against a reference measured in the same run:
    the pairs found and on 20k candidate pairs (a crowded set of look-alikes);
 3. image hashing of textured 224 x 224 JPEGs (written to a temporary directory):
    decode-only against hash time per image on one core, then one worker against
-   the default (``n_jobs=None``: threads as the number of images pays for) at 200,
-   1,000 and 10,000 images, and the full audit of the 10,000 images;
+   the default (``n_jobs=None``: one worker, threads or processes, planned from the
+   pace of the first 32 images) at 200, 1,000 and 10,000 images, and the full
+   audit of the 10,000 images;
 4. the near-duplicate search on feature rows, 200k x 64 training rows against 50k
    test rows with 100 planted copies (noise 1e-4), against scikit-learn's exact
    brute-force radius search on the same rows (a tenth of them, extrapolated).
@@ -41,6 +42,7 @@ from pitfalls.audit import (
     hash_images,
     load_image,
 )
+from pitfalls.audit._hashing import _plan
 from pitfalls.audit._search import _brute_force, thumbnail_correlation
 
 
@@ -236,10 +238,11 @@ def bench_hashing(sizes: tuple[int, ...]) -> None:
             repeats = 3 if n <= 1000 else 1
             t_one = best_of(repeats, hash_images, paths[:n], n_jobs=1)
             t_default = best_of(repeats, hash_images, paths[:n])
+            workers, prefer = _plan(t_one / n, n - 32, cpu_count())
             print(
                 f"{n:6d} images: n_jobs=1 {t_one:6.2f} s, default (n_jobs=None) {t_default:6.2f} s"
-                f" -> default is {t_one / t_default:.2f}x faster (goal >= 1, ~{cpu_count()} on "
-                "a quiet machine)"
+                f" -> default is {t_one / t_default:.2f}x faster (goal >= 1); its plan at this "
+                f"pace: {workers} worker(s), {prefer}"
             )
         df = pd.DataFrame(
             {

@@ -374,23 +374,35 @@ def test_api_and_cli_share_one_default_worker_count():
     assert inspect.signature(hash_images).parameters["n_jobs"].default is None
 
 
+def test_plan_picks_one_worker_threads_or_processes_from_the_pace():
+    plan = hashing._plan
+    start, big = hashing._PROCESS_START_SECONDS, hashing._THREADS_MIN_SECONDS_PER_IMAGE
+    assert plan(0.001, 1000, 2) == (1, "threads")  # small images, 1 s of work: one worker
+    assert plan(0.001, 2 * 4 * start / 0.001, 2) == (2, "processes")  # saves 4 x start-up
+    assert plan(big, 100, 8) == (8, "threads")  # large images, too few for processes
+    assert plan(1.0, 10**6, 1) == (1, "threads")  # one CPU
+
+
 def test_threads_processes_and_serial_give_identical_hashes(images, monkeypatch):
     root, _, df = images
     paths = [root / p for p in df["path"]] * 12  # 72 images: 3 chunks
-    hints = []
+    plans = []
     real_run = hashing._run_chunks
 
-    def recording(*args):
-        hints.append(args[-1])
-        return real_run(*args)
+    def recording(func, chunks, args, workers, bar, prefer):
+        plans.append((workers, prefer))
+        return real_run(func, chunks, args, workers, bar, prefer)
 
     monkeypatch.setattr(hashing, "_run_chunks", recording)
     serial = hash_images(paths, n_jobs=1)
-    threads = hash_images(paths)
-    monkeypatch.setattr(hashing, "_PROCESS_MIN_IMAGES", 50)  # as if 5,000 images
+    default = hash_images(paths)  # 72 small images: the calling thread is fastest
+    monkeypatch.setattr(hashing, "_THREADS_MIN_SECONDS_PER_IMAGE", 0.0)  # as if large
+    threads = hash_images(paths, n_jobs=2)
+    monkeypatch.setattr(hashing, "_PROCESS_START_SECONDS", 0.0)  # as if 10,000 images
     processes = hash_images(paths, n_jobs=2)
-    assert hints == ["threads", "threads", "processes"]
-    for other in (threads, processes):
+    cpus = min(2, joblib.cpu_count())
+    assert plans == [(1, "threads"), (1, "threads"), (cpus, "threads"), (cpus, "processes")]
+    for other in (default, threads, processes):
         assert list(other.exact) == list(serial.exact)
         np.testing.assert_array_equal(other.detail_orientations, serial.detail_orientations)
         np.testing.assert_array_equal(other.thumbnail, serial.thumbnail)
@@ -403,8 +415,8 @@ def test_hash_images_and_audit_run_on_a_dask_cluster(images):
     Image.fromarray(texture(1)).save(root / "copy.png")
     df = pd.concat([df, pd.DataFrame([{"patient": "p9", "split": "test", "path": "copy.png"}])])
     df = df.reset_index(drop=True)
-    paths = [root / p for p in df["path"]] * 8
-    local = hash_images(paths, n_jobs=1)
+    paths = [root / p for p in df["path"]] * 24  # 168 images: the first chunk is timed
+    local = hash_images(paths, n_jobs=1)  # here, the 5 others go to the cluster
     local_report = audit(df, group="patient", split="split", image="path", root=root)
     with (
         distributed.LocalCluster(
@@ -416,7 +428,7 @@ def test_hash_images_and_audit_run_on_a_dask_cluster(images):
     ):
         on_dask = hash_images(paths, root=root)
         report = audit(df, group="patient", split="split", image="path", root=root)
-    assert len(tasks.data) >= 2  # the chunks ran as cluster tasks
+    assert len(tasks.data) >= 1  # the chunks after the first ran as cluster tasks
     assert list(on_dask.exact) == list(local.exact)
     np.testing.assert_array_equal(on_dask.perceptual_orientations, local.perceptual_orientations)
     pd.testing.assert_frame_equal(report.findings, local_report.findings)

@@ -126,12 +126,12 @@ def audit(
     random_state : int, RandomState or None
         Accepted for API symmetry; every current check is deterministic.
     n_jobs : int, optional
-        Image hashing workers (joblib). ``None`` (default): as many as the number of
-        images pays for, up to the CPU count (threads, processes from 5,000
-        images); inside
+        Most image hashing workers (joblib). ``None`` (default): as many as pay
+        off, up to the CPU count (one, threads or processes, from the pace of the
+        first 32 images; never slower than one worker); inside
         ``joblib.parallel_config(backend="dask")`` the images are hashed on the
-        cluster. An integer asks for that many (``-1``: all CPUs), never more than
-        the CPUs. See :func:`pitfalls.audit.hash_images`.
+        cluster. An integer caps them (``-1``: all CPUs; never more than the CPUs).
+        See :func:`pitfalls.audit.hash_images`.
     max_pixels : int, default=80_000_000
         Largest image decoded, in pixels (voxels for a volume), read from the file
         header before decoding; a larger image is an error naming its path and size.

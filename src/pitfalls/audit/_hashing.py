@@ -58,28 +58,33 @@ Low-information images
     near-duplicate search.
 
 Parallelism
-    Images are hashed in chunks of 32 through joblib, on as many workers as there
-    are chunks, up to the number of CPUs (one chunk runs in the calling thread).
-    Under 5,000 images the workers are threads: they start in microseconds, and
-    decoding, hashing and the larger array operations release the GIL (the
-    parsing of small files' headers and the many small array operations do not,
-    so small images gain less than the number of cores). From 5,000 images they
-    are processes (joblib's loky pool, which stays warm for later calls in the same
-    session): their start-up (about a second) is then paid back, and they scale
-    with the cores. Inside ``joblib.parallel_config(backend="dask")`` (or any
-    other backend) the same chunks run there. A worker process that dies (killed
-    for memory) becomes a one-line error; on threads an out-of-memory kill stops
-    the whole process, which is what ``max_pixels`` guards against.
+    Images are hashed in chunks of 32 through joblib. The first chunk is hashed in
+    the calling thread and timed, and its pace plans the rest (``n_jobs=None``, or
+    at most ``n_jobs`` workers, never more than the CPUs): a process pool (joblib's
+    loky, which stays warm for later calls in the session) when the work left,
+    spread over the workers, saves more than twice a pool's start-up (taken as 2 s:
+    from about 8,000 small images on 2 CPUs, 4,000 on 16); threads when an image
+    takes 3 ms or more (large images, where decoding, which releases the GIL,
+    dominates); otherwise the calling thread alone, which threads do not beat on
+    small images (their header parsing and many small array operations hold the
+    GIL). The default is so never slower than one worker but for a mistaken
+    start-up estimate. Inside ``joblib.parallel_config(backend="dask")`` (or any
+    other backend) the chunks after the first run there. A worker process that
+    dies (killed for memory) becomes a one-line error; on threads an
+    out-of-memory kill stops the whole process, which is what ``max_pixels``
+    guards against.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
 import math
 import os
 import sys
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -114,7 +119,10 @@ _CONTENT_QUANTILE = 0.005
 _MAX_KEPT_AREA = 0.75
 _LUMA = np.array([0.299, 0.587, 0.114])
 _CHUNK = 32  # images per parallel task
-_PROCESS_MIN_IMAGES = 5_000  # from here a process pool pays its start-up (see Parallelism)
+# A process pool's start-up (its workers import pitfalls), and the time per image
+# from which threads pay (decoding, GIL-free, dominates): see _plan.
+_PROCESS_START_SECONDS = 2.0
+_THREADS_MIN_SECONDS_PER_IMAGE = 0.003
 _STRIP_BYTES = 1 << 20  # bytes of rows hashed (or cast to float) at a time
 _PILLOW_8BIT = frozenset({"L", "LA", "RGB", "RGBA"})
 
@@ -670,9 +678,37 @@ def _n_workers(n_jobs: Any, n_images: int) -> int:
     return max(1, min(wanted, cores, n_chunks))
 
 
+@contextlib.contextmanager
+def _hashing_context() -> Iterator[None]:
+    """One BLAS thread, and Pillow's decompression-bomb warning silenced, while hashing.
+
+    The small matrix products of each image are faster on one BLAS thread; the
+    images themselves are spread over the workers. Pillow's warning (over 89
+    million pixels) is redundant: max_pixels is checked on every image before
+    decoding. Entered once, in the calling thread: the warning filters are
+    process-wide, and entering and leaving them in several threads at once could
+    leave them changed.
+    """
+    from PIL import Image
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def _worker_failure(exc: BaseException) -> ManifestError:
+    return ManifestError(
+        f"image hashing stopped: a worker failed ({type(exc).__name__}: "
+        f"{_first_line(exc)}). A worker that is killed has most often run out of "
+        "memory: use fewer workers (n_jobs, --n-jobs) or a lower max_pixels "
+        "(--max-pixels)."
+    )
+
+
 def _run_chunks(
     func: Any,
-    chunks: list[Sequence[Path]],
+    chunks: Sequence[Any],
     args: tuple[Any, ...],
     n_workers: int,
     bar: Any,
@@ -680,42 +716,60 @@ def _run_chunks(
 ) -> list[Any]:
     """``func(chunk, *args)`` for every chunk, in order, through joblib.
 
-    ``prefer`` is joblib's hint (threads or processes) when no backend is configured.
-
-    A worker that dies (a process killed for memory, a lost cluster worker) or
-    any other failure of the parallel machinery becomes a one-line ManifestError.
+    ``prefer`` is joblib's hint (threads or processes) when no backend is
+    configured. A worker that dies (a process killed for memory, a lost cluster
+    worker) or any other failure of the parallel machinery becomes a one-line
+    ManifestError.
     """
     from joblib import Parallel, delayed
-    from PIL import Image
-    from threadpoolctl import threadpool_limits
 
     results: list[Any] = []
     tasks = (delayed(func)(chunk, *args) for chunk in chunks)
-    # The small matrix products of each image are faster on one BLAS thread; the
-    # images themselves are spread over the workers. Pillow's decompression-bomb
-    # warning (over 89 million pixels) is silenced while hashing: max_pixels is
-    # checked on every image before decoding. Set here, in the calling thread, for
-    # the whole run: the warning filters are process-wide, and entering and leaving
-    # them in several threads at once could leave them changed.
-    with (
-        threadpool_limits(limits=1, user_api="blas"),
-        warnings.catch_warnings(),
-    ):
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+    try:
+        for chunk_result in Parallel(n_jobs=n_workers, prefer=prefer, return_as="generator")(tasks):
+            results.extend(chunk_result)
+            if bar is not None:
+                bar.update(len(chunk_result))
+    except Exception as exc:
+        raise _worker_failure(exc) from exc
+    return results
+
+
+def _plan(seconds_per_image: float, n_left: int, max_workers: int) -> tuple[int, str]:
+    """Workers and joblib's backend hint for ``n_left`` images, from the first chunk's pace.
+
+    Processes when the work left, spread over the workers, saves more than twice a
+    pool's start-up; threads when images are large enough (decoding, which releases
+    the GIL, then dominates); otherwise one worker, which nothing beats on small
+    images (their header parsing and many small array operations hold the GIL).
+    """
+    if max_workers <= 1:
+        return 1, "threads"
+    saved = seconds_per_image * n_left * (1 - 1 / max_workers)
+    if saved > 2 * _PROCESS_START_SECONDS:
+        return max_workers, "processes"
+    if seconds_per_image >= _THREADS_MIN_SECONDS_PER_IMAGE:
+        return max_workers, "threads"
+    return 1, "threads"
+
+
+def _hash_all(
+    chunks: list[Sequence[Path]], args: tuple[Any, ...], max_workers: int, bar: Any
+) -> list[Any]:
+    # The first chunk is hashed here, timed; its pace plans the rest (see _plan).
+    with _hashing_context():
         try:
-            for chunk_result in Parallel(n_jobs=n_workers, prefer=prefer, return_as="generator")(
-                tasks
-            ):
-                results.extend(chunk_result)
-                if bar is not None:
-                    bar.update(len(chunk_result))
+            start = time.perf_counter()
+            results = _hash_chunk(chunks[0], *args) if chunks else []
+            pace = (time.perf_counter() - start) / max(len(results), 1)
         except Exception as exc:
-            raise ManifestError(
-                f"image hashing stopped: a worker failed ({type(exc).__name__}: "
-                f"{_first_line(exc)}). A worker that is killed has most often run out of "
-                "memory: use fewer workers (n_jobs, --n-jobs) or a lower max_pixels "
-                "(--max-pixels)."
-            ) from exc
+            raise _worker_failure(exc) from exc
+        if bar is not None:
+            bar.update(len(results))
+        if len(chunks) > 1:
+            n_left = sum(len(chunk) for chunk in chunks[1:])
+            workers, prefer = _plan(pace, n_left, max_workers)
+            results += _run_chunks(_hash_chunk, chunks[1:], args, workers, bar, prefer)
     return results
 
 
@@ -751,12 +805,12 @@ def hash_images(
         Largest image decoded, in pixels (voxels for a volume): about 240 MB for
         an RGB image. Larger ones are refused with their size.
     n_jobs : int, optional
-        Workers. ``None`` (default): one per 32 images up to the number of CPUs
-        (a handful of images run in the calling thread); threads under 5,000
-        images, processes from there (see the module notes), or the backend of an
-        enclosing ``joblib.parallel_config`` (e.g. ``backend="dask"`` to hash on a
-        cluster). An integer asks for that many (``-1``: all CPUs), never more than
-        the CPUs.
+        Most workers. ``None`` (default): up to the number of CPUs, as many as pay
+        off: the pace of the first 32 images decides between one worker, threads
+        and processes (see the module notes), or the backend of an enclosing
+        ``joblib.parallel_config`` runs them (e.g. ``backend="dask"`` to hash on a
+        cluster). An integer caps the workers (``-1``: all CPUs; never more than
+        the CPUs).
     progress : bool, optional
         Show a progress bar on stderr; default: only when stderr is a terminal.
 
@@ -788,13 +842,10 @@ def hash_images(
     paths = list(paths)
     rows = list(range(len(paths))) if rows is None else list(rows)
     workers = _n_workers(n_jobs, len(paths))
-    prefer = "processes" if len(paths) >= _PROCESS_MIN_IMAGES else "threads"
     base = None if root is None else Path(root).resolve()
     bar = _progress_bar(len(paths), sys.stderr.isatty() if progress is None else progress)
     try:
-        results = _run_chunks(
-            _hash_chunk, list(_chunks(paths, _CHUNK)), (base, max_pixels), workers, bar, prefer
-        )
+        results = _hash_all(list(_chunks(paths, _CHUNK)), (base, max_pixels), workers, bar)
     finally:
         if bar is not None:
             bar.close()

@@ -97,8 +97,8 @@ def register(subparsers: Any) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="image hashing workers, at most the CPU count (default: as many as the "
-        "number of images pays for)",
+        help="most image hashing workers, at most the CPU count (default: as many as "
+        "pay off, from the pace of the first images)",
     )
     parser.add_argument(
         "--max-pixels",
