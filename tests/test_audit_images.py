@@ -389,10 +389,10 @@ def test_path_outside_root_is_refused_before_reading(image_manifest, tmp_path, m
     (root / "link.png").symlink_to(outside)
     import pitfalls.audit._hashing as hashing
 
-    def forbidden(path):
+    def forbidden(path, **kwargs):
         raise AssertionError(f"read {path}")
 
-    monkeypatch.setattr(hashing, "load_image", forbidden)
+    monkeypatch.setattr(hashing, "read_image", forbidden)
     for bad in ("../secret.png", str(outside), "link.png"):
         bad_df = df.copy()
         bad_df.loc[3, "path"] = bad

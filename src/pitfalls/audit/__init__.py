@@ -23,8 +23,10 @@ from ._hashing import (
     perceptual_hash,
     pixel_hash,
     resolve_image_paths,
+    thumbnail_png,
 )
 from ._report import JSON_SCHEMA_VERSION, AuditReport
+from ._rows import NearDuplicateRows, find_near_duplicate_rows
 from ._search import hamming_pairs
 
 __all__ = [
@@ -38,8 +40,10 @@ __all__ = [
     "ChecklistItem",
     "Finding",
     "ImageHashes",
+    "NearDuplicateRows",
     "audit",
     "detail_hash",
+    "find_near_duplicate_rows",
     "format_checklist",
     "hamming_pairs",
     "hash_images",
@@ -48,4 +52,5 @@ __all__ = [
     "pixel_hash",
     "resolve_image_paths",
     "split_role",
+    "thumbnail_png",
 ]

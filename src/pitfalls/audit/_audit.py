@@ -31,7 +31,9 @@ from ._checks import (
     split_role,
 )
 from ._hashing import hash_images, resolve_image_paths
+from ._io import DEFAULT_MAX_PIXELS
 from ._report import AuditReport, check_fail_on
+from ._rows import with_embeddings
 
 __all__ = ["audit"]
 
@@ -55,6 +57,8 @@ class AuditPlan:
     root: str | os.PathLike | None
     n_jobs: int | None
     verbose: bool
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    embeddings: Any = None  # audit(features=array): one embedding per row
 
     @property
     def text_columns(self) -> list[str]:
@@ -77,7 +81,7 @@ def audit(
     root: str | os.PathLike | None = None,
     id: str | None = None,  # the manifest role (--id); shadows the builtin here only
     time: str | None = None,
-    features: Sequence[str] | None = None,
+    features: Sequence[str] | np.ndarray | None = None,
     test_splits: Sequence[str] | None = None,
     near_duplicates: bool = True,
     near_threshold: int = 10,
@@ -86,6 +90,7 @@ def audit(
     near_orientations: str = "flip",
     fail_on: str = "high",
     n_jobs: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
     verbose: bool = False,
     date: str | None = None,
     progress: bool | None = None,
@@ -135,9 +140,12 @@ def audit(
         Column with the acquisition date or time (dates, or numbers such as days
         from baseline): reports test rows older than training rows (PF111) and tells
         whether the test set is a temporal one (PF204).
-    features : sequence of str, optional
+    features : sequence of str or array of shape (n_rows, n_dims), optional
         Columns whose values, taken as a row, identify a sample (e.g. radiomics
-        features): identical rows across splits are reported.
+        features), or an array of embeddings (one row per manifest row): identical
+        rows across splits are reported (PF103), and near-identical ones (PF109:
+        closer than a small fraction of the typical distance between training rows,
+        see :func:`pitfalls.audit.find_near_duplicate_rows`).
     test_splits : sequence of str, optional
         Split values that are test sets. By default recognised by name (``test``,
         ``holdout``, ``external``...).
@@ -178,8 +186,15 @@ def audit(
         Least severe finding that makes the audit fail (``AuditReport.passed``, the
         verdict of every rendering, the exit status of ``pitfalls audit``).
     n_jobs : int, optional
-        Parallel image hashing with joblib (``None``: 1 worker unless set by
-        ``joblib.parallel_config``; ``-1``: all cores).
+        Most image hashing workers (joblib). ``None`` (default): as many as pay
+        off, up to the CPU count (one, threads or processes, from the pace of the
+        first 32 images; never slower than one worker); inside
+        ``joblib.parallel_config(backend="dask")`` the images are hashed on the
+        cluster. An integer caps them (``-1``: all CPUs; never more than the CPUs).
+        See :func:`pitfalls.audit.hash_images`.
+    max_pixels : int, default=80_000_000
+        Largest image decoded, in pixels (voxels for a volume), read from the file
+        header before decoding; a larger image is an error naming its path and size.
     verbose : bool, default=False
         Progress bar on stderr while hashing images.
     date : str, optional
@@ -256,6 +271,7 @@ def audit(
         root=root,
         n_jobs=n_jobs,
         verbose=verbose,
+        max_pixels=max_pixels,
     )
     data = _prepare(manifest, plan)
     findings, checks_run, checks_skipped = _run_checks(data, plan)
@@ -303,17 +319,24 @@ def _plan(
     *,
     id_column: str | None,
     time: str | None,
-    features: Sequence[str] | None,
+    features: Sequence[str] | np.ndarray | None,
     test_splits: Sequence[str] | None,
     near: tuple[bool, int, int, float],
     near_orientations: str,
     root: str | os.PathLike | None,
     n_jobs: int | None,
     verbose: bool,
+    max_pixels: int,
 ) -> AuditPlan:
     """Validate the arguments that do not need the manifest."""
     if test_splits is not None:
         test_splits = [test_splits] if isinstance(test_splits, str) else test_splits
+    embeddings = None
+    if features is not None and not isinstance(features, str) and np.ndim(features) == 2:
+        # an array of embeddings: columns embedding_0... are added to the manifest
+        embeddings = features
+        features = with_embeddings(pd.DataFrame(index=range(len(features))), features)[1]
+    assert not isinstance(features, np.ndarray)
     return AuditPlan(
         columns={**roles, "time": time, "id": id_column},
         features=tuple([features] if isinstance(features, str) else (features or ())),
@@ -322,6 +345,8 @@ def _plan(
         root=root,
         n_jobs=n_jobs,
         verbose=verbose,
+        max_pixels=max_pixels,
+        embeddings=embeddings,
     )
 
 
@@ -364,6 +389,11 @@ def _prepare(manifest: Any, plan: AuditPlan) -> AuditData:
     df = read_manifest(manifest, text_columns=plan.text_columns)
     if df.shape[0] == 0:
         raise ManifestError("the manifest has no rows.")
+    if plan.embeddings is not None:
+        try:
+            df = with_embeddings(df, plan.embeddings)[0]
+        except ValueError as exc:
+            raise ManifestError(str(exc)) from None
     columns = plan.columns
     check_columns(df, columns, required_values=("group", "split", "site", "image", "id"))
     for column in plan.features:
@@ -371,6 +401,8 @@ def _prepare(manifest: Any, plan: AuditPlan) -> AuditData:
     data = _factorise(df, plan)
     if plan.features:
         data.feature_hash = _feature_keys(df, list(plan.features))
+        # PF109's near-duplicate row search reads these
+        data.extra.update(features=list(plan.features), n_jobs=plan.n_jobs)
     if columns["time"] is not None:
         data.time = _parse_times(df[columns["time"]], columns["time"], data.row_ids)
     if columns["image"] is not None:
@@ -502,7 +534,13 @@ def _hash(data: AuditData, manifest: Any, plan: AuditPlan) -> None:
     rows = list(data.row_ids)
     resolved = resolve_image_paths(paths, root=plan.root, column=column, rows=rows)
     data.images = hash_images(
-        resolved, column=column, rows=rows, n_jobs=plan.n_jobs, progress=plan.verbose
+        resolved,
+        column=column,
+        rows=rows,
+        root=plan.root,
+        max_pixels=plan.max_pixels,
+        n_jobs=plan.n_jobs,
+        progress=plan.verbose,
     )
     data.image_paths = [str(p) for p in resolved]
 

@@ -16,6 +16,7 @@ PF105   duplicate-images-within-split   identical images inside one split
 PF106   duplicate-rows-within-split     identical feature rows inside one split
 PF107   conflicting-duplicate-labels    identical samples with different labels
 PF108   low-information-images          (nearly) blank images, not searched for near copies
+PF109   near-duplicate-rows             near-identical feature rows in two splits
 PF110   no-test-split                   no held-out split at all, or none named test
 PF111   test-older-than-train           test samples dated before training ones
 PF201   site-label-confounding          the site predicts the label (tested on patients)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from pitfalls._deprecation import renamed_attribute, renamed_kwargs, translate_renamed
@@ -71,7 +73,8 @@ class ComBat(TransformerMixin, BaseEstimator):
         when the model is developed on one site and the others are mapped onto it.
         Formerly ``ref_batch`` (deprecated, removed in 0.3).
     max_iter : int, default=1000
-        Iteration limit of the parametric solver.
+        Iteration limit of the parametric solver; a ``ConvergenceWarning`` says when
+        a site reached it before ``tol``.
     tol : float, default=1e-4
         Relative change at which the parametric solver stops (neuroCombat's value).
 
@@ -86,7 +89,9 @@ class ComBat(TransformerMixin, BaseEstimator):
     grand_mean_ : ndarray of shape (n_features,)
         Sample-size-weighted mean of the site means.
     var_pooled_ : ndarray of shape (n_features,)
-        Pooled residual variance.
+        Pooled residual variance (inf where it exceeds float64, for features of
+        magnitude beyond about 1e154: harmonisation itself works on the standard
+        deviation, computed in power-of-two units, and stays exact there).
     covariate_coef_ : ndarray of shape (n_covariate_columns, n_features)
         Preserved covariate effects (empty without covariates).
     gamma_hat_, delta_hat_ : ndarray of shape (n_sites, n_features)
@@ -358,6 +363,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         >>> ComBat(empirical_bayes=False).fit(X, sites=[0, 0, 1, 1]).sites_.tolist()
         [0, 1]
         """
+        _check_solver(self.max_iter, self.tol)
         features, given_sites, cov = self._split_input(X, sites, covariates, method="fit")
         data = self._check_features(features, fitting=True)
         n_samples = data.shape[0]
@@ -388,14 +394,13 @@ class ComBat(TransformerMixin, BaseEstimator):
         else:  # target: the reference site's mean and residual variance
             self.grand_mean_ = beta[ref]
             residuals = residuals[codes == ref]
-        residual_var = (residuals**2).mean(axis=0)
-        nonzero = residual_var[residual_var > 0]
-        fill = float(np.median(nonzero)) if nonzero.size else 1.0
-        self.var_pooled_ = np.where(residual_var > 0, residual_var, fill)
+        self._pooled_sd = _pooled_sd(residuals)
+        with np.errstate(over="ignore"):  # inf for features beyond 1e154; unused below
+            self.var_pooled_ = self._pooled_sd**2
         covariate_effect = cov_design @ self.covariate_coef_
         self._mean_covariate_effect = covariate_effect.mean(axis=0)
 
-        standardised = (data - self.grand_mean_ - covariate_effect) / np.sqrt(self.var_pooled_)
+        standardised = (data - self.grand_mean_ - covariate_effect) / self._pooled_sd
         self._estimate_site_effects(standardised, codes, ref)
         return self
 
@@ -504,6 +509,15 @@ class ComBat(TransformerMixin, BaseEstimator):
             gamma_old, delta_old = gamma_new, delta_new
             if change <= self.tol:
                 break
+        else:
+            warnings.warn(
+                f"ComBat's parametric empirical Bayes did not converge for a site of "
+                f"{n} samples in max_iter={self.max_iter} iterations (relative change "
+                f"{change:.2g} > tol={self.tol:g}); its shift and scale estimates are "
+                "approximate. Raise max_iter.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
         return gamma_old, delta_old, n_iter
 
     # --------------------------------------------------------------------- transform
@@ -554,7 +568,7 @@ class ComBat(TransformerMixin, BaseEstimator):
                 self.covariate_coef_
             )
         location = self.grand_mean_ + covariate_effect
-        scale = np.sqrt(self.var_pooled_)
+        scale = self._pooled_sd
         standardised = (data - location) / scale
         adjusted = (standardised - self.gamma_star_[codes]) / np.sqrt(self.delta_star_[codes])
         return adjusted * scale + location
@@ -659,3 +673,33 @@ def _nonparametric_prior(
         gamma_star[start:stop] = weights @ gamma_hat
         delta_star[start:stop] = weights @ delta_hat
     return gamma_star, delta_star
+
+
+def _check_solver(max_iter: Any, tol: Any) -> None:
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
+        raise ValueError(
+            f"max_iter={max_iter!r} must be a positive integer; use e.g. 1000 (the default)."
+        )
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 < tol < np.inf:
+        raise ValueError(f"tol={tol!r} must be a positive number; use e.g. 1e-4 (the default).")
+
+
+def _pooled_sd(residuals: np.ndarray) -> np.ndarray:
+    """Root mean square of the residuals per feature; zero ones get the median variance's root.
+
+    Computed in a power-of-two unit per feature, so that squares of features near
+    the float64 limit (1e160) stay finite; scaling by powers of two is exact, so
+    the result is bit for bit that of the plain formula wherever that one is finite.
+    """
+    unit = np.ldexp(1.0, np.frexp(np.abs(residuals).max(axis=0, initial=0.0))[1])
+    scaled_var = ((residuals / unit) ** 2).mean(axis=0)
+    sd = np.sqrt(scaled_var) * unit
+    positive = scaled_var > 0
+    if positive.all():
+        return sd
+    if not positive.any():
+        return np.ones_like(sd)
+    # The median of the non-zero variances, in one common unit (exact again).
+    common = unit[positive].max()
+    fill = np.sqrt(np.median(scaled_var[positive] * (unit[positive] / common) ** 2)) * common
+    return np.where(positive, sd, fill)

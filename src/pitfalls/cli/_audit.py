@@ -123,7 +123,20 @@ def _add_image_options(parser: argparse.ArgumentParser) -> None:
         "flip and quarter turn (all), as stored only (none)",
     )
     parser.add_argument(
-        "--n-jobs", type=int, default=-1, metavar="N", help="image hashing workers (default: all)"
+        "--n-jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="most image hashing workers, at most the CPU count (default: as many as "
+        "pay off, from the pace of the first images)",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        metavar="N",
+        help="largest image decoded, in pixels; a larger one is refused before decoding "
+        "(default: 80000000)",
     )
 
 
@@ -165,6 +178,7 @@ def run_audit(args: argparse.Namespace) -> int:
             near_orientations=args.near_orientations,
             fail_on=args.fail_on,
             n_jobs=args.n_jobs,
+            **({} if args.max_pixels is None else {"max_pixels": args.max_pixels}),
             verbose=args.verbose,
         )
     except ManifestError as exc:

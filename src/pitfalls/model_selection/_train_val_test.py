@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 
 from .._compat import num_samples as _num_samples
 from .._compat import safe_indexing as _safe_indexing
-from .._manifest import check_columns, read_manifest
+from .._manifest import ManifestError, check_columns, read_manifest
 from .._validation import check_groups, check_sites, describe_values
 from ..exceptions import GroupLeakageError, LeakageWarning
 from ._assign import assign_groups_to_bins, encode, group_stratum_counts
@@ -336,8 +336,8 @@ def assign_splits(
     Raises
     ------
     ManifestError
-        If a named column is missing, or the group, label, site or time column has
-        missing values.
+        If the manifest has no rows, a named column is missing, or the group, label,
+        site or time column has missing values.
     GroupLeakageError
         If a group has rows in a held-out site and in another site.
     ValueError
@@ -379,6 +379,11 @@ def assign_splits(
     {'a': 'train', 'b': 'test', 'c': 'test', 'd': 'temporal', 'e': 'external', 'f': 'external'}
     """
     df = read_manifest(manifest)
+    if df.shape[0] == 0:  # the splitters refuse empty data too
+        raise ManifestError(
+            f"the manifest has no rows; assign_splits needs at least one group (patient) per "
+            f"split ({len(names)} requested: {describe_values(names)})."
+        )
     check_columns(
         df,
         {"group": group, "label": label, "site": site, "time": time},
