@@ -147,12 +147,14 @@ def test_audit_reports_noise_copies_of_training_rows_as_pf109():
     pf109 = finding(report, "PF109")
     assert pf109 is not None and pf109["severity"] == "medium" and pf109["n_affected"] == 6
     assert finding(report, "PF103") is None  # no row is identical
-    found = next(f for f in report.finding_list if f.code == "PF109")
-    pairs = {(a, b) for a, b, _ in found.pairs}
+    records = report.to_frame("PF109")
+    pairs = set(zip(records["row"].astype(int), records["other_row"].astype(int), strict=True))
     assert pairs == {(int(s), 400 + k) for k, s in enumerate(sources)}
-    closest = min(found.pairs, key=lambda p: p[2])
+    closest = records.loc[records["row_distance"].idxmin()]
+    assert set(records["split"]) == {"train"} and set(records["other_split"]) == {"test"}
     assert pf109["examples"][0] == (
-        f"rows {closest[0]} (train) and {closest[1]} (test), distance {closest[2]:.3g}"
+        f"rows {closest['row']} (train) and {closest['other_row']} (test), "
+        f"distance {closest['row_distance']:.3g}"
     )
 
 

@@ -103,6 +103,7 @@ AFFECTED_COLUMNS = (
     "other_path",
     "distance",
     "detail_distance",
+    "row_distance",
     "detail_correlation",
     "intensity_correlation",
     "orientation",

@@ -422,7 +422,7 @@ def _near_duplicate_rows(data: AuditData, check: Check) -> list[Finding]:
     )
     affected = data.rows_table(a, np.arange(1, a.size + 1))
     affected.update(data.rows_table(b, None, prefix="other_"))
-    affected.update(distance=np.round(d, 6), measure="standardised Euclidean distance")
+    affected.update(row_distance=np.round(d, 6), measure="standardised Euclidean distance")
     return [check.finding(detail, rows.size, examples, affected=affected)]
 
 
