@@ -83,7 +83,7 @@ class SegmentationBaselineReport:
         >>> from pitfalls.baselines import segmentation_baseline_report
         >>> truth = np.ones((2, 2, 2), bool)
         >>> segmentation_baseline_report(truth, baseline=truth).to_frame().shape
-        (2, 2)
+        (2, 4)
         """
         return self.per_case.copy()
 
