@@ -10,10 +10,17 @@ Prints, each against a reference measured in the same run:
    blocked brute-force XOR + popcount over all pairs, and the verification of the
    candidates on 64x64 thumbnails (subpixel-aligned detail correlation), timed on
    the pairs found and on 20k candidate pairs (a crowded set of look-alikes);
-3. image hashing (decode + pixel hash + perceptual hash) in images per second per
-   core, against decoding alone.
+3. image hashing of textured 224 x 224 JPEGs (written to a temporary directory):
+   decode-only against hash time per image on one core, then one worker against
+   the default (``n_jobs=None``: one worker, threads or processes, planned from the
+   pace of the first 32 images) at 200, 1,000 and 10,000 images, and the full
+   audit of the 10,000 images;
+4. the near-duplicate search on feature rows, 200k x 64 training rows against 50k
+   test rows with 100 planted copies (noise 1e-4), against scikit-learn's exact
+   brute-force radius search on the same rows (a tenth of them, extrapolated).
 
-Run: ``python benchmarks/bench_audit.py`` (``--quick`` for a smaller run).
+Run: ``python benchmarks/bench_audit.py`` (``--quick`` for a 10x smaller run,
+``--sections hashing rows`` for some of them) on a quiet machine.
 """
 
 from __future__ import annotations
@@ -25,11 +32,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
-from scipy.ndimage import gaussian_filter
+from PIL import Image, ImageDraw
 
 from pitfalls._manifest import read_manifest
-from pitfalls.audit import audit, hamming_pairs, hash_images, load_image
+from pitfalls.audit import (
+    audit,
+    find_near_duplicate_rows,
+    hamming_pairs,
+    hash_images,
+    load_image,
+)
+from pitfalls.audit._hashing import _plan
 from pitfalls.audit._search import _brute_force, thumbnail_correlation
 
 
@@ -179,44 +192,123 @@ def bench_search(n_train: int, n_test: int, threshold: int = 10) -> None:
     )
 
 
-def bench_hashing(n_images: int, size: int) -> None:
-    print(f"\n== 3. image hashing: {n_images} PNG + {n_images} JPEG, {size}x{size}")
-    rng = np.random.default_rng(0)
+def textured_jpegs(directory: Path, n_images: int, size: int = 224, seed: int = 0) -> list[Path]:
+    """Dermoscopy-like test images: smooth colour blotches, fine noise and a few shapes."""
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n_images):
+        coarse = rng.normal(128, 40, (6, 6, 3)).clip(0, 255).astype(np.uint8)
+        smooth = np.asarray(Image.fromarray(coarse).resize((size, size), Image.BICUBIC))
+        noisy = smooth + rng.normal(0, 8, (size, size, 3))
+        image = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+        draw = ImageDraw.Draw(image)
+        for _ in range(3):
+            x, y = rng.integers(0, size, 2)
+            r = int(rng.integers(10, 60))
+            colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)
+        path = directory / f"{i:05d}.jpg"
+        image.save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+def best_of(repeats: int, func, *args, **kwargs) -> float:
+    return min(timed(func, *args, **kwargs)[1] for _ in range(repeats))
+
+
+def bench_hashing(sizes: tuple[int, ...]) -> None:
+    from joblib import cpu_count
+
+    n_max = max(sizes)
+    print(f"\n== 3. image hashing: textured 224 x 224 JPEGs, {cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for i in range(n_images):
-            field = gaussian_filter(rng.normal(size=(size // 8, size // 8)), 2)
-            field = np.kron(field, np.ones((8, 8)))
-            pixels = ((field - field.min()) / np.ptp(field) * 255).astype(np.uint8)
-            for ext in ("png", "jpg"):
-                path = Path(tmp) / f"{i}.{ext}"
-                Image.fromarray(pixels).save(path)
-                paths.append(path)
-        _, t_decode = timed(lambda: [load_image(p) for p in paths])
-        _, t_serial = timed(hash_images, paths, n_jobs=1, progress=False)
-        _, t_cold = timed(hash_images, paths, n_jobs=2, progress=False)
-        # loky keeps its workers: a second call measures hashing, not process start-up.
-        _, t_parallel = timed(hash_images, paths, n_jobs=2, progress=False)
-    n = len(paths)
-    print(f"decode only (reference)  {n / t_decode:7.0f} images/s on 1 core")
+        paths = textured_jpegs(Path(tmp), n_max)
+        sample = paths[: min(1000, n_max)]
+        hash_images(sample[:50], n_jobs=1)  # warm-up: imports, caches
+        t_decode = best_of(3, lambda: [load_image(p) for p in sample])
+        t_hash = best_of(3, hash_images, sample, n_jobs=1)
+        per = 1e3 / len(sample)
+        print(
+            f"decode only (load_image, 1 core) {t_decode * per:6.3f} ms/image; "
+            f"hash_images n_jobs=1 {t_hash * per:6.3f} ms/image = {t_hash / t_decode:.2f}x "
+            "the decode time (goal <= 1.5x)"
+        )
+        for n in sizes:
+            repeats = 3 if n <= 1000 else 1
+            t_one = best_of(repeats, hash_images, paths[:n], n_jobs=1)
+            t_default = best_of(repeats, hash_images, paths[:n])
+            workers, prefer = _plan(t_one / n, n - 32, cpu_count())
+            print(
+                f"{n:6d} images: n_jobs=1 {t_one:6.2f} s, default (n_jobs=None) {t_default:6.2f} s"
+                f" -> default is {t_one / t_default:.2f}x faster (goal >= 1); its plan at this "
+                f"pace: {workers} worker(s), {prefer}"
+            )
+        df = pd.DataFrame(
+            {
+                "patient": [f"P{i // 2:05d}" for i in range(n_max)],
+                "split": ["test" if (i // 2) % 5 == 0 else "train" for i in range(n_max)],
+                "label": [i % 3 for i in range(n_max)],
+                "path": [p.name for p in paths],
+            }
+        )
+        kwargs = dict(group="patient", split="split", label="label", image="path", root=tmp)
+        report, t_audit = timed(audit, df, **kwargs)
+        print(
+            f"full audit of {n_max:,} images (default workers): {t_audit:.2f} s "
+            f"(goal < 15 s for 10,000); findings: {', '.join(report.findings.code)}"
+        )
+
+
+def bench_rows(n_train: int, n_test: int, n_features: int = 64) -> None:
+    from sklearn.neighbors import NearestNeighbors
+
+    print(f"\n== 4. near-duplicate rows: {n_train:,} x {n_features} train vs {n_test:,} test")
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(n_train, n_features))
+    test = rng.normal(size=(n_test, n_features))
+    copies = rng.choice(n_train, 100, replace=False)
+    test[:100] = train[copies] + rng.normal(0, 1e-4, (100, n_features))
+    pairs, t_ours = timed(find_near_duplicate_rows, train, test, n_jobs=-1)
+    assert pairs.test_index.tolist() == list(range(100)), pairs
     print(
-        f"hash_images n_jobs=1     {n / t_serial:7.0f} images/s per core "
-        f"({t_serial / t_decode:.2f}x the decode time)"
+        f"find_near_duplicate_rows {t_ours:6.2f} s (goal < 10 s at 200k vs 50k); "
+        f"{pairs!r}; all 100 planted copies found, no other pair"
     )
+    # Reference: scikit-learn's exact brute-force radius search on the same standardised
+    # rows and threshold, on a tenth of the test rows, extrapolated.
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    part = max(1, n_test // 10)
+    brute = NearestNeighbors(radius=pairs.threshold, algorithm="brute", n_jobs=-1)
+    brute.fit((train - mean) / std)
+    _, t_brute = timed(brute.radius_neighbors, (test[:part] - mean) / std, return_distance=False)
+    full = t_brute * n_test / part
     print(
-        f"hash_images n_jobs=2     {n / t_parallel:7.0f} images/s on 2 cores, warm process pool "
-        f"({n / t_cold:.0f} images/s including worker start-up)"
+        f"scikit-learn brute-force radius search: {full:6.2f} s extrapolated from "
+        f"{part:,} test rows -> find_near_duplicate_rows is {full / t_ours:.1f}x faster"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10x smaller sizes")
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=("manifest", "search", "hashing", "rows"),
+        default=["manifest", "search", "hashing", "rows"],
+        help="which benchmarks to run (default: all)",
+    )
     args = parser.parse_args()
     scale = 10 if args.quick else 1
-    bench_manifest(1_000_000 // scale, 100_000 // scale)
-    bench_search(100_000 // scale, 20_000 // scale)
-    bench_hashing(400 // scale, 512)
+    if "manifest" in args.sections:
+        bench_manifest(1_000_000 // scale, 100_000 // scale)
+    if "search" in args.sections:
+        bench_search(100_000 // scale, 20_000 // scale)
+    if "hashing" in args.sections:
+        bench_hashing((200 // scale, 1000 // scale, 10_000 // scale))
+    if "rows" in args.sections:
+        bench_rows(200_000 // scale, 50_000 // scale)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ def bench_combat(n_samples: int, n_features: int) -> None:
     codes = np.unique(sites, return_inverse=True)[1]
     X = rng.normal(size=(sites.size, n_features)) * rng.uniform(0.5, 2, (4, 1))[codes]
     X += rng.normal(0, 2, (4, n_features))[codes]
-    t_ours, ours = timed(lambda: ComBat().fit_transform(X, batches=sites))
+    t_ours, ours = timed(lambda: ComBat().fit_transform(X, sites=sites))
     covars = pd.DataFrame({"site": sites})
     with contextlib.redirect_stdout(io.StringIO()):
         t_ref, ref = timed(lambda: neuroCombat(X.T.copy(), covars, "site")["data"].T)

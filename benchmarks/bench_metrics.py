@@ -12,12 +12,24 @@ and their ratio:
   rounded to 2 decimals) versus a loop calling only those two scikit-learn functions
   (median of ``--repeat`` runs);
 * ``air_in_body_mask`` on a 150 x 512 x 512 int16 CT phantom versus the textbook
-  version (``scipy.ndimage.label`` then ``np.isin`` on the border labels).
+  version (``scipy.ndimage.label`` then ``np.isin`` on the border labels);
+* the patient-level (cluster) bootstrap of ``classification_summary(groups=...)``,
+  100k samples from 10k patients, 1000 replicates, ROC AUC and AP included (goal: under
+  1 s), versus a plain loop that draws patients with replacement (within the patient's
+  class), gathers their samples and calls scikit-learn's metrics per replicate;
+* ``compare_auc`` (DeLong) on 100k samples versus a plain numpy implementation of the
+  fast DeLong algorithm (Sun and Xu 2014, midranks with ``scipy.stats.rankdata``); the
+  covariances are checked equal;
+* ``hausdorff_distance(percentile=95)`` on a 150 x 512 x 512 pair (the phantom's lung
+  mask and the air-in-body baseline) versus the plain scipy reference (surfaces by
+  erosion, then ``distance_transform_edt`` of the whole volume, once per direction);
+  the values are checked equal.
 
 The loops are slow, so they run ``--loop-replicates`` replicates and the time is scaled
 to ``--n-bootstraps`` (the cost per replicate is constant).
 
-Run: ``python benchmarks/bench_metrics.py [--n-samples 100000] [--n-bootstraps 1000]``
+Run: ``python benchmarks/bench_metrics.py [--n-samples 100000] [--n-bootstraps 1000]
+[--n-patients 10000] [--shape 150 512 512] [--only summary ranking air cluster delong hd95]``
 """
 
 from __future__ import annotations
@@ -27,14 +39,17 @@ import time
 import warnings
 
 import numpy as np
-from scipy import ndimage
+import pandas as pd
+from scipy import ndimage, stats
 from sklearn import metrics as skm
 
 from pitfalls.baselines import air_in_body_mask
 from pitfalls.datasets._ct_phantom import make_ct_phantom
 from pitfalls.exceptions import MetricWarning
-from pitfalls.metrics import classification_summary
+from pitfalls.metrics import classification_summary, compare_auc, hausdorff_distance
 from pitfalls.metrics._rankboot import bootstrap_ranking
+
+_SECTIONS = ("summary", "ranking", "air", "cluster", "delong", "hd95")
 
 
 def _timed(func, repeat=1):
@@ -89,23 +104,58 @@ def _reference_air_in_body(ct, threshold=-400):
     return (labels > 0) & ~np.isin(labels, border)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-samples", type=int, default=100_000)
-    parser.add_argument("--n-bootstraps", type=int, default=1000)
-    parser.add_argument("--loop-replicates", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--shape", type=int, nargs=3, default=(150, 512, 512))
-    args = parser.parse_args()
+def _loop_cluster(y, pred, score, groups, n_replicates, seed):
+    """Reference: draw patients within their class, gather their samples, sklearn metrics."""
+    rng = np.random.default_rng(seed)
+    codes, _ = pd.factorize(groups)
+    order = np.argsort(codes, kind="stable")
+    starts = np.r_[0, np.cumsum(np.bincount(codes))]
+    patient_class = y[order][starts[:-1]]  # one label per patient in this benchmark
+    strata = [np.flatnonzero(patient_class == c) for c in np.unique(patient_class)]
+    for _ in range(n_replicates):
+        drawn = np.concatenate([s[rng.integers(0, s.size, s.size)] for s in strata])
+        idx = np.concatenate([order[starts[g] : starts[g + 1]] for g in drawn])
+        yt, yp = y[idx], pred[idx]
+        skm.accuracy_score(yt, yp)
+        skm.balanced_accuracy_score(yt, yp)
+        skm.precision_score(yt, yp, zero_division=np.nan)
+        skm.recall_score(yt, yp)
+        skm.recall_score(yt, yp, pos_label=0)
+        skm.f1_score(yt, yp)
+        skm.matthews_corrcoef(yt, yp)
+        skm.roc_auc_score(yt, score[idx])
+        skm.average_precision_score(yt, score[idx])
 
-    rng = np.random.default_rng(0)
-    n = args.n_samples
-    y = (rng.random(n) < 0.2).astype(int)
-    pred = np.where(rng.random(n) < 0.85, y, 1 - y)
-    score = 0.5 * y + rng.random(n)
+
+def _numpy_fast_delong(y, a, b):
+    """Sun and Xu (2014): midranks of positives, negatives and both; covariance of the AUCs."""
+    order = np.argsort(-y, kind="stable")
+    m = int(y.sum())
+    preds = np.vstack([a, b])[:, order]
+    n = preds.shape[1] - m
+    tx = np.vstack([stats.rankdata(p[:m]) for p in preds])
+    ty = np.vstack([stats.rankdata(p[m:]) for p in preds])
+    tz = np.vstack([stats.rankdata(p) for p in preds])
+    v01 = (tz[:, :m] - tx) / n
+    v10 = 1.0 - (tz[:, m:] - ty) / m
+    return np.cov(v01) / m + np.cov(v10) / n
+
+
+def _reference_hd95(a, b):
+    structure = ndimage.generate_binary_structure(3, 1)
+    surface_a = a & ~ndimage.binary_erosion(a, structure=structure, border_value=0)
+    surface_b = b & ~ndimage.binary_erosion(b, structure=structure, border_value=0)
+    d_ab = ndimage.distance_transform_edt(~surface_b, sampling=_SPACING)[surface_a]
+    d_ba = ndimage.distance_transform_edt(~surface_a, sampling=_SPACING)[surface_b]
+    return max(np.percentile(d_ab, 95), np.percentile(d_ba, 95))
+
+
+_SPACING = (2.5, 0.7, 0.7)
+
+
+def _bench_summary(args, y, pred, score):
     scale = args.n_bootstraps / args.loop_replicates
-
-    print(f"classification_summary, {n} samples, {args.n_bootstraps} stratified bootstraps")
+    print(f"classification_summary, {len(y)} samples, {args.n_bootstraps} stratified bootstraps")
     for label, s in (("confusion metrics", None), ("+ ROC AUC and AP", score)):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MetricWarning)
@@ -122,7 +172,10 @@ def main() -> None:
             f"(from {args.loop_replicates} replicates)   speed-up x{loop / ours:,.0f}"
         )
 
-    print(f"ROC AUC + AP bootstrap alone, {n} samples, {args.n_bootstraps} replicates")
+
+def _bench_ranking(args, y, score):
+    scale = args.n_bootstraps / args.loop_replicates
+    print(f"ROC AUC + AP bootstrap alone, {len(y)} samples, {args.n_bootstraps} replicates")
     for label, s in (("continuous scores", score), ("2-decimal scores", np.round(score, 2))):
         ours, _ = _timed(
             lambda s=s: bootstrap_ranking(
@@ -137,14 +190,103 @@ def main() -> None:
             f"(from {args.loop_replicates} replicates)   speed-up x{loop / ours:,.0f}"
         )
 
-    shape = tuple(args.shape)
-    images, _ = make_ct_phantom(n_cases=1, shape=shape, random_state=0)
-    ct = images[0]
+
+def _bench_air(args, ct):
     ours, mask = _timed(lambda: air_in_body_mask(ct), repeat=3)
     ref, ref_mask = _timed(lambda: _reference_air_in_body(ct), repeat=3)
     assert np.array_equal(mask, ref_mask)
-    print(f"air_in_body_mask, {shape} {ct.dtype} volume")
+    print(f"air_in_body_mask, {ct.shape} {ct.dtype} volume")
     print(f"  ours {ours:.3f} s   label + np.isin {ref:.3f} s   ratio x{ref / ours:.2f}")
+
+
+def _bench_cluster(args):
+    rng = np.random.default_rng(1)
+    n, n_patients = args.n_samples, args.n_patients
+    patient_y = (rng.random(n_patients) < 0.3).astype(int)
+    groups = np.sort(rng.integers(0, n_patients, n))
+    y = patient_y[groups]
+    effect = rng.normal(size=n_patients)[groups]
+    score = 0.8 * y + effect + rng.normal(size=n)
+    pred = (score > 0.8).astype(int)
+    ids = np.char.add("p", groups.astype(str))  # patient ids are text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricWarning)
+        ours, summary = _timed(
+            lambda: classification_summary(
+                y, pred, y_score=score, groups=ids, n_bootstraps=args.n_bootstraps, random_state=0
+            ),
+            repeat=args.repeat,
+        )
+    loop, _ = _timed(lambda: _loop_cluster(y, pred, score, ids, args.loop_replicates, 0))
+    loop *= args.n_bootstraps / args.loop_replicates
+    print(
+        f"patient-level bootstrap, {n} samples from {summary.n_groups} patients, "
+        f"{args.n_bootstraps} replicates, confusion metrics + ROC AUC + AP (goal < 1 s)"
+    )
+    print(
+        f"  ours {ours:8.3f} s   sklearn loop {loop:8.2f} s (from {args.loop_replicates} "
+        f"replicates)   speed-up x{loop / ours:,.0f}"
+    )
+
+
+def _bench_delong(args):
+    rng = np.random.default_rng(2)
+    n = args.n_samples
+    y = (rng.random(n) < 0.3).astype(int)
+    a = y + rng.normal(size=n)
+    b = 0.8 * y + 0.5 * a + rng.normal(size=n)
+    ours, result = _timed(lambda: compare_auc(y, a, b), repeat=args.repeat)
+    ref, cov = _timed(lambda: _numpy_fast_delong(y, a, b), repeat=args.repeat)
+    assert np.allclose(result.covariance, cov, rtol=0, atol=1e-12)
+    print(f"compare_auc (DeLong), {n} samples, p = {result.pvalue:.3g}")
+    print(
+        f"  ours {ours:.3f} s   numpy fast DeLong (rankdata) {ref:.3f} s   ratio x{ref / ours:.2f}"
+    )
+
+
+def _bench_hd95(args, truth, ct):
+    baseline = air_in_body_mask(ct)
+    ours, value = _timed(
+        lambda: hausdorff_distance(truth, baseline, spacing=_SPACING, percentile=95), repeat=3
+    )
+    ref, ref_value = _timed(lambda: _reference_hd95(truth, baseline))
+    assert np.isclose(value, ref_value, rtol=0, atol=1e-9)
+    print(
+        f"HD95 of two {truth.shape} masks (lungs vs air-in-body), spacing {_SPACING} mm: {value:.2f} mm"
+    )
+    print(f"  ours {ours:.3f} s   scipy EDT reference {ref:.3f} s   speed-up x{ref / ours:.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-samples", type=int, default=100_000)
+    parser.add_argument("--n-patients", type=int, default=10_000)
+    parser.add_argument("--n-bootstraps", type=int, default=1000)
+    parser.add_argument("--loop-replicates", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--shape", type=int, nargs=3, default=(150, 512, 512))
+    parser.add_argument("--only", nargs="+", choices=_SECTIONS, default=list(_SECTIONS))
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    n = args.n_samples
+    y = (rng.random(n) < 0.2).astype(int)
+    pred = np.where(rng.random(n) < 0.85, y, 1 - y)
+    score = 0.5 * y + rng.random(n)
+    if "summary" in args.only:
+        _bench_summary(args, y, pred, score)
+    if "ranking" in args.only:
+        _bench_ranking(args, y, score)
+    if "cluster" in args.only:
+        _bench_cluster(args)
+    if "delong" in args.only:
+        _bench_delong(args)
+    if "air" in args.only or "hd95" in args.only:
+        images, masks = make_ct_phantom(n_cases=1, shape=tuple(args.shape), random_state=0)
+        if "air" in args.only:
+            _bench_air(args, images[0])
+        if "hd95" in args.only:
+            _bench_hd95(args, np.asarray(masks[0], dtype=bool), images[0])
 
 
 if __name__ == "__main__":

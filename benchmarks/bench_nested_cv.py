@@ -5,12 +5,17 @@ VarianceThreshold -> SelectKBest(f_classif, k=100) -> RandomOverSampler -> RFE (
 RFECV) with a linear SVC down to 10 features -> RandomForest(class_weight="balanced"),
 grid max_depth [6, 7] x min_samples_leaf [3, 4, 5], 3 outer x 3 inner folds.
 
-Both run in the same process on the same splits; the script checks that the outer
-test scores are identical and prints the times and the speed-up ratio. Run::
+Three variants run in the same process on the same splits, interleaved (each round
+runs them in a rotated order, and the medians over rounds are reported, so that a
+load that comes and goes hits them alike): the plain GridSearchCV-in-a-loop,
+``nested_cross_validate`` as it is by default, and with ``lean_forests=True``. The
+script prints, per forest size, the median times, the speed-up of each variant over
+the plain loop, what the lean forest alone buys, and whether the outer test scores
+are identical; it exits with status 1 if they are not. Run::
 
-    .venv/bin/python benchmarks/bench_nested_cv.py                      # quick: 100 trees
-    .venv/bin/python benchmarks/bench_nested_cv.py --n-estimators 1000  # paper setting
-    .venv/bin/python benchmarks/bench_nested_cv.py --rf-n-jobs -1       # forest asks for all cores
+    .venv/bin/python benchmarks/bench_nested_cv.py                        # 100, 300, 1000 trees
+    .venv/bin/python benchmarks/bench_nested_cv.py --n-estimators 300     # the issue-12 target
+    .venv/bin/python benchmarks/bench_nested_cv.py --rf-n-jobs -1         # forest asks for all cores
 """
 
 from __future__ import annotations
@@ -68,10 +73,52 @@ def plain_loop(pipe, X, y, outer, inner, n_jobs):
     return np.array(scores)
 
 
+def nested(pipe, X, y, outer, inner, n_jobs, lean):
+    return nested_cross_validate(
+        pipe, X, y, param_grid=PARAM_GRID, outer_cv=outer, inner_cv=inner,
+        scoring="f1", n_jobs=n_jobs, lean_forests=lean,
+    )["test_score"]  # fmt: skip
+
+
+def compare(X, y, n_estimators: int, args: argparse.Namespace) -> bool:
+    """Time the three variants at one forest size; print the table rows; scores equal?"""
+    pipe = paper_pipeline(n_estimators, args.rf_n_jobs, args.rfecv)
+    outer = StratifiedKFold(3, shuffle=True, random_state=args.seed)
+    inner = StratifiedKFold(3, shuffle=True, random_state=args.seed)
+    variants = {
+        "plain GridSearchCV loop": lambda: plain_loop(pipe, X, y, outer, inner, args.n_jobs),
+        "nested_cross_validate": lambda: nested(pipe, X, y, outer, inner, args.n_jobs, False),
+        "  lean_forests=True": lambda: nested(pipe, X, y, outer, inner, args.n_jobs, True),
+    }
+    names = list(variants)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    scores: dict[str, np.ndarray] = {}
+    for round_ in range(args.rounds):
+        for name in names[round_ % 3 :] + names[: round_ % 3]:
+            start = time.perf_counter()
+            scores[name] = variants[name]()
+            times[name].append(time.perf_counter() - start)
+    median = {name: float(np.median(times[name])) for name in names}
+    plain = median[names[0]]
+    print(f"\nn_estimators={n_estimators}  (medians of {args.rounds} interleaved rounds)")
+    for name in names:
+        print(
+            f"{name:<24}: {median[name]:8.2f} s  speed-up {plain / median[name]:5.2f}x  "
+            f"scores {np.round(scores[name], 6).tolist()}"
+        )
+    identical = all(np.array_equal(scores[names[0]], scores[name]) for name in names)
+    print(
+        f"lean forest alone buys {median[names[1]] / median[names[2]]:.2f}x; "
+        f"identical scores: {identical}"
+    )
+    return identical
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-estimators", type=int, default=100)
-    parser.add_argument("--n-jobs", type=int, default=2, help="workers for both methods")
+    parser.add_argument("--n-estimators", type=int, nargs="+", default=[100, 300, 1000])
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size")
+    parser.add_argument("--n-jobs", type=int, default=2, help="workers for all methods")
     parser.add_argument("--rf-n-jobs", type=int, default=None, help="the forest's own n_jobs")
     parser.add_argument("--rfecv", action="store_true", help="RFECV instead of RFE")
     parser.add_argument("--seed", type=int, default=0)
@@ -82,30 +129,13 @@ def main() -> None:
         class_sep=1.5, flip_y=0.02,
         random_state=args.seed,
     )  # fmt: skip
-    pipe = paper_pipeline(args.n_estimators, args.rf_n_jobs, args.rfecv)
-    outer = StratifiedKFold(3, shuffle=True, random_state=args.seed)
-    inner = StratifiedKFold(3, shuffle=True, random_state=args.seed)
-
-    start = time.perf_counter()
-    reference = plain_loop(pipe, X, y, outer, inner, args.n_jobs)
-    t_plain = time.perf_counter() - start
-
-    start = time.perf_counter()
-    ours = nested_cross_validate(
-        pipe, X, y, param_grid=PARAM_GRID, outer_cv=outer, inner_cv=inner,
-        scoring="f1", n_jobs=args.n_jobs,
-    )["test_score"]  # fmt: skip
-    t_ours = time.perf_counter() - start
-
     print(
-        f"n_estimators={args.n_estimators} n_jobs={args.n_jobs} rf_n_jobs={args.rf_n_jobs} "
+        f"n_jobs={args.n_jobs} rf_n_jobs={args.rf_n_jobs} "
         f"eliminator={'RFECV' if args.rfecv else 'RFE'}"
     )
-    print(f"plain GridSearchCV loop : {t_plain:8.2f} s  scores {np.round(reference, 6).tolist()}")
-    print(f"nested_cross_validate   : {t_ours:8.2f} s  scores {np.round(ours, 6).tolist()}")
-    print(
-        f"identical scores: {np.array_equal(reference, ours)}   speed-up: {t_plain / t_ours:.2f}x"
-    )
+    identical = [compare(X, y, n, args) for n in args.n_estimators]
+    if not all(identical):
+        raise SystemExit("nested_cross_validate's scores differ from the plain loop's")
 
 
 if __name__ == "__main__":

@@ -1,17 +1,22 @@
 """Benchmark: what ``pitfalls.pipeline.Pipeline`` costs over imbalanced-learn's Pipeline.
 
 Both fit the same sampler + LogisticRegression on the same data in the same run
-(alternating, medians of ``--repeats`` runs); the difference is the bookkeeping that
-lets groups and per-sample metadata follow resampling (``sample_indices_``):
+(alternating, medians of ``--repeats`` runs, one BLAS thread), ours twice:
 
-* ``RandomOverSampler`` says where each row came from (``sample_indices_``): nothing to
-  compute.
-* ``SMOTE`` does not: the original rows are found by their fingerprints, and each
-  synthetic row's source by a nearest-row search among its class, which costs about
-  SMOTE's own neighbour search times the imbalance ratio (one search per synthetic row).
-* SMOTE on a SciPy sparse matrix: the same, without densifying the rows.
+* without metadata: nothing has to follow the rows, so no sampler's rows are traced
+  (SMOTE's synthetic rows are not searched for their sources); the fit should cost what
+  imbalanced-learn's does;
+* with groups passed to the final step (per-sample metadata): every row a sampler
+  returns is traced to its source row, so that its patient follows it.
+  ``RandomOverSampler`` reports where its rows come from (free); for ``SMOTE`` the
+  original rows are found by their fingerprints and each synthetic row's source by an
+  exact nearest-row search among the rows of its class (about SMOTE's own neighbour
+  search times the imbalance ratio); on SciPy sparse rows the search uses the rows'
+  overlaps, without densifying them.
 
-The fitted models are checked to be identical (same coefficients). Run::
+Printed: imbalanced-learn's time, ours in both cases, the ratios to imbalanced-learn's
+time of the same run, and whether the three fitted models are identical (same
+coefficients). Run::
 
     .venv/bin/python benchmarks/bench_pipeline.py
     .venv/bin/python benchmarks/bench_pipeline.py --rows 20000 --repeats 1   # quick
@@ -33,25 +38,39 @@ from threadpoolctl import threadpool_limits
 from pitfalls.pipeline import make_pipeline
 
 
-def fit_seconds(make_pipeline_, sampler, X, y) -> tuple[float, np.ndarray]:
-    pipe = make_pipeline_(sampler, LogisticRegression(max_iter=300))
+class GroupedLogisticRegression(LogisticRegression):
+    """LogisticRegression that takes (and ignores) ``groups``, as a group-aware search would."""
+
+    def fit(self, X, y, groups=None):
+        return super().fit(X, y)
+
+
+def fit_seconds(pipeline, X, y, **params) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
-    pipe.fit(X, y)
-    return time.perf_counter() - start, pipe[-1].coef_
+    pipeline.fit(X, y, **params)
+    return time.perf_counter() - start, pipeline[-1].coef_
 
 
 def compare(name: str, sampler, X, y, repeats: int) -> None:
-    ours, theirs = [], []
-    for _ in range(repeats):  # alternate so that machine load hits both alike
-        seconds, reference = fit_seconds(imblearn_make_pipeline, sampler, X, y)
-        theirs.append(seconds)
-        seconds, coef = fit_seconds(make_pipeline, sampler, X, y)
-        ours.append(seconds)
-    same = np.array_equal(coef, reference)
-    mine, ref = statistics.median(ours), statistics.median(theirs)
+    groups = np.arange(y.shape[0]) // 2  # two rows per patient
+    runs: dict[str, list[float]] = {"imblearn": [], "no metadata": [], "groups": []}
+    coefs: dict[str, np.ndarray] = {}
+
+    def run(key: str, pipeline, **params) -> None:
+        seconds, coefs[key] = fit_seconds(pipeline, X, y, **params)
+        runs[key].append(seconds)
+
+    for _ in range(repeats):  # alternate so that machine load hits all three alike
+        run("imblearn", imblearn_make_pipeline(sampler, LogisticRegression(max_iter=300)))
+        run("no metadata", make_pipeline(sampler, LogisticRegression(max_iter=300)))
+        run("groups", make_pipeline(sampler, GroupedLogisticRegression(max_iter=300)),
+            groupedlogisticregression__groups=groups)  # fmt: skip
+    reference, bare, grouped = (statistics.median(runs[key]) for key in runs)
+    same = all(np.array_equal(coefs[key], coefs["imblearn"]) for key in coefs)
     print(
-        f"{name:<44} imblearn {ref:7.3f} s  pitfalls {mine:7.3f} s  "
-        f"ratio {mine / ref:5.2f}x  same model: {same}"
+        f"{name:<42} imblearn {reference:6.3f} s | no metadata {bare:6.3f} s "
+        f"{bare / reference:5.2f}x | groups passed {grouped:6.3f} s {grouped / reference:5.2f}x"
+        f" | same model: {same}"
     )
 
 
@@ -70,7 +89,10 @@ def main() -> None:
     y_sparse = y[: args.rows // 5]
     cohort = rng.normal(size=(137, 100))  # the paper's head-and-neck cohort's shape
     y_cohort = np.r_[np.ones(8, int), np.zeros(129, int)]
-    print(f"fit of sampler + LogisticRegression, medians of {args.repeats}, 1 BLAS thread")
+    print(
+        f"fit of sampler + LogisticRegression, medians of {args.repeats}, 1 BLAS thread; "
+        "ratios: ours / imbalanced-learn's in the same run"
+    )
     with threadpool_limits(1):
         compare(f"RandomOverSampler, {args.rows} x {args.features}",
                 RandomOverSampler(random_state=0), X, y, args.repeats)  # fmt: skip

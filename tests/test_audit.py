@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import numpy as np
@@ -54,8 +55,8 @@ def test_clean_manifest_passes_every_level():
     assert report.passed
     # Only the informational "no external test site" note remains.
     assert codes(report) == ["PF204"]
-    assert report.passes("low")
-    assert not report.passes("info")
+    assert audit(clean_manifest(), **KW, fail_on="low").passed
+    assert not audit(clean_manifest(), **KW, fail_on="info").passed
     assert set(report.checks_run) == set(CHECKS) - {"PF102", "PF104", "PF105", "PF108", "PF111"}
 
 
@@ -156,15 +157,19 @@ def test_site_label_confounding_uses_confounding_test():
     df.loc[flip, "site"] = "pediatric"
     report = audit(df, **KW)
     row = finding(report, "PF201")
-    reference = confounding_test(df.y, df.site, warn=False)
+    # Tested on patients: each counts once per (site, label) it has.
+    reference = confounding_test(df.y, df.site, groups=df.patient, warn=False)
     assert f"Cramér's V = {reference.cramers_v:.2f}" in row.detail
-    assert f"balanced accuracy {reference.label_from_batch_score:.2f}" in row.detail
+    assert f"p = {reference.pvalue:.2g}" in row.detail
+    assert f"balanced accuracy {reference.label_from_site_score:.2f}" in row.detail
+    assert f"{reference.n_samples} patient counts from 90 patients" in row.detail
     assert row.severity == "high"
     assert row.leakage_types == ["L2", "L3.3"]
-    shares = pd.crosstab(df.site, df.y, normalize="index")
+    per_patient = df.drop_duplicates(["patient", "site", "y"])
+    shares = pd.crosstab(per_patient.site, per_patient.y, normalize="index")
     assert row.examples[0] == (
         f"site 'adult': 'normal' {shares.loc['adult', 'normal']:.0%}, "
-        f"'pneumonia' {shares.loc['adult', 'pneumonia']:.0%}"
+        f"'pneumonia' {shares.loc['adult', 'pneumonia']:.0%} of patients"
     )
 
 
@@ -176,10 +181,18 @@ def test_site_mix_differs_between_splits_matches_scipy():
     df.loc[df.index[:4], "site"] = "B"  # keep B in train too, so it is not held out
     report = audit(df, group="patient", split="split", site="site")
     row = finding(report, "PF202")
-    table = pd.crosstab(df.split, df.site)
+    # On patients: each counts once per (split, site) it has.
+    per_patient = df.drop_duplicates(["patient", "split", "site"])
+    table = pd.crosstab(per_patient.split, per_patient.site)
     expected_p = chi2_contingency(table.to_numpy(), correction=False)[1]
     assert f"p = {expected_p:.2g}" in row.detail
+    assert f"over {len(per_patient)} patient counts" in row.detail
     assert row.severity in {"medium", "low"}
+    items = report.to_frame("PF202")
+    crosstab_rows = pd.crosstab(df.split, df.site)
+    for record in items.itertuples():
+        assert record.n_rows == crosstab_rows.loc[record.split, record.site]
+        assert record.n_groups == table.loc[record.split, record.site]
 
 
 def test_site_only_in_test_is_an_external_test_set():
@@ -223,7 +236,8 @@ def test_class_missing_from_split_and_tiny_split():
     df.loc[(df.split == "val") & (df.y == "pneumonia"), "y"] = "normal"
     report = audit(df, **KW)
     row = finding(report, "PF302")
-    assert row.examples == ["val has no 'pneumonia'"]
+    n_val = (df.split == "val").sum()
+    assert row.examples == [f"val has no 'pneumonia' ({n_val} rows, {n_val // 2} patients)"]
     tiny = audit(df.iloc[:12], **KW)
     assert finding(tiny, "PF303").severity == "medium"
     assert finding(tiny, "PF303").n_affected == 12  # every split of 12 rows is tiny
@@ -268,14 +282,17 @@ def test_temporal_check():
     df = clean_manifest()
     df["date"] = "2020-01-01"
     df.loc[df.split == "train", "date"] = "2021-06-01"
-    row = finding(audit(df, **KW, date="date"), "PF111")
+    row = finding(audit(df, **KW, time="date"), "PF111")
     assert row.n_affected == (df.split == "test").sum()
     assert row.leakage_types == ["L3.1"]
+    with pytest.warns(FutureWarning, match=r"audit\(date=\) is deprecated; use time="):
+        old = audit(df, **KW, date="date")
+    pd.testing.assert_frame_equal(old.to_frame(), audit(df, **KW, time="date").to_frame())
     df.loc[0, "date"] = "not a date"
     with pytest.raises(
-        ManifestError, match=r"date column 'date' has 1 value\(s\) that are not dates"
+        ManifestError, match=r"time column 'date' has 1 value\(s\) that are not dates"
     ):
-        audit(df, **KW, date="date")
+        audit(df, **KW, time="date")
 
 
 @pytest.mark.parametrize(
@@ -326,24 +343,32 @@ def test_reads_csv_and_parquet_paths(tmp_path):
     df = clean_manifest()
     df.loc[0, "split"] = "test"
     df.to_csv(tmp_path / "m.csv", index=False)
-    df.to_parquet(tmp_path / "m.parquet")
+    names = ["m.csv", "semicolon.csv", "tab.csv", "pipe.csv"]
+    if importlib.util.find_spec("pyarrow") is not None:  # Parquet needs the io extra
+        df.to_parquet(tmp_path / "m.parquet")
+        names.append("m.parquet")
     from_frame = audit(df, **KW).findings
     # spreadsheets saved in a ';' locale (and tab or '|' separated files named .csv)
     for sep, name in ((";", "semicolon.csv"), ("\t", "tab.csv"), ("|", "pipe.csv")):
         df.to_csv(tmp_path / name, index=False, sep=sep)
-    for name in ("m.csv", "m.parquet", "semicolon.csv", "tab.csv", "pipe.csv"):
+    for name in names:
         pd.testing.assert_frame_equal(audit(tmp_path / name, **KW).findings, from_frame)
 
 
-def test_whole_numbers_read_as_floats_are_named_as_integers(tmp_path):
-    # a label column with a gap is read as floats by pandas; findings still say 0 and 101
+def test_ids_labels_and_sites_from_a_file_are_read_as_text(tmp_path):
+    # Leading zeros kept; a label column with a gap is not turned into 0.0 / 1.0.
     pd.DataFrame(
-        {"pid": [101, 101, 102, 103], "y": [1, 0, None, 1], "split": ["train", "test"] * 2}
-    ).to_csv(tmp_path / "gaps.csv", index=False)
-    report = audit(tmp_path / "gaps.csv", group="pid", split="split", label="y")
-    examples = [e for examples in report.findings["examples"] for e in examples]
-    assert "101: train (1), test (1)" in examples and "train has no 0" in examples
-    assert not any(".0" in e for e in examples)
+        {
+            "pid": ["00000165", "00000165", "7", "007"],
+            "y": ["1", "0", None, "1"],
+            "split": ["train", "test"] * 2,
+        }
+    ).to_csv(tmp_path / "ids.csv", index=False)
+    report = audit(tmp_path / "ids.csv", group="pid", split="split", label="y")
+    assert report.summary["n_groups"] == 3  # '7' and '007' are two patients
+    assert finding(report, "PF101").examples == ["'00000165': train (1), test (1)"]
+    assert report.to_frame("PF101")["group"].tolist() == ["00000165", "00000165"]
+    assert "train has no '0' (1 row, 1 patient)" in finding(report, "PF302").examples
 
 
 def test_findings_frame_schema_and_order():
@@ -390,7 +415,7 @@ def test_text_markdown_json_renderings():
     for section in ("## Findings", "## Classes per split", "## Sites per split", "## Checklist"):
         assert section in md
     doc = json.loads(report.to_json())
-    assert doc["schema"] == "pitfalls.audit" and doc["schema_version"] == 1
+    assert doc["schema"] == "pitfalls.audit" and doc["schema_version"] == 2
     assert doc["summary"]["n_rows"] == len(df)
     assert doc["distributions"]["label_by_split"]["train"] == {
         k: int(v) for k, v in df[df.split == "train"].y.value_counts().sort_index().items()
@@ -446,4 +471,4 @@ def test_numeric_values_are_shown_as_written():
     text = report.to_text(color=False)
     assert "np.int64" not in text
     assert "e.g. 1: train (1), test (1)" in text
-    assert "test: only 1 of class 0" in text
+    assert "e.g. test: 2 rows, 2 patients; only 1 of class 0; only 1 of class 1" in text

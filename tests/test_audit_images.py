@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
+from pitfalls._compat import bitwise_count  # np.bitwise_count from numpy 2.0 on
 from pitfalls._manifest import ManifestError
 from pitfalls.audit import (
     audit,
@@ -38,7 +39,7 @@ def smooth_image(seed, size=SIZE):
 
 
 def hamming(a, b):
-    return int(np.bitwise_count(perceptual_hash(a)[0] ^ perceptual_hash(b)[0]))
+    return int(bitwise_count(perceptual_hash(a)[0] ^ perceptual_hash(b)[0]))
 
 
 def jpeg_roundtrip(pixels, tmp_path, quality=70):
@@ -116,16 +117,20 @@ def test_near_duplicate_copies_are_found(image_manifest, tmp_path, transform):
     row = report.findings[report.findings.code == "PF104"].iloc[0]
     assert row.n_affected == 2
     match = re.fullmatch(
-        r"rows 1 \(train\) and 12 \(test\), distance (\d+)/64, (\d+)/256, "
-        r"detail correlation (\d\.\d\d)",
+        r"rows 1 \(train\) and 12 \(test\): hash distance (\d+)/64, detail (\d+)/256, "
+        r"(fine-detail|grey-level) correlation (\d\.\d\d).*",
         row.examples[0],
     )
     assert match, row.examples[0]
     copy = np.asarray(copy, dtype=np.uint8)
     coarse = hamming(smooth_image(1), copy)
-    fine = int(np.bitwise_count(detail_hash(smooth_image(1)) ^ detail_hash(copy)).sum())
+    fine = int(bitwise_count(detail_hash(smooth_image(1)) ^ detail_hash(copy)).sum())
     assert (int(match[1]), int(match[2])) == (coarse, fine)
     assert coarse <= 10 and fine <= 40
+    pair = report.to_frame("PF104").iloc[0]
+    assert (pair.row, pair.split, pair.other_row, pair.other_split) == (1, "train", 12, "test")
+    assert (pair.distance, pair.detail_distance) == (coarse, fine)
+    assert pair.rule == ("fine detail" if match[3] == "fine-detail" else "grey levels")
     assert "PF102" not in codes(report)
     table = report.checklist()
     assert table.loc[table.item == 2, "status"].item() == "issue found"
@@ -133,7 +138,12 @@ def test_near_duplicate_copies_are_found(image_manifest, tmp_path, transform):
 
 @pytest.mark.parametrize(
     ("op", "note"),
-    [(np.fliplr, "flipped left-right"), (np.rot90, "turned 90°"), (np.flipud, "flipped up-down")],
+    [
+        (np.fliplr, "flipped left-right"),
+        (np.rot90, "turned 90° anticlockwise"),
+        (lambda x: np.rot90(x, -1), "turned 90° clockwise"),
+        (np.flipud, "flipped up-down"),
+    ],
 )
 def test_flipped_and_turned_copies_are_found(image_manifest, op, note):
     root, df = image_manifest
@@ -143,8 +153,10 @@ def test_flipped_and_turned_copies_are_found(image_manifest, op, note):
     report = audit(df, **kwargs, near_orientations="all")
     row = report.findings[report.findings.code == "PF104"].iloc[0]
     assert row.examples == [
-        f"rows 3 (train) and 12 (test, {note}), distance 0/64, 0/256, detail correlation 1.00"
+        "rows 3 (train) and 12 (test): hash distance 0/64, detail 0/256, fine-detail "
+        f"correlation 1.00, other image {note}"
     ]
+    assert report.to_frame("PF104").orientation.tolist() == [note]
     assert "across different patients: 1; flipped or turned: 1)" in row.detail
     # The default searches left-right flips only; "none" searches as stored.
     assert ("PF104" in codes(audit(df, **kwargs))) == (note == "flipped left-right")
@@ -181,15 +193,15 @@ def test_detail_hash_rejects_lookalikes_the_coarse_hash_lets_through(tmp_path):
     coarse = np.array([perceptual_hash(img)[0] for img in images])
     fine = np.array([detail_hash(img) for img in images])
     upper = np.triu_indices(n, 1)
-    d_coarse = np.bitwise_count(coarse[:, None] ^ coarse[None, :])[upper]
-    d_fine = np.bitwise_count(fine[:, None, :] ^ fine[None, :, :]).sum(-1)[upper]
+    d_coarse = bitwise_count(coarse[:, None] ^ coarse[None, :])[upper]
+    d_fine = bitwise_count(fine[:, None, :] ^ fine[None, :, :]).sum(-1)[upper]
     lookalikes = d_coarse <= 10
     assert lookalikes.any()  # the coarse hash alone would report these
     assert d_fine[lookalikes].min() > 40
     # ... while a JPEG copy of one of them stays close on both hashes.
     copy = jpeg_roundtrip(images[0], tmp_path, quality=50)
     assert hamming(images[0], copy) <= 4
-    assert int(np.bitwise_count(detail_hash(images[0]) ^ detail_hash(copy)).sum()) <= 24
+    assert int(bitwise_count(detail_hash(images[0]) ^ detail_hash(copy)).sum()) <= 24
     # Put the second image of each lookalike pair in the test split.
     in_test = set(upper[1][lookalikes].tolist()) - set(upper[0][lookalikes].tolist())
     assert in_test
@@ -230,10 +242,14 @@ def test_blank_images_do_not_match_each_other(image_manifest):
     df = add_row(df, root, np.zeros((SIZE, SIZE), np.uint8), "zero1.png", "z1", "train")
     df = add_row(df, root, np.zeros((SIZE, SIZE), np.uint8), "zero2.png", "z2", "test")
     report = audit(df, group="patient", split="split", image="path", root=root)
-    assert not {"PF102", "PF104"} & set(codes(report))
+    assert "PF104" not in codes(report)
     row = report.findings[report.findings.code == "PF108"].iloc[0]
     assert row.severity == "info" and row.n_affected == 8
     assert "2 of them are pixel-identical" in row.detail
+    # Exact is exact: the two all-zero frames in train and test are an identical pair.
+    exact = report.to_frame("PF102")
+    assert exact.path.map(lambda p: p.rsplit("/", 1)[-1]).tolist() == ["zero1.png", "zero2.png"]
+    assert set(exact.note) == {"(nearly) blank image"}
 
 
 def test_mostly_black_images_with_different_content_do_not_match(tmp_path):
@@ -272,7 +288,7 @@ def test_perceptual_hash_ignores_brightness_and_contrast(seed, gain, offset):
     h1, low1 = perceptual_hash(pixels)
     h2, low2 = perceptual_hash(pixels * gain + offset)
     assert not low1 and not low2
-    assert int(np.bitwise_count(h1 ^ h2)) <= 1
+    assert int(bitwise_count(h1 ^ h2)) <= 1
 
 
 def test_pixel_hash_formats(tmp_path):
@@ -333,10 +349,10 @@ def test_hamming_pairs_matches_brute_force(a, b, flips, threshold):
         b = np.append(b, a[0] ^ mask)
     i, j, d = hamming_pairs(a, b, threshold)
     expected = [
-        (x, y, int(np.bitwise_count(a[x] ^ b[y])))
+        (x, y, int(bitwise_count(a[x] ^ b[y])))
         for x in range(a.size)
         for y in range(b.size)
-        if np.bitwise_count(a[x] ^ b[y]) <= threshold
+        if bitwise_count(a[x] ^ b[y]) <= threshold
     ]
     assert list(zip(i.tolist(), j.tolist(), d.tolist(), strict=True)) == expected
 
@@ -353,7 +369,7 @@ def test_hamming_pairs_every_strategy_matches_dense_reference(threshold):
         bits = rng.choice(64, n, replace=False).astype(np.uint64)
         b[k] = a[k] ^ np.bitwise_or.reduce(np.uint64(1) << bits, initial=np.uint64(0))
     i, j, d = hamming_pairs(a, b, threshold)
-    dense = np.bitwise_count(a[:, None] ^ b[None, :])
+    dense = bitwise_count(a[:, None] ^ b[None, :])
     ei, ej = np.nonzero(dense <= threshold)
     np.testing.assert_array_equal(i, ei)
     np.testing.assert_array_equal(j, ej)
@@ -373,10 +389,10 @@ def test_path_outside_root_is_refused_before_reading(image_manifest, tmp_path, m
     (root / "link.png").symlink_to(outside)
     import pitfalls.audit._hashing as hashing
 
-    def forbidden(path):
+    def forbidden(path, **kwargs):
         raise AssertionError(f"read {path}")
 
-    monkeypatch.setattr(hashing, "load_image", forbidden)
+    monkeypatch.setattr(hashing, "read_image", forbidden)
     for bad in ("../secret.png", str(outside), "link.png"):
         bad_df = df.copy()
         bad_df.loc[3, "path"] = bad
@@ -447,13 +463,14 @@ def test_html_report_is_self_contained_with_sections(image_manifest, tmp_path):
     parser = _Sections()
     parser.feed(page)
     assert {"findings", "distributions", "duplicates", "checklist"} <= set(parser.ids)
-    # 2 distribution figures + 2 pairs x 2 thumbnails, all embedded PNG.
-    assert len(parser.images) == 6
+    # 3 distribution figures (classes and sites per split, classes per site) + 2 pairs
+    # x 2 thumbnails, all embedded PNG.
+    assert len(parser.images) == 7
     for src in parser.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     text = " ".join(parser.text)
-    assert "PF102" in text and "PF104" in text and "identical pixels" in text
+    assert "PF102" in text and "PF104" in text and "identical decoded pixels" in text
     assert not re.search(r"(src|href)=['\"]https?://", page)  # nothing fetched from outside
 
 
@@ -538,7 +555,7 @@ def json_pairs(report):
 
     doc = json.loads(report.to_json())
     [near] = [f for f in doc["findings"] if f["code"] == "PF104"]
-    return {(a, b) for a, b, _ in near["pairs"]}
+    return {(str(r["row"]), str(r["other_row"])) for r in near["affected"]}
 
 
 def xray_manifest(tmp_path, images, splits):
@@ -558,8 +575,8 @@ def hash_only_pairs(images, splits, coarse=10, fine=40):
     f = np.array([s[1][0] for s in sig])
     train = np.flatnonzero(np.asarray(splits) == "train")
     test = np.flatnonzero(np.asarray(splits) == "test")
-    dc = np.bitwise_count(c[train][:, None] ^ c[test][None, :])
-    df = np.bitwise_count(f[train][:, None, :] ^ f[test][None, :, :]).sum(-1)
+    dc = bitwise_count(c[train][:, None] ^ c[test][None, :])
+    df = bitwise_count(f[train][:, None, :] ^ f[test][None, :, :]).sum(-1)
     return int(((dc <= coarse) & (df <= fine)).sum())
 
 

@@ -163,7 +163,9 @@ def test_segmentation_report_table3_summary(phantom):
     assert report.model_beats_baseline is None
     assert report.baseline_name == "air_in_body_mask"
     assert repr(report).splitlines()[0] == "Segmentation baseline (air_in_body_mask), 6 cases"
-    assert report.to_markdown().splitlines()[0] == "|  | baseline_dice | baseline_iou |"
+    assert report.to_markdown().splitlines()[0] == (
+        "|  | baseline_dice | baseline_iou | baseline_hd95 | baseline_surface_dice |"
+    )
 
 
 def test_segmentation_report_warns_when_model_does_not_beat_baseline(phantom):

@@ -40,13 +40,13 @@ def _cohort(n_per_site, p_positive_per_site, seed):
 
 
 def _expand(table):
-    """Per-sample labels and batches from a (batches x labels) count table."""
-    batches, labels = [], []
+    """Per-sample labels and sites from a (sites x labels) count table."""
+    sites, labels = [], []
     for b, row in enumerate(table):
         for lab, count in enumerate(row):
-            batches += [b] * int(count)
+            sites += [b] * int(count)
             labels += [lab] * int(count)
-    return np.array(labels), np.array(batches)
+    return np.array(labels), np.array(sites)
 
 
 # --- separates confounded from unconfounded cohorts ------------------------------------
@@ -59,8 +59,8 @@ def test_confounded_cohort_warns_and_scores_high():
         res = confounding_test(labels, sites)
     assert res.cramers_v > 0.8
     assert res.pvalue < 1e-30
-    assert res.label_from_batch_score > 0.9
-    assert res.batch_rule == {"site0": 1, "site1": 0}
+    assert res.label_from_site_score > 0.9
+    assert res.site_rule == {"site0": 1, "site1": 0}
     assert res.method == "chi2"
 
 
@@ -71,7 +71,7 @@ def test_unconfounded_cohort_is_silent_and_near_chance():
         res = confounding_test(labels, sites)
     assert res.cramers_v < 0.1
     assert res.pvalue > 0.01
-    assert res.label_from_batch_score < 0.6
+    assert res.label_from_site_score < 0.6
 
 
 def test_warn_false_is_silent_and_threshold_is_a_parameter():
@@ -89,8 +89,8 @@ def test_warn_false_is_silent_and_threshold_is_a_parameter():
 
 def test_statistic_and_pvalue_match_scipy_chi2():
     table = np.array([[30, 10], [20, 25], [5, 40]])
-    labels, batches = _expand(table)
-    res = confounding_test(labels, batches, warn=False)
+    labels, sites = _expand(table)
+    res = confounding_test(labels, sites, warn=False)
     chi2, p, dof, _ = stats.chi2_contingency(table, correction=False)
     np.testing.assert_array_equal(res.table.to_numpy(), table)
     assert res.method == "chi2"
@@ -101,8 +101,8 @@ def test_statistic_and_pvalue_match_scipy_chi2():
 
 def test_small_2x2_uses_fisher_exact():
     table = np.array([[3, 1], [0, 4]])  # expected counts 1.5 < 5
-    labels, batches = _expand(table)
-    res = confounding_test(labels, batches, warn=False)
+    labels, sites = _expand(table)
+    res = confounding_test(labels, sites, warn=False)
     assert res.method == "fisher"
     assert res.pvalue == pytest.approx(stats.fisher_exact(table).pvalue)
     # statistic stays the Pearson chi-square whatever test gives the p-value
@@ -111,13 +111,13 @@ def test_small_2x2_uses_fisher_exact():
 
 def test_large_2x2_uses_chi2_unless_fisher_forced():
     table = np.array([[40, 20], [25, 35]])
-    labels, batches = _expand(table)
-    assert confounding_test(labels, batches, warn=False).method == "chi2"
-    forced = confounding_test(labels, batches, method="fisher", warn=False)
+    labels, sites = _expand(table)
+    assert confounding_test(labels, sites, warn=False).method == "chi2"
+    forced = confounding_test(labels, sites, method="fisher", warn=False)
     assert forced.pvalue == pytest.approx(stats.fisher_exact(table).pvalue)
     small = np.array([[3, 1], [0, 4]])
-    labels, batches = _expand(small)
-    chi2_forced = confounding_test(labels, batches, method="chi2", warn=False)
+    labels, sites = _expand(small)
+    chi2_forced = confounding_test(labels, sites, method="chi2", warn=False)
     assert chi2_forced.pvalue == pytest.approx(stats.chi2_contingency(small, correction=False)[1])
 
 
@@ -136,8 +136,8 @@ def _bergsma(table):
 
 def test_cramers_v_reference_values():
     table = np.array([[30, 10], [20, 25], [5, 40]])
-    labels, batches = _expand(table)
-    res = confounding_test(labels, batches, warn=False)
+    labels, sites = _expand(table)
+    res = confounding_test(labels, sites, warn=False)
     assert res.cramers_v == pytest.approx(_bergsma(table))
     # the correction only ever lowers V, and vanishes as n grows
     assert res.cramers_v < association(table, method="cramer")
@@ -160,16 +160,16 @@ tables = st.integers(2, 4).flatmap(
 
 @settings(max_examples=40, deadline=None)
 @given(tables)
-def test_label_from_batch_score_is_the_best_rule(table):
-    labels, batches = _expand(table)
-    res = confounding_test(labels, batches, warn=False)
+def test_label_from_site_score_is_the_best_rule(table):
+    labels, sites = _expand(table)
+    res = confounding_test(labels, sites, warn=False)
     n_batches, n_labels = np.shape(table)
     best = max(
-        balanced_accuracy_score(labels, np.asarray(rule)[batches])
+        balanced_accuracy_score(labels, np.asarray(rule)[sites])
         for rule in itertools.product(range(n_labels), repeat=n_batches)
     )
-    assert res.label_from_batch_score == pytest.approx(best)
-    rule_pred = np.array([res.batch_rule[b] for b in batches])
+    assert res.label_from_site_score == pytest.approx(best)
+    rule_pred = np.array([res.site_rule[b] for b in sites])
     assert balanced_accuracy_score(labels, rule_pred) == pytest.approx(best)
     assert 0.0 <= res.cramers_v <= 1.0
     assert res.cramers_v == pytest.approx(_bergsma(table))
@@ -179,10 +179,10 @@ def test_imbalanced_labels_rule_is_not_plain_majority():
     # both sites are majority-normal, but site b holds most of the few pneumonias:
     # the balanced-accuracy-optimal rule calls site b pneumonia
     table = np.array([[90, 2], [60, 18]])
-    labels, batches = _expand(table)
-    res = confounding_test(labels, batches, warn=False)
-    assert res.batch_rule == {0: 0, 1: 1}
-    assert res.label_from_batch_score == pytest.approx(0.5 * (90 / 150 + 18 / 20))
+    labels, sites = _expand(table)
+    res = confounding_test(labels, sites, warn=False)
+    assert res.site_rule == {0: 0, 1: 1}
+    assert res.label_from_site_score == pytest.approx(0.5 * (90 / 150 + 18 / 20))
 
 
 def test_series_names_label_the_table_and_repr():
@@ -193,12 +193,12 @@ def test_series_names_label_the_table_and_repr():
     assert res.table.columns.name == "diagnosis"
     assert re.fullmatch(
         r"ConfoundingResult\(cramers_v=1\.000, pvalue=0\.333 \(fisher\), "
-        r"label_from_batch_score=1\.000, n_samples=4, n_batches=2, n_labels=2\)",
+        r"label_from_site_score=1\.000, n_samples=4, n_sites=2, n_labels=2\)",
         repr(res),
     )
 
 
-def test_plot_returns_axes_with_one_bar_per_batch_and_label():
+def test_plot_returns_axes_with_one_bar_per_site_and_label():
     res = confounding_test([0, 0, 1, 1, 1, 0], list("aabbcc"), warn=False)
     ax = res.plot(normalize=False)
     assert len(ax.patches) == 3 * 2
@@ -211,18 +211,18 @@ def test_plot_returns_axes_with_one_bar_per_batch_and_label():
 
 
 @pytest.mark.parametrize(
-    ("labels", "batches", "message"),
+    ("labels", "sites", "message"),
     [
         (
             [0, 1, 0],
             ["a", "b"],
-            "labels has 3 entries but batches has 2; pass one batch (site) per sample.",
+            "labels has 3 entries but sites has 2; pass one site per sample.",
         ),
         (
             [0, 1, 0, 1],
             ["a", "a", "a", "a"],
-            "batches has a single value ('a'); a confounding test needs samples from at "
-            "least two batches (sites).",
+            "sites has a single value ('a'); a confounding test needs samples from at "
+            "least two sites.",
         ),
         (
             [0.0, np.nan, 1.0, 1.0],
@@ -238,7 +238,7 @@ def test_plot_returns_axes_with_one_bar_per_batch_and_label():
         (
             [0, 1, 0, 1],
             ["a", None, "b", "b"],
-            "batches has 1 missing value(s) (at positions 1)",
+            "sites has 1 missing value(s) (at positions 1)",
         ),
         (
             [[0, 1], [0, 1]],
@@ -247,19 +247,19 @@ def test_plot_returns_axes_with_one_bar_per_batch_and_label():
         ),
     ],
 )
-def test_bad_inputs(labels, batches, message):
+def test_bad_inputs(labels, sites, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        confounding_test(labels, batches)
+        confounding_test(labels, sites)
 
 
 def test_bad_method_and_threshold():
-    labels, batches = _expand([[3, 4], [5, 6], [1, 2]])
+    labels, sites = _expand([[3, 4], [5, 6], [1, 2]])
     with pytest.raises(ValueError, match=re.escape("method='fisher' needs a 2x2 table but")):
-        confounding_test(labels, batches, method="fisher")
+        confounding_test(labels, sites, method="fisher")
     with pytest.raises(ValueError, match=re.escape("method='exact' is not supported")):
-        confounding_test(labels, batches, method="exact")  # type: ignore[arg-type]
+        confounding_test(labels, sites, method="exact")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=re.escape("warn_threshold=1.5 is outside [0, 1]")):
-        confounding_test(labels, batches, warn_threshold=1.5)
+        confounding_test(labels, sites, warn_threshold=1.5)
 
 
 def test_table_equals_pandas_crosstab():
@@ -289,3 +289,29 @@ def test_groups_count_each_patient_once():
         match=re.escape("groups has 3 entries but labels has 4; pass one group (patient)"),
     ):
         confounding_test([0, 1, 1, 0], ["a", "a", "b", "b"], groups=[1, 2, 3])
+
+
+def test_result_protocol_frame_markdown_and_deprecated_names():
+    labels, sites = _expand([[8, 2], [1, 9]])
+    res = confounding_test(labels, sites, warn=False)
+    frame = res.to_frame()
+    pd.testing.assert_frame_equal(frame, res.table)
+    assert frame is not res.table  # a copy: editing it leaves the result alone
+    lines = res.to_markdown().splitlines()
+    assert lines[0] == (
+        f"Site-label confounding: Cramér's V {res.cramers_v:.3f}, p = {res.pvalue:.3g} "
+        f"({res.method}), label from site alone {res.label_from_site_score:.3f}, 20 samples."
+    )
+    assert lines[2:] == [
+        "| site | 0 | 1 |",
+        "| :--- | ---: | ---: |",
+        "| 0 | 8 | 2 |",
+        "| 1 | 1 | 9 |",
+    ]
+    with pytest.warns(FutureWarning, match="'label_from_batch_score' was renamed"):
+        assert res.label_from_batch_score == res.label_from_site_score
+    with pytest.warns(FutureWarning, match="'batch_rule' was renamed 'site_rule'"):
+        assert res.batch_rule == res.site_rule
+    with pytest.warns(FutureWarning, match="confounding_test: the parameter 'batches'"):
+        old = confounding_test(labels, batches=sites, warn=False)
+    assert repr(old) == repr(res)

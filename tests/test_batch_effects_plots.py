@@ -37,12 +37,12 @@ def test_site_label_bars_are_fractions_per_site():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["normal", "pneu"]
 
 
-def test_site_label_draws_on_given_axes_and_needs_batches():
+def test_site_label_draws_on_given_axes_and_needs_sites():
     _, ax = plt.subplots()
     table = pd.crosstab(pd.Series(["a", "b"], name="site"), pd.Series([0, 1], name="y"))
     assert plot_site_label(table, ax=ax) is ax
     assert ax.get_xlabel() == "site"
-    with pytest.raises(ValueError, match=re.escape("batches is None; pass the batch")):
+    with pytest.raises(ValueError, match=re.escape("sites is None; pass the site of each sample")):
         plot_site_label([0, 1])
 
 
@@ -55,10 +55,50 @@ def test_batch_distributions_one_axes_per_feature():
     assert axes[0].get_title() == "shape"
     # two sites, 5 bins each
     assert len(axes[0].patches) == 10
-    with pytest.raises(ValueError, match=re.escape("features ['texture'] are not columns of X.")):
+    message = (
+        "features has 'texture', which is neither a column of X nor a position in 0..1; "
+        "X's columns are 'glcm', 'shape'."
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
         plot_batch_distributions(df, sites, features=["texture"])
-    with pytest.raises(ValueError, match=re.escape("batches has 3 entries but X has 40")):
+    with pytest.raises(ValueError, match=re.escape("position in 0..1")):
+        plot_batch_distributions(df, sites, features=[2])
+    with pytest.raises(ValueError, match=re.escape("sites has 3 entries but X has 40")):
         plot_batch_distributions(df, ["a", "b", "a"])
+
+
+def test_batch_distributions_take_positions_of_a_dataframe():
+    # the docstring allows positions for every X: a DataFrame's too (they were refused)
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(rng.normal(size=(30, 6)), columns=[f"f{i}" for i in range(6)])
+    sites = np.repeat(["a", "b", "c"], 10)
+    by_position = plot_batch_distributions(df, sites, features=[0, 5], bins=4)
+    assert [ax.get_title() for ax in by_position] == ["f0", "f5"]
+    by_name = plot_batch_distributions(df, sites, features=["f0", "f5"], bins=4)
+    for a, b in zip(by_position, by_name, strict=True):
+        assert [p.get_height() for p in a.patches] == [p.get_height() for p in b.patches]
+    # a label wins over a position when the columns are integers
+    numbered = pd.DataFrame(df.to_numpy(), columns=[5, 4, 3, 2, 1, 0])
+    assert [ax.get_title() for ax in plot_batch_distributions(numbered, sites, features=[0])] == [
+        "0"
+    ]
+    np.testing.assert_allclose(
+        [
+            p.get_height()
+            for p in plot_batch_distributions(numbered, sites, features=[0])[0].patches
+        ],
+        [p.get_height() for p in plot_batch_distributions(df, sites, features=[5])[0].patches],
+    )
+
+
+def test_deprecated_batches_keyword_of_the_plots():
+    sites = ["a", "a", "b", "b"]
+    with pytest.warns(FutureWarning, match="plot_site_label: the parameter 'batches'"):
+        ax = plot_site_label([0, 1, 1, 1], batches=sites)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    with pytest.warns(FutureWarning, match="plot_batch_distributions: the parameter 'batches'"):
+        axes = plot_batch_distributions(np.eye(4), batches=sites, features=[1])
+    assert axes[0].get_title() == "feature 1"
 
 
 def test_permutation_null_marks_observed_and_chance():

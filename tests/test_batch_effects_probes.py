@@ -155,30 +155,30 @@ def test_plot_shows_null_and_observed():
     ("kwargs", "message"),
     [
         (
-            {"batches": ["a"] * 19},
-            "batches has 19 entries but X has 20 samples; pass one batch (site) per sample.",
+            {"sites": ["a"] * 19},
+            "sites has 19 entries but X has 20 samples; pass one site per sample.",
         ),
         (
-            {"batches": ["a"] * 20},
-            "batches has a single value ('a'); the site cannot be predicted when every "
+            {"sites": ["a"] * 20},
+            "sites has a single value ('a'); the site cannot be predicted when every "
             "sample comes from one site.",
         ),
         (
-            {"batches": ["a"] * 17 + ["b"] * 3},
-            "cv=5 is greater than the number of samples of batch 'b' (3); use cv <= 3 so "
-            "every fold can hold every batch.",
+            {"sites": ["a"] * 17 + ["b"] * 3},
+            "cv=5 is greater than the number of samples of site 'b' (3); use cv <= 3 so "
+            "every fold can hold every site.",
         ),
         (
-            {"batches": ["a"] * 10 + ["b"] * 10, "groups": [0] * 11 + list(range(1, 10))},
-            "groups 0 have samples from more than one batch; permutations exchange whole "
-            "groups, so each group (patient) must belong to a single batch.",
+            {"sites": ["a"] * 10 + ["b"] * 10, "groups": [0] * 11 + list(range(1, 10))},
+            "groups 0 have samples from more than one site; permutations exchange whole "
+            "groups, so each group (patient) must belong to a single site.",
         ),
         (
-            {"batches": ["a"] * 10 + [None] * 10},
-            "batches has 10 missing value(s)",
+            {"sites": ["a"] * 10 + [None] * 10},
+            "sites has 10 missing value(s)",
         ),
         (
-            {"batches": ["a", "b"] * 10, "n_permutations": -1},
+            {"sites": ["a", "b"] * 10, "n_permutations": -1},
             "n_permutations=-1 must be a non-negative integer; e.g. 100.",
         ),
     ],
@@ -351,3 +351,47 @@ def test_generalization_gap_accepts_image_arrays():
     )
     np.testing.assert_allclose(result.internal_scores, flat.internal_scores)
     assert result.external_fraction_correct == flat.external_fraction_correct
+
+
+# --- result protocol: to_frame, to_markdown, deprecated spellings --------------------------
+
+
+def test_predictability_result_frame_markdown_and_deprecated_names():
+    X, sites = _site_cohort(signature=1.5)
+    res = batch_predictability(X, sites, cv=3, n_permutations=9, random_state=0)
+    frame = res.to_frame()
+    assert frame.columns.tolist() == ["fold", "roc_auc"]
+    np.testing.assert_array_equal(frame["roc_auc"], res.scores)
+    lines = res.to_markdown(digits=2).splitlines()
+    assert lines[0] == (
+        f"Site predictability: ROC AUC {res.score:.2f} (chance 0.5), permutation p = 0.1 "
+        "(9 permutations of samples), 2 sites."
+    )
+    assert lines[2] == "| fold | roc_auc |" and len(lines) == 4 + 3
+    assert "n_sites=2" in repr(res)
+    with pytest.warns(FutureWarning, match="'batches' was renamed 'sites'"):
+        np.testing.assert_array_equal(res.batches, ["site0", "site1"])
+    with pytest.warns(FutureWarning, match="batch_predictability: the parameter 'batches'"):
+        old = batch_predictability(X, batches=sites, cv=3, n_permutations=9, random_state=0)
+    np.testing.assert_array_equal(old.null_scores, res.null_scores)
+
+
+def test_generalization_gap_frame_and_markdown():
+    X, y, X_ext, y_ext = _xray_like(confounded=True)
+    single = generalization_gap(LogisticRegression(), X, y, X_ext, y_ext, cv=3, random_state=0)
+    frame = single.to_frame()
+    assert frame["set"].tolist() == ["internal"] * 3 + ["external"]
+    np.testing.assert_array_equal(frame["score"][:3], single.internal_scores)
+    np.testing.assert_array_equal(frame["class_recall"][:3], single.internal_class_recall)
+    assert frame["class_recall"].iloc[3] == single.external_fraction_correct
+    assert np.isnan(frame["score"].iloc[3]) and np.isnan(frame["fold"].iloc[3])
+    markdown = single.to_markdown()
+    assert markdown.startswith("Generalization gap (recall of class 0, the external set's only")
+    assert f"gap {single.gap:.3f}." in markdown.splitlines()[0]
+    both = generalization_gap(LogisticRegression(), X, y, X[40:80], y[40:80], cv=3, random_state=0)
+    assert both.to_frame()["score"].iloc[3] == both.external_score
+    assert both.to_frame()["class_recall"].isna().all()
+    assert both.to_markdown().splitlines()[0] == (
+        f"Generalization gap (f1): internal {both.internal_score:.3f}, external "
+        f"{both.external_score:.3f}, gap {both.gap:.3f}."
+    )

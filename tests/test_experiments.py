@@ -217,8 +217,11 @@ def test_progress_bar_and_plot(capsys):
     rng = np.random.default_rng(13)
     X, y = rng.normal(size=(45, 3)), noise_labels(45, 0.4, seed=14)
     pipe = make_pipeline(RandomOverSampler(random_state=0), DecisionTreeClassifier(random_state=0))
-    res = leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, random_state=0)
+    quiet = leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, random_state=0)
+    assert capsys.readouterr().err == ""  # quiet by default, as scikit-learn's verbose=0
+    res = leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, random_state=0, verbose=1)
     assert "leakage_gap[oversampling]" in capsys.readouterr().err
+    np.testing.assert_array_equal(quiet.leaky_scores, res.leaky_scores)
     ax = res.plot()
     assert ax.get_ylabel() == "F1" and len(ax.get_xticklabels()) == 2
     assert "Wilcoxon" in ax.get_title()
@@ -676,3 +679,36 @@ def test_an_error_while_scoring_says_which_protocol_and_fold():
     assert caught.value.__notes__ == [
         "leakage_gap: raised while scoring fold 1 of 3 of the leaky protocol."
     ]
+
+
+def test_text_and_markdown_show_every_metric_even_on_a_narrow_screen():
+    # summary() is a DataFrame that pandas truncates on a narrow terminal; the text and
+    # Markdown renderings of the result never drop a column
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    metrics = ["accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc"]
+    leaky = {m: rng.uniform(0.7, 0.9, 5) for m in metrics}
+    correct = {m: rng.uniform(0.4, 0.6, 5) for m in metrics}
+    res = LeakageGapResult(
+        "group_split", metrics, leaky, correct, compare_runs(leaky["accuracy"], correct["accuracy"])
+    )
+    table = res.summary()
+    with pd.option_context("display.max_columns", 3, "display.width", 60):
+        assert "..." in repr(table)  # what a user saw
+        text, markdown = str(res), res.to_markdown()
+    assert text == res.to_text() and "..." not in text and "..." not in markdown
+    lines = text.splitlines()
+    assert lines[0] == "Leakage gap of group split over 5 repeats"
+    assert lines[1].split() == ["approach", "Accuracy", "Balanced", "accuracy", "Precision",
+                                "Recall", "F1", "ROC", "AUC"]  # fmt: skip
+    assert lines[2].split("  ")[0] == table.index[0]
+    assert lines[2].split()[-6:] == list(table.iloc[0])
+    assert lines[-1] == (
+        f"Accuracy: inflation {res.inflation:+.2f}, Wilcoxon rank-sum z={res.statistic:.2f}, "
+        f"p={res.pvalue:.3g}, effect size {res.effect_size:.2f}"
+    )
+    md = markdown.splitlines()
+    assert md[0] == "| approach | " + " | ".join(table.columns) + " |"
+    assert md[2] == "| " + " | ".join([table.index[0], *table.iloc[0]]) + " |"
+    assert md[-1] == lines[-1]

@@ -465,3 +465,76 @@ def test_sklearn_case_better_stratified_than_group_kfold(cls_distr, n_groups):
         )
 
     assert mean_entropy(ours) <= mean_entropy(theirs)
+
+
+# ------------------------------------------------------------------ sites= (issue 14)
+
+
+def site_cohort(seed: int):
+    """Patients at one of four sites of very different sizes, labels independent of site."""
+    rng = np.random.default_rng(seed)
+    n_groups = 120
+    sizes = 1 + rng.poisson(2, n_groups)
+    site_of_patient = rng.choice(4, n_groups, p=[0.55, 0.25, 0.15, 0.05])
+    groups = np.repeat(np.arange(n_groups), sizes)
+    y = np.repeat(rng.integers(0, 2, n_groups), sizes)
+    return y, groups, np.array(["big", "mid", "small", "tiny"])[site_of_patient][groups]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sites_balances_sites_across_folds_without_losing_the_classes(seed):
+    y, groups, sites = site_cohort(seed)
+    plain = StratifiedGroupKFold(4).fold_of_samples(y, y, groups)
+    by_site = StratifiedGroupKFold(4, sites=sites).fold_of_samples(y, y, groups)
+    site_codes = np.unique(sites, return_inverse=True)[1]
+    assert balance_deviation(by_site, site_codes) < balance_deviation(plain, site_codes)
+    assert balance_deviation(by_site, site_codes) < 0.05
+    assert balance_deviation(by_site, y) < 0.05
+    for i in range(4):  # every site, even the tiny one, is tested in every fold
+        assert set(sites[by_site == i]) == set(sites)
+        assert np.intersect1d(groups[by_site == i], groups[by_site != i]).size == 0
+
+
+def test_sites_are_checked_and_shown_short():
+    with pytest.raises(
+        ValueError, match=re.escape("sites has 1 missing value(s) (at positions 1)")
+    ):
+        StratifiedGroupKFold(2, sites=["a", None])
+    cv = StratifiedGroupKFold(2, sites=["a", "b", "a"])
+    with pytest.raises(ValueError, match=re.escape("sites has 3 entries but X has 4 samples")):
+        cv.fold_of_samples(np.zeros(4), [0, 1, 0, 1], [1, 2, 3, 4])
+    assert repr(cv) == (
+        "StratifiedGroupKFold(n_splits=2, random_state=None, shuffle=False, "
+        "sites=<3 samples at 2 sites>)"
+    )
+    repeated = RepeatedStratifiedGroupKFold(n_splits=2, n_repeats=2, random_state=0, sites=["a"])
+    assert repr(repeated).endswith("sites=<1 samples at 1 sites>)")
+
+
+def test_repeated_passes_sites_to_every_repeat():
+    y, groups, sites = site_cohort(0)
+    repeated = RepeatedStratifiedGroupKFold(n_splits=4, n_repeats=3, random_state=5, sites=sites)
+    rng = np.random.RandomState(5)
+    expected = [
+        test
+        for _ in range(3)
+        for _, test in StratifiedGroupKFold(4, shuffle=True, random_state=rng, sites=sites).split(
+            y, y, groups
+        )
+    ]
+    got = [test for _, test in repeated.split(y, y, groups)]
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_many_classes_do_not_overflow_the_row_key():
+    # 600 classes (a label powerset): the mixed-radix key of the count rows would
+    # overflow; the splitter falls back to comparing rows, silently (was RuntimeWarning)
+    groups = np.repeat(np.arange(3000), 8)
+    y = np.repeat(np.arange(3000) % 600, 8)  # 9 ** 600 row keys: beyond float64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", UserWarning)  # classes in fewer groups than folds
+        fold = StratifiedGroupKFold(5).fold_of_samples(y, y, groups)
+    assert np.bincount(fold).min() > 0
+    assert all(np.unique(fold[groups == g]).size == 1 for g in range(0, 3000, 97))

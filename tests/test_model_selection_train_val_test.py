@@ -13,7 +13,7 @@ from scipy import sparse
 from sklearn.model_selection import GroupShuffleSplit
 
 from pitfalls._manifest import ManifestError
-from pitfalls.exceptions import GroupLeakageError
+from pitfalls.exceptions import GroupLeakageError, LeakageWarning
 from pitfalls.model_selection import assign_splits, check_group_disjoint, train_val_test_split
 
 
@@ -405,3 +405,99 @@ def test_check_group_disjoint_errors(arrays, msg):
 def test_check_group_disjoint_rejects_missing_groups():
     with pytest.raises(ValueError, match=re.escape("groups has 1 missing value(s)")):
         check_group_disjoint(["a", None, "c"], [0], [1])
+
+
+# ----------------------------------------------------- sites= and temporal splits (issue 14)
+
+
+def test_train_val_test_split_with_sites_spreads_every_site(manifest):
+    index = np.arange(len(manifest))
+    kwargs = dict(groups=manifest["patient"], stratify=manifest["label"], random_state=3)
+    parts = train_val_test_split(index, sites=manifest["site"], **kwargs)
+    for part in parts:
+        assert set(manifest["site"].to_numpy()[part]) == {"A", "B", "C"}
+    check_group_disjoint(manifest["patient"], *parts)
+    share = [np.mean(manifest["site"].to_numpy()[part] == "A") for part in parts]
+    overall = np.mean(manifest["site"] == "A")
+    assert max(abs(s - overall) for s in share) < 0.1
+    with pytest.raises(ValueError, match=re.escape("sites has 2 entries but X has")):
+        train_val_test_split(index, sites=["A", "B"], **kwargs)
+
+
+@pytest.fixture
+def longitudinal(manifest):
+    """The manifest with exam dates: each patient a first visit in 2018-2021, follow-ups later."""
+    rng = np.random.default_rng(1)
+    first = pd.Series(
+        pd.Timestamp("2018-01-01") + pd.to_timedelta(rng.integers(0, 4 * 365, 60), unit="D"),
+        index=[f"p{i:02d}" for i in range(60)],
+    )
+    days_after_first = np.where(
+        manifest["patient"].duplicated(), rng.integers(0, 200, len(manifest)), 0
+    )
+    dates = first[manifest["patient"]].to_numpy() + pd.to_timedelta(days_after_first, unit="D")
+    return manifest.assign(date=dates)
+
+
+def test_external_and_temporal_test_splits_in_one_call(longitudinal):
+    df = longitudinal
+    with pytest.warns(LeakageWarning, match=r"development patient\(s\) have exams on or after"):
+        split = assign_splits(
+            df, group="patient", label="label", site="site", holdout_sites="C",
+            time="date", test_after="2021-01-01", random_state=0,
+        )  # fmt: skip
+    first = df.groupby("patient")["date"].min()
+    patient_split = df.assign(split=split).groupby("patient")["split"].agg(set)
+    assert patient_split.map(len).max() == 1  # one split per patient
+    external = df["site"] == "C"
+    assert (split[external] == "external").all()
+    temporal_patients = set(df["patient"][split == "temporal"])
+    expected = set(first[first >= pd.Timestamp("2021-01-01")].index) - set(df["patient"][external])
+    assert temporal_patients == expected and expected
+    # later exams stay with their patient: a temporal patient's every exam is temporal
+    assert (split[df["patient"].isin(temporal_patients)] == "temporal").all()
+    developing = ~split.isin(["external", "temporal"])
+    assert set(split[developing]) == {"train", "val", "test"}
+    check_group_disjoint(df["patient"], *(split == name for name in set(split)))
+
+
+def test_temporal_split_with_numeric_times_and_custom_name(longitudinal):
+    df = longitudinal.assign(day=(longitudinal["date"] - pd.Timestamp("2018-01-01")).dt.days)
+    df = df[~df["patient"].duplicated()]  # one exam per patient: nothing to warn about
+    split = assign_splits(df, group="patient", time="day", test_after=3 * 365,
+                          temporal_name="2021+", random_state=0)  # fmt: skip
+    np.testing.assert_array_equal(split == "2021+", df["day"] >= 3 * 365)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "msg"),
+    [
+        ({"time": "date"}, ValueError, "time= needs test_after= too"),
+        ({"test_after": "2021-01-01"}, ValueError, "test_after= needs time= too"),
+        ({"time": "when", "test_after": "2021-01-01"}, ManifestError,
+         "time='when' is not a column of the manifest"),
+        ({"time": "date", "test_after": "2030-01-01"}, ValueError,
+         "test_after='2030-01-01' leaves the temporal test split empty: patients' first exams "
+         "(outside held-out sites) run from 2018-"),
+        ({"time": "date", "test_after": "2010-01-01"}, ValueError,
+         "test_after='2010-01-01' leaves the development data empty"),
+        ({"time": "date", "test_after": 5}, ValueError,
+         "test_after=5 and the time column 'date' must both be dates or both numbers; the "
+         "column holds dates."),
+        ({"time": "date", "test_after": "2021-01-01", "temporal_name": "val"}, ValueError,
+         "temporal_name='val' is also one of names ['train', 'val', 'test']"),
+        ({"time": "date", "test_after": "2021-01-01", "site": "site", "holdout_sites": "A",
+          "temporal_name": "external"}, ValueError,
+         "external_name and temporal_name are both 'external'; use distinct names."),
+    ],
+)  # fmt: skip
+def test_temporal_split_errors(longitudinal, kwargs, error, msg):
+    with pytest.raises(error, match=re.escape(msg)):
+        assign_splits(longitudinal, group="patient", **kwargs)
+
+
+def test_missing_exam_times_are_a_manifest_error(longitudinal):
+    df = longitudinal.copy()
+    df.loc[df.index[3], "date"] = pd.NaT
+    with pytest.raises(ManifestError, match=re.escape("time column 'date' has 1 missing value(s)")):
+        assign_splits(df, group="patient", time="date", test_after="2021-01-01")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import joblib
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from imblearn.over_sampling import RandomOverSampler
 from sklearn.base import clone
 from sklearn.datasets import make_classification
@@ -17,9 +19,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.tree import DecisionTreeClassifier
 
+from pitfalls import _compat
 from pitfalls.exceptions import GroupLeakageError
 from pitfalls.model_selection import StratifiedGroupKFold, nested_cross_validate
-from pitfalls.model_selection._nested import _lean_forest
 from pitfalls.pipeline import Pipeline
 
 GRID = {"rf__max_depth": [2, 4], "rf__min_samples_leaf": [1, 3]}
@@ -267,55 +269,6 @@ def test_errors(data, kwargs, error, match):
         nested_cross_validate(DecisionTreeClassifier(), X, y, **params)
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"max_depth": 6, "min_samples_leaf": 3, "class_weight": "balanced"},
-        {"max_features": 0.5, "min_samples_split": 0.1, "min_samples_leaf": 0.02},
-        {"criterion": "entropy", "bootstrap": False, "max_features": None, "ccp_alpha": 0.01},
-        {"class_weight": "balanced_subsample", "max_samples": 0.7, "max_leaf_nodes": 6},
-    ],
-)
-def test_lean_forest_builds_identical_trees(data, params):
-    X, y, _ = data
-    reference = RandomForestClassifier(n_estimators=40, random_state=3, **params).fit(X, y)
-    lean = RandomForestClassifier(n_estimators=40, random_state=3, **params)
-    with _lean_forest(lean):
-        lean.fit(X, y)
-    assert "_make_estimator" not in vars(lean)
-    for ours, theirs in zip(lean.estimators_, reference.estimators_, strict=True):
-        assert type(ours) is DecisionTreeClassifier
-        assert ours.get_params() == theirs.get_params()
-        for attr in ("feature", "threshold", "value", "children_left", "n_node_samples"):
-            np.testing.assert_array_equal(getattr(ours.tree_, attr), getattr(theirs.tree_, attr))
-        np.testing.assert_array_equal(ours.classes_, theirs.classes_)
-        assert ours.n_classes_ == theirs.n_classes_ and ours.max_features_ == theirs.max_features_
-    np.testing.assert_array_equal(lean.predict_proba(X), reference.predict_proba(X))
-
-
-@pytest.mark.parametrize("in_pipeline", [False, True], ids=["forest", "pipeline"])
-def test_lean_forest_inside_a_grid_search_is_exact(data, in_pipeline):
-    X, y, _ = data
-    forest = RandomForestClassifier(n_estimators=30, class_weight="balanced", random_state=0)
-    inner = SkPipeline([("scale", StandardScaler()), ("rf", forest)]) if in_pipeline else forest
-    key = "rf__max_depth" if in_pipeline else "max_depth"
-    search = GridSearchCV(inner, {key: [2, 5]}, cv=StratifiedKFold(3), scoring="f1")
-    reference = Pipeline([("scale", StandardScaler()), ("search", clone(search))]).fit(X, y)
-    lean = Pipeline([("scale", StandardScaler()), ("search", clone(search))])
-    original = lean.named_steps["search"].estimator
-    with _lean_forest(lean):
-        lean.fit(X, y)
-    fitted = lean.named_steps["search"]
-    np.testing.assert_array_equal(
-        fitted.cv_results_["mean_test_score"],
-        reference.named_steps["search"].cv_results_["mean_test_score"],
-    )
-    np.testing.assert_array_equal(lean.predict_proba(X), reference.predict_proba(X))
-    best = fitted.best_estimator_[-1] if in_pipeline else fitted.best_estimator_
-    assert type(best) is RandomForestClassifier  # handed back as the plain class
-    assert fitted.estimator is original  # the search's parameter is restored
-
-
 def test_a_failing_fit_says_which_fold_and_settings():
     from imblearn.over_sampling import SMOTE
     from sklearn.linear_model import LogisticRegression
@@ -343,3 +296,181 @@ def test_string_labels_with_a_class_1_scorer_are_refused(scoring):
     with pytest.raises(ValueError, match="scores the class labelled 1, but y's classes are"):
         nested_cross_validate(DecisionTreeClassifier(), X, y, param_grid={"max_depth": [1]},
                               scoring=scoring)  # fmt: skip
+
+
+# ------------------------------------------------------------------ lean forests (opt-in)
+
+needs_lean = pytest.mark.skipif(
+    not _compat.LEAN_FORESTS, reason="lean forests are checked on other scikit-learn versions"
+)
+
+
+@needs_lean
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"max_depth": 6, "min_samples_leaf": 3, "class_weight": "balanced"},
+        {"max_features": 0.5, "min_samples_split": 0.1, "min_samples_leaf": 0.02},
+        {"criterion": "entropy", "bootstrap": False, "max_features": None, "ccp_alpha": 0.01},
+        {"class_weight": "balanced_subsample", "max_samples": 0.7, "max_leaf_nodes": 6},
+        {"criterion": "log_loss", "max_features": 3, "min_weight_fraction_leaf": 0.05},
+    ],
+)
+def test_lean_forest_builds_scikit_learns_trees_node_by_node(data, params):
+    X, y, _ = data
+    reference = RandomForestClassifier(n_estimators=40, random_state=3, **params).fit(X, y)
+    lean = _compat.LeanRandomForestClassifier(n_estimators=40, random_state=3, **params)
+    lean.fit(X, y)
+    for ours, theirs in zip(lean.estimators_, reference.estimators_, strict=True):
+        assert isinstance(ours, DecisionTreeClassifier)
+        assert ours.get_params() == theirs.get_params()  # the same seed per tree too
+        for attr in ("feature", "threshold", "value", "children_left", "n_node_samples"):
+            np.testing.assert_array_equal(getattr(ours.tree_, attr), getattr(theirs.tree_, attr))
+        np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+        assert ours.n_classes_ == theirs.n_classes_ and ours.max_features_ == theirs.max_features_
+    np.testing.assert_array_equal(lean.predict_proba(X), reference.predict_proba(X))
+
+
+@needs_lean
+def test_lean_forests_give_the_plain_loops_results_and_hand_back_plain_forests(data):
+    X, y, _ = data
+    outer = StratifiedKFold(3, shuffle=True, random_state=1)
+    inner = StratifiedKFold(3, shuffle=True, random_state=2)
+    pipe = appendix_a_pipeline()
+    result = nested_cross_validate(
+        pipe, X, y, param_grid=GRID, outer_cv=outer, inner_cv=inner, lean_forests=True,
+        return_estimator=True,
+    )  # fmt: skip
+    assert_same(result, plain_loop(pipe, X, y, GRID, outer, inner))
+    for fitted in result["estimator"]:
+        assert type(fitted.named_steps["rf"]) is RandomForestClassifier
+        assert {type(tree) for tree in fitted.named_steps["rf"].estimators_} == {
+            DecisionTreeClassifier
+        }
+    forest = RandomForestClassifier(n_estimators=5, random_state=0)  # alone: no sharing
+    grid = {"max_depth": [2, 4]}
+    result = nested_cross_validate(
+        forest, X, y, param_grid=grid, outer_cv=outer, inner_cv=inner, lean_forests=True
+    )
+    assert_same(result, plain_loop(forest, X, y, grid, outer, inner))
+
+
+def test_only_a_plain_forest_alone_or_last_is_made_lean():
+    from pitfalls.model_selection._nested import _with_lean_forest
+
+    class MyForest(RandomForestClassifier):
+        pass
+
+    forest = RandomForestClassifier(n_estimators=7, max_depth=3)
+    lean = _with_lean_forest(forest)
+    assert type(lean) is _compat.LeanRandomForestClassifier
+    assert lean.get_params() == forest.get_params()
+    pipe = _with_lean_forest(SkPipeline([("scale", StandardScaler()), ("rf", clone(forest))]))
+    assert type(pipe.named_steps["rf"]) is _compat.LeanRandomForestClassifier
+    for other in (MyForest(), DecisionTreeClassifier(), SkPipeline([("rf", MyForest())])):
+        assert _with_lean_forest(other) is other
+
+
+def test_lean_forests_on_an_unchecked_scikit_learn_warn_and_fit_plainly(data, monkeypatch):
+    import pitfalls.model_selection._nested as nested
+
+    monkeypatch.setattr(nested, "LEAN_FORESTS", False)
+    X, y, _ = data
+    forest = RandomForestClassifier(n_estimators=5, random_state=0)
+    splitter = StratifiedKFold(3, shuffle=True, random_state=0)
+    with pytest.warns(UserWarning, match=r"lean_forests=True has no effect with scikit-learn"):
+        result = nested_cross_validate(
+            forest, X, y, param_grid={"max_depth": [2]}, outer_cv=splitter,
+            inner_cv=splitter, lean_forests=True,
+        )  # fmt: skip
+    assert_same(result, plain_loop(forest, X, y, {"max_depth": [2]}, splitter, splitter))
+
+
+# ---------------------------------------------------------------------- the result
+
+
+def test_result_is_cross_validates_dict_plus_the_protocol(data):
+    import pandas as pd
+    from sklearn.model_selection import cross_validate
+
+    from pitfalls.model_selection import NestedCVResult
+
+    X, y, _ = data
+    tree = DecisionTreeClassifier(random_state=0)
+    grid = {"max_depth": [1, 3]}
+    result = nested_cross_validate(tree, X, y, param_grid=grid, return_estimator=True)
+    assert isinstance(result, NestedCVResult) and isinstance(result, dict)
+    reference = cross_validate(tree, X, y, cv=3, return_estimator=True)
+    assert set(reference) <= set(result)  # every key code written for cross_validate reads
+    assert list(result) == [*result.keys()] and "test_score" in result and "nope" not in result
+    assert set(result) == {
+        "test_score", "fit_time", "score_time", "best_params", "best_score", "cv_results",
+        "estimator",
+    }  # fmt: skip
+    per_fold = pd.DataFrame({k: result[k] for k in ("test_score", "fit_time", "score_time")})
+    assert len(per_fold) == 3
+    frame = result.to_frame()
+    assert frame.index.name == "outer_fold" and list(frame.index) == [0, 1, 2]
+    np.testing.assert_array_equal(frame["test_score"], result["test_score"])
+    np.testing.assert_array_equal(frame["best_score"], result["best_score"])
+    assert frame["max_depth"].tolist() == [p["max_depth"] for p in result["best_params"]]
+    markdown = result.to_markdown(digits=2).splitlines()
+    assert markdown[0].startswith("| outer_fold | test_score | best_score |")
+    assert len(markdown) == 2 + 3
+    assert markdown[2].split(" | ")[1] == f"{result['test_score'][0]:.2f}"
+    text = repr(result)
+    assert text.startswith("NestedCVResult(test_score ")
+    assert (
+        f"{np.mean(result['test_score']):.3f} ± {np.std(result['test_score'], ddof=1):.3f}" in text
+    )
+    assert "over 3 outer folds" in text
+
+
+def test_result_plot_shows_inner_and_outer_score_per_fold(data):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    X, y, _ = data
+    result = nested_cross_validate(
+        DecisionTreeClassifier(random_state=0), X, y, param_grid={"max_depth": [1, 3]}
+    )
+    ax = result.plot()
+    inner_line, outer_line = ax.get_lines()
+    np.testing.assert_array_equal(inner_line.get_ydata(), result["best_score"])
+    np.testing.assert_array_equal(outer_line.get_ydata(), result["test_score"])
+    plt.close(ax.figure)
+
+
+def test_grid_objects_are_not_fitted_in_place(data):
+    """The grid's estimators are cloned per fit, as GridSearchCV does (they were fitted)."""
+    X, y, _ = data
+    scaler = StandardScaler()
+    pipe = Pipeline([("scale", StandardScaler()), ("tree", DecisionTreeClassifier())])
+    grid = {"scale": [scaler, "passthrough"], "tree__max_depth": [1, 2]}
+    nested_cross_validate(pipe, X, y, param_grid=grid, random_state=0)
+    assert not hasattr(scaler, "mean_")
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"k": st.integers(1, 3), "rf__max_depth": st.integers(1, 3)},
+            optional={"scale": st.sampled_from(["passthrough", None])},
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_sharing_plan_puts_every_candidate_in_exactly_one_group_of_equal_upstream(candidates):
+    from pitfalls.model_selection._nested import _sharing_plan, _split_params
+
+    plan = _sharing_plan(candidates, "rf")
+    members = sorted(index for _, group in plan for index in group)
+    assert members == list(range(len(candidates)))
+    for upstream, group in plan:
+        for index in group:
+            assert _split_params(candidates[index], "rf")[0] == upstream
+    upstreams = [upstream for upstream, _ in plan]
+    assert all(a != b for i, a in enumerate(upstreams) for b in upstreams[i + 1 :])

@@ -1,11 +1,6 @@
-"""Tests for pitfalls.pipeline: metadata-following Pipeline, AugmentationSampler, LeakageGuard."""
+"""Tests for pitfalls.pipeline: Pipeline and AugmentationSampler (LeakageGuard: its own file)."""
 
 from __future__ import annotations
-
-import os
-import pickle
-import threading
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -18,16 +13,12 @@ from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import Pipeline as ImbPipeline
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from pitfalls.exceptions import LeakageError, LeakageWarning
-from pitfalls.pipeline import AugmentationSampler, LeakageGuard, Pipeline, make_pipeline
-from pitfalls.pipeline._hashing import _odd_keys, row_hashes, sparse_row_hashes
+from pitfalls.pipeline import AugmentationSampler, Pipeline, make_pipeline
 from pitfalls.pipeline._provenance import source_indices
 
 
@@ -216,12 +207,48 @@ def test_source_rows_are_equal_rows_of_the_class_or_its_nearest(data):
         else:  # else the first of the nearest rows of its class
             distances = np.linalg.norm(X_in[same_class] - row, axis=1)
             nearest = same_class[np.isclose(distances, distances.min(), rtol=1e-9, atol=1e-12)]
-            assert source == nearest[0] or len(nearest) > 4  # ties beyond 4: any of them
-            assert source in nearest
+            assert source == nearest[0]  # however many tie
     as_sparse = source_indices(
         _NoIndicesSampler(), sparse.csr_matrix(X_in), y_in, sparse.csr_matrix(X_out), y_out
     )
     np.testing.assert_array_equal(as_sparse, sources)
+
+
+def _first_nearest_oracle(X_in, y_in, X_out, y_out):
+    """Brute force: the first row of the class at the smallest distance (to 1e-9)."""
+    sources = []
+    for row, label in zip(X_out, y_out, strict=True):
+        same_class = np.flatnonzero(y_in == label)
+        distances = np.linalg.norm(X_in[same_class] - row, axis=1)
+        limit = distances.min() * (1 + 1e-9) + 1e-12
+        sources.append(same_class[distances <= limit][0])
+    return np.array(sources)
+
+
+@pytest.mark.parametrize("n_duplicates", [0, 6, 20])
+def test_nearest_sources_are_the_first_of_any_number_of_tied_rows(n_duplicates):
+    from scipy import sparse
+
+    rng = np.random.default_rng(n_duplicates)
+    X_in = rng.integers(0, 3, size=(60, 30)).astype(float) * (rng.random((60, 30)) < 0.15)
+    X_in[5 : 5 + n_duplicates] = X_in[40]  # many equally near rows, the first at 5 or 40
+    y_in = np.arange(60) % 2
+    y_in[5 : 5 + n_duplicates] = y_in[40]
+    picks, mates = rng.integers(0, 60, 200), rng.integers(0, 60, 200)
+    mates = np.where(y_in[mates] == y_in[picks], mates, picks)
+    steps = rng.choice([0.1, 0.5, 0.9], 200)[:, None]
+    X_out = X_in[picks] + steps * (X_in[mates] - X_in[picks])
+    X_out[:20] = X_in[40] + 0.25  # equally near to every copy of row 40
+    y_out = y_in[picks]
+    y_out[:20] = y_in[40]
+    expected = _first_nearest_oracle(X_in, y_in, X_out, y_out)
+    equal = np.flatnonzero((X_out[:, None, :] == X_in[None]).all(axis=2).any(axis=1))
+    keep = np.setdiff1d(np.arange(200), equal)  # rows equal to an input row: rule 2
+    dense = source_indices(_NoIndicesSampler(), X_in, y_in, X_out[keep], y_out[keep])
+    as_sparse = source_indices(_NoIndicesSampler(), sparse.csr_matrix(X_in), y_in,
+                               sparse.csr_matrix(X_out[keep]), y_out[keep])  # fmt: skip
+    np.testing.assert_array_equal(dense, expected[keep])
+    np.testing.assert_array_equal(as_sparse, expected[keep])
 
 
 def test_chained_samplers_compose_indices():
@@ -275,7 +302,9 @@ def test_routing_on_without_metadata_fits_like_imblearn(sampler):
         scores = cross_val_score(Pipeline([("sampler", sampler), ("lr", LogisticRegression())]),
                                  X, y, cv=3)  # fmt: skip
     np.testing.assert_array_equal(ours[-1].coef_, reference[-1].coef_)
-    assert len(ours.sample_indices_) == 60 and scores.shape == (3,)
+    assert scores.shape == (3,)
+    # RandomOverSampler reports its rows; SMOTE's were not searched (nothing followed them)
+    assert hasattr(ours, "sample_indices_") == isinstance(sampler, RandomOverSampler)
 
 
 def test_pipeline_predict_skips_samplers_and_matches_imblearn():
@@ -299,6 +328,68 @@ def test_pipeline_without_sampler_has_identity_indices():
     X, y, _ = _imbalanced()
     pipe = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     np.testing.assert_array_equal(pipe.sample_indices_, np.arange(len(y)))
+
+
+class _GroupedLR(LogisticRegression):
+    """A final step that takes groups (as a group-aware search does) and ignores them."""
+
+    def fit(self, X, y, groups=None):
+        self.seen_groups_ = groups
+        return super().fit(X, y)
+
+
+@pytest.mark.parametrize("as_sparse", [False, True], ids=["dense", "sparse"])
+def test_sources_are_searched_only_when_metadata_follows_the_rows(monkeypatch, as_sparse):
+    from scipy import sparse
+
+    from pitfalls.pipeline import _provenance
+
+    X, y, groups = _imbalanced(n_major=40, n_minor=12, n_features=4)
+    X = sparse.csr_matrix(X) if as_sparse else X
+    searches = []
+    real_search = _provenance.source_indices
+
+    def counted(*args):
+        searches.append(1)
+        return real_search(*args)
+
+    monkeypatch.setattr(_provenance, "source_indices", counted)
+    reference = ImbPipeline([("smote", SMOTE(random_state=0)), ("lr", LogisticRegression())])
+    reference.fit(X, y)
+    bare = Pipeline([("smote", SMOTE(random_state=0)), ("lr", LogisticRegression())]).fit(X, y)
+    assert searches == []  # nothing had to follow the rows: no search
+    assert not hasattr(bare, "sample_indices_")
+    with pytest.raises(AttributeError, match=r"SMOTE does not report where the rows .* Pass"):
+        bare.sample_indices_  # noqa: B018
+    grouped = Pipeline([("smote", SMOTE(random_state=0)), ("lr", _GroupedLR())])
+    grouped.fit(X, y, lr__groups=groups)
+    assert searches == [1]
+    np.testing.assert_array_equal(grouped[-1].seen_groups_, groups[grouped.sample_indices_])
+    # the same model either way, and the same as imbalanced-learn's
+    np.testing.assert_array_equal(bare[-1].coef_, reference[-1].coef_)
+    np.testing.assert_array_equal(grouped[-1].coef_, reference[-1].coef_)
+
+
+def test_only_metadata_for_steps_after_a_sampler_makes_rows_followed():
+    from pitfalls.pipeline._provenance import rows_must_follow
+
+    X, y, groups = _imbalanced()
+    weights = np.ones(len(y))
+    steps = [("scale", StandardScaler()), ("smote", SMOTE(k_neighbors=2)), ("lr", _GroupedLR())]
+    assert not rows_must_follow(steps, {"scale": {"fit": {"sample_weight": weights}}}, len(y))
+    assert not rows_must_follow(steps, {"lr": {"fit": {"groups": groups[:3]}}}, len(y))
+    assert not rows_must_follow(steps, {"lr": {"fit": {"C": 1.0}}}, len(y))
+    assert not rows_must_follow(steps, None, len(y))
+    assert rows_must_follow(steps, {"lr": {"fit": {"groups": groups}}}, len(y))
+    assert not rows_must_follow(steps[::2], {"lr": {"fit": {"groups": groups}}}, len(y))
+    # a scaler's weights before SMOTE: fitted like imbalanced-learn's, nothing traced
+    pipe = Pipeline(steps).fit(X, y, scale__sample_weight=weights)
+    assert not hasattr(pipe, "sample_indices_")
+    with sklearn.config_context(enable_metadata_routing=True):  # EmptyRequest: no metadata
+        routed = Pipeline([("smote", SMOTE(k_neighbors=2)), ("lr", LogisticRegression())])
+        assert not hasattr(routed.fit(X, y), "sample_indices_")
+    with pytest.raises(AttributeError, match="set by fit; this Pipeline is not fitted"):
+        Pipeline(steps).sample_indices_  # noqa: B018
 
 
 # ---------------------------------------------------------------- AugmentationSampler
@@ -425,16 +516,16 @@ def test_augmentation_sampler_zero_copies_is_identity():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"transform": "flip"}, TypeError, "transform='flip' is not callable"),
+        ({"func": "flip"}, TypeError, "func='flip' is not callable"),
         (
-            {"transform": lambda x, rng: x, "n_copies": -1},
+            {"func": lambda x, rng: x, "n_copies": -1},
             ValueError,
             "n_copies=-1 is not a non-negative integer",
         ),
         (
-            {"transform": lambda x, rng: x[:1]},
+            {"func": lambda x, rng: x[:1]},
             ValueError,
-            r"transform returned shape \(1,\) for a sample of shape \(2,\)",
+            r"func returned shape \(1,\) for a sample of shape \(2,\)",
         ),
     ],
 )
@@ -443,413 +534,49 @@ def test_augmentation_sampler_errors(kwargs, error, match):
         AugmentationSampler(**kwargs).fit_resample(np.zeros((2, 2)), [0, 1])
 
 
+def _shift(x, rng):
+    return x + rng.normal(size=x.shape)
+
+
+def test_augmentation_sampler_stores_func_under_its_own_name():
+    sampler = AugmentationSampler(_shift, n_copies=2, random_state=0)
+    assert sampler.get_params() == {"func": _shift, "n_copies": 2, "random_state": 0}
+    assert sampler.func is _shift
+    assert "transform" not in vars(sampler) and not hasattr(sampler, "transform")
+    twin = clone(sampler)
+    assert twin.func is _shift and twin.get_params() == sampler.get_params()
+    X, y = np.arange(8.0).reshape(4, 2), np.array([0, 1, 0, 1])
+    np.testing.assert_array_equal(sampler.fit_resample(X, y)[0], twin.fit_resample(X, y)[0])
+    # a pipeline's nested parameters use the new name too
+    pipe = make_pipeline(sampler, LogisticRegression())
+    assert pipe.set_params(augmentationsampler__func=abs)[0].func is abs
+
+
+def test_augmentation_sampler_transform_is_a_deprecated_alias_of_func():
+    with pytest.warns(FutureWarning) as caught:
+        old = AugmentationSampler(transform=_shift, n_copies=2, random_state=0)
+    assert [str(w.message) for w in caught] == [
+        "AugmentationSampler: the parameter 'transform' was renamed 'func' in pitfalls 0.1; "
+        "'transform' will be removed in 0.3. Use 'func' instead."
+    ]
+    assert old.get_params() == {"func": _shift, "n_copies": 2, "random_state": 0}
+    X, y = np.arange(8.0).reshape(4, 2), np.array([0, 1, 0, 1])
+    new = AugmentationSampler(_shift, n_copies=2, random_state=0)
+    np.testing.assert_array_equal(old.fit_resample(X, y)[0], new.fit_resample(X, y)[0])
+    with pytest.warns(FutureWarning, match="'transform' was renamed 'func'"):
+        assert new.set_params(transform=abs).func is abs
+    with pytest.warns(FutureWarning, match="attribute 'transform_func' was renamed 'func'"):
+        assert new.transform_func is abs
+    with pytest.raises(TypeError, match="got both 'func' and its deprecated spelling"):
+        AugmentationSampler(func=abs, transform=abs)
+
+
 def test_augmentation_only_in_fit_inside_pipeline():
     X, y, _ = _imbalanced()
     pipe = make_pipeline(AugmentationSampler(lambda x, rng: x + 100.0), RecordingClassifier())
     pipe.fit(X, y)
     assert len(pipe[-1].seen_X_) == 2 * len(y)
     assert pipe.predict(X).shape == (len(y),)  # predict sees the original rows only
-
-
-# ---------------------------------------------------------------------- LeakageGuard
-
-
-def test_guard_reports_count_and_positions():
-    X, _, _ = _imbalanced(n_major=20, n_minor=10)
-    y = np.arange(30) % 2
-    guard = LeakageGuard(LogisticRegression()).fit(X[:20], y[:20])
-    X_eval = np.vstack([X[20:], X[[3, 7]]])  # 10 new rows, then 2 training rows
-    with pytest.warns(
-        LeakageWarning,
-        match=r"2 of 12 rows passed to predict were seen in fit .* at positions 10, 11\.",
-    ) as caught:
-        guard.predict(X_eval)
-    assert caught[0].filename == __file__  # the warning points at the caller's line
-    np.testing.assert_array_equal(guard.find_leaks(X_eval), [10, 11])
-    np.testing.assert_array_equal(guard.predict(X[20:]), guard.estimator_.predict(X[20:]))
-    # integer copies of float rows are the same rows
-    ints = np.arange(6).reshape(3, 2)
-    int_guard = LeakageGuard(DummyClassifier()).fit(ints, [0, 1, 0])
-    assert int_guard.find_leaks(ints[1:].astype(float)).tolist() == [0, 1]
-
-
-@pytest.mark.parametrize(
-    "method", ["predict", "predict_proba", "predict_log_proba", "decision_function", "score"]
-)
-def test_guard_raise_on_every_evaluation_method(method):
-    X, y, _ = _imbalanced()
-    guard = LeakageGuard(LogisticRegression(), on_leak="raise").fit(X, y)
-    args = (X, y) if method == "score" else (X,)
-    with pytest.raises(LeakageError, match=f"16 of 16 rows passed to {method} were seen in fit"):
-        getattr(guard, method)(*args)
-
-
-def test_guard_silent_on_clean_data_and_matches_estimator():
-    X, y, _ = _imbalanced(n_major=20, n_minor=10)
-    guard = LeakageGuard(LogisticRegression()).fit(X[::2], y[::2])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        score = guard.score(X[1::2], y[1::2])
-    assert score == LogisticRegression().fit(X[::2], y[::2]).score(X[1::2], y[1::2])
-
-
-def test_guard_detects_oversampling_before_split():
-    X, y, _ = _imbalanced(n_major=40, n_minor=8)
-    X_over, y_over = RandomOverSampler(random_state=0).fit_resample(X, y)
-    order = np.random.default_rng(0).permutation(len(y_over))
-    train, test = order[:50], order[50:]
-    guard = LeakageGuard(DecisionTreeClassifier(random_state=0)).fit(X_over[train], y_over[train])
-    with pytest.warns(LeakageWarning, match="rows passed to score were seen in fit"):
-        guard.score(X_over[test], y_over[test])
-
-
-def test_guard_dataframe_with_strings_and_bad_on_leak():
-    frame = pd.DataFrame({"site": ["a", "b", "c"], "x": [1.0, 2.0, 3.0]})
-    guard = LeakageGuard(DummyClassifier()).fit(frame, [0, 1, 0])
-    assert guard.find_leaks(pd.DataFrame({"site": ["b", "z"], "x": [2.0, 2.0]})).tolist() == [0]
-    with pytest.raises(
-        ValueError, match="on_leak='ignore' is not supported; use 'warn' or 'raise'"
-    ):
-        LeakageGuard(DummyClassifier(), on_leak="ignore").fit(frame, [0, 1, 0])
-    guard.set_params(on_leak="ignore")  # after fit: refused when the guard is used
-    with pytest.raises(ValueError, match="on_leak='ignore' is not supported"):
-        guard.predict(frame)
-
-
-_TRICKY_FLOATS = st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0, 0.5, np.inf, -np.inf, 2.0**60])
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    arrays(
-        np.float64,
-        st.tuples(st.integers(1, 30), st.integers(1, 6)),
-        elements=st.one_of(_TRICKY_FLOATS, st.floats(-5, 5, width=16)),
-    )
-)
-def test_row_hashes_equal_iff_rows_equal(X):
-    h = row_hashes(X)
-    _, row_ids = np.unique(
-        X.view(np.dtype((np.void, X.dtype.itemsize * X.shape[1]))), return_inverse=True
-    )
-    _, hash_ids = np.unique(h, return_inverse=True)
-    # the partition of rows by fingerprint equals the partition by bytes
-    assert len(set(zip(row_ids.ravel().tolist(), hash_ids.tolist(), strict=True))) == len(
-        set(row_ids.ravel().tolist())
-    )
-    assert len(set(hash_ids.tolist())) == len(set(row_ids.ravel().tolist()))
-
-
-def test_row_hashes_sensitive_to_column_order_and_high_bits():
-    base = np.array([[1.0, 2.0, 3.0]])
-    variants = np.array(
-        [
-            [2.0, 1.0, 3.0],
-            [1.0, 2.0, 3.0 * 2**40],
-            [-1.0, 2.0, 3.0],
-            [1.0, 2.0, np.nextafter(3.0, 4.0)],
-        ]
-    )
-    assert not np.isin(row_hashes(variants), row_hashes(base)).any()
-    # sign-bit flips in two columns used to cancel in the sum (found by hypothesis)
-    signs = np.array([[0.0, 0.0], [-0.0, -0.0], [0.0, -0.0], [-0.0, 0.0]])
-    assert len(set(row_hashes(signs).tolist())) == 4
-
-
-def test_row_hashes_distinct_on_structured_variants():
-    # one base row and its single-bit flips, two-column sign flips and column swaps
-    base = np.random.default_rng(3).normal(size=24)
-    base[:4] = [0.0, 1.0, 2.0, -3.0]  # round values: differences only in the high bits
-    words = base.view(np.uint64)
-    variants = [base]
-    for col in range(24):
-        for bit in range(64):
-            flipped = words.copy()
-            flipped[col] ^= np.uint64(1) << np.uint64(bit)
-            variants.append(flipped.view(np.float64))
-    for a in range(24):
-        for b in range(a + 1, 24):
-            signs = base.copy()
-            signs[[a, b]] = -signs[[a, b]]
-            swapped = base.copy()
-            swapped[[a, b]] = swapped[[b, a]]
-            variants += [signs, swapped]
-    rows = np.array(variants)
-    unique_rows = np.unique(rows.view(np.uint64), axis=0)
-    assert np.unique(row_hashes(rows)).size == len(unique_rows)
-
-
-_GUARD_DTYPES = st.sampled_from([np.float64, np.float32, np.int16, np.uint8, np.bool_])
-
-
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_guard_finds_exactly_the_copied_rows(data):
-    # few distinct values: many evaluation rows share the key columns of a training row
-    # without being copies, which exercises the full-row check after the key filter
-    dtype = data.draw(_GUARD_DTYPES)
-    tail = data.draw(st.sampled_from([(1,), (3,), (2, 3), (12,)]))
-    n_fit = data.draw(st.integers(1, 40))
-    values = {np.float64: _TRICKY_FLOATS, np.bool_: st.booleans()}.get(dtype, st.integers(0, 2))
-    width = int(np.prod(tail))
-    fit_rows = data.draw(arrays(dtype, (n_fit, *tail), elements=values))
-    new_rows = data.draw(arrays(dtype, (data.draw(st.integers(0, 30)), *tail), elements=values))
-    copies = data.draw(st.lists(st.integers(0, n_fit - 1), max_size=10))
-    order = data.draw(st.permutations(range(len(new_rows) + len(copies))))
-    eval_rows = np.concatenate([new_rows, fit_rows[copies]])[list(order)]
-
-    guard = LeakageGuard(DummyClassifier()).fit(fit_rows, np.arange(n_fit) % 2)
-    seen = {row.tobytes() for row in fit_rows.astype(np.float64).reshape(n_fit, width)}
-    flat = eval_rows.astype(np.float64).reshape(len(eval_rows), width)
-    expected = [i for i, row in enumerate(flat) if row.tobytes() in seen]
-    assert guard.find_leaks(eval_rows).tolist() == expected
-    # the same rows as float64, flattened: numbers compare as float64, images as vectors
-    assert guard.find_leaks(flat).tolist() == expected
-
-
-def test_guard_key_filter_edge_cases():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(500, 6))
-    X[:, :3] = rng.integers(0, 2, size=(500, 3))  # low-cardinality columns
-    guard = LeakageGuard(DummyClassifier()).fit(X, np.arange(500) % 2)
-    changed = X[:50].copy()
-    changed[:, 5] = np.nextafter(changed[:, 5], np.inf)  # same key columns, other rows
-    assert guard.find_leaks(changed).size == 0
-    assert guard.find_leaks(X[::-1]).tolist() == list(range(500))
-    assert guard.find_leaks(X[:, :5]).size == 0  # other width: no copies possible
-    assert guard.find_leaks(pd.DataFrame(X[7:9])).tolist() == [0, 1]
-    # a guard pickled by an older pitfalls holds fingerprints of another function
-    restored = pickle.loads(pickle.dumps(guard))
-    assert restored.find_leaks(X[[3, 1]]).tolist() == [0, 1]
-    del restored._fingerprint_scheme
-    with pytest.raises(ValueError, match="'splitmix64-per-word' scheme, which cannot be"):
-        restored.predict(X[:2])
-
-
-def _multilinear_reference(row: np.ndarray) -> int:
-    """row_hashes of one row, with Python integers: the formula in _hashing's docstring."""
-    data = np.ascontiguousarray(row).tobytes()
-    data += bytes(-len(data) % 8)
-    pieces = [int.from_bytes(data[i : i + 4], "little") for i in range(0, len(data), 4)]
-    n_words = len(data) // 8
-    keys = [int(key) for key in _odd_keys(2 * n_words - 1)]
-    a, b = keys[:n_words], keys[n_words:]
-    words = sum(a[j] * (pieces[2 * j] + (pieces[2 * j + 1] << 32)) for j in range(n_words))
-    shifted = sum(
-        b[j] * (pieces[2 * j + 1] + (pieces[2 * j + 2] << 32)) for j in range(n_words - 1)
-    )
-    h = (words + shifted) % 2**64
-    for shift, multiplier in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
-        h = ((h ^ (h >> shift)) * multiplier) % 2**64
-    return h ^ (h >> 31)
-
-
-@pytest.mark.parametrize(
-    ("shape", "dtype"),
-    [
-        ((5, 7), np.float64),
-        ((4, 1), np.float64),
-        ((3, 5), np.float32),
-        ((6, 3), np.uint8),
-        ((2, 4, 3), np.int16),
-        ((3, 2000), np.float64),
-        ((4, 8), np.float64),
-        ((4, 9), np.float64),
-        ((9, 5), np.uint16),
-    ],
-)
-def test_row_hashes_equal_the_multilinear_formula(shape, dtype):
-    X = (np.random.default_rng(1).normal(size=shape) * 100).astype(dtype)
-    assert row_hashes(X).tolist() == [_multilinear_reference(r) for r in X.reshape(len(X), -1)]
-
-
-def test_row_hashes_of_column_major_tables_equal_the_row_major_ones():
-    # DataFrame values are stored column by column, slices of them with gaps
-    X = np.random.default_rng(2).normal(size=(600, 40))
-    frame = pd.DataFrame(X)
-    tables = [
-        np.asfortranarray(X), frame.to_numpy(), frame.iloc[100:400].to_numpy(),
-        frame.iloc[::3, 5:].to_numpy(), frame.iloc[:, [2, 9]].to_numpy(), X.T.copy().T[:, :1],
-    ]  # fmt: skip
-    for table in tables:
-        expected = row_hashes(np.ascontiguousarray(table))
-        assert row_hashes(table).tolist() == expected.tolist()
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    arrays(np.float64, st.integers(1, 9), elements=st.floats(allow_nan=False)),
-    st.data(),
-)
-def test_row_hashes_never_collide_on_one_changed_piece(row, data):
-    # a difference confined to one 32-bit piece cannot vanish: every piece's key is odd
-    pieces = row.copy().view(np.uint32)
-    position = data.draw(st.integers(0, pieces.size - 1))
-    new_value = data.draw(st.integers(0, 2**32 - 1).filter(lambda v: v != pieces[position]))
-    pieces[position] = new_value
-    assert row_hashes(row[None])[0] != row_hashes(pieces.view(np.float64)[None])[0]
-
-
-@settings(max_examples=60, deadline=None)
-@given(data=st.data())
-def test_sparse_row_hashes_equal_the_dense_rows_hashes(data):
-    from scipy import sparse
-
-    n_rows, n_columns = data.draw(st.integers(1, 8)), data.draw(st.integers(1, 12))
-    cells = data.draw(st.sets(st.tuples(st.integers(0, n_rows - 1), st.integers(0, n_columns - 1))))
-    rows, columns = (np.array(c, dtype=np.int64) for c in zip(*cells, strict=True)) if cells else (
-        np.empty(0, np.int64), np.empty(0, np.int64))  # fmt: skip
-    values = data.draw(
-        arrays(np.float64, len(cells), elements=st.one_of(_TRICKY_FLOATS, st.floats(-9, 9)))
-    )
-    # explicit zeros and -0.0 are stored: the dense rows read them as 0.0
-    matrix = sparse.coo_matrix((values, (rows, columns)), shape=(n_rows, n_columns))
-    dense = matrix.toarray()
-    for form in (matrix, matrix.tocsr(), matrix.tocsc(), sparse.csr_array(matrix)):
-        assert sparse_row_hashes(form).tolist() == row_hashes(dense).tolist()
-
-
-def test_sparse_row_hashes_add_up_duplicates_and_skip_empty_rows():
-    from scipy import sparse
-
-    # duplicates add up as in toarray (whole numbers: the same sum in any order)
-    matrix = sparse.coo_matrix(([1.0, 2.0, 5.0, -5.0], ([0, 0, 2, 2], [1, 1, 0, 0])), shape=(4, 3))
-    assert sparse_row_hashes(matrix).tolist() == row_hashes(matrix.toarray()).tolist()
-    assert sparse_row_hashes(sparse.csr_matrix((0, 5))).shape == (0,)
-
-
-def test_guard_on_sparse_rows_never_densifies_them():
-    from scipy import sparse
-
-    # 2000 x 10 million: 160 GB as dense float64, 20 values per row as stored
-    rng = np.random.default_rng(0)
-    cells = (np.repeat(np.arange(2000), 20), rng.integers(0, 10_000_000, 40_000))
-    wide = sparse.csr_matrix((rng.normal(size=40_000), cells), shape=(2000, 10_000_000))
-    guard = LeakageGuard(DummyClassifier()).fit(wide[:1500], rng.integers(0, 2, 1500))
-    assert guard.find_leaks(wide[1000:]).tolist() == list(range(500))
-    small = sparse.random(30, 6, density=0.4, format="csr", random_state=1)
-    guard = LeakageGuard(DummyClassifier()).fit(small[:20], np.arange(20) % 2)
-    # copies are found whichever form they come in
-    assert guard.find_leaks(small[15:].toarray()).tolist() == list(range(5))
-    dense_guard = LeakageGuard(DummyClassifier()).fit(small[:20].toarray(), np.arange(20) % 2)
-    assert dense_guard.find_leaks(small[15:]).tolist() == list(range(5))
-
-
-class _InPlaceDoubler(ClassifierMixin, BaseEstimator):
-    """Writes into its input, as estimators with copy=False may."""
-
-    def fit(self, X, y):
-        X *= 2.0
-        self.classes_ = np.unique(y)
-        return self
-
-    def predict(self, X):
-        return np.full(len(X), self.classes_[0])
-
-
-def _large(n_rows=8000, n_columns=50, seed=0):  # 4000 rows are 1.6 MB: a second thread
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(n_rows, n_columns)), rng.integers(0, 2, n_rows)
-
-
-def test_guard_on_large_arrays_hands_a_read_only_view_and_finds_the_same_rows():
-    X, y = _large()
-    guard = LeakageGuard(RecordingClassifier()).fit(X[:4000], y[:4000])
-    seen = guard.estimator_.seen_X_
-    assert not seen.flags.writeable and np.shares_memory(seen, X)
-    assert X.flags.writeable  # the caller's array is untouched
-    X_eval = np.vstack([X[4000:], X[[5, 3999, 5]]])
-    with pytest.warns(
-        LeakageWarning, match=r"3 of 4003 rows passed to predict .* positions 4000, 4001, 4002\."
-    ):
-        predictions = guard.predict(X_eval)
-    assert predictions.shape == (4003,)
-    small = LeakageGuard(DummyClassifier()).fit(X[:4000, :10], y[:4000])  # one thread
-    assert small.find_leaks(X_eval[:, :10]).tolist() == guard.find_leaks(X_eval).tolist()
-    strict = LeakageGuard(LogisticRegression(), on_leak="raise").fit(X[:4000], y[:4000])
-    with pytest.raises(LeakageError, match="1 of 4000 rows passed to score"):
-        strict.score(np.vstack([X[4001:], X[:1]]), y[4000:])
-
-
-def test_guard_on_uint8_images_never_makes_a_float64_copy_of_them(monkeypatch):
-    import tracemalloc
-
-    from pitfalls.pipeline import _hashing
-
-    monkeypatch.setattr(_hashing, "_CONVERSION_BLOCK_BYTES", 1 << 20)
-    images = np.random.default_rng(0).integers(0, 256, (400, 64, 64, 3), dtype=np.uint8)
-    labels = np.arange(400) % 2
-    tracemalloc.start()
-    try:
-        guard = LeakageGuard(DummyClassifier()).fit(images[:300], labels[:300])
-        leaks = guard.find_leaks(images[200:])
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert leaks.tolist() == list(range(100))  # rows 200-299 were fitted
-    assert peak < images.nbytes  # a float64 copy of the fitted rows would be 8 times 3.7 MB
-
-
-def test_guard_works_beside_the_model_on_copy_on_write_dataframes(monkeypatch):
-    from pitfalls.pipeline import _guard
-
-    started = []
-
-    class Counted(_guard._Background):
-        def __init__(self, func, *args):
-            started.append(func.__name__)
-            super().__init__(func, *args)
-
-    monkeypatch.setattr(_guard, "_Background", Counted)
-    X, y = _large()
-    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
-    guard = LeakageGuard(LogisticRegression()).fit(frame.iloc[:4000], y[:4000])
-    with pytest.warns(LeakageWarning, match="2 of 4002 rows passed to predict"):
-        guard.predict(pd.concat([frame.iloc[4000:], frame.iloc[[7, 9]]]))
-    assert started == ["_fingerprint_training_rows", "find_leaks"]
-    # one dtype per frame only (pandas hands out one block read-only); small ones in line
-    mixed = frame.astype({"f0": np.float32})
-    LeakageGuard(LogisticRegression()).fit(mixed.iloc[:4000], y[:4000])
-    LeakageGuard(LogisticRegression()).fit(frame.iloc[:100], y[:100])
-    assert len(started) == 2
-
-
-def test_guard_on_a_memory_mapped_array_works_beside_the_model(tmp_path):
-    X, y = _large()
-    mapped = np.memmap(tmp_path / "X.dat", dtype=X.dtype, mode="w+", shape=X.shape)
-    mapped[:] = X
-    guard = LeakageGuard(RecordingClassifier()).fit(mapped[:4000], y[:4000])
-    assert not guard.estimator_.seen_X_.flags.writeable and mapped.flags.writeable
-    assert guard.find_leaks(X[3990:4010]).tolist() == list(range(10))
-
-
-def test_guard_refits_an_estimator_that_writes_into_its_input_on_the_rows_as_passed():
-    X, y = _large()
-    original = X.copy()
-    guard = LeakageGuard(_InPlaceDoubler()).fit(X, y)
-    np.testing.assert_array_equal(X, 2 * original)  # it wrote into X itself, once
-    assert guard.find_leaks(original).tolist() == list(range(len(X)))
-
-
-def test_guard_on_large_arrays_raises_the_estimators_error():
-    X, _ = _large()
-    threads_before = threading.active_count()
-    with pytest.raises(ValueError, match="needs samples of at least 2 classes"):
-        LeakageGuard(LogisticRegression()).fit(X, np.zeros(len(X)))
-    assert threading.active_count() == threads_before
-
-
-def test_guard_stays_on_one_thread_with_one_cpu(monkeypatch):
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
-    X, y = _large()
-    guard = LeakageGuard(RecordingClassifier()).fit(X, y)
-    assert guard.estimator_.seen_X_.flags.writeable
-
-
-@parametrize_with_checks([LeakageGuard(LogisticRegression())])
-@pytest.mark.filterwarnings("ignore::pitfalls.exceptions.LeakageWarning")
-def test_guard_sklearn_compatible(estimator, check):
-    check(estimator)
 
 
 def test_outer_and_inner_group_cv_with_routing_and_augmentation():
@@ -869,3 +596,99 @@ def test_outer_and_inner_group_cv_with_routing_and_augmentation():
     assert scores.shape == (3,)
     assert len(inner_overlaps) == 3 * 2  # two inner splits in each of the three outer folds
     assert all(not shared for shared in inner_overlaps)
+
+
+# -------------------------------------------------- the one fit loop (pipeline/_fit_steps)
+
+
+class _Recorder(ClassifierMixin, BaseEstimator):
+    """A final step that keeps the rows it was fitted on."""
+
+    def fit(self, X, y):
+        self.X_, self.y_ = X, y
+        return self
+
+
+def _fit_loop_steps():
+    from sklearn.feature_selection import SelectKBest
+
+    return [
+        ("scale", StandardScaler()),
+        ("skip", "passthrough"),
+        ("smote", SMOTE(k_neighbors=2, random_state=0)),
+        ("kbest", SelectKBest(k=3)),
+        ("ros", RandomOverSampler(random_state=1)),
+    ]
+
+
+def test_fit_steps_gives_the_model_the_rows_imblearns_pipeline_gives_it():
+    from pitfalls.pipeline._fit_steps import fit_steps, trace_rows, transform_steps
+
+    X, y, _ = _imbalanced(n_major=20, n_minor=8, n_features=5)
+    reference = ImbPipeline([*_fit_loop_steps(), ("model", _Recorder())]).fit(X, y)
+    steps = list(((i, name, step) for i, (name, step) in enumerate(_fit_loop_steps())))
+    fitted = fit_steps(steps, X, y, follow=trace_rows)
+    np.testing.assert_array_equal(fitted.X, reference[-1].X_)
+    np.testing.assert_array_equal(fitted.y, reference[-1].y_)
+    assert [(position, name) for position, name, _ in fitted.steps] == [
+        (0, "scale"), (2, "smote"), (3, "kbest"), (4, "ros"),
+    ]  # fmt: skip
+    assert all(step is original for (_, _, step), (_, _, original) in zip(
+        fitted.steps, [s for s in steps if s[2] != "passthrough"], strict=True
+    ))  # fmt: skip  # no memory: fitted in place
+    np.testing.assert_array_equal(
+        transform_steps(fitted.steps, X), reference[:4].transform(X)
+    )  # samplers skipped at prediction time, as imbalanced-learn does
+    # origin: the row of X each model row comes from (SMOTE keeps the originals first)
+    assert fitted.origin.shape == (fitted.X.shape[0],)
+    np.testing.assert_array_equal(y[fitted.origin], fitted.y)
+    assert fit_steps(steps, X, y).origin is None  # follow=None: no map kept
+
+
+def test_fit_steps_with_memory_fits_cached_clones_and_leaves_the_steps_alone(tmp_path):
+    from sklearn.utils.validation import check_memory
+
+    from pitfalls.pipeline._fit_steps import fit_steps
+
+    X, y, _ = _imbalanced()
+    scaler = StandardScaler()
+    memory = check_memory(str(tmp_path))
+    first = fit_steps([(0, "scale", scaler)], X, y, memory=memory)
+    second = fit_steps([(0, "scale", scaler)], X, y, memory=memory)
+    assert not hasattr(scaler, "mean_")  # the user's step stays unfitted
+    assert first.steps[0][2] is not scaler
+    np.testing.assert_array_equal(first.steps[0][2].mean_, second.steps[0][2].mean_)
+    assert any(tmp_path.rglob("*.pkl"))  # the second fit came from the cache
+
+
+def test_the_three_fit_loops_are_one(monkeypatch):
+    """Pipeline, nested_cross_validate and leakage_gap all fit their steps with fit_steps."""
+    import pitfalls.experiments._gap as gap
+    import pitfalls.model_selection._nested as nested
+    import pitfalls.pipeline._fit_steps as fit_loop
+    import pitfalls.pipeline._pipeline as pipeline
+    from pitfalls.experiments import leakage_gap
+    from pitfalls.model_selection import nested_cross_validate
+
+    calls = []
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return fit_loop.fit_steps(*args, **kwargs)
+
+    for module in (gap, nested, pipeline):
+        monkeypatch.setattr(module, "fit_steps", counting)
+    X, y, _ = _imbalanced(n_major=24, n_minor=12)
+    pipe = make_pipeline(RandomOverSampler(random_state=0), DecisionTreeClassifier(random_state=0))
+    pipe.fit(X, y)
+    assert len(calls) == 1
+    nested_cross_validate(
+        pipe, X, y, param_grid={"decisiontreeclassifier__max_depth": [1, 2]}, outer_cv=2,
+        inner_cv=2,
+    )  # fmt: skip
+    assert len(calls) == 1 + 2 * 2 + 2  # one per inner split, one per refit's Pipeline.fit
+    before = len(calls)
+    leakage_gap(pipe, X, y, pitfall="oversampling", n_repeats=2, cv=2, random_state=0)
+    # per repeat: the hoisted sampler once, then the correct protocol's 2 folds (the
+    # leaky protocol cross-validates the model alone: no steps left to fit)
+    assert len(calls) - before == 2 * (1 + 2)

@@ -157,6 +157,8 @@ def test_progress_bar_goes_to_stderr(cases, capsys):
     extract_features(volumes[:1], masks[:1], verbose=True)
     captured = capsys.readouterr()
     assert "radiomics" in captured.err and captured.out == ""
+    extract_features(volumes[:1], masks[:1])
+    assert capsys.readouterr().err == ""  # quiet by default, as scikit-learn's verbose=0
 
 
 @pytest.mark.parametrize(
@@ -229,6 +231,13 @@ def test_transformer_input_errors(cases):
         RadiomicsFeatureExtractor().fit([])
     with pytest.raises(ValueError, match=r"sequence of \(image, mask\) pairs"):
         RadiomicsFeatureExtractor().fit([(volumes[0],)])
+    # a 1-D array of numbers (no pairs at all) is refused with the same words, not a TypeError
+    with pytest.raises(ValueError, match=r"sequence of \(image, mask\) pairs"):
+        RadiomicsFeatureExtractor().fit(np.arange(3.0))
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match="X is a SciPy sparse matrix"):
+        RadiomicsFeatureExtractor().fit(sparse.csr_matrix(np.eye(2)))
 
 
 def test_importing_the_subpackages_loads_no_optional_dependency():

@@ -16,6 +16,7 @@ from pitfalls.reproduction import (
     EXPERIMENTS,
     PAPER_TABLE2,
     ExperimentResult,
+    check_device,
     format_mean_sd,
     format_pvalue,
     get_experiment,
@@ -72,6 +73,7 @@ def test_registry_lists_every_paper_experiment_in_order():
         "accuracy",
         "segmentation-baseline",
         "batch-effect",
+        "site-gap",
     ]
     assert {n for n in EXPERIMENTS if EXPERIMENTS[n].needs_torch} == set(DEEP)
     for experiment in EXPERIMENTS.values():
@@ -106,8 +108,12 @@ def test_bad_n_repeats(bad):
 
 
 def test_device_resolution():
-    assert resolve_device("cpu") == "cpu"
-    assert resolve_device("auto") in ("cpu", "cuda")
+    assert check_device("cpu") == "cpu"
+    assert check_device("auto") in ("cpu", "cuda")
+    with pytest.warns(
+        FutureWarning, match="function pitfalls.reproduction.resolve_device was renamed"
+    ):
+        assert resolve_device("cpu") == "cpu"  # the deprecated spelling
     with pytest.raises(ValueError, match=r"device='gpu' is not one of 'auto', 'cpu', 'cuda'\."):
         resolve_settings(device="gpu")
 
@@ -219,7 +225,7 @@ def test_segmentation_baseline_scores_match_the_metrics(fast_results):
 @pytest.mark.torch
 @pytest.mark.slow
 @pytest.mark.parametrize("name", DEEP)
-def test_deep_experiments_in_tiny_mode(name):
+def test_deep_experiments_in_tiny_mode(name, tmp_path):
     pytest.importorskip("torch")
     tiny = {
         # the batch-effect model needs a few more images and epochs to separate the sources
@@ -236,6 +242,14 @@ def test_deep_experiments_in_tiny_mode(name):
         shares = result.scores.loc[["external", "control"], "attribution_outside_lungs"]
         assert shares.between(0, 1).all()
         assert any("a control trained the same way" in note for note in result.notes)
+        # a run of only this experiment writes its own figures to scores.csv
+        written = pd.read_csv(write_report([result], tmp_path)["scores"])
+        assert written["evaluation"].tolist() == ["internal", "external", "control"]
+        assert set(written["experiment"]) == {"batch-effect"}
+        np.testing.assert_allclose(
+            written["normals_correct"].to_numpy(dtype=float)[:2],
+            result.scores.loc[["internal", "external"], "normals_correct"].to_numpy(dtype=float),
+        )
     if name == "patient-split":  # two trained models per row: mean ± sd and a rank-sum test
         assert not np.isnan(result.comparisons["statistic"].iloc[0])
         assert "±" in result.table.query("Source == 'this run'")["F1"].iloc[0]
@@ -263,6 +277,37 @@ def test_write_report_sections_figures_and_scores(fast_results, tmp_path):
     scores = pd.read_csv(written["scores"])
     assert set(scores["experiment"]) == {"oversampling", "feature-selection", "accuracy",
                                          "segmentation-baseline"}  # fmt: skip
+
+
+def test_scores_csv_holds_the_scores_of_a_result_without_per_repeat_rows(tmp_path):
+    # batch-effect trains one model: no per-repeat frame, its scores table is its figures
+    result = ExperimentResult(
+        name="batch-effect",
+        title="Model I",
+        reference="Section (3)",
+        table=pd.DataFrame({"Evaluation": ["internal"]}),
+        scores=pd.DataFrame(
+            {"f1": [0.91, np.nan], "normals_correct": [0.97, 0.12]}, index=["internal", "external"]
+        ),
+    )
+    written = pd.read_csv(write_report([result], tmp_path)["scores"])
+    expected = pd.DataFrame(
+        {
+            "row": ["internal", "external"],
+            "f1": [0.91, np.nan],
+            "normals_correct": [0.97, 0.12],
+            "experiment": ["batch-effect", "batch-effect"],
+        }
+    )
+    pd.testing.assert_frame_equal(written, expected)
+
+
+def test_write_report_lists_experiments_not_run(fast_results, tmp_path):
+    why = 'needs the torch extra (torch not installed); install it with: pip install "pitfalls[torch]"'
+    written = write_report([fast_results["accuracy"]], tmp_path, skipped={"batch-effect": why})
+    assert written["markdown"].read_text().endswith(f"## Not run\n\n- batch-effect: {why}\n")
+    assert "<li>batch-effect: needs the torch extra" in written["html"].read_text()
+    assert set(pd.read_csv(written["scores"])["experiment"]) == {"accuracy"}
 
 
 def test_write_report_refuses_a_file_as_directory(tmp_path):

@@ -145,3 +145,61 @@ def test_cuda_requested_without_a_gpu_fails_before_running(capsys):
         ["reproduce", "accuracy", "batch-effect", "--device", "cuda"],
         "device='cuda' was requested but torch sees no CUDA device; use --device cpu.",
     )
+
+
+# ------------------------------------------------------- extras missing on this install
+
+
+@pytest.fixture
+def without_torch(monkeypatch):
+    """A core install: our optional-import helper reports the torch extra missing."""
+    import pitfalls._optional as optional
+
+    real = optional.missing_modules
+
+    def missing_modules(extra):
+        return ["torch", "torchvision"] if extra == "torch" else real(extra)
+
+    monkeypatch.setattr(optional, "missing_modules", missing_modules)
+
+
+def test_experiments_whose_extra_is_missing_are_skipped_up_front(
+    capsys, tmp_path, tiny, without_torch
+):
+    code = main(["reproduce", "accuracy", "batch-effect", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert err == (
+        "pitfalls reproduce: skipping batch-effect: needs the torch extra (torch, torchvision "
+        'not installed); install it with: pip install "pitfalls[torch]"\n'
+    )
+    assert "1 experiment(s) (1 skipped), quick mode" in out
+    report = (tmp_path / "report.md").read_text()
+    assert "## Accuracy on an imbalanced endpoint" in report
+    assert "## Not run\n\n- batch-effect: needs the torch extra (torch, torchvision" in report
+    assert "<h2>Not run</h2>" in (tmp_path / "report.html").read_text()
+    assert set(pd.read_csv(tmp_path / "scores.csv")["experiment"]) == {"accuracy"}
+
+
+def test_nothing_left_to_run_is_a_one_line_error(capsys, tmp_path, without_torch):
+    err = _one_line_error(
+        capsys,
+        ["reproduce", "augmentation", "--out", str(tmp_path)],
+        "pitfalls reproduce: error: nothing to run: augmentation needs the torch extra",
+    )
+    assert "skipping" not in err  # the one line says it all
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_run_and_run_all_refuse_before_running(monkeypatch, without_torch):
+    from pitfalls.reproduction import run, run_all
+
+    with pytest.raises(ImportError, match=r"^experiment 'patient-split' needs the torch extra"):
+        run("patient-split", settings=TINY)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("an experiment ran before the missing extra was reported")
+
+    monkeypatch.setattr(registry, "run", must_not_run)
+    with pytest.raises(ImportError, match="batch-effect needs the torch extra"):
+        run_all(["accuracy", "batch-effect"], settings=TINY)

@@ -436,6 +436,35 @@ def test_classifier_errors():
         clf.predict(np.zeros((2, 8, 8, 3)))
 
 
+@pytest.mark.parametrize(
+    ("make_input", "error", "match"),
+    [
+        (lambda X, y: (X, None), ValueError, "requires y to be passed, but the target y is None"),
+        (lambda X, y: (X, np.zeros(len(y))), ValueError, r"y has a single class \(0\.0\)"),
+        (lambda X, y: (X, np.linspace(0, 1, len(y))), ValueError, "Unknown label type"),
+        (
+            lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), y),
+            ValueError,
+            "X contains NaN or infinity",
+        ),
+        (lambda X, y: (X + 0j, y), ValueError, "Complex data not supported"),
+    ],
+)
+def test_classifier_refuses_unusable_targets_and_images_before_training(make_input, error, match):
+    # scikit-learn's estimator checks found these trained (a NaN loss, one output) or
+    # failed with an unrelated message
+    X, y = _image_arrays(n=8)
+    with pytest.raises(error, match=match):
+        TorchImageClassifier(epochs=1, validation_fraction=0, device="cpu").fit(*make_input(X, y))
+
+
+def test_classifier_refuses_sparse_input_by_name():
+    from scipy import sparse
+
+    with pytest.raises(TypeError, match="X is a SciPy sparse matrix"):
+        TorchImageClassifier(device="cpu").fit(sparse.csr_matrix(np.eye(4)), [0, 1, 0, 1])
+
+
 def test_resnet50_architecture_takes_grayscale_images():
     X, y = _image_arrays(n=4, size=32)
     clf = TorchImageClassifier(
@@ -568,7 +597,9 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, lr_schedule):
     for key, value in straight.model.state_dict().items():
         torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
     # a finished run resumes to the same result without training again
-    again = _fit_toy(_CrashAfter(_toy(), 0), tmp_path / "b.pt", resume=True, lr_schedule=lr_schedule)
+    again = _fit_toy(
+        _CrashAfter(_toy(), 0), tmp_path / "b.pt", resume=True, lr_schedule=lr_schedule
+    )
     assert again.best_epoch == straight.best_epoch
 
 
@@ -605,3 +636,29 @@ def test_classifier_records_its_training_and_validation_rows():
     assert sorted(np.r_[clf.train_indices_, clf.validation_indices_].tolist()) == list(range(20))
     clf.set_params(validation_fraction=0).fit(x.numpy()[:, 0], y.numpy())
     assert len(clf.validation_indices_) == 0 and len(clf.train_indices_) == 20
+
+
+def test_fit_is_quiet_by_default_and_its_result_renders(capsys):
+    torch.manual_seed(0)
+    result = fit_classifier(
+        small_cnn(2, in_channels=1, width=4), _toy(n=16), _toy(n=8, seed=1), epochs=2,
+        batch_size=8, device="cpu", random_state=0,
+    )  # fmt: skip
+    assert capsys.readouterr().err == ""  # no progress bar unless verbose=1
+    frame = result.to_frame()
+    assert frame.columns.tolist() == ["epoch", "train_loss", "val_loss"] and len(frame) == 2
+    assert frame["val_loss"].iloc[result.best_epoch] == result.best_val_loss
+    assert repr(result).startswith("FitResult(model=Sequential, n_epochs=2, best_epoch=")
+    markdown = result.to_markdown(digits=3).splitlines()
+    assert markdown[2] == f"| 0 | {frame['train_loss'][0]:.3f} | {frame['val_loss'][0]:.3f} |"
+    import matplotlib.pyplot
+
+    matplotlib.use("Agg")
+    ax = result.plot()
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "train", "validation", f"best epoch ({result.best_epoch})"
+    ]  # fmt: skip
+    matplotlib.pyplot.close(ax.figure)
+    fit_classifier(small_cnn(2, in_channels=1, width=4), _toy(n=8), epochs=1, device="cpu",
+                   verbose=1)  # fmt: skip
+    assert "epochs" in capsys.readouterr().err

@@ -1,9 +1,10 @@
 """Notes on errors raised by fits inside cross-validation loops: where, and what to try.
 
 An error from a fit deep inside a repeated or nested cross-validation says what went
-wrong but not where; :func:`fit_context` adds a note (PEP 678, Python 3.11+; the error
-keeps its type and message) naming the fold and the class counts of its training rows,
-and, for the common failure of neighbour-based over-samplers on few events, the fix.
+wrong but not where; :func:`fit_context` adds a note (PEP 678, in ``__notes__`` on
+Python 3.10 too; the error keeps its type and message) naming the fold and the class
+counts of its training rows, and, for the common failure of neighbour-based
+over-samplers on few events, the fix.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.utils.multiclass import type_of_target
+
+from ._compat import add_note
 
 __all__ = ["fit_context"]
 
@@ -47,8 +50,7 @@ def fit_context(where: str, y_train: Any) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        if hasattr(error, "add_note"):  # Python 3.11+
-            error.add_note(_note(where, y_train, error))
+        add_note(error, _note(where, y_train, error))
         raise
 
 

@@ -13,10 +13,10 @@ import pandas as pd
 from sklearn.utils.multiclass import type_of_target
 
 __all__ = [
-    "check_batches",
     "check_groups",
     "check_per_sample",
     "check_positive_class",
+    "check_sites",
     "describe_values",
     "missing_positions",
 ]
@@ -68,7 +68,7 @@ def check_per_sample(
     name : str
         Argument name used in error messages.
     unit : str
-        What one entry is ("group (patient) id", "label", "batch (site)").
+        What one entry is ("group (patient) id", "label", "site").
     fix : str
         What to do about missing entries (ends the error message).
 
@@ -159,25 +159,23 @@ def check_groups(groups: Any, n_samples: int | None = None, *, name: str = "grou
     )
 
 
-def check_batches(
-    batches: Any, n_samples: int | None = None, *, name: str = "batches"
-) -> np.ndarray:
-    """Validate a batch (site, scanner, source) per sample and return it as a 1-D array.
+def check_sites(sites: Any, n_samples: int | None = None, *, name: str = "sites") -> np.ndarray:
+    """Validate a site (batch, scanner, data source) per sample and return it as a 1-D array.
 
     Examples
     --------
-    >>> from pitfalls._validation import check_batches
-    >>> check_batches(["s1", "s2"], 3)
+    >>> from pitfalls._validation import check_sites
+    >>> check_sites(["s1", "s2"], 3)
     Traceback (most recent call last):
     ...
-    ValueError: batches has 2 entries but X has 3 samples; pass one batch (site) per sample.
+    ValueError: sites has 2 entries but X has 3 samples; pass one site per sample.
     """
     return check_per_sample(
-        batches,
+        sites,
         n_samples,
         name=name,
-        unit="batch (site)",
-        fix="every sample needs its batch (site). Fill them in or drop those samples.",
+        unit="site",
+        fix="every sample needs its site. Fill them in or drop those samples.",
     )
 
 

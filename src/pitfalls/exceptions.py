@@ -18,6 +18,7 @@ __all__ = [
     "GroupLeakageError",
     "LeakageError",
     "LeakageWarning",
+    "ManifestError",
     "MetricWarning",
     "PitfallWarning",
 ]
@@ -100,3 +101,17 @@ class GroupLeakageError(LeakageError):
     def __init__(self, message: str, *, shared_groups: object = None) -> None:
         super().__init__(message)
         self.shared_groups = [] if shared_groups is None else list(shared_groups)  # type: ignore[call-overload]
+
+
+class ManifestError(ValueError):
+    """A manifest cannot be used as given (missing file, unknown column, missing ids).
+
+    The message is one line, fit for the command line (``pitfalls audit`` exits 2 on
+    it). Also importable as ``pitfalls._manifest.ManifestError`` (the same class).
+
+    Examples
+    --------
+    >>> from pitfalls.exceptions import ManifestError
+    >>> issubclass(ManifestError, ValueError)
+    True
+    """

@@ -1,7 +1,9 @@
 """The audit checks: small functions in a registry, each with a stable code.
 
 A check takes the prepared manifest (:class:`AuditData`, factorised columns and
-hashes) and returns zero or more :class:`Finding`. Codes never change meaning:
+hashes) and returns zero or more :class:`Finding`. Each finding carries the complete
+list of what it affects (:attr:`Finding.affected`, one record per affected row,
+pair, site, class or split). Codes never change meaning:
 
 ======  ==============================  ==========================================
 code    name                            what it looks for
@@ -13,10 +15,11 @@ PF104   near-duplicate-images           near copies across splits (verified)
 PF105   duplicate-images-within-split   identical images inside one split
 PF106   duplicate-rows-within-split     identical feature rows inside one split
 PF107   conflicting-duplicate-labels    identical samples with different labels
-PF108   low-information-images          (nearly) blank images, not compared
+PF108   low-information-images          (nearly) blank images, not searched for near copies
+PF109   near-duplicate-rows             near-identical feature rows in two splits
 PF110   no-test-split                   no held-out split at all, or none named test
 PF111   test-older-than-train           test samples dated before training ones
-PF201   site-label-confounding          the site predicts the label
+PF201   site-label-confounding          the site predicts the label (tested on patients)
 PF202   site-mix-differs                site proportions differ between splits
 PF203   site-in-one-split               a site seen by only one split
 PF204   no-external-test                no site held out for testing
@@ -41,11 +44,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._compat import bitwise_count
 from .._validation import describe_values
 from ._hashing import ImageHashes
 from ._search import hamming_pairs, thumbnail_correlation
 
-__all__ = ["CHECKS", "SEVERITIES", "AuditData", "Check", "Finding", "split_role"]
+__all__ = [
+    "AFFECTED_COLUMNS",
+    "CHECKS",
+    "SEVERITIES",
+    "AuditData",
+    "Check",
+    "Finding",
+    "NearSearch",
+    "split_role",
+]
 
 SEVERITIES = ("high", "medium", "low", "info")
 
@@ -56,23 +69,53 @@ TINY_CLASS_ROWS = 5
 IMBALANCE_LOW = 1.5
 IMBALANCE_MEDIUM = 4.0
 MAX_EXAMPLES = 5
-MAX_PAIRS = 200
 # Near-duplicate verification (PF104). Hash candidates are checked on the 64x64
 # thumbnails, aligned to a fraction of a pixel within NEAR_MAX_SHIFT px
-# (see _search.thumbnail_correlation). Where the hashes are discriminative (neither
-# image has more than NEAR_CROWDED coarse-hash candidates in the other split), the
-# aligned grey levels must correlate at NEAR_MIN_INTENSITY_CORRELATION. Images of
-# one kind (chest X-rays) crowd each other's hash neighbourhood, and unrelated ones
-# correlate at up to 0.995 in grey levels; there the fine detail (the thumbnail
-# minus its blur: texture and noise, the shared anatomy cancelled) must correlate
-# at NEAR_MIN_DETAIL_CORRELATION. Measured: copies after brightness/contrast change,
-# noise, JPEG, resizing, flips and 1-px shifts reach 0.8-1 in fine detail; unrelated
-# hash candidates among synthetic X-rays (make_batch_xray, 128 px) 0.84 for 1 in
-# 100 and at most 0.94 (renderings of one template that differ by their noise).
+# (see _search.thumbnail_correlation). A pair is admitted by either of two rules:
+# - "fine detail": the fine detail (the thumbnail minus its blur: texture and noise,
+#   the anatomy images of one kind share cancelled) correlates at
+#   NearSearch.min_correlation (default NEAR_MIN_DETAIL_CORRELATION);
+# - "grey levels": where the hashes are discriminative (neither image has more than
+#   NEAR_CROWDED coarse-hash candidates in the other split), the aligned grey levels
+#   correlate at NEAR_MIN_INTENSITY_CORRELATION. Images of one kind (chest X-rays)
+#   crowd each other's hash neighbourhood and unrelated ones correlate at up to
+#   0.995 in grey levels, which is why the rule needs an uncrowded neighbourhood.
+# Measured: copies after brightness/contrast change, noise, JPEG, resizing, flips
+# and 1-px shifts reach 0.8-1 in fine detail; unrelated hash candidates among
+# synthetic X-rays (make_batch_xray, 128 px) 0.84 for 1 in 100 and at most 0.94
+# (renderings of one template that differ by their noise).
 NEAR_MIN_DETAIL_CORRELATION = 0.75
 NEAR_MIN_INTENSITY_CORRELATION = 0.9
 NEAR_CROWDED = 1
 NEAR_MAX_SHIFT = 2
+
+# Columns of the affected records, in this order (see Finding.affected and the
+# JSON schema in docs/audit.rst). A check fills the ones that apply to it.
+AFFECTED_COLUMNS = (
+    "item",
+    "row",
+    "group",
+    "split",
+    "path",
+    "other_row",
+    "other_group",
+    "other_split",
+    "other_path",
+    "distance",
+    "detail_distance",
+    "row_distance",
+    "detail_correlation",
+    "intensity_correlation",
+    "orientation",
+    "rule",
+    "measure",
+    "site",
+    "label",
+    "time",
+    "n_rows",
+    "n_groups",
+    "note",
+)
 
 _ROLE_NAMES = {
     "train": {"train", "training", "trn", "tr", "fit"},
@@ -117,7 +160,7 @@ def split_role(name: Any) -> str | None:
 
 @dataclass
 class Finding:
-    """One problem found by a check.
+    """One problem found by a check, with the complete list of what it affects.
 
     Attributes
     ----------
@@ -127,20 +170,25 @@ class Finding:
     n_affected : int
         Rows (samples) concerned.
     examples : list of str
-        A few concrete cases (patient ids, row labels).
+        The first few affected items in words (at most 5); :attr:`affected` has all.
     checklist : tuple of int
         Items of the paper's Table 4 this bears on.
     leakage_types : tuple of str
         Kapoor & Narayanan leakage types.
-    pairs : list of tuple
-        ``(row_a, row_b, distance)`` row positions of duplicate image pairs, for
-        the HTML thumbnails.
+    unit : str
+        What one affected item is: ``"patient"``, ``"duplicate set"``, ``"pair"``,
+        ``"row"``, ``"site"``, ``"class"`` or ``"split"``.
+    affected : pandas.DataFrame
+        Every affected item, one record per row (or pair, site, class, split), with
+        the columns of :data:`AFFECTED_COLUMNS` that apply; records of one item share
+        its number in ``item`` (1, 2, ...). Documented in the audit guide.
 
     Examples
     --------
     >>> from pitfalls.audit import Finding
-    >>> Finding("PF101", "group-in-several-splits", "high", "t", "d", 2).severity
-    'high'
+    >>> f = Finding("PF101", "group-in-several-splits", "high", "t", "d", 2)
+    >>> f.severity, f.n_items
+    ('high', 0)
     """
 
     code: str
@@ -152,7 +200,26 @@ class Finding:
     examples: list[str] = field(default_factory=list)
     checklist: tuple[int, ...] = ()
     leakage_types: tuple[str, ...] = ()
-    pairs: list[tuple[int, int, int]] = field(default_factory=list)
+    unit: str = "row"
+    affected: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def n_items(self) -> int:
+        """Number of affected items (patients, duplicate sets, pairs, sites...)."""
+        if "item" not in self.affected.columns or self.affected.empty:
+            return 0
+        return int(self.affected["item"].nunique())
+
+
+@dataclass
+class NearSearch:
+    """Settings of the near-duplicate image search (PF104), validated by ``audit()``."""
+
+    enabled: bool = True
+    threshold: int = 10
+    detail_threshold: int = 40
+    min_correlation: float = NEAR_MIN_DETAIL_CORRELATION
+    orientations: tuple[int, ...] = (0, 1)
 
 
 @dataclass
@@ -161,6 +228,7 @@ class AuditData:
 
     df: pd.DataFrame
     columns: dict[str, str | None]
+    row_ids: np.ndarray  # id of each row: the id column, else the index label
     group: np.ndarray
     group_names: pd.Index
     split: np.ndarray
@@ -174,12 +242,8 @@ class AuditData:
     images: ImageHashes | None = None
     image_paths: list[str] | None = None
     feature_hash: np.ndarray | None = None  # codes of identical rows, -1 = all missing
-    date: np.ndarray | None = None  # datetime64, NaT where missing
-    near_duplicates: bool = True
-    near_threshold: int = 10
-    near_detail_threshold: int = 40
-    near_orientations: tuple[int, ...] = (0, 1)
-    near_min_correlation: float = NEAR_MIN_DETAIL_CORRELATION
+    time: np.ndarray | None = None  # datetime64, NaT where missing
+    near: NearSearch = field(default_factory=NearSearch)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -187,7 +251,7 @@ class AuditData:
         return int(self.group.size)
 
     def row(self, position: Any) -> str:
-        return str(self.df.index[int(position)])
+        return str(self.row_ids[int(position)])
 
     def split_name(self, code: Any) -> str:
         return str(self.split_names[int(code)])
@@ -197,6 +261,19 @@ class AuditData:
         rank = {"train": 0, "val": 1, None: 2, "test": 3}
         return sorted(range(len(self.split_names)), key=lambda s: rank[self.split_roles[s]])
 
+    def rows_table(self, positions: np.ndarray, item: Any, prefix: str = "") -> dict[str, Any]:
+        """Record columns naming the rows at ``positions``: row id, group, split, path."""
+        positions = np.asarray(positions, dtype=np.int64)
+        columns: dict[str, Any] = {}
+        if not prefix:
+            columns["item"] = item
+        columns[prefix + "row"] = self.row_ids[positions]
+        columns[prefix + "group"] = self.group_names.take(self.group[positions]).to_numpy()
+        columns[prefix + "split"] = self.split_names.take(self.split[positions]).to_numpy()
+        if self.image_paths is not None:
+            columns[prefix + "path"] = np.asarray(self.image_paths, dtype=object)[positions]
+        return columns
+
 
 @dataclass(frozen=True)
 class Check:
@@ -205,8 +282,8 @@ class Check:
     Examples
     --------
     >>> from pitfalls.audit import CHECKS
-    >>> CHECKS["PF101"].name, CHECKS["PF101"].needs
-    ('group-in-several-splits', ())
+    >>> CHECKS["PF101"].name, CHECKS["PF101"].needs, CHECKS["PF101"].unit
+    ('group-in-several-splits', (), 'patient')
     """
 
     code: str
@@ -217,6 +294,7 @@ class Check:
     leakage_types: tuple[str, ...]
     needs: tuple[str, ...]
     func: Callable[[AuditData], list[Finding]]
+    unit: str = "row"
 
     def finding(
         self,
@@ -224,10 +302,12 @@ class Check:
         n_affected: int,
         examples: list[str] | None = None,
         *,
+        affected: dict[str, Any] | pd.DataFrame | None = None,
         severity: str | None = None,
-        pairs: list[tuple[int, int, int]] | None = None,
     ) -> Finding:
         """Build a finding of this check (severity defaults to the check's)."""
+        table = affected if isinstance(affected, pd.DataFrame) else pd.DataFrame(affected or {})
+        table = table[[c for c in AFFECTED_COLUMNS if c in table.columns]]
         return Finding(
             code=self.code,
             check=self.name,
@@ -238,7 +318,8 @@ class Check:
             examples=list(examples or [])[:MAX_EXAMPLES],
             checklist=self.checklist,
             leakage_types=self.leakage_types,
-            pairs=list(pairs or []),
+            unit=self.unit,
+            affected=table.reset_index(drop=True),
         )
 
 
@@ -251,6 +332,7 @@ def _register(
     *,
     severity: str,
     title: str,
+    unit: str,
     checklist: tuple[int, ...] = (),
     leakage: tuple[str, ...] = (),
     needs: tuple[str, ...] = (),
@@ -259,7 +341,7 @@ def _register(
         def run(data: AuditData) -> list[Finding]:
             return func(data, CHECKS[code])
 
-        CHECKS[code] = Check(code, name, severity, title, checklist, leakage, needs, run)
+        CHECKS[code] = Check(code, name, severity, title, checklist, leakage, needs, run, unit)
         return func
 
     return decorator
@@ -287,7 +369,8 @@ def _distinct_pairs(a: np.ndarray, b: np.ndarray, n_b: int) -> np.ndarray:
     return combined[np.r_[True, combined[1:] != combined[:-1]]]
 
 
-def _group_split_pairs(data: AuditData) -> np.ndarray:
+def group_split_pairs(data: AuditData) -> np.ndarray:
+    """Distinct ``group * n_splits + split`` codes, computed once per audit."""
     if "group_split" not in data.extra:
         data.extra["group_split"] = _distinct_pairs(data.group, data.split, len(data.split_names))
     return data.extra["group_split"]
@@ -298,6 +381,42 @@ def _split_counts(data: AuditData, positions: np.ndarray) -> str:
     return ", ".join(f"{data.split_name(s)} ({counts[s]})" for s in data.split_order() if counts[s])
 
 
+def _crosstab(a: np.ndarray, b: np.ndarray, n_a: int, n_b: int) -> np.ndarray:
+    return np.bincount(a * n_b + b, minlength=n_a * n_b).reshape(n_a, n_b)
+
+
+def _patient_crosstab(
+    groups: np.ndarray, a: np.ndarray, b: np.ndarray, n_a: int, n_b: int
+) -> np.ndarray:
+    """Distinct patients per (a, b) cell: a patient counts once in each cell it has rows in."""
+    cells = a.astype(np.int64) * n_b + b
+    if cells.size == 0:
+        return np.zeros((n_a, n_b), np.int64)
+    distinct = _distinct_pairs(groups, cells, n_a * n_b) % (n_a * n_b)
+    return np.bincount(distinct, minlength=n_a * n_b).reshape(n_a, n_b)
+
+
+def _rows_patients(n_rows: Any, n_patients: Any) -> str:
+    return f"{_plural(int(n_rows), 'row')}, {_plural(int(n_patients), 'patient')}"
+
+
+def _patients_in(data: AuditData, mask: np.ndarray) -> int:
+    return int(np.unique(data.group[mask]).size)
+
+
+def _items_from_sorted(keys: np.ndarray) -> np.ndarray:
+    """Item numbers 1, 2, ... for runs of equal values in a sorted key array."""
+    if keys.size == 0:
+        return np.empty(0, np.int64)
+    return np.cumsum(np.r_[True, keys[1:] != keys[:-1]]).astype(np.int64)
+
+
+def _rows_examples(data: AuditData, members: np.ndarray, limit: int = 4) -> str:
+    shown = ", ".join(f"{data.row(p)} ({data.split_name(data.split[p])})" for p in members[:limit])
+    rest = members.size - limit
+    return f"rows {shown}" + (f" and {rest} more" if rest > 0 else "")
+
+
 # --- groups and splits ------------------------------------------------------------
 
 
@@ -306,30 +425,49 @@ def _split_counts(data: AuditData, positions: np.ndarray) -> str:
     "group-in-several-splits",
     severity="high",
     title="Patient (group) in more than one split",
+    unit="patient",
     checklist=(4,),
     leakage=("L3.2",),
 )
 def _group_in_several_splits(data: AuditData, check: Check) -> list[Finding]:
     n_splits = len(data.split_names)
-    pairs = _group_split_pairs(data)
-    splits_per_group = np.bincount(pairs // n_splits, minlength=len(data.group_names))
+    splits_per_group = np.bincount(
+        group_split_pairs(data) // n_splits, minlength=len(data.group_names)
+    )
     leaked = np.flatnonzero(splits_per_group > 1)
     if leaked.size == 0:
         return []
-    in_leaked = (splits_per_group > 1)[data.group]
-    examples = []
-    for g in leaked[:MAX_EXAMPLES]:
-        rows = np.flatnonzero(data.group == g)
-        examples.append(f"{_q(data.group_names[g])}: {_split_counts(data, rows)}")
+    # Items: the patients in order of first appearance; records: their rows.
+    item_of_group = np.zeros(len(data.group_names), np.int64)
+    item_of_group[leaked] = np.arange(1, leaked.size + 1)
+    rows = np.flatnonzero(item_of_group[data.group] > 0)
+    rows = rows[np.argsort(item_of_group[data.group[rows]], kind="stable")]
+    examples = [
+        f"{_q(data.group_names[g])}: {_split_counts(data, np.flatnonzero(data.group == g))}"
+        for g in leaked[:MAX_EXAMPLES]
+    ]
     detail = (
         f"{len(leaked)} of {len(data.group_names)} groups in column "
         f"{data.columns['group']!r} {'has' if len(leaked) == 1 else 'have'} samples in "
-        "more than one split "
-        f"({_plural(int(in_leaked.sum()), 'row')}); samples of one patient are not "
+        f"more than one split ({_plural(rows.size, 'row')}); samples of one patient are not "
         "independent, so scores on the other split are inflated. Re-split by group "
         "(pitfalls.model_selection.train_val_test_split(..., groups=))."
     )
-    return [check.finding(detail, int(in_leaked.sum()), examples)]
+    affected = data.rows_table(rows, item_of_group[data.group[rows]])
+    return [check.finding(detail, rows.size, examples, affected=affected)]
+
+
+def _split_records(data: AuditData, splits: list[int]) -> dict[str, Any]:
+    n_splits = len(data.split_names)
+    rows = np.bincount(data.split, minlength=n_splits)
+    groups = np.bincount(group_split_pairs(data) % n_splits, minlength=n_splits)
+    return {
+        "item": np.arange(1, len(splits) + 1),
+        "split": [data.split_name(s) for s in splits],
+        "n_rows": rows[splits],
+        "n_groups": groups[splits],
+        "note": [f"role: {data.split_roles[s] or 'not recognised'}" for s in splits],
+    }
 
 
 @_register(
@@ -337,31 +475,46 @@ def _group_in_several_splits(data: AuditData, check: Check) -> list[Finding]:
     "no-test-split",
     severity="high",
     title="No held-out test split",
+    unit="split",
     checklist=(4, 8),
     leakage=("L1.1",),
 )
 def _no_test_split(data: AuditData, check: Check) -> list[Finding]:
     names = describe_values(map(str, data.split_names))
+    splits = data.split_order()
+    affected = _split_records(data, splits)
     if len(data.split_names) == 1:
         detail = (
             f"every row is in split {data.split_name(0)!r}: there is no held-out data, so "
             "any score is measured on training data."
         )
-        return [check.finding(detail, data.n_rows, [data.split_name(0)])]
+        return [check.finding(detail, data.n_rows, [data.split_name(0)], affected=affected)]
     if "test" in data.split_roles:
         return []
+    examples = [data.split_name(s) for s in splits]
     if "train" in data.split_roles:
         detail = (
             f"no split is named as a test set (splits: {names}); tuning and reporting on "
             "the same validation split overestimates performance. Keep a test split "
             "untouched until the end (pass test_splits= if it has another name)."
         )
-        return [check.finding(detail, 0, [], severity="medium")]
+        return [check.finding(detail, 0, examples, affected=affected, severity="medium")]
     detail = (
         f"could not tell which split is the test set from the names ({names}); pass "
         "test_splits= to name it. Checks on external test sites assume none."
     )
-    return [check.finding(detail, 0, [], severity="info")]
+    return [check.finding(detail, 0, examples, affected=affected, severity="info")]
+
+
+def _row_roles(data: AuditData) -> np.ndarray:
+    return np.array([r or "" for r in data.split_roles])[data.split]
+
+
+def _time_text(values: np.ndarray) -> list[str]:
+    """Times as text: dates as pandas writes them, numbers (days, years) as Python does."""
+    if np.issubdtype(values.dtype, np.datetime64):
+        return [str(pd.Timestamp(v)) for v in values]
+    return [f"{v:g}" for v in values.astype(float)]
 
 
 @_register(
@@ -369,81 +522,108 @@ def _no_test_split(data: AuditData, check: Check) -> list[Finding]:
     "test-older-than-train",
     severity="low",
     title="Test samples dated before training samples",
+    unit="row",
     checklist=(8,),
     leakage=("L3.1",),
-    needs=("date",),
+    needs=("time",),
 )
 def _test_older_than_train(data: AuditData, check: Check) -> list[Finding]:
-    assert data.date is not None
-    roles = np.array([r or "" for r in data.split_roles])[data.split]
-    train_dates = data.date[roles == "train"]
+    assert data.time is not None
+    roles = _row_roles(data)
+    train_times = data.time[roles == "train"]
     test_mask = roles == "test"
-    train_dates = train_dates[~np.isnat(train_dates)]
-    if train_dates.size == 0 or not test_mask.any():
+    train_times = train_times[~pd.isna(train_times)]
+    if train_times.size == 0 or not test_mask.any():
         return []
-    latest_train = train_dates.max()
-    earlier = np.flatnonzero(test_mask & ~np.isnat(data.date) & (data.date < latest_train))
+    latest_train = train_times.max()
+    latest_text = _time_text(train_times.max(keepdims=True))[0]
+    earlier = np.flatnonzero(test_mask & ~pd.isna(data.time) & (data.time < latest_train))
     if earlier.size == 0:
         return []
+    n_patients = _patients_in(data, np.isin(np.arange(data.n_rows), earlier))
     detail = (
-        f"{earlier.size} of {int(test_mask.sum())} test rows are dated before the latest "
-        f"training row ({np.datetime_as_string(latest_train, unit='D')}); a model deployed "
-        "forward in time is better judged on a test set that comes after training (a "
-        "temporal split)."
+        f"{earlier.size} of {int(test_mask.sum())} test rows ({n_patients} of "
+        f"{_patients_in(data, test_mask)} test patients) in column {data.columns['time']!r} "
+        f"are dated before the latest training row ({latest_text}); a model "
+        "deployed forward in time is better judged on a test set that comes after training "
+        "(a temporal split: pitfalls.model_selection.assign_splits(..., time=, test_after=))."
     )
-    examples = [f"row {data.row(p)}" for p in earlier[:MAX_EXAMPLES]]
-    return [check.finding(detail, earlier.size, examples)]
+    times = _time_text(data.time[earlier])
+    examples = [
+        f"row {data.row(p)} ({data.split_name(data.split[p])}): {t}"
+        for p, t in zip(earlier[:MAX_EXAMPLES], times, strict=False)
+    ]
+    affected = data.rows_table(earlier, np.arange(1, earlier.size + 1))
+    affected["time"] = times
+    return [check.finding(detail, earlier.size, examples, affected=affected)]
 
 
 # --- duplicates -------------------------------------------------------------------
 
 
-def _duplicates_across(data: AuditData, keys: np.ndarray, check: Check, what: str) -> list[Finding]:
+def _sets_across_splits(data: AuditData, keys: np.ndarray) -> np.ndarray:
+    """Rows whose key (content) occurs in more than one split, sorted by set then row."""
     valid = np.flatnonzero(keys >= 0)
     if valid.size == 0:
-        return []
+        return valid
     n_splits = len(data.split_names)
     k = keys[valid]
     key_split = _distinct_pairs(k, data.split[valid], n_splits)
     splits_per_key = np.bincount(key_split // n_splits, minlength=int(k.max()) + 1)
-    if not (splits_per_key > 1).any():
-        return []
     rows = valid[(splits_per_key > 1)[k]]
-    # Sort the affected rows by (key, group): sets are runs of equal keys, and the
-    # distinct groups of a set are the group changes within its run.
-    order = np.lexsort((data.group[rows], keys[rows]))
-    rows = rows[order]
-    row_keys, row_groups = keys[rows], data.group[rows]
-    starts = np.flatnonzero(np.r_[True, row_keys[1:] != row_keys[:-1]])
-    new_group = np.r_[True, (row_keys[1:] != row_keys[:-1]) | (row_groups[1:] != row_groups[:-1])]
-    groups_per_set = np.add.reduceat(new_group.astype(np.int64), starts)
+    # Keys are numbered by first appearance, so sets come in manifest order.
+    return rows[np.argsort(keys[rows], kind="stable")]
+
+
+def _duplicate_records(
+    data: AuditData, rows: np.ndarray, items: np.ndarray, measure: str
+) -> dict[str, Any]:
+    affected = data.rows_table(rows, items)
+    affected["measure"] = measure
+    if data.images is not None and data.columns.get("image") is not None:
+        blank = data.images.low_information[rows]
+        affected["note"] = [("(nearly) blank image" if b else None) for b in blank]
+    return affected
+
+
+def _duplicates_across(
+    data: AuditData, keys: np.ndarray, check: Check, what: str, measure: str
+) -> list[Finding]:
+    rows = _sets_across_splits(data, keys)
+    if rows.size == 0:
+        return []
+    items = _items_from_sorted(keys[rows])
+    n_sets = int(items[-1])
+    n_groups = len(data.group_names)
+    set_groups = _distinct_pairs(items - 1, data.group[rows], n_groups)
+    groups_per_set = np.bincount(set_groups // n_groups, minlength=n_sets)
     other_patient = int((groups_per_set > 1).sum())
+    starts = np.flatnonzero(np.r_[True, items[1:] != items[:-1]])
     ends = np.r_[starts[1:], rows.size]
-    examples: list[str] = []
-    pairs: list[tuple[int, int, int]] = []
-    for start, end in zip(starts[:MAX_PAIRS], ends[:MAX_PAIRS], strict=True):
-        members = np.sort(rows[start:end])
-        if len(examples) < MAX_EXAMPLES:
-            examples.append(
-                "rows "
-                + ", ".join(
-                    f"{data.row(p)} ({data.split_name(data.split[p])})" for p in members[:4]
-                )
-            )
-        first = members[0]
-        second = members[np.flatnonzero(data.split[members] != data.split[first])[0]]
-        pairs.append((int(first), int(second), 0))
+    examples = [
+        _rows_examples(data, rows[s:e]) for s, e in zip(starts[:MAX_EXAMPLES], ends, strict=False)
+    ]
     detail = (
-        f"sets of {what} found in more than one split: {starts.size} "
+        f"sets of {what} found in more than one split: {n_sets} "
         f"({_plural(rows.size, 'row')}); "
         f"sets spanning different patients, which the group check cannot see: "
         f"{other_patient}. Identical samples on both sides inflate test scores (oversampling or "
         "copying before the split leaves exactly this trace); drop or regroup them."
     )
-    return [check.finding(detail, rows.size, examples, pairs=pairs)]
+    affected = _duplicate_records(data, rows, items, measure)
+    if "note" in affected:
+        blank_sets = int(np.unique(items[pd.notna(affected["note"])]).size)
+        if blank_sets:
+            detail += (
+                f" Of these, {blank_sets} {'is a set' if blank_sets == 1 else 'are sets'} of "
+                "(nearly) blank images: identical all the same, often an export error."
+            )
+    return [check.finding(detail, rows.size, examples, affected=affected)]
 
 
-def _duplicates_within(data: AuditData, keys: np.ndarray, check: Check, what: str) -> list[Finding]:
+def _duplicates_within(
+    data: AuditData, keys: np.ndarray, check: Check, what: str, measure: str
+) -> list[Finding]:
     valid = np.flatnonzero(keys >= 0)
     if valid.size == 0:
         return []
@@ -453,32 +633,36 @@ def _duplicates_within(data: AuditData, keys: np.ndarray, check: Check, what: st
     repeated = counts[combined] > 1
     if not repeated.any():
         return []
-    rows = valid[repeated]
-    n_sets = int((counts > 1).sum())
-    examples = []
-    for u in np.flatnonzero(counts > 1)[:MAX_EXAMPLES]:
-        members = valid[combined == u]
-        examples.append(
-            f"split {data.split_name(int(u % n_splits))!r}: rows "
-            + ", ".join(data.row(p) for p in members[:4])
-        )
+    order = np.argsort(combined[repeated], kind="stable")
+    rows, set_keys = valid[repeated][order], combined[repeated][order]
+    items = _items_from_sorted(set_keys)
+    starts = np.flatnonzero(np.r_[True, items[1:] != items[:-1]])
+    ends = np.r_[starts[1:], rows.size]
+    examples = [
+        f"split {data.split_name(data.split[rows[s]])!r}: rows "
+        + ", ".join(data.row(p) for p in rows[s : min(e, s + 4)])
+        + (f" and {e - s - 4} more" if e - s > 4 else "")
+        for s, e in zip(starts[:MAX_EXAMPLES], ends, strict=False)
+    ]
     detail = (
-        f"sets of {what} repeated within a split: {n_sets} ({_plural(rows.size, 'row')} in "
-        f"total: {_split_counts(data, rows)}); they weigh those samples more in training "
+        f"sets of {what} repeated within a split: {int(items[-1])} ({_plural(rows.size, 'row')} "
+        f"in total: {_split_counts(data, rows)}); they weigh those samples more in training "
         "or evaluation. Check whether they are re-exports, oversampled copies or errors."
     )
-    return [check.finding(detail, rows.size, examples)]
+    affected = _duplicate_records(data, rows, items, measure)
+    return [check.finding(detail, rows.size, examples, affected=affected)]
 
 
 def _image_keys(data: AuditData) -> np.ndarray:
+    """Codes of identical decoded images (every image: exact is exact, blank or not)."""
     assert data.images is not None
     if "image_keys" not in data.extra:
-        # Blank images are left out: two black frames are identical without sharing
-        # anything of a patient (PF108 reports them).
-        keys = pd.factorize(data.images.exact)[0].astype(np.int64)
-        keys[data.images.low_information] = -1
-        data.extra["image_keys"] = keys
+        data.extra["image_keys"] = pd.factorize(data.images.exact)[0].astype(np.int64)
     return data.extra["image_keys"]
+
+
+_SAME_PIXELS = "identical decoded pixels"
+_SAME_FEATURES = "identical feature values"
 
 
 @_register(
@@ -486,12 +670,15 @@ def _image_keys(data: AuditData) -> np.ndarray:
     "duplicate-images-across-splits",
     severity="high",
     title="Identical images in more than one split",
+    unit="duplicate set",
     checklist=(1, 4),
     leakage=("L1.4", "L3.2"),
     needs=("image",),
 )
 def _duplicate_images_across(data: AuditData, check: Check) -> list[Finding]:
-    return _duplicates_across(data, _image_keys(data), check, "identical images (decoded pixels)")
+    return _duplicates_across(
+        data, _image_keys(data), check, "identical images (decoded pixels)", _SAME_PIXELS
+    )
 
 
 @_register(
@@ -499,13 +686,16 @@ def _duplicate_images_across(data: AuditData, check: Check) -> list[Finding]:
     "duplicate-rows-across-splits",
     severity="high",
     title="Identical feature rows in more than one split",
+    unit="duplicate set",
     checklist=(1, 4),
     leakage=("L1.4", "L3.2"),
     needs=("features",),
 )
 def _duplicate_rows_across(data: AuditData, check: Check) -> list[Finding]:
     assert data.feature_hash is not None
-    return _duplicates_across(data, data.feature_hash, check, "identical feature rows")
+    return _duplicates_across(
+        data, data.feature_hash, check, "identical feature rows", _SAME_FEATURES
+    )
 
 
 @_register(
@@ -513,12 +703,13 @@ def _duplicate_rows_across(data: AuditData, check: Check) -> list[Finding]:
     "duplicate-images-within-split",
     severity="low",
     title="Identical images within a split",
+    unit="duplicate set",
     checklist=(1,),
     leakage=("L1.4",),
     needs=("image",),
 )
 def _duplicate_images_within(data: AuditData, check: Check) -> list[Finding]:
-    return _duplicates_within(data, _image_keys(data), check, "identical images")
+    return _duplicates_within(data, _image_keys(data), check, "identical images", _SAME_PIXELS)
 
 
 @_register(
@@ -526,13 +717,30 @@ def _duplicate_images_within(data: AuditData, check: Check) -> list[Finding]:
     "duplicate-rows-within-split",
     severity="low",
     title="Identical feature rows within a split",
+    unit="duplicate set",
     checklist=(1,),
     leakage=("L1.4",),
     needs=("features",),
 )
 def _duplicate_rows_within(data: AuditData, check: Check) -> list[Finding]:
     assert data.feature_hash is not None
-    return _duplicates_within(data, data.feature_hash, check, "identical feature rows")
+    return _duplicates_within(
+        data, data.feature_hash, check, "identical feature rows", _SAME_FEATURES
+    )
+
+
+def _conflicting_sets(data: AuditData, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of identical content filed under more than one label: (rows, set keys), sorted."""
+    assert data.label is not None and data.label_names is not None
+    n_labels = len(data.label_names)
+    valid = np.flatnonzero((keys >= 0) & (data.label >= 0))
+    if valid.size == 0:
+        return valid, valid
+    pairs = _distinct_pairs(keys[valid], data.label[valid], n_labels)
+    labels_per_key = np.bincount(pairs // n_labels, minlength=int(keys.max()) + 1)
+    rows = valid[(labels_per_key > 1)[keys[valid]]]
+    rows = rows[np.argsort(keys[rows], kind="stable")]
+    return rows, keys[rows]
 
 
 @_register(
@@ -540,57 +748,57 @@ def _duplicate_rows_within(data: AuditData, check: Check) -> list[Finding]:
     "conflicting-duplicate-labels",
     severity="medium",
     title="Identical samples with different labels",
+    unit="duplicate set",
     leakage=("L1.4",),
     needs=("label",),
 )
 def _conflicting_labels(data: AuditData, check: Check) -> list[Finding]:
-    assert data.label is not None
-    findings_rows: list[np.ndarray] = []
-    examples: list[str] = []
+    if data.label is None or data.label_names is None or data.label_continuous:
+        return []
     key_sets = []
     if data.images is not None:
         key_sets.append(("image", _image_keys(data)))
     if data.feature_hash is not None:
         key_sets.append(("feature row", data.feature_hash))
-    if not key_sets or data.label_continuous:
-        return []
-    n_labels = len(data.label_names) if data.label_names is not None else 0
+    tables: list[pd.DataFrame] = []
+    examples: list[str] = []
+    n_sets = 0
     for what, keys in key_sets:
-        valid = np.flatnonzero((keys >= 0) & (data.label >= 0))
-        if valid.size == 0:
+        rows, set_keys = _conflicting_sets(data, keys)
+        if rows.size == 0:
             continue
-        pairs = _distinct_pairs(keys[valid], data.label[valid], n_labels)
-        labels_per_key = np.bincount(pairs // n_labels, minlength=int(keys.max()) + 1)
-        bad = np.flatnonzero(labels_per_key > 1)
-        if bad.size == 0:
-            continue
-        rows = valid[(labels_per_key > 1)[keys[valid]]]
-        findings_rows.append(rows)
-        for key in bad[: MAX_EXAMPLES - len(examples)]:
-            members = valid[keys[valid] == key][:4]
-            assert data.label_names is not None
+        items = _items_from_sorted(set_keys) + n_sets
+        for item in np.unique(items)[: MAX_EXAMPLES - len(examples)]:
+            members = rows[items == item][:4]
             examples.append(
                 f"same {what}: "
                 + ", ".join(
                     f"row {data.row(p)} = {_q(data.label_names[data.label[p]])}" for p in members
                 )
             )
-    if not findings_rows:
+        table = pd.DataFrame(data.rows_table(rows, items))
+        table["label"] = data.label_names.take(data.label[rows]).to_numpy()
+        table["measure"] = f"identical {what}"
+        tables.append(table)
+        n_sets = int(items[-1])
+    if not tables:
         return []
-    rows = np.unique(np.concatenate(findings_rows))
+    affected = pd.concat(tables, ignore_index=True)
+    n_rows = int(affected["row"].nunique())
     detail = (
-        f"rows sharing identical content with a row of another label: {rows.size}; "
-        "label noise or a mix-up (the same image filed under two classes). Resolve the "
-        "label before training."
+        f"rows sharing identical content with a row of another label: {n_rows} in "
+        f"{_plural(n_sets, 'set')}; label noise or a mix-up (the same image filed under two "
+        "classes). Resolve the label before training."
     )
-    return [check.finding(detail, rows.size, examples)]
+    return [check.finding(detail, n_rows, examples, affected=affected)]
 
 
 @_register(
     "PF108",
     "low-information-images",
     severity="info",
-    title="Nearly blank images (not compared for near duplicates)",
+    title="Nearly blank images (not searched for near duplicates)",
+    unit="row",
     needs=("image",),
 )
 def _low_information(data: AuditData, check: Check) -> list[Finding]:
@@ -602,17 +810,51 @@ def _low_information(data: AuditData, check: Check) -> list[Finding]:
     n_identical = int(counts[counts > 1].sum())
     detail = (
         f"(nearly) uniform images: {low.size} ({_split_counts(data, low)}); "
-        f"{n_identical} of them are pixel-identical to another one. They carry no "
-        "patient information, so they were left out of the duplicate and near-duplicate "
-        "checks (every blank image would match every other). Blank images are often "
-        "export errors."
+        f"{n_identical} of them are pixel-identical to another one. Their perceptual hash "
+        "means nothing (every blank image would match every other), so they were left out "
+        "of the near-duplicate search; exact copies of them are still reported (PF102, "
+        "PF105). Blank images are often export errors."
     )
-    examples = (
-        [f"row {data.row(p)}: {data.image_paths[p]}" for p in low[:MAX_EXAMPLES]]
-        if data.image_paths
-        else []
-    )
-    return [check.finding(detail, low.size, examples)]
+    paths = data.image_paths or [""] * data.n_rows
+    examples = [f"row {data.row(p)}: {paths[p]}" for p in low[:MAX_EXAMPLES]]
+    affected = data.rows_table(low, np.arange(1, low.size + 1))
+    return [check.finding(detail, low.size, examples, affected=affected)]
+
+
+# How the second image of a pair is flipped or turned relative to the first, by the
+# index of the orientation of ImageHashes.perceptual_orientations that matched (the
+# second image taken in orientation o looks like the first). Orientation 5 (a left-
+# right flip then a transpose) turns an image a quarter anticlockwise, so a match
+# there means the second image is the first turned clockwise; 6 the reverse.
+ORIENTATIONS = (
+    "as stored",
+    "flipped left-right",
+    "flipped up-down",
+    "turned 180°",
+    "transposed",
+    "turned 90° clockwise",
+    "turned 90° anticlockwise",
+    "anti-transposed",
+)
+_RULES = ("fine detail", "grey levels", "hashes only")
+
+
+@dataclass
+class NearPairs:
+    """Verified cross-split near-duplicate pairs (PF104), closest first (internal)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    distance: np.ndarray  # coarse (64-bit) hash distance
+    detail_distance: np.ndarray  # detail (256-bit) hash distance
+    orientation: np.ndarray  # index into ORIENTATIONS
+    detail_correlation: np.ndarray
+    intensity_correlation: np.ndarray
+    rule: np.ndarray  # index into _RULES: the rule that admitted the pair
+
+    @property
+    def size(self) -> int:
+        return int(self.a.size)
 
 
 @_register(
@@ -620,117 +862,149 @@ def _low_information(data: AuditData, check: Check) -> list[Finding]:
     "near-duplicate-images",
     severity="medium",
     title="Near-duplicate images in different splits",
+    unit="pair",
     checklist=(2, 4),
     leakage=("L1.4", "L3.2"),
     needs=("image",),
 )
 def _near_duplicates(data: AuditData, check: Check) -> list[Finding]:
     assert data.images is not None
-    if not data.near_duplicates:
+    if not data.near.enabled:
         return []
-    a, b, d, f, v, c = _near_pairs(data)
-    if a.size == 0:
+    pairs = _near_pairs(data)
+    if pairs.size == 0:
         return []
-    rows = np.unique(np.concatenate([a, b]))
-    other_patient = int((data.group[a] != data.group[b]).sum())
+    rows = np.unique(np.concatenate([pairs.a, pairs.b]))
+    other_patient = int((data.group[pairs.a] != data.group[pairs.b]).sum())
+    by_grey = int((pairs.rule == 1).sum())
+    measures = _pair_measures(data, pairs)
     examples = [
         f"rows {data.row(x)} ({data.split_name(data.split[x])}) and {data.row(y)} "
-        f"({data.split_name(data.split[y])}{_ORIENTATION_NOTES[o]}), distance {dist}/64, "
-        f"{fd}/256, detail correlation {cc / 1000:.2f}"
-        for x, y, dist, fd, o, cc in list(zip(a, b, d, f, v, c, strict=True))[:MAX_EXAMPLES]
+        f"({data.split_name(data.split[y])}): {m}"
+        for x, y, m in zip(pairs.a[:MAX_EXAMPLES], pairs.b, measures, strict=False)
     ]
-    flipped = int((v > 0).sum())
+    near = data.near
     detail = (
-        f"image pairs in different splits within {data.near_threshold} of 64 "
-        f"perceptual-hash bits and {data.near_detail_threshold} of 256 detail-hash bits, "
-        f"fine detail correlated at {data.near_min_correlation:.2f} or more: "
-        f"{a.size} ({_plural(rows.size, 'row')}; across different patients: {other_patient}; "
-        f"flipped or turned: {flipped}). Re-encoded, resized, "
-        "brightness-shifted or augmented copies. Augmentation before the split leaves "
-        "exactly this trace; look at the pairs and drop or regroup them."
+        f"image pairs in different splits within {near.threshold} of 64 perceptual-hash "
+        f"bits and {near.detail_threshold} of 256 detail-hash bits, then confirmed on "
+        f"thumbnails aligned within {NEAR_MAX_SHIFT} px by either rule: fine detail "
+        f"correlated at {near.min_correlation:.2f} or more, or (where neither image has more "
+        f"than {NEAR_CROWDED} hash candidate in the other split) grey levels correlated at "
+        f"{NEAR_MIN_INTENSITY_CORRELATION} or more: {pairs.size} "
+        f"({_plural(rows.size, 'row')}; admitted by grey levels: {by_grey}; across different "
+        f"patients: {other_patient}; flipped or turned: {int((pairs.orientation > 0).sum())}). "
+        "Re-encoded, resized, brightness-shifted or augmented copies. Augmentation before "
+        "the split leaves exactly this trace; look at the pairs and drop or regroup them."
     )
-    pairs = [
-        (int(x), int(y), int(z))
-        for x, y, z in zip(a[:MAX_PAIRS], b[:MAX_PAIRS], d[:MAX_PAIRS], strict=True)
-    ]
-    return [check.finding(detail, rows.size, examples, pairs=pairs)]
+    affected = data.rows_table(pairs.a, np.arange(1, pairs.size + 1))
+    affected.update(data.rows_table(pairs.b, None, prefix="other_"))
+    affected.update(
+        distance=pairs.distance,
+        detail_distance=pairs.detail_distance,
+        detail_correlation=np.round(pairs.detail_correlation.astype(np.float64), 3),
+        intensity_correlation=np.round(pairs.intensity_correlation.astype(np.float64), 3),
+        orientation=np.asarray(ORIENTATIONS, dtype=object)[pairs.orientation],
+        rule=np.asarray(_RULES, dtype=object)[pairs.rule],
+        measure=measures,
+    )
+    return [check.finding(detail, rows.size, examples, affected=affected)]
 
 
-_ORIENTATION_NOTES = (
-    "",
-    ", flipped left-right",
-    ", flipped up-down",
-    ", turned 180°",
-    ", transposed",
-    ", turned 90°",
-    ", turned 90°",
-    ", anti-transposed",
-)
+def _pair_measures(data: AuditData, pairs: NearPairs) -> list[str]:
+    """What was measured for each pair, in words (captions, examples, the records)."""
+    out = []
+    for d, f, o, c, g, r in zip(
+        pairs.distance,
+        pairs.detail_distance,
+        pairs.orientation,
+        pairs.detail_correlation,
+        pairs.intensity_correlation,
+        pairs.rule,
+        strict=True,
+    ):
+        text = f"hash distance {d}/64, detail {f}/256, "
+        if r == 0:
+            text += f"fine-detail correlation {c:.2f}"
+        elif r == 1:
+            text += f"grey-level correlation {g:.2f} (fine detail {c:.2f})"
+        else:
+            text += "hashes only (no thumbnails to verify)"
+        out.append(text + ("" if o == 0 else f", other image {ORIENTATIONS[o]}"))
+    return out
 
 
-def _near_pairs(data: AuditData) -> tuple[np.ndarray, ...]:
-    """Cross-split near-duplicate pairs, closest first.
+def _near_pairs(data: AuditData) -> NearPairs:
+    """Cross-split near-duplicate pairs, closest first, each pair once at its best.
 
-    Returns (a, b, coarse distance, detail distance, orientation, detail
-    correlation x 1000). Candidates within ``near_threshold`` coarse bits and
-    ``near_detail_threshold`` detail bits are verified on the thumbnails (see
-    :data:`NEAR_MIN_DETAIL_CORRELATION`) when the hashes carry them.
+    Candidates within ``near.threshold`` coarse bits and ``near.detail_threshold``
+    detail bits are verified on the thumbnails when the hashes carry them.
     """
     assert data.images is not None
-    images = data.images
-    usable = ~images.low_information
-    keys = _image_keys(data)
+    usable = ~data.images.low_information
     # Training-like splits first, so that a pair reads "train ... and test ...".
-    split_order = data.split_order()
-    orientations = data.near_orientations
+    order = data.split_order()
     found = []
-    for pos, s1 in enumerate(split_order):
+    for pos, s1 in enumerate(order):
         rows1 = np.flatnonzero(usable & (data.split == s1))
-        for s2 in split_order[pos + 1 :]:
+        for s2 in order[pos + 1 :]:
             rows2 = np.flatnonzero(usable & (data.split == s2))
-            for o in orientations:
-                i, j, d = hamming_pairs(
-                    images.perceptual_orientations[rows1, 0],
-                    images.perceptual_orientations[rows2, o],
-                    data.near_threshold,
-                )
-                a, b = rows1[i], rows2[j]
-                # Candidates from the coarse hash are confirmed on the 256-bit
-                # detail hash; identical pixels are PF102's business.
-                fine = np.bitwise_count(
-                    images.detail_orientations[a, 0] ^ images.detail_orientations[b, o]
-                ).sum(axis=1)
-                keep = np.flatnonzero((keys[a] != keys[b]) & (fine <= data.near_detail_threshold))
-                a, b, d, fine = a[keep], b[keep], d[keep], fine[keep]
-                corr = np.ones(a.size)
-                ok = np.ones(a.size, bool)
-                if images.thumbnail is not None and a.size:
-                    # Verify on content: look-alike images of one kind pass the hashes.
-                    intensity, corr = thumbnail_correlation(
-                        images.thumbnail[a],
-                        _orient(images.thumbnail[b], o),
-                        max_shift=NEAR_MAX_SHIFT,
-                    )
-                    # Coarse-hash candidates of each image: few means the hashes
-                    # already discriminate this kind of image.
-                    crowd = np.maximum(
-                        np.bincount(i, minlength=rows1.size)[i],
-                        np.bincount(j, minlength=rows2.size)[j],
-                    )[keep]
-                    ok = (corr >= data.near_min_correlation) | (
-                        (crowd <= NEAR_CROWDED) & (intensity >= NEAR_MIN_INTENSITY_CORRELATION)
-                    )
-                milli = np.round(np.asarray(corr[ok], np.float64) * 1000)
-                found.append(np.stack([a[ok], b[ok], d[ok], fine[ok], np.full(ok.sum(), o), milli]))
+            for o in data.near.orientations:
+                found.append(_verified_candidates(data, rows1, rows2, o))
     if not found:
-        return tuple(np.empty(0, np.int64) for _ in range(6))
-    a, b, d, f, v, c = np.concatenate(found, axis=1).astype(np.int64)
+        found.append(np.empty((8, 0)))
+    stacked = np.concatenate(found, axis=1)
+    a, b, d, f, v, c, g, r = stacked
+    a, b, d, f, v, r = (x.astype(np.int64) for x in (a, b, d, f, v, r))
     # Closest first; a pair matched in several orientations is kept once, at its best.
-    order = np.lexsort((v, b, a, -c, f, d))
-    a, b, d, f, v, c = a[order], b[order], d[order], f[order], v[order], c[order]
-    _, first = np.unique(a * np.int64(data.n_rows) + b, return_index=True)
-    first.sort()
-    return a[first], b[first], d[first], f[first], v[first], c[first]
+    ranked = np.lexsort((v, b, a, -c, f, d))
+    first = np.unique(a[ranked] * np.int64(data.n_rows) + b[ranked], return_index=True)[1]
+    keep = ranked[np.sort(first)]
+    return NearPairs(a[keep], b[keep], d[keep], f[keep], v[keep], c[keep], g[keep], r[keep])
+
+
+def _verified_candidates(
+    data: AuditData, rows1: np.ndarray, rows2: np.ndarray, orientation: int
+) -> np.ndarray:
+    """Pairs of rows1 x rows2 (row2 turned by ``orientation``) that pass every rule.
+
+    Returns an (8, n) float array: a, b, coarse distance, detail distance,
+    orientation, detail correlation, grey-level correlation, rule.
+    """
+    images = data.images
+    assert images is not None
+    i, j, d = hamming_pairs(
+        images.perceptual_orientations[rows1, 0],
+        images.perceptual_orientations[rows2, orientation],
+        data.near.threshold,
+    )
+    a, b = rows1[i], rows2[j]
+    # Coarse candidates are confirmed on the 256-bit detail hash; identical pixels
+    # are PF102's business.
+    fine = bitwise_count(
+        images.detail_orientations[a, 0] ^ images.detail_orientations[b, orientation]
+    ).sum(axis=1)
+    keys = _image_keys(data)
+    keep = np.flatnonzero((keys[a] != keys[b]) & (fine <= data.near.detail_threshold))
+    a, b, d, fine = a[keep], b[keep], d[keep], fine[keep]
+    detail = np.ones(a.size)
+    intensity = np.ones(a.size)
+    rule = np.full(a.size, 2)
+    if images.thumbnail is not None and a.size:
+        # Verify on content: look-alike images of one kind pass the hashes.
+        intensity, detail = thumbnail_correlation(
+            images.thumbnail[a], _orient(images.thumbnail[b], orientation), max_shift=NEAR_MAX_SHIFT
+        )
+        # Coarse-hash candidates of each image: few means the hashes already
+        # discriminate this kind of image.
+        crowd = np.maximum(
+            np.bincount(i, minlength=rows1.size)[i], np.bincount(j, minlength=rows2.size)[j]
+        )[keep]
+        by_detail = detail >= data.near.min_correlation
+        by_grey = (crowd <= NEAR_CROWDED) & (intensity >= NEAR_MIN_INTENSITY_CORRELATION)
+        rule = np.where(by_detail, 0, np.where(by_grey, 1, -1))
+    ok = rule >= 0
+    columns = (a, b, d, fine, np.full(a.size, orientation), detail, intensity, rule)
+    return np.stack([np.asarray(x, np.float64)[ok] for x in columns])
 
 
 def _orient(thumbs: np.ndarray, orientation: int) -> np.ndarray:
@@ -754,11 +1028,20 @@ def _label_usable(data: AuditData) -> bool:
     return data.label is not None and not data.label_continuous
 
 
+def _patients_with_several(
+    data: AuditData, codes: np.ndarray, n_codes: int, keep: np.ndarray
+) -> int:
+    """Patients whose rows (among ``keep``) carry more than one value of ``codes``."""
+    per_group = _distinct_pairs(data.group[keep], codes[keep], n_codes) // n_codes
+    return int((np.bincount(per_group) > 1).sum()) if per_group.size else 0
+
+
 @_register(
     "PF201",
     "site-label-confounding",
     severity="high",
     title="Site (data source) confounded with the label",
+    unit="site",
     checklist=(9,),
     leakage=("L2", "L3.3"),
     needs=("site", "label"),
@@ -766,34 +1049,63 @@ def _label_usable(data: AuditData) -> bool:
 def _site_label_confounding(data: AuditData, check: Check) -> list[Finding]:
     from ..batch_effects import confounding_test
 
-    assert data.label is not None and data.site is not None
-    assert data.label_names is not None and data.site_names is not None
     if not _label_usable(data):
         return []
+    assert data.label is not None and data.site is not None
+    assert data.label_names is not None and data.site_names is not None
     keep = data.label >= 0
+    # Patients are the units: one patient's images are not independent evidence.
     # Integer codes give the same table as the values, several times faster.
     try:
-        result = confounding_test(data.label[keep], data.site[keep], warn=False)
+        result = confounding_test(
+            data.label[keep], data.site[keep], groups=data.group[keep], warn=False
+        )
     except ValueError:  # one class or one site: nothing to be confounded with
         return []
     v = result.cramers_v
     if not np.isfinite(v) or v < 0.1 or result.pvalue >= 0.05:
         return []
-    severity = "high" if v >= 0.5 else "medium" if v >= 0.3 else "low"
+    n_patients = _patients_in(data, keep)
+    several_sites = _patients_with_several(data, data.site, len(data.site_names), keep)
+    several_labels = _patients_with_several(data, data.label, len(data.label_names), keep)
     shares = result.table.div(result.table.sum(axis=1), axis=0)
     examples = [
         f"site {_q(data.site_names[site])}: "
         + ", ".join(f"{_q(data.label_names[lab])} {share:.0%}" for lab, share in row.items())
+        + " of patients"
         for site, row in list(shares.iterrows())[:MAX_EXAMPLES]
     ]
     detail = (
-        f"the label mix differs between sites (bias-corrected Cramér's V = {v:.2f}, "
-        f"{result.method} p = {result.pvalue:.2g}); the site alone predicts the label with "
-        f"balanced accuracy {result.label_from_batch_score:.2f}. A model can learn the "
-        "source instead of the disease: balance classes within sites, or test on an "
-        "external site (pitfalls.batch_effects)."
+        f"the label mix differs between sites, tested on patients (bias-corrected Cramér's "
+        f"V = {v:.2f}, {result.method} p = {result.pvalue:.2g}, {result.n_samples} "
+        f"patient counts from {n_patients} patients: each patient counts once per (site, "
+        f"label) it has; patients at several sites: {several_sites}, with several labels: "
+        f"{several_labels}); the site alone predicts the label with balanced accuracy "
+        f"{result.label_from_site_score:.2f}. A model can learn the source instead of the "
+        "disease: balance classes within sites, or test on an external site "
+        "(pitfalls.batch_effects)."
     )
-    return [check.finding(detail, result.n_samples, examples, severity=severity)]
+    severity = "high" if v >= 0.5 else "medium" if v >= 0.3 else "low"
+    affected = _site_label_records(data, keep)
+    return [check.finding(detail, int(keep.sum()), examples, affected=affected, severity=severity)]
+
+
+def _site_label_records(data: AuditData, keep: np.ndarray) -> dict[str, Any]:
+    """One record per (site, label): rows and patients (the whole contingency table)."""
+    assert data.site is not None and data.label is not None
+    assert data.site_names is not None and data.label_names is not None
+    n_sites, n_labels = len(data.site_names), len(data.label_names)
+    site, label = data.site[keep], data.label[keep]
+    rows = _crosstab(site, label, n_sites, n_labels)
+    patients = _patient_crosstab(data.group[keep], site, label, n_sites, n_labels)
+    s, k = np.divmod(np.arange(n_sites * n_labels), n_labels)
+    return {
+        "item": s + 1,
+        "site": data.site_names.take(s).to_numpy(),
+        "label": data.label_names.take(k).to_numpy(),
+        "n_rows": rows.ravel(),
+        "n_groups": patients.ravel(),
+    }
 
 
 @_register(
@@ -801,6 +1113,7 @@ def _site_label_confounding(data: AuditData, check: Check) -> list[Finding]:
     "site-mix-differs",
     severity="medium",
     title="Site proportions differ between splits",
+    unit="split",
     checklist=(9,),
     leakage=("L3.3",),
     needs=("site",),
@@ -811,42 +1124,43 @@ def _site_mix_differs(data: AuditData, check: Check) -> list[Finding]:
     from ..batch_effects import bias_corrected_cramers_v
 
     assert data.site is not None and data.site_names is not None
-    table = _crosstab(data.split, data.site, len(data.split_names), len(data.site_names))
+    n_splits, n_sites = len(data.split_names), len(data.site_names)
+    rows = _crosstab(data.split, data.site, n_splits, n_sites)
+    # Patients are the units (a patient counts once per split and site it has).
+    patients = _patient_crosstab(data.group, data.split, data.site, n_splits, n_sites)
     # Sites held by a single split are PF203's (often a deliberate external test).
-    table = table[:, (table > 0).sum(axis=0) > 1]
-    table = table[table.sum(axis=1) > 0]
+    shared = np.flatnonzero((rows > 0).sum(axis=0) > 1)
+    splits = [s for s in data.split_order() if patients[s, shared].sum() > 0]
+    table = patients[np.ix_(np.asarray(splits, dtype=np.int64), shared)]
     if table.shape[0] < 2 or table.shape[1] < 2:
         return []
     _, pvalue, _, _ = chi2_contingency(table, correction=False)
     v = bias_corrected_cramers_v(table)
     if not np.isfinite(v) or v < 0.1 or pvalue >= 0.01:
         return []
-    shared_sites = np.flatnonzero(
-        (_crosstab(data.split, data.site, len(data.split_names), len(data.site_names)) > 0).sum(
-            axis=0
-        )
-        > 1
-    )
-    full = _crosstab(data.split, data.site, len(data.split_names), len(data.site_names))
-    examples = []
-    for s in range(len(data.split_names)):
-        total = full[s, shared_sites].sum()
-        if total:
-            mix = ", ".join(
-                f"{_q(data.site_names[k])} {full[s, k] / total:.0%}" for k in shared_sites
-            )
-            examples.append(f"{data.split_name(s)}: {mix}")
+    shares = table / table.sum(axis=1, keepdims=True)
+    examples = [
+        f"{data.split_name(s)}: "
+        + ", ".join(f"{_q(data.site_names[k])} {x:.0%}" for k, x in zip(shared, share, strict=True))
+        for s, share in zip(splits, shares, strict=True)
+    ]
     detail = (
-        f"the share of each site differs between splits (chi-square p = {pvalue:.2g}, "
-        f"Cramér's V = {v:.2f}, over sites present in several splits); the test set then "
-        "measures another population than the one trained on. Stratify the split by site "
-        "(and label)."
+        f"the share of each site's patients differs between splits (chi-square p = "
+        f"{pvalue:.2g}, Cramér's V = {v:.2f}, over {int(table.sum())} patient counts at the "
+        "sites present in several splits); the test set then measures another population "
+        "than the one trained on. Stratify the split by site (and label)."
     )
-    return [check.finding(detail, data.n_rows, examples, severity="medium" if v >= 0.2 else "low")]
-
-
-def _crosstab(a: np.ndarray, b: np.ndarray, n_a: int, n_b: int) -> np.ndarray:
-    return np.bincount(a * n_b + b, minlength=n_a * n_b).reshape(n_a, n_b)
+    s_idx, k_idx = np.repeat(splits, shared.size), np.tile(shared, len(splits))
+    affected = {
+        "item": np.repeat(np.arange(1, len(splits) + 1), shared.size),
+        "split": data.split_names.take(s_idx).to_numpy(),
+        "site": data.site_names.take(k_idx).to_numpy(),
+        "n_rows": rows[s_idx, k_idx],
+        "n_groups": patients[s_idx, k_idx],
+    }
+    n_affected = int(rows[:, shared].sum())
+    severity = "medium" if v >= 0.2 else "low"
+    return [check.finding(detail, n_affected, examples, affected=affected, severity=severity)]
 
 
 @_register(
@@ -854,6 +1168,7 @@ def _crosstab(a: np.ndarray, b: np.ndarray, n_a: int, n_b: int) -> np.ndarray:
     "site-in-one-split",
     severity="low",
     title="Site present in only one split",
+    unit="site",
     checklist=(8,),
     leakage=("L3.3",),
     needs=("site",),
@@ -862,26 +1177,55 @@ def _site_in_one_split(data: AuditData, check: Check) -> list[Finding]:
     assert data.site is not None and data.site_names is not None
     if len(data.split_names) < 2:
         return []
-    table = _crosstab(data.split, data.site, len(data.split_names), len(data.site_names))
+    n_splits, n_sites = len(data.split_names), len(data.site_names)
+    table = _crosstab(data.split, data.site, n_splits, n_sites)
     only = np.flatnonzero((table > 0).sum(axis=0) == 1)
     if only.size == 0:
         return []
     home = table[:, only].argmax(axis=0)
+    patients = _patient_crosstab(data.group, data.split, data.site, n_splits, n_sites)
     in_test = np.array([data.split_roles[h] == "test" for h in home])
     examples = [
-        f"site {_q(data.site_names[k])} only in {data.split_name(h)} ({table[h, k]} rows)"
-        for k, h in zip(only[:MAX_EXAMPLES], home[:MAX_EXAMPLES], strict=True)
+        f"site {_q(data.site_names[k])} only in {data.split_name(h)} "
+        f"({_rows_patients(table[h, k], patients[h, k])})"
+        for k, h in zip(only[:MAX_EXAMPLES], home, strict=False)
     ]
-    n_rows = int(table[home, only].sum())
     detail = (
-        f"sites present in a single split: {only.size} of {len(data.site_names)}. That is "
-        "right for a "
+        f"sites present in a single split: {only.size} of {n_sites}. That is right for a "
         "deliberate external test set (a site held out for testing); otherwise a site "
         "seen only in training is never evaluated, and one seen only in validation or "
         "test measures a shift the model never saw."
     )
+    affected = {
+        "item": np.arange(1, only.size + 1),
+        "site": data.site_names.take(only).to_numpy(),
+        "split": data.split_names.take(home).to_numpy(),
+        "n_rows": table[home, only],
+        "n_groups": patients[home, only],
+    }
     severity = "info" if in_test.all() else "low"
-    return [check.finding(detail, n_rows, examples, severity=severity)]
+    n_rows = int(table[home, only].sum())
+    return [check.finding(detail, n_rows, examples, affected=affected, severity=severity)]
+
+
+def _temporal_test_note(data: AuditData) -> str:
+    """A sentence on whether the test rows all come after the training rows in time."""
+    if data.time is None:
+        return ""
+    roles = _row_roles(data)
+    train, test = data.time[roles == "train"], data.time[roles == "test"]
+    train, test = train[~pd.isna(train)], test[~pd.isna(test)]
+    if train.size == 0 or test.size == 0:
+        return ""
+    column = data.columns["time"]
+    if test.min() > train.max():
+        return (
+            f" The test set does come after training in time (column {column!r}: first test "
+            f"{_time_text(test.min(keepdims=True))[0]}, last training "
+            f"{_time_text(train.max(keepdims=True))[0]}), a "
+            "temporal validation; a held-out site would also test another population."
+        )
+    return f" Nor is the test set later than training in time (column {column!r}, see PF111)."
 
 
 @_register(
@@ -889,6 +1233,7 @@ def _site_in_one_split(data: AuditData, check: Check) -> list[Finding]:
     "no-external-test",
     severity="info",
     title="No external (site-held-out) test set",
+    unit="site",
     checklist=(8,),
     leakage=("L3.3",),
     needs=("site",),
@@ -904,7 +1249,7 @@ def _no_external_test(data: AuditData, check: Check) -> list[Finding]:
     detail = (
         "no site is kept entirely for testing, so the reported score is internal "
         "validation only; where possible, hold out a whole site (an external data set) to "
-        "estimate generalisation."
+        "estimate generalisation." + _temporal_test_note(data)
     )
     return [check.finding(detail, 0, [])]
 
@@ -912,11 +1257,15 @@ def _no_external_test(data: AuditData, check: Check) -> list[Finding]:
 # --- labels -----------------------------------------------------------------------
 
 
-def _label_table(data: AuditData) -> np.ndarray:
+def _label_tables(data: AuditData) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and patients per (split, class), unlabelled rows left out."""
     assert data.label is not None and data.label_names is not None
     keep = data.label >= 0
-    return _crosstab(
-        data.split[keep], data.label[keep], len(data.split_names), len(data.label_names)
+    n_splits, n_labels = len(data.split_names), len(data.label_names)
+    split, label = data.split[keep], data.label[keep]
+    return (
+        _crosstab(split, label, n_splits, n_labels),
+        _patient_crosstab(data.group[keep], split, label, n_splits, n_labels),
     )
 
 
@@ -925,14 +1274,15 @@ def _label_table(data: AuditData) -> np.ndarray:
     "class-imbalance",
     severity="medium",
     title="Imbalanced classes: accuracy misleads",
+    unit="class",
     checklist=(5, 7),
     needs=("label",),
 )
 def _class_imbalance(data: AuditData, check: Check) -> list[Finding]:
     if not _label_usable(data):
         return []
-    assert data.label_names is not None
-    table = _label_table(data)
+    assert data.label is not None and data.label_names is not None
+    table, _ = _label_tables(data)
     counts = table.sum(axis=0)
     present = counts[counts > 0]
     if present.size < 2:
@@ -940,20 +1290,40 @@ def _class_imbalance(data: AuditData, check: Check) -> list[Finding]:
     ratio = present.max() / present.min()
     if ratio < IMBALANCE_LOW:
         return []
-    major = int(counts.argmax())
-    baseline = []
-    for s in range(len(data.split_names)):
-        if table[s].sum():
-            baseline.append(f"{data.split_name(s)} {table[s, major] / table[s].sum():.2f}")
-    examples = [f"{_q(data.label_names[k])}: {counts[k]}" for k in np.argsort(-counts)]
-    detail = (
-        f"the largest class is {ratio:.1f} times the smallest; predicting "
-        f"{_q(data.label_names[major])} for every sample scores accuracy "
-        f"{', '.join(baseline)}. Report balanced accuracy, precision, recall and F1 beside "
-        "that naive baseline (pitfalls.metrics.classification_summary), not accuracy alone."
+    keep = data.label >= 0
+    n_labels = len(data.label_names)
+    patients = np.bincount(
+        _distinct_pairs(data.group[keep], data.label[keep], n_labels) % n_labels,
+        minlength=n_labels,
     )
+    patient_ratio = patients[counts > 0].max() / max(patients[counts > 0].min(), 1)
+    major = int(counts.argmax())
+    baseline = [
+        f"{data.split_name(s)} {table[s, major] / table[s].sum():.2f}"
+        for s in data.split_order()
+        if table[s].sum()
+    ]
+    order = np.argsort(-counts, kind="stable")
+    examples = [
+        f"{_q(data.label_names[k])}: {_rows_patients(counts[k], patients[k])}" for k in order
+    ]
+    detail = (
+        f"the largest class is {ratio:.1f} times the smallest in rows ({patient_ratio:.1f} "
+        f"times in patients); predicting {_q(data.label_names[major])} for every sample "
+        f"scores accuracy {', '.join(baseline)}. Report balanced accuracy, precision, recall "
+        "and F1 beside that naive baseline (pitfalls.metrics.classification_summary), not "
+        "accuracy alone."
+    )
+    affected = {
+        "item": np.arange(1, order.size + 1),
+        "label": data.label_names.take(order).to_numpy(),
+        "n_rows": counts[order],
+        "n_groups": patients[order],
+    }
     severity = "medium" if ratio >= IMBALANCE_MEDIUM else "low"
-    return [check.finding(detail, int(counts.sum()), examples, severity=severity)]
+    return [
+        check.finding(detail, int(counts.sum()), examples, affected=affected, severity=severity)
+    ]
 
 
 @_register(
@@ -961,6 +1331,7 @@ def _class_imbalance(data: AuditData, check: Check) -> list[Finding]:
     "class-missing-from-split",
     severity="medium",
     title="Class missing from a split",
+    unit="split",
     checklist=(5,),
     leakage=("L3.3",),
     needs=("label",),
@@ -969,17 +1340,24 @@ def _class_missing(data: AuditData, check: Check) -> list[Finding]:
     if not _label_usable(data):
         return []
     assert data.label_names is not None
-    table = _label_table(data)
-    examples = []
-    n_rows = 0
-    for s in range(len(data.split_names)):
-        if table[s].sum() == 0:
-            continue
+    table, _ = _label_tables(data)
+    records: list[tuple[Any, ...]] = []
+    examples, n_rows = [], 0
+    for s in data.split_order():
         missing = np.flatnonzero(table[s] == 0)
-        if missing.size:
-            names = describe_values(data.label_names[missing])
-            examples.append(f"{data.split_name(s)} has no {names}")
-            n_rows += int(table[s].sum())
+        if table[s].sum() == 0 or missing.size == 0:
+            continue
+        assert data.label is not None
+        n_patients = _patients_in(data, (data.split == s) & (data.label >= 0))
+        n_rows += int(table[s].sum())
+        examples.append(
+            f"{data.split_name(s)} has no {describe_values(data.label_names[missing])} "
+            f"({_rows_patients(table[s].sum(), n_patients)})"
+        )
+        records += [
+            (len(examples), data.split_name(s), data.label_names[k], table[s].sum(), n_patients)
+            for k in missing
+        ]
     if not examples:
         return []
     detail = (
@@ -987,7 +1365,8 @@ def _class_missing(data: AuditData, check: Check) -> list[Finding]:
         "and per-class metrics are undefined there. Stratify the split by label "
         "(pitfalls.model_selection.StratifiedGroupKFold)."
     )
-    return [check.finding(detail, n_rows, examples)]
+    affected = pd.DataFrame(records, columns=["item", "split", "label", "n_rows", "n_groups"])
+    return [check.finding(detail, n_rows, examples, affected=affected)]
 
 
 @_register(
@@ -995,36 +1374,49 @@ def _class_missing(data: AuditData, check: Check) -> list[Finding]:
     "tiny-split",
     severity="medium",
     title="Split too small for a stable estimate",
+    unit="split",
     checklist=(7,),
 )
 def _tiny_split(data: AuditData, check: Check) -> list[Finding]:
     n_splits = len(data.split_names)
     rows = np.bincount(data.split, minlength=n_splits)
-    groups = np.bincount(_group_split_pairs(data) % n_splits, minlength=n_splits)
-    examples, severity = [], "low"
-    tiny = (rows < TINY_SPLIT_ROWS) | (groups < TINY_SPLIT_GROUPS)
-    affected = tiny[data.split]
-    for s in np.flatnonzero(tiny):
-        examples.append(f"{data.split_name(s)}: {rows[s]} rows, {groups[s]} groups")
-        severity = "medium"
-    if _label_usable(data):
-        assert data.label_names is not None
-        table = _label_table(data)
-        for s, k in zip(*np.nonzero((table > 0) & (table < TINY_CLASS_ROWS)), strict=True):
-            examples.append(
-                f"{data.split_name(s)}: only {table[s, k]} of class {_q(data.label_names[k])}"
-            )
-            assert data.label is not None
-            affected |= (data.split == s) & (data.label == k)
-    if not examples:
+    groups = np.bincount(group_split_pairs(data) % n_splits, minlength=n_splits)
+    tables = _label_tables(data) if _label_usable(data) else None
+    records: list[tuple[Any, ...]] = []  # split, class (None: the whole split), rows, groups, note
+    affected_rows = np.zeros(data.n_rows, bool)
+    for s in data.split_order():
+        name = data.split_name(s)
+        if rows[s] < TINY_SPLIT_ROWS or groups[s] < TINY_SPLIT_GROUPS:
+            records.append((name, None, rows[s], groups[s], _rows_patients(rows[s], groups[s])))
+            affected_rows |= data.split == s
+        if tables is None:
+            continue
+        assert data.label_names is not None and data.label is not None
+        table, patients = tables
+        for k in np.flatnonzero((table[s] > 0) & (table[s] < TINY_CLASS_ROWS)):
+            note = f"only {table[s, k]} of class {_q(data.label_names[k])}"
+            records.append((name, data.label_names[k], table[s, k], patients[s, k], note))
+            affected_rows |= (data.split == s) & (data.label == k)
+    if not records:
         return []
+    affected = pd.DataFrame(records, columns=["split", "label", "n_rows", "n_groups", "note"])
+    affected.insert(0, "item", _items_from_sorted(affected["split"].to_numpy()))
+    examples = [
+        f"{part['split'].iloc[0]}: " + "; ".join(part["note"])
+        for _, part in affected.groupby("item", sort=True)
+    ]
+    severity = "medium" if any(label is None for _, label, *_ in records) else "low"
     detail = (
         f"splits under {TINY_SPLIT_ROWS} rows or {TINY_SPLIT_GROUPS} patients, or classes "
-        f"under {TINY_CLASS_ROWS} samples in a split: {len(examples)}; scores "
+        f"under {TINY_CLASS_ROWS} samples in a split: {len(records)}; scores "
         "measured there swing widely from one split to the next. Report confidence "
         "intervals, or use (repeated) group cross-validation."
     )
-    return [check.finding(detail, int(affected.sum()), examples, severity=severity)]
+    return [
+        check.finding(
+            detail, int(affected_rows.sum()), examples, affected=affected, severity=severity
+        )
+    ]
 
 
 @_register(
@@ -1032,6 +1424,7 @@ def _tiny_split(data: AuditData, check: Check) -> list[Finding]:
     "missing-labels",
     severity="low",
     title="Rows without a label",
+    unit="row",
     needs=("label",),
 )
 def _missing_labels(data: AuditData, check: Check) -> list[Finding]:
@@ -1041,8 +1434,11 @@ def _missing_labels(data: AuditData, check: Check) -> list[Finding]:
         return []
     detail = (
         f"rows without a value in {data.columns['label']!r}: {missing.size} "
-        f"({_split_counts(data, missing)}); they were left out of the label checks."
+        f"({_split_counts(data, missing)}; {_patients_in(data, data.label < 0)} patients); "
+        "they were left out of the label checks."
     )
-    return [
-        check.finding(detail, missing.size, [f"row {data.row(p)}" for p in missing[:MAX_EXAMPLES]])
+    examples = [
+        f"row {data.row(p)} ({data.split_name(data.split[p])})" for p in missing[:MAX_EXAMPLES]
     ]
+    affected = data.rows_table(missing, np.arange(1, missing.size + 1))
+    return [check.finding(detail, missing.size, examples, affected=affected)]

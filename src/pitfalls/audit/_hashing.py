@@ -1,20 +1,36 @@
 """Image hashing: exact (decoded pixels) and perceptual (DCT pHash), in parallel.
 
+Reading
+    Each image is opened once, through :func:`pitfalls.audit._io.read_image`: inside
+    ``root`` (checked on the opened descriptor), regular files only, its pixel count
+    checked against ``max_pixels`` from the header before anything is decoded.
+    Everything below, and the thumbnail the HTML report shows, comes from that one
+    read: no file is opened again.
+
 Exact hash
-    The decoded pixel array (not the file bytes) is hashed with BLAKE2b together
-    with its shape and dtype, so a PNG re-saved with another compression level, or
-    a copy with other metadata, still matches.
+    The decoded pixels at full resolution (not the file bytes) are hashed with
+    SHA-256 (truncated to 128 bits) together with their shape and dtype, so a PNG
+    re-saved with another compression level, a JPEG whose metadata changed, or a
+    JPEG converted to PNG (identical pixels, another encoding) still match;
+    identical bytes always mean identical pixels. This is why images are never
+    decoded at reduced size (JPEG draft mode would give other pixels): the exact
+    check stays exact. Pillow images are hashed in strips of rows, so no second
+    full-size copy of the pixels is made.
 
 Perceptual hash (64 bits) and detail hash (256 bits)
-    1. grey levels (ITU-R 601 luma for colour images);
-    2. a uniform surround (pixels within 8% of the intensity range of the frame's
+    1. grey levels (ITU-R 601 luma for colour images, Pillow's conversion for
+       8-bit images);
+    2. an image longer than 256 pixels is first area-averaged to 256 pixels on its
+       longer side (the hashes need 64 x 64; this keeps the float work small and
+       the memory to a fraction of the decoded image);
+    3. a uniform surround (pixels within 8% of the intensity range of the frame's
        median value) that covers over a quarter of the image is trimmed, so that
        the same content on a larger or shifted black canvas hashes alike and a
        mostly black image is hashed on its content;
-    3. area-averaged downsample to 32x32, 2-D DCT-II, the 8x8 lowest frequencies;
-    4. bit = coefficient above the median of the 63 non-DC coefficients.
+    4. area-averaged downsample to 32x32, 2-D DCT-II, the 8x8 lowest frequencies;
+    5. bit = coefficient above the median of the 63 non-DC coefficients.
 
-    The detail hash repeats steps 3-4 on a 64x64 thumbnail with its 16x16 lowest
+    The detail hash repeats steps 4-5 on a 64x64 thumbnail with its 16x16 lowest
     frequencies. Images of one kind (chest X-rays) share their coarse layout, so
     unrelated images can come within a few of the 64 coarse bits; the detail hash
     removes most of them. The near-duplicate search uses the coarse hash to find
@@ -23,13 +39,15 @@ Perceptual hash (64 bits) and detail hash (256 bits)
 
     Adding a constant (brightness) changes only the DC term and scaling (contrast)
     scales every coefficient, so neither moves the bits; light noise and shifts of a
-    few pixels barely touch the lowest frequencies.
+    few pixels barely touch the lowest frequencies. Every step is mirror-symmetric,
+    so the hashes of the 8 flips and quarter turns come from one transform.
 
 Verification thumbnail (64x64, uint8)
     The same trimmed 64x64 thumbnail, min-max scaled to 0-255, is kept (4 KiB per
     image) so that hash candidates can be verified on content
     (:func:`pitfalls.audit._search.thumbnail_correlation`): images of one kind (chest
-    X-rays) can agree on both hashes without being copies of each other.
+    X-rays) can agree on both hashes without being copies of each other. Reports
+    show it (:func:`thumbnail_png`) instead of reading the file again.
 
 Low-information images
     A blank image (under 0.1% of pixels differing from the frame, a thumbnail whose
@@ -38,22 +56,47 @@ Low-information images
     the 63 hashed frequencies, as for pure noise) has a meaningless perceptual
     hash: every blank image would match every other. Those are flagged and kept out of the
     near-duplicate search.
+
+Parallelism
+    Images are hashed in chunks of 32 through joblib. The first chunk is hashed in
+    the calling thread and timed, and its pace plans the rest (``n_jobs=None``, or
+    at most ``n_jobs`` workers, never more than the CPUs): a process pool (joblib's
+    loky, which stays warm for later calls in the session) when the work left,
+    spread over the workers, saves more than twice a pool's start-up (taken as 2 s:
+    from about 8,000 small images on 2 CPUs, 4,000 on 16); threads when an image
+    takes 3 ms or more (large images, where decoding, which releases the GIL,
+    dominates); otherwise the calling thread alone, which threads do not beat on
+    small images (their header parsing and many small array operations hold the
+    GIL). The default is so never slower than one worker but for a mistaken
+    start-up estimate. Inside ``joblib.parallel_config(backend="dask")`` (or any
+    other backend) the chunks after the first run there. A worker process that
+    dies (killed for memory) becomes a one-line error; on threads an
+    out-of-memory kill stops the whole process, which is what ``max_pixels``
+    guards against.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import io
+import math
 import os
 import sys
+import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.fft import dctn
+from scipy.fft import dct
 
+from .._images import load_image
 from .._manifest import ManifestError
+from ._io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_max_pixels, read_image
 
 __all__ = [
     "ImageHashes",
@@ -63,9 +106,11 @@ __all__ = [
     "perceptual_hash",
     "pixel_hash",
     "resolve_image_paths",
+    "thumbnail_png",
 ]
 
 _THUMB = 32
+_WORK = 256  # longest side of the grey image that is trimmed and hashed
 _BORDER_TOLERANCE = 0.08
 _MIN_RELATIVE_STD = 0.02
 _MAX_TIED_FRACTION = 0.25
@@ -74,6 +119,13 @@ _MIN_CONTENT_FRACTION = 0.001
 _CONTENT_QUANTILE = 0.005
 _MAX_KEPT_AREA = 0.75
 _LUMA = np.array([0.299, 0.587, 0.114])
+_CHUNK = 32  # images per parallel task
+# A process pool's start-up (its workers import pitfalls), and the time per image
+# from which threads pay (decoding, GIL-free, dominates): see _plan.
+_PROCESS_START_SECONDS = 2.0
+_THREADS_MIN_SECONDS_PER_IMAGE = 0.003
+_STRIP_BYTES = 1 << 20  # bytes of rows hashed (or cast to float) at a time
+_PILLOW_8BIT = frozenset({"L", "LA", "RGB", "RGBA"})
 
 
 @dataclass
@@ -83,7 +135,7 @@ class ImageHashes:
     Attributes
     ----------
     exact : ndarray of str, shape (n,)
-        Hex BLAKE2b digest of the decoded pixels, shape and dtype.
+        Hex digest (SHA-256, 128 bits) of the decoded pixels, shape and dtype.
     perceptual : ndarray of uint64, shape (n,)
         64-bit DCT perceptual hash.
     detail : ndarray of uint64, shape (n, 4)
@@ -97,8 +149,8 @@ class ImageHashes:
         True for (nearly) blank images, whose perceptual hash is not used.
     thumbnail : ndarray of uint8, shape (n, 64, 64), or None
         Grey-level thumbnail of the trimmed content, min-max scaled to 0-255 (all
-        zero for a blank image), used to verify near-duplicate candidates. None
-        skips that verification.
+        zero for a blank image), used to verify near-duplicate candidates and shown
+        by reports (:func:`thumbnail_png`). None skips that verification.
     """
 
     exact: np.ndarray
@@ -130,8 +182,10 @@ def resolve_image_paths(
     root : path-like or None
         Directory the paths are relative to. When given, a path that resolves
         outside it (``..``, an absolute path elsewhere, a symbolic link pointing
-        out) is refused before anything is read. When None, paths are taken as
-        they are (relative to the working directory).
+        out) is refused before anything is read, and :func:`hash_images` checks
+        again on each opened file (a path changed after this check cannot escape
+        either). When None, paths are taken as they are (relative to the working
+        directory).
     column : str
         Manifest column name, for error messages.
     rows : sequence
@@ -144,7 +198,8 @@ def resolve_image_paths(
     Raises
     ------
     ManifestError
-        Naming the column, row and path that escapes ``root``.
+        Naming the column, row and path that escapes ``root`` or is a loop of
+        symbolic links.
 
     Examples
     --------
@@ -154,14 +209,20 @@ def resolve_image_paths(
     >>> resolve_image_paths(["../etc/passwd"], root=".", column="path", rows=[7])
     Traceback (most recent call last):
     ...
-    pitfalls._manifest.ManifestError: image column 'path', row 7: '../etc/passwd' resolves outside root '...'; refusing to read it.
+    pitfalls.exceptions.ManifestError: image column 'path', row 7: '../etc/passwd' resolves outside root '...'; refusing to read it.
     """
     if root is None:
         return [Path(str(v)) for v in values]
     base = Path(root).resolve()
     resolved = []
     for row, value in zip(rows, values, strict=True):
-        path = (base / str(value)).resolve()
+        try:
+            path = (base / str(value)).resolve()
+        except (RuntimeError, OSError) as exc:  # Python < 3.13 raises on a link loop
+            raise ManifestError(
+                f"image column {column!r}, row {row}: {str(value)!r} cannot be resolved "
+                f"({_first_line(exc)}: a symbolic-link loop?); fix or remove that path."
+            ) from None
         if not path.is_relative_to(base):
             raise ManifestError(
                 f"image column {column!r}, row {row}: {str(value)!r} resolves outside root "
@@ -171,48 +232,8 @@ def resolve_image_paths(
     return resolved
 
 
-def load_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode an image file to a numpy array (PIL formats, ``.npy``, DICOM).
-
-    Parameters
-    ----------
-    path : path-like
-        PNG, JPEG, TIFF, BMP... (anything Pillow reads), a ``.npy`` array, or a
-        DICOM file (``.dcm``, needs pydicom).
-
-    Returns
-    -------
-    ndarray
-
-    Examples
-    --------
-    >>> import numpy as np, tempfile, os
-    >>> from PIL import Image
-    >>> from pitfalls.audit import load_image
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     Image.fromarray(np.zeros((4, 5), np.uint8)).save(os.path.join(d, "x.png"))
-    ...     load_image(os.path.join(d, "x.png")).shape
-    (4, 5)
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    if suffix in {".dcm", ".dicom"}:
-        from .._optional import import_optional
-
-        pydicom = import_optional("pydicom", feature="auditing DICOM images")
-        return np.asarray(pydicom.dcmread(path).pixel_array)
-    from PIL import Image
-
-    with Image.open(path) as img:
-        img.load()
-        if img.mode == "P":  # palette indices mean nothing without the palette
-            return np.asarray(img.convert("RGBA" if "transparency" in img.info else "RGB"))
-        return np.asarray(img)
-
-
 def pixel_hash(pixels: np.ndarray) -> str:
-    """BLAKE2b digest of decoded pixels, their shape and dtype.
+    """Digest of decoded pixels, their shape and dtype (SHA-256, 128 bits).
 
     Parameters
     ----------
@@ -230,12 +251,68 @@ def pixel_hash(pixels: np.ndarray) -> str:
     >>> a = np.arange(6, dtype=np.uint8).reshape(2, 3)
     >>> pixel_hash(a) == pixel_hash(a.copy()), pixel_hash(a) == pixel_hash(a.reshape(3, 2))
     (True, False)
+
+    Boolean masks hash by value (Pillow stores True as the byte 255, numpy as 1):
+
+    >>> mask = np.array([True, False]).view(np.uint8)
+    >>> pixel_hash(np.array([255, 0], np.uint8).view(bool)) == pixel_hash(mask.view(bool))
+    True
     """
     pixels = np.ascontiguousarray(pixels)
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(f"{pixels.shape}|{pixels.dtype.str}|".encode())
-    digest.update(pixels.tobytes())
-    return digest.hexdigest()
+    digest = _pixel_digest(pixels.shape, pixels.dtype)
+    if pixels.dtype == bool:  # True may be stored as any non-zero byte (Pillow uses 255)
+        pixels = pixels.astype(np.uint8)
+    digest.update(pixels.reshape(-1).view(np.uint8) if pixels.size else b"")
+    return digest.hexdigest()[:32]
+
+
+def _pixel_digest(shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    digest = hashlib.sha256()
+    digest.update(f"{shape}|{dtype.str}|".encode())
+    return digest
+
+
+def _pillow_pixel_hash(image: Any) -> str:
+    # pixel_hash(np.asarray(image)) without the full-size array: rows in strips.
+    probe = np.asarray(image.crop((0, 0, 1, 1)))
+    width, height = image.size
+    digest = _pixel_digest((height, width, *probe.shape[2:]), probe.dtype)
+    row_bytes = max(1, width * probe.itemsize * (probe.shape[2] if probe.ndim == 3 else 1))
+    step = max(1, _STRIP_BYTES // row_bytes)
+    if step >= height:
+        digest.update(image.tobytes())
+    else:
+        for top in range(0, height, step):
+            digest.update(image.crop((0, top, width, min(top + step, height))).tobytes())
+    return digest.hexdigest()[:32]
+
+
+def thumbnail_png(thumbnail: np.ndarray) -> bytes:
+    """PNG bytes of a verification thumbnail (:attr:`ImageHashes.thumbnail`).
+
+    Reports show this instead of opening the image file again, so what they show
+    is what was read and compared.
+
+    Parameters
+    ----------
+    thumbnail : ndarray of uint8, shape (64, 64)
+
+    Returns
+    -------
+    bytes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.audit import thumbnail_png
+    >>> thumbnail_png(np.zeros((64, 64), np.uint8))[:4]
+    b'\\x89PNG'
+    """
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(thumbnail, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def perceptual_hash(pixels: np.ndarray) -> tuple[np.uint64, bool]:
@@ -259,7 +336,7 @@ def perceptual_hash(pixels: np.ndarray) -> tuple[np.uint64, bool]:
     >>> img = rng.normal(size=(8, 8)).repeat(16, 0).repeat(16, 1) * 40 + 100
     >>> h1, low = perceptual_hash(img)
     >>> h2, _ = perceptual_hash(img * 1.5 + 20)  # contrast and brightness
-    >>> int(np.bitwise_count(h1 ^ h2)), low
+    >>> int(h1 ^ h2).bit_count(), low  # Hamming distance
     (0, False)
     >>> perceptual_hash(np.zeros((64, 64)))[1]
     True
@@ -290,7 +367,7 @@ def detail_hash(pixels: np.ndarray) -> np.ndarray:
     >>> rng = np.random.default_rng(0)
     >>> img = rng.normal(size=(16, 16)).repeat(8, 0).repeat(8, 1) * 40 + 100
     >>> a, b = detail_hash(img), detail_hash(np.clip(img + 10, 0, 255))
-    >>> a.shape, int(np.bitwise_count(a ^ b).sum())
+    >>> a.shape, int(np.unpackbits((a ^ b).view(np.uint8)).sum())  # Hamming distance
     ((4,), 0)
     """
     return _signature(pixels)[1][0]
@@ -306,54 +383,71 @@ def _describe(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, np.ndar
     # _signature plus the 64x64 uint8 verification thumbnail.
     gray = _grayscale(pixels)
     intensity_range = float(gray.max()) - float(gray.min())
-    content = _trim_border(gray, intensity_range)
+    content = _trim_border(_work_image(gray), intensity_range)
     if content is None:
         blank = np.zeros((2 * _THUMB, 2 * _THUMB), np.uint8)
         return np.zeros(8, np.uint64), np.zeros((8, 4), np.uint64), True, blank
     fine_thumb = _downsample(content, 2 * _THUMB)
     # Cells of the 64-grid nest in those of the 32-grid with equal areas.
-    thumb = fine_thumb.reshape(_THUMB, 2, _THUMB, 2).mean(axis=(1, 3))
-    spectrum = dctn(thumb, type=2, norm="ortho")
-    block = spectrum[:8, :8]
+    halve = _area_matrix(2 * _THUMB, _THUMB, fine_thumb.dtype.str)
+    thumb = halve @ fine_thumb @ halve.T
+    low_rows = _dct_rows(_THUMB, 8)
+    block = low_rows @ thumb @ low_rows.T
     coeffs = block.ravel()
     ac = coeffs[1:]
     scale = max(abs(float(coeffs[0])), intensity_range, 1e-12)
     tied = np.mean(np.abs(ac) <= 1e-6 * scale)
     # Share of the thumbnail's variance in the 63 hashed frequencies: about 6% for
-    # pure noise (63 of 1023 AC terms), most of it for anything with structure.
-    ac_energy = float((spectrum**2).sum() - coeffs[0] ** 2)
+    # pure noise (63 of 1023 AC terms), most of it for anything with structure. The
+    # orthonormal DCT keeps the energy (Parseval), so the AC energy needs no full
+    # transform.
+    ac_energy = float(np.square(thumb).sum() - coeffs[0] ** 2)
     low_share = float((ac**2).sum()) < _MIN_LOW_FREQUENCY_SHARE * ac_energy
     low = bool(
         float(thumb.std()) < _MIN_RELATIVE_STD * max(intensity_range, 1e-12)
         or tied > _MAX_TIED_FRACTION
         or low_share
-        or ac_energy <= 0
+        or ac_energy <= 1e-12 * scale**2 * thumb.size
     )
-    fine = dctn(fine_thumb, type=2, norm="ortho")[:16, :16]
-    coarse_hashes = np.array([_bits(b)[0] for b in _orientations(block)], dtype=np.uint64)
-    fine_hashes = np.stack([_bits(b) for b in _orientations(fine)])
+    fine_rows = _dct_rows(2 * _THUMB, 16)
+    fine = fine_rows @ fine_thumb @ fine_rows.T
     lo, hi = float(fine_thumb.min()), float(fine_thumb.max())
     scaled = (fine_thumb - lo) * (255.0 / max(hi - lo, 1e-12))
-    return coarse_hashes, fine_hashes, low, np.round(scaled).astype(np.uint8)
+    return (
+        _orientation_bits(block)[:, 0],
+        _orientation_bits(fine),
+        low,
+        np.round(scaled).astype(np.uint8),
+    )
 
 
-def _orientations(block: np.ndarray) -> list[np.ndarray]:
+@functools.lru_cache(maxsize=8)
+def _dct_rows(n: int, k: int) -> np.ndarray:
+    # The k lowest-frequency rows of the orthonormal DCT-II matrix of size n:
+    # rows @ x @ rows.T is the top-left k x k block of dctn(x, norm="ortho").
+    rows = dct(np.eye(n), type=2, norm="ortho", axis=0)[:k]
+    rows.setflags(write=False)
+    return rows
+
+
+def _orientation_bits(block: np.ndarray) -> np.ndarray:
     # DCT-II coefficients of a flipped image are those of the image with odd
     # frequencies negated, and transposing the image transposes them: the hashes of
     # the 8 flips and quarter turns come from one transform. Order: identity,
     # left-right flip, up-down flip, half turn, then the transposes of those four
-    # (transpose, two quarter turns, anti-transpose).
+    # (transpose, two quarter turns, anti-transpose). Returns (8, bits // 64) uint64:
+    # bit = coefficient above the median of the non-DC coefficients.
     sign = (-1.0) ** np.arange(block.shape[0])
-    flips = [block, block * sign, block * sign[:, None], block * sign[:, None] * sign]
-    return flips + [f.T for f in flips]
-
-
-def _bits(block: np.ndarray) -> np.ndarray:
-    values = block.ravel()
-    return np.packbits(values > np.median(values[1:])).view(">u8").astype(np.uint64)
+    flips = np.stack([block, block * sign, block * sign[:, None], block * np.outer(sign, sign)])
+    values = np.concatenate([flips, flips.transpose(0, 2, 1)]).reshape(8, -1)
+    middle = (values.shape[1] - 1) // 2  # 63 and 255 non-DC values: an exact median
+    median = np.partition(values[:, 1:], middle, axis=1)[:, middle : middle + 1]
+    return np.packbits(values > median, axis=1).view(">u8").astype(np.uint64)
 
 
 def _grayscale(pixels: np.ndarray) -> np.ndarray:
+    # 2-D grey levels: luma (float32) for colour, the array itself (any dtype) for
+    # grey, the middle slice of a volume.
     arr = np.asarray(pixels)
     if arr.ndim == 3 and arr.shape[2] in (3, 4):
         arr = arr[..., :3].astype(np.float32) @ _LUMA.astype(np.float32)
@@ -363,7 +457,27 @@ def _grayscale(pixels: np.ndarray) -> np.ndarray:
         arr = arr[arr.shape[0] // 2]
     if arr.ndim != 2:
         raise ValueError(f"expected a 2-D image (or 2-D with channels); got shape {arr.shape}.")
-    return arr.astype(np.float32, copy=False)
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    if arr.size == 0:
+        raise ValueError(f"expected a non-empty image; got shape {arr.shape}.")
+    return arr
+
+
+def _work_image(gray: np.ndarray) -> np.ndarray:
+    # At most _WORK pixels on the longer side, float: an exact area average, so the
+    # result is mirror-symmetric and no full-size float copy of a large image is made.
+    height, width = gray.shape
+    longest = max(height, width)
+    if longest <= _WORK:
+        return gray.astype(np.float32)
+    size = (max(1, round(height * _WORK / longest)), max(1, round(width * _WORK / longest)))
+    # Blocks of rows, so that the float64 copy reduceat makes is 1 MiB at most.
+    step = max(1, _STRIP_BYTES // (8 * width))
+    narrow = np.empty((height, size[1]), np.float32)
+    for top in range(0, height, step):
+        narrow[top : top + step] = _area_average(gray[top : top + step], size[1], axis=1)
+    return _area_average(narrow, size[0], axis=0)
 
 
 def _trim_border(gray: np.ndarray, intensity_range: float) -> np.ndarray | None:
@@ -373,23 +487,36 @@ def _trim_border(gray: np.ndarray, intensity_range: float) -> np.ndarray | None:
     # real surround (over a quarter of the image): trimming a few edge columns
     # in and out from copy to copy would make the hash unstable.
     frame = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = np.median(frame)
-    # Percentiles on a strided sample (about 16k pixels) cost little and barely move.
-    step = max(1, int(np.sqrt(gray.size / 16384)))
-    low, high = np.percentile(gray[::step, ::step], [0.5, 99.5])
+    background = _median(frame)
+    # The 0.5% and 99.5% order statistics of a strided sample (about 2k pixels) cost
+    # little and barely move.
+    step = max(1, int(np.sqrt(gray.size / 2048)))
+    sample = gray[::step, ::step].ravel()
+    ranks = [round(0.005 * (sample.size - 1)), round(0.995 * (sample.size - 1))]
+    low, high = np.partition(sample, ranks)[ranks]
     tolerance = _BORDER_TOLERANCE * max(high - low, intensity_range * 0.5)
     if tolerance <= 0:
         return None
-    differs = np.abs(gray - np.float32(background)) > tolerance
-    per_row = np.count_nonzero(differs, axis=1)
+    # Counted as bytes: summing a uint8 view is twice as fast as count_nonzero.
+    differs = (np.abs(gray - np.float32(background)) > tolerance).view(np.uint8)
+    per_row = differs.sum(axis=1, dtype=np.int64)
     total = int(per_row.sum())
     if total < _MIN_CONTENT_FRACTION * gray.size:
         return None
     top, bottom = _quantile_bounds(per_row, total)
-    left, right = _quantile_bounds(np.count_nonzero(differs, axis=0), total)
+    left, right = _quantile_bounds(differs.sum(axis=0, dtype=np.int64), total)
     if (bottom - top) * (right - left) > _MAX_KEPT_AREA * gray.size:
         return gray
     return gray[top:bottom, left:right]
+
+
+def _median(values: np.ndarray) -> float:
+    # np.median without its overhead (it runs on every image).
+    half = values.size // 2
+    if values.size % 2:
+        return float(np.partition(values, half)[half])
+    lower, upper = np.partition(values, [half - 1, half])[[half - 1, half]]
+    return (float(lower) + float(upper)) / 2
 
 
 def _quantile_bounds(counts: np.ndarray, total: int) -> tuple[int, int]:
@@ -400,56 +527,96 @@ def _quantile_bounds(counts: np.ndarray, total: int) -> tuple[int, int]:
 
 
 def _downsample(gray: np.ndarray, size: int) -> np.ndarray:
-    # Exact area average onto a size x size grid (cells may cut pixels), done per
-    # axis by interpolating the cumulative sum at the cell edges. The grid is
-    # mirror-symmetric, so a flipped image gives the flipped thumbnail and the
-    # flip-aware hashes agree; no BLAS call, so no thread contention.
-    # The big pass runs along the contiguous axis (rows of a C-ordered image).
-    return _area_average(_area_average(gray.astype(np.float64), size, axis=1), size, axis=0)
+    # Exact area average onto a size x size grid (cells may cut pixels), as two
+    # products with cell-overlap matrices (cached: few distinct sizes occur). The
+    # grid is mirror-symmetric, so a flipped image gives the flipped thumbnail and
+    # the flip-aware hashes agree.
+    # A float32 image (the work image of _describe) is averaged in float32: 3x faster,
+    # and rounding at 1e-7 of the grey levels moves a hash bit only for a coefficient
+    # that ties with the median to that precision.
+    dtype = np.float32 if gray.dtype == np.float32 else np.float64
+    rows = _area_matrix(gray.shape[0], size, np.dtype(dtype).str)
+    columns = _area_matrix(gray.shape[1], size, np.dtype(dtype).str)
+    return rows @ np.asarray(gray, dtype=dtype) @ columns.T
+
+
+@functools.lru_cache(maxsize=1024)
+def _area_matrix(n: int, size: int, dtype: str = "<f8") -> np.ndarray:
+    # weights[c, p]: the share of cell c (n / size pixels wide) that pixel p covers.
+    edges = np.arange(size + 1) * (n / size)
+    pixels = np.arange(n + 1)
+    overlap = np.minimum(edges[1:, None], pixels[None, 1:]) - np.maximum(
+        edges[:-1, None], pixels[None, :-1]
+    )
+    weights = (np.clip(overlap, 0.0, None) / (n / size)).astype(dtype)
+    weights.setflags(write=False)
+    return weights
 
 
 def _area_average(values: np.ndarray, size: int, axis: int) -> np.ndarray:
+    # The same exact area average along one axis in O(n) (for large images, where an
+    # n x size matrix would not pay): sums of whole pixels between the cell edges
+    # (one reduceat pass, in the input's float type or float64 for integers: the
+    # caller passes blocks, so the cast copy stays small), then the cut parts of the
+    # pixels the edges fall in; the running sum in float64.
     n = values.shape[axis]
     edges = np.arange(size + 1) * (n / size)
     lower = np.minimum(np.floor(edges).astype(np.int64), n - 1)
     fraction = (edges - lower).reshape([-1 if a == axis else 1 for a in range(2)])
-    if n >= size:
-        # Sums of whole pixels between the cell edges (one reduceat pass over the
-        # image), then the cut parts of the pixels the edges fall in.
-        segments = np.add.reduceat(values, lower[:-1], axis=axis)
-        zero = np.zeros_like(np.take(segments, [0], axis=axis))
-        before = np.concatenate([zero, np.cumsum(segments, axis=axis)], axis=axis)
-        integral = np.take(before, np.arange(size + 1), axis=axis)
-        edge_pixels = np.take(values, lower, axis=axis)
-        integral = integral + fraction * edge_pixels
-        # The last edge is the end of the image: the total, not pixel n-1 cut in full.
-        last = [slice(None), slice(None)]
-        last[axis] = slice(size, size + 1)
-        integral[tuple(last)] = np.take(before, [size], axis=axis)
-    else:  # upsampling a tiny image: interpolate the running sum
-        zero = np.zeros_like(np.take(values, [0], axis=axis))
-        cumulative = np.concatenate([zero, np.cumsum(values, axis=axis)], axis=axis)
-        low = np.take(cumulative, lower, axis=axis)
-        integral = low + fraction * (np.take(cumulative, lower + 1, axis=axis) - low)
+    dtype = values.dtype if values.dtype.kind == "f" else np.float64
+    segments = np.add.reduceat(values, lower[:-1], axis=axis, dtype=dtype).astype(np.float64)
+    zero = np.zeros_like(np.take(segments, [0], axis=axis))
+    before = np.concatenate([zero, np.cumsum(segments, axis=axis)], axis=axis)
+    integral = np.take(before, np.arange(size + 1), axis=axis)
+    integral = integral + fraction * np.take(values, lower, axis=axis)
+    # The last edge is the end of the image: the total, not pixel n-1 cut in full.
+    last = [slice(None), slice(None)]
+    last[axis] = slice(size, size + 1)
+    integral[tuple(last)] = np.take(before, [size], axis=axis)
     return np.diff(integral, axis=axis) / (n / size)
 
 
 _Hashes = tuple[str, np.ndarray, np.ndarray, bool, np.ndarray]
 
 
-def _hash_one(path: Path) -> _Hashes | str:
+def _hash_decoded(decoded: Any) -> _Hashes:
+    if isinstance(decoded, np.ndarray):
+        exact = pixel_hash(decoded)
+        gray = decoded
+    elif decoded.mode in _PILLOW_8BIT:  # Pillow converts and hashes without numpy copies
+        exact = _pillow_pixel_hash(decoded)
+        gray_image = decoded if decoded.mode == "L" else decoded.convert("L")
+        # A view of the bytes (np.asarray would copy them once more).
+        gray = np.frombuffer(gray_image.tobytes(), np.uint8).reshape(decoded.height, -1)
+    else:  # 16-bit, float, 1-bit, CMYK...: through numpy, as load_image returns them
+        gray = np.asarray(decoded)
+        exact = pixel_hash(gray)
+    coarse, fine, low, thumb = _describe(gray)
+    return exact, coarse, fine, low, thumb
+
+
+def _hash_one(path: Path, root: Path | None, max_pixels: int) -> _Hashes | str:
     # Returns the error text instead of raising, so the caller can name the row.
     try:
-        pixels = load_image(path)
-        coarse, fine, low, thumb = _describe(pixels)
-        return pixel_hash(pixels), coarse, fine, low, thumb
+        return _hash_decoded(read_image(path, root=root, max_pixels=max_pixels))
+    except ImageTooLargeError as exc:
+        return f"{exc}; raise max_pixels (--max-pixels) to audit it"
+    except MemoryError:
+        return (
+            "ran out of memory decoding it; use fewer workers (n_jobs, --n-jobs) or a "
+            "lower max_pixels (--max-pixels)"
+        )
     except Exception as exc:  # any decoder error means "unreadable image"
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return reason
+        return _first_line(exc)
 
 
-def _hash_chunk(paths: Sequence[Path]) -> list[_Hashes | str]:
-    return [_hash_one(p) for p in paths]
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _hash_chunk(paths: Sequence[Path], root: Path | None, max_pixels: int) -> list[_Hashes | str]:
+    return [_hash_one(p, root, max_pixels) for p in paths]
 
 
 def _chunks(items: Sequence[Path], size: int) -> Iterator[Sequence[Path]]:
@@ -457,15 +624,133 @@ def _chunks(items: Sequence[Path], size: int) -> Iterator[Sequence[Path]]:
         yield items[start : start + size]
 
 
+def _n_workers(n_jobs: Any, n_images: int) -> int:
+    """Workers for ``n_images``: ``None`` = as many as pay off, capped at the CPU count."""
+    from joblib import cpu_count
+
+    cores = cpu_count()
+    n_chunks = max(1, math.ceil(n_images / _CHUNK))
+    if n_jobs is None:
+        return min(cores, n_chunks)
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, int | np.integer) or n_jobs == 0:
+        raise ValueError(
+            f"n_jobs={n_jobs!r} must be a non-zero integer (-1 for all cores) or None; "
+            "use None to let the number of images decide."
+        )
+    wanted = int(n_jobs) if n_jobs > 0 else max(1, cores + 1 + int(n_jobs))
+    return max(1, min(wanted, cores, n_chunks))
+
+
+@contextlib.contextmanager
+def _hashing_context() -> Iterator[None]:
+    """One BLAS thread, and Pillow's decompression-bomb warning silenced, while hashing.
+
+    The small matrix products of each image are faster on one BLAS thread; the
+    images themselves are spread over the workers. Pillow's warning (over 89
+    million pixels) is redundant: max_pixels is checked on every image before
+    decoding. Entered once, in the calling thread: the warning filters are
+    process-wide, and entering and leaving them in several threads at once could
+    leave them changed.
+    """
+    from PIL import Image
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def _worker_failure(exc: BaseException) -> ManifestError:
+    return ManifestError(
+        f"image hashing stopped: a worker failed ({type(exc).__name__}: "
+        f"{_first_line(exc)}). A worker that is killed has most often run out of "
+        "memory: use fewer workers (n_jobs, --n-jobs) or a lower max_pixels "
+        "(--max-pixels)."
+    )
+
+
+def _run_chunks(
+    func: Any,
+    chunks: Sequence[Any],
+    args: tuple[Any, ...],
+    n_workers: int,
+    bar: Any,
+    prefer: str = "threads",
+) -> list[Any]:
+    """``func(chunk, *args)`` for every chunk, in order, through joblib.
+
+    ``prefer`` is joblib's hint (threads or processes) when no backend is
+    configured. A worker that dies (a process killed for memory, a lost cluster
+    worker) or any other failure of the parallel machinery becomes a one-line
+    ManifestError.
+    """
+    from joblib import Parallel, delayed
+
+    results: list[Any] = []
+    tasks = (delayed(func)(chunk, *args) for chunk in chunks)
+    try:
+        for chunk_result in Parallel(n_jobs=n_workers, prefer=prefer, return_as="generator")(tasks):
+            results.extend(chunk_result)
+            if bar is not None:
+                bar.update(len(chunk_result))
+    except Exception as exc:
+        raise _worker_failure(exc) from exc
+    return results
+
+
+def _plan(seconds_per_image: float, n_left: int, max_workers: int) -> tuple[int, str]:
+    """Workers and joblib's backend hint for ``n_left`` images, from the first chunk's pace.
+
+    Processes when the work left, spread over the workers, saves more than twice a
+    pool's start-up; threads when images are large enough (decoding, which releases
+    the GIL, then dominates); otherwise one worker, which nothing beats on small
+    images (their header parsing and many small array operations hold the GIL).
+    """
+    if max_workers <= 1:
+        return 1, "threads"
+    saved = seconds_per_image * n_left * (1 - 1 / max_workers)
+    if saved > 2 * _PROCESS_START_SECONDS:
+        return max_workers, "processes"
+    if seconds_per_image >= _THREADS_MIN_SECONDS_PER_IMAGE:
+        return max_workers, "threads"
+    return 1, "threads"
+
+
+def _hash_all(
+    chunks: list[Sequence[Path]], args: tuple[Any, ...], max_workers: int, bar: Any
+) -> list[Any]:
+    # The first chunk is hashed here, timed; its pace plans the rest (see _plan).
+    with _hashing_context():
+        try:
+            start = time.perf_counter()
+            results = _hash_chunk(chunks[0], *args) if chunks else []
+            pace = (time.perf_counter() - start) / max(len(results), 1)
+        except Exception as exc:
+            raise _worker_failure(exc) from exc
+        if bar is not None:
+            bar.update(len(results))
+        if len(chunks) > 1:
+            n_left = sum(len(chunk) for chunk in chunks[1:])
+            workers, prefer = _plan(pace, n_left, max_workers)
+            results += _run_chunks(_hash_chunk, chunks[1:], args, workers, bar, prefer)
+    return results
+
+
 def hash_images(
     paths: Sequence[Path],
     *,
     column: str = "image",
     rows: Sequence[Any] | None = None,
+    root: str | os.PathLike | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
     n_jobs: int | None = None,
     progress: bool | None = None,
 ) -> ImageHashes:
     """Exact and perceptual hashes of image files, in parallel with joblib.
+
+    Each file is opened once (see :mod:`pitfalls.audit._io`): regular files only
+    (a FIFO is refused, not waited on), inside ``root`` when given, and never
+    decoded when its header declares more than ``max_pixels`` pixels.
 
     Parameters
     ----------
@@ -475,9 +760,20 @@ def hash_images(
         Manifest column name, for error messages.
     rows : sequence, optional
         Manifest row label of each path, for error messages (default: positions).
+    root : path-like, optional
+        Directory every opened file must lie in, checked on the opened file: a
+        path that became a symbolic link (or whose directory did) after
+        :func:`resolve_image_paths` checked it is refused, not read.
+    max_pixels : int, default=80_000_000
+        Largest image decoded, in pixels (voxels for a volume): about 240 MB for
+        an RGB image. Larger ones are refused with their size.
     n_jobs : int, optional
-        Number of joblib workers (``None`` means 1 unless inside a
-        ``joblib.parallel_config`` context).
+        Most workers. ``None`` (default): up to the number of CPUs, as many as pay
+        off: the pace of the first 32 images decides between one worker, threads
+        and processes (see the module notes), or the backend of an enclosing
+        ``joblib.parallel_config`` runs them (e.g. ``backend="dask"`` to hash on a
+        cluster). An integer caps the workers (``-1``: all CPUs; never more than
+        the CPUs).
     progress : bool, optional
         Show a progress bar on stderr; default: only when stderr is a terminal.
 
@@ -488,7 +784,8 @@ def hash_images(
     Raises
     ------
     ManifestError
-        For the first image that cannot be read, naming the row and path.
+        For the first image that cannot be read or is refused, naming the row, the
+        path and the reason; or when a worker dies.
 
     Examples
     --------
@@ -500,37 +797,37 @@ def hash_images(
     ...     img = Image.fromarray(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64) % 251)
     ...     img.convert("L").save(Path(d, "a.png"))
     ...     img.convert("L").save(Path(d, "b.png"), compress_level=0)
-    ...     h = hash_images([Path(d, "a.png"), Path(d, "b.png")])
+    ...     h = hash_images([Path(d, "a.png"), Path(d, "b.png")], root=d)
     >>> bool(h.exact[0] == h.exact[1])
     True
     """
-    from joblib import Parallel, delayed
-
+    max_pixels = check_max_pixels(max_pixels)
+    paths = list(paths)
     rows = list(range(len(paths))) if rows is None else list(rows)
-    if progress is None:
-        progress = sys.stderr.isatty()
-    chunk_size = 32
-    tasks = (delayed(_hash_chunk)(chunk) for chunk in _chunks(paths, chunk_size))
-    results: list[_Hashes | str] = []
-    bar = _progress_bar(len(paths), progress)
-    for chunk_result in Parallel(n_jobs=n_jobs, return_as="generator")(tasks):
-        results.extend(chunk_result)
+    workers = _n_workers(n_jobs, len(paths))
+    base = None if root is None else Path(root).resolve()
+    bar = _progress_bar(len(paths), sys.stderr.isatty() if progress is None else progress)
+    try:
+        results = _hash_all(list(_chunks(paths, _CHUNK)), (base, max_pixels), workers, bar)
+    finally:
         if bar is not None:
-            bar.update(len(chunk_result))
-    if bar is not None:
-        bar.close()
+            bar.close()
     for row, path, result in zip(rows, paths, results, strict=True):
         if isinstance(result, str):
             raise ManifestError(
                 f"image column {column!r}, row {row}: cannot read image '{path}' ({result})."
             )
-    ok = [r for r in results if not isinstance(r, str)]
+    return _collect(results)
+
+
+def _collect(results: list[Any]) -> ImageHashes:
+    side = 2 * _THUMB
     return ImageHashes(
-        exact=np.array([r[0] for r in ok], dtype=object),
-        perceptual_orientations=np.array([r[1] for r in ok], dtype=np.uint64).reshape(-1, 8),
-        detail_orientations=np.array([r[2] for r in ok], dtype=np.uint64).reshape(-1, 8, 4),
-        low_information=np.array([r[3] for r in ok], dtype=bool),
-        thumbnail=np.array([r[4] for r in ok], dtype=np.uint8).reshape(-1, 2 * _THUMB, 2 * _THUMB),
+        exact=np.array([r[0] for r in results], dtype=object),
+        perceptual_orientations=np.array([r[1] for r in results], dtype=np.uint64).reshape(-1, 8),
+        detail_orientations=np.array([r[2] for r in results], dtype=np.uint64).reshape(-1, 8, 4),
+        low_information=np.array([r[3] for r in results], dtype=bool),
+        thumbnail=np.array([r[4] for r in results], dtype=np.uint8).reshape(-1, side, side),
     )
 
 

@@ -1,14 +1,19 @@
-"""The result of an audit and its renderings (text, Markdown, HTML, JSON, checklist)."""
+"""The result of an audit and its renderings (text, Markdown, HTML, JSON, CSV details).
+
+Every rendering is built from the same :class:`~pitfalls.audit.Finding` objects: the
+examples a text or Markdown report shows are the first items of the records that
+:meth:`AuditReport.to_frame`, the JSON ``affected`` lists, the HTML detail tables
+and ``pitfalls audit --details`` hold in full.
+"""
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
+import math
 import os
 import sys
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,39 +23,72 @@ import pandas as pd
 from .._tables import frame_to_markdown
 from .._version import __version__
 from ._checklist import CHECKLIST
-from ._checks import SEVERITIES, Finding
+from ._checks import AFFECTED_COLUMNS, CHECKS, SEVERITIES, Finding
 
-__all__ = ["JSON_SCHEMA_VERSION", "AuditReport"]
+__all__ = ["FAIL_ON", "JSON_SCHEMA_VERSION", "AuditReport"]
 
-JSON_SCHEMA_VERSION = 1
+JSON_SCHEMA_VERSION = 2
+FAIL_ON = ("high", "medium", "low", "info", "never")
 
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
-_FAIL_ON = ("high", "medium", "low", "info", "never")
 _COLOURS = {"high": "\033[1;31m", "medium": "\033[33m", "low": "\033[36m", "info": "\033[2m"}
 _RESET = "\033[0m"
+_PLURALS = {"class": "classes"}
+_INTEGER_COLUMNS = ("item", "distance", "detail_distance", "n_rows", "n_groups")
 
 
-@dataclass
+def check_fail_on(fail_on: str) -> str:
+    """Validate a ``fail_on`` level (internal helper shared with ``audit``)."""
+    if fail_on not in FAIL_ON:
+        raise ValueError(f"fail_on={fail_on!r} is not one of {', '.join(map(repr, FAIL_ON))}.")
+    return fail_on
+
+
+def plural_unit(unit: str, n: int = 2) -> str:
+    """``"patient"`` -> ``"patients"``, ``"class"`` -> ``"classes"`` (internal helper)."""
+    return unit if n == 1 else _PLURALS.get(unit, unit + "s")
+
+
+def more_text(finding: Finding) -> str:
+    """``"and 3 more patients"`` when the examples do not show every item, else ``""``."""
+    rest = finding.n_items - len(finding.examples)
+    return f"and {rest} more {plural_unit(finding.unit, rest)}" if rest > 0 else ""
+
+
 class AuditReport:
     """Findings of :func:`pitfalls.audit.audit` on one manifest, and their renderings.
+
+    Parameters
+    ----------
+    findings : sequence of Finding
+        What the checks found (sorted here, most severe first).
+    summary : dict
+        Rows, groups and rows per split, and the columns audited.
+    checks_run : list of str
+        Codes of the checks that ran.
+    checks_skipped : dict of str -> str
+        Codes of the checks that could not run, with the reason.
+    fail_on : {"high", "medium", "low", "info", "never"}, default="high"
+        Least severe level that makes the audit fail (:attr:`passed`).
+    label_by_split, site_by_split, label_by_site : pandas.DataFrame or None
+        Row counts per split (rows) and class or site (columns), and per site and
+        class.
+    image_paths : list of str or None
+        Resolved image path per manifest row.
+    thumbnails : dict of str -> ndarray, optional
+        Display thumbnails (uint8) of the images the HTML report shows, by row id.
 
     Attributes
     ----------
     findings : pandas.DataFrame
         One row per finding, most severe first, with columns ``code``,
         ``severity``, ``title``, ``detail``, ``n_affected``, ``examples`` (list of
-        str), then ``check`` (name), ``checklist`` (Table 4 items) and
-        ``leakage_types`` (Kapoor & Narayanan).
-    summary : dict
-        Rows, groups and rows per split, and the columns audited.
-    checks_run : list of str
-        Codes of the checks that ran.
-    checks_skipped : dict of str -> str
-        Codes of the checks that could not run, with the reason (a column not given).
-    label_by_split, site_by_split : pandas.DataFrame or None
-        Row counts per split (rows) and class or site (columns).
-    image_paths : list of str or None
-        Resolved image path per manifest row (for thumbnails).
+        str, the first few items), ``unit`` (what an affected item is),
+        ``n_items``, ``check`` (name), ``checklist`` (Table 4 items) and
+        ``leakage_types`` (Kapoor & Narayanan). :meth:`to_frame` lists every
+        affected item.
+    passed : bool
+        No finding reaches ``fail_on``.
 
     Examples
     --------
@@ -60,23 +98,36 @@ class AuditReport:
     >>> report = audit(df, group="pid", split="split")
     >>> report.passed
     False
-    >>> report.findings[["code", "severity", "n_affected"]]
-        code severity  n_affected
-    0  PF101     high           2
-    1  PF303   medium           4
+    >>> report.findings[["code", "severity", "n_affected", "unit", "n_items"]]
+        code severity  n_affected     unit  n_items
+    0  PF101     high           2  patient        1
+    1  PF303   medium           4    split        2
     """
 
-    finding_list: list[Finding]
-    summary: dict[str, Any]
-    checks_run: list[str]
-    checks_skipped: dict[str, str]
-    label_by_split: pd.DataFrame | None = None
-    site_by_split: pd.DataFrame | None = None
-    image_paths: list[str] | None = None
-    row_labels: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.finding_list = sorted(self.finding_list, key=lambda f: (_RANK[f.severity], f.code))
+    def __init__(
+        self,
+        findings: Sequence[Finding],
+        *,
+        summary: dict[str, Any],
+        checks_run: list[str],
+        checks_skipped: dict[str, str],
+        fail_on: str = "high",
+        label_by_split: pd.DataFrame | None = None,
+        site_by_split: pd.DataFrame | None = None,
+        label_by_site: pd.DataFrame | None = None,
+        image_paths: list[str] | None = None,
+        thumbnails: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        self._findings = sorted(findings, key=lambda f: (_RANK[f.severity], f.code))
+        self.summary = summary
+        self.checks_run = checks_run
+        self.checks_skipped = checks_skipped
+        self.fail_on = check_fail_on(fail_on)
+        self.label_by_split = label_by_split
+        self.site_by_split = site_by_split
+        self.label_by_site = label_by_site
+        self.image_paths = image_paths
+        self.thumbnails = dict(thumbnails or {})
 
     # --- data -------------------------------------------------------------------
 
@@ -90,6 +141,8 @@ class AuditReport:
             "detail",
             "n_affected",
             "examples",
+            "unit",
+            "n_items",
             "check",
             "checklist",
             "leakage_types",
@@ -102,22 +155,35 @@ class AuditReport:
                 "detail": f.detail,
                 "n_affected": f.n_affected,
                 "examples": list(f.examples),
+                "unit": f.unit,
+                "n_items": f.n_items,
                 "check": f.check,
                 "checklist": list(f.checklist),
                 "leakage_types": list(f.leakage_types),
             }
-            for f in self.finding_list
+            for f in self._findings
         ]
         frame = pd.DataFrame(rows, columns=columns)
-        return frame.astype({"n_affected": "int64"})
+        return frame.astype({"n_affected": "int64", "n_items": "int64"})
+
+    @property
+    def finding_list(self) -> list[Finding]:
+        """Deprecated: the findings as objects; use :attr:`findings` or :meth:`to_frame`."""
+        warnings.warn(
+            "AuditReport.finding_list is deprecated; use report.findings (a DataFrame) and "
+            "report.to_frame(code) for every affected item.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return list(self._findings)
 
     @property
     def passed(self) -> bool:
-        """True when no finding is of high severity (``passes("high")``)."""
-        return self.passes("high")
+        """True when no finding reaches ``fail_on`` (by default: no high finding)."""
+        return _passes(self._findings, self.fail_on)
 
     def passes(self, fail_on: str = "high") -> bool:
-        """Whether no finding reaches the severity ``fail_on``.
+        """Deprecated: use ``audit(..., fail_on=)`` and :attr:`passed`.
 
         Parameters
         ----------
@@ -133,15 +199,16 @@ class AuditReport:
         >>> import pandas as pd
         >>> from pitfalls.audit import audit
         >>> df = pd.DataFrame({"pid": list("abcd"), "split": ["train", "train", "val", "val"]})
-        >>> report = audit(df, group="pid", split="split")
-        >>> report.passes("high"), report.passes("medium"), report.passes("never")
-        (True, False, True)
+        >>> audit(df, group="pid", split="split", fail_on="medium").passed
+        False
         """
-        if fail_on not in _FAIL_ON:
-            raise ValueError(f"fail_on={fail_on!r} is not one of {', '.join(map(repr, _FAIL_ON))}.")
-        if fail_on == "never":
-            return True
-        return all(_RANK[f.severity] > _RANK[fail_on] for f in self.finding_list)
+        warnings.warn(
+            "AuditReport.passes(fail_on) is deprecated; use audit(..., fail_on=...) and "
+            "report.passed.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return _passes(self._findings, check_fail_on(fail_on))
 
     def counts(self) -> dict[str, int]:
         """Number of findings per severity.
@@ -155,9 +222,61 @@ class AuditReport:
         {'high': 0, 'medium': 2, 'low': 0, 'info': 0}
         """
         counts = dict.fromkeys(SEVERITIES, 0)
-        for f in self.finding_list:
+        for f in self._findings:
             counts[f.severity] += 1
         return counts
+
+    def to_frame(self, code: str | None = None) -> pd.DataFrame:
+        """Every item every finding affects (or one finding's), one record per row.
+
+        The records are those of the JSON report's ``affected`` lists and of
+        ``pitfalls audit --details``; their columns are documented in the audit
+        guide (:doc:`/audit`). Rows are named by the ``id=`` column when given.
+
+        Parameters
+        ----------
+        code : str, optional
+            A finding code (``"PF101"``). Without it, the records of every finding,
+            most severe first, with every column of the schema.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``code`` then the finding's columns: ``item`` (records of one patient,
+            duplicate set, pair, site, class or split share it), ``row``, ``group``,
+            ``split``, ``path`` and, for pairs, ``other_row``, ``other_group``,
+            ``other_split``, ``other_path``, ``distance`` and ``measure``... Empty
+            (with every column) when that check found nothing.
+
+        Raises
+        ------
+        ValueError
+            If ``code`` is not a check code.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from pitfalls.audit import audit
+        >>> df = pd.DataFrame({"pid": ["007", "007", "7"], "split": ["train", "test", "test"]})
+        >>> audit(df, group="pid", split="split").to_frame("PF101")
+            code  item  row group  split
+        0  PF101     1    0   007  train
+        1  PF101     1    1   007   test
+        """
+        if code is not None and code not in CHECKS:
+            raise ValueError(
+                f"code={code!r} is not a check code; use one of {', '.join(sorted(CHECKS))}."
+            )
+        chosen = [f for f in self._findings if code is None or f.code == code]
+        tables = [f.affected.assign(code=f.code) for f in chosen]
+        columns = ["code", *AFFECTED_COLUMNS]
+        if not tables:  # nothing found: no records, every column
+            return pd.DataFrame(columns=columns)
+        if code is not None:
+            present = {c for t in tables for c in t.columns}
+            columns = [c for c in columns if c in present or c == "code"]
+        frame = pd.concat(tables, ignore_index=True).reindex(columns=columns)
+        return frame.astype({c: "Int64" for c in _INTEGER_COLUMNS if c in frame.columns})
 
     def checklist(self) -> pd.DataFrame:
         """The paper's Table 4, each item with what this audit could verify.
@@ -183,31 +302,29 @@ class AuditReport:
         >>> table.loc[table.item == 3, "status"].item()
         'manual check'
         """
-        rows = []
-        for item in CHECKLIST:
-            related = [f for f in self.finding_list if item.number in f.checklist]
-            ran = [c for c in item.audit_codes if c in self.checks_run]
-            if related:
-                worst = min(_RANK[f.severity] for f in related)
-                status = "issue found" if worst <= _RANK["medium"] else "review"
-                evidence = ", ".join(sorted({f"{f.code} {f.check}" for f in related}))
-            elif ran:
-                status, evidence = "no issue found", "checked: " + ", ".join(ran)
-            elif item.audit_codes:
-                reasons = {self.checks_skipped.get(c, "") for c in item.audit_codes}
-                status, evidence = "not checked", "; ".join(sorted(r for r in reasons if r))
-            else:
-                status, evidence = "manual check", item.how
-            rows.append(
-                {
-                    "item": item.number,
-                    "guideline": item.text,
-                    "pitfall": item.pitfall,
-                    "status": status,
-                    "evidence": evidence,
-                }
-            )
-        return pd.DataFrame(rows)
+        return pd.DataFrame([self._checklist_row(item) for item in CHECKLIST])
+
+    def _checklist_row(self, item: Any) -> dict[str, Any]:
+        related = [f for f in self._findings if item.number in f.checklist]
+        ran = [c for c in item.audit_codes if c in self.checks_run]
+        if related:
+            worst = min(_RANK[f.severity] for f in related)
+            status = "issue found" if worst <= _RANK["medium"] else "review"
+            evidence = ", ".join(sorted({f"{f.code} {f.check}" for f in related}))
+        elif ran:
+            status, evidence = "no issue found", "checked: " + ", ".join(ran)
+        elif item.audit_codes:
+            reasons = {self.checks_skipped.get(c, "") for c in item.audit_codes}
+            status, evidence = "not checked", "; ".join(sorted(r for r in reasons if r))
+        else:
+            status, evidence = "manual check", item.how
+        return {
+            "item": item.number,
+            "guideline": item.text,
+            "pitfall": item.pitfall,
+            "status": status,
+            "evidence": evidence,
+        }
 
     # --- renderings ---------------------------------------------------------------
 
@@ -216,13 +333,17 @@ class AuditReport:
         splits = ", ".join(f"{k} {v}" for k, v in s["rows_per_split"].items())
         verdict = "PASSED" if self.passed else "FAILED"
         counts = ", ".join(f"{n} {sev}" for sev, n in self.counts().items() if n)
+        gate = "" if self.fail_on == "high" else f", failing on {self.fail_on}"
         return (
-            f"pitfalls audit: {verdict} ({counts or 'no findings'}) - {s['n_rows']} rows, "
-            f"{s['n_groups']} groups, splits: {splits}"
+            f"pitfalls audit: {verdict} ({counts or 'no findings'}{gate}) - {s['n_rows']} "
+            f"rows, {s['n_groups']} groups, splits: {splits}"
         )
 
     def to_text(self, *, color: bool | None = None) -> str:
         """Plain-text report for a terminal.
+
+        Each finding shows its first items and how many more there are;
+        :meth:`to_frame` (``pitfalls audit --details FILE.csv``) lists them all.
 
         Parameters
         ----------
@@ -249,21 +370,23 @@ class AuditReport:
         if color is None:
             color = sys.stdout.isatty()
         lines = [self._headline(), ""]
-        for f in self.finding_list:
+        for f in self._findings:
             tag = f"[{f.severity.upper()}]"
             if color:
                 tag = f"{_COLOURS[f.severity]}{tag}{_RESET}"
             lines.append(f"{tag} {f.code} {f.check}: {f.title}")
             lines.append(f"  {f.detail}")
-            for example in f.examples:
-                lines.append(f"  e.g. {example}")
-        if not self.finding_list:
+            lines += [f"  e.g. {example}" for example in f.examples]
+            if more_text(f):
+                lines.append(f"  {more_text(f)} (to_frame({f.code!r}) or --details lists all)")
+        if not self._findings:
             lines.append("No findings.")
         if self.checks_skipped:
-            lines.append("")
-            skipped = ", ".join(f"{c} ({why})" for c, why in self.checks_skipped.items())
-            lines.append(f"Not checked: {skipped}")
+            lines += ["", f"Not checked: {self._skipped_text()}"]
         return "\n".join(lines) + "\n"
+
+    def _skipped_text(self) -> str:
+        return ", ".join(f"{c} ({why})" for c, why in self.checks_skipped.items())
 
     def to_markdown(self) -> str:
         """Markdown report: summary, findings table, details, distributions, checklist.
@@ -284,68 +407,54 @@ class AuditReport:
         True
         """
         verdict = "PASSED" if self.passed else "FAILED"
-        out = [f"# pitfalls audit: {verdict}", "", self._headline(), ""]
-        out += ["## Findings", ""]
-        if self.finding_list:
-            out += [
-                "| code | severity | check | affected rows | title |",
-                "| --- | --- | --- | ---: | --- |",
-            ]
-            for f in self.finding_list:
-                out.append(
-                    f"| {f.code} | {f.severity} | {f.check} | {f.n_affected} | {_md(f.title)} |"
-                )
-            out.append("")
-            for f in self.finding_list:
-                out += [f"### {f.code} {f.check} ({f.severity})", "", _md(f.detail), ""]
-                out += [f"- {_md(e)}" for e in f.examples]
-                if f.examples:
-                    out.append("")
-        else:
-            out += ["No findings.", ""]
-        for title, table in (
-            ("Classes per split", self.label_by_split),
-            ("Sites per split", self.site_by_split),
-        ):
-            if table is not None:
-                out += [f"## {title}", "", frame_to_markdown(table, index="split"), ""]
-        checklist = self.checklist()
+        out = [f"# pitfalls audit: {verdict}", "", self._headline(), "", "## Findings", ""]
+        out += self._markdown_findings() if self._findings else ["No findings.", ""]
+        for title, index, table in self._distributions():
+            out += [f"## {title}", "", frame_to_markdown(table, index=index), ""]
         out += [
             "## Checklist (Maleki et al., Table 4)",
             "",
             "| # | guideline | status | evidence |",
             "| --- | --- | --- | --- |",
         ]
-        for row in checklist.itertuples():
-            out.append(
-                f"| {row.item} | {_md(row.guideline)} | {row.status} | {_md(row.evidence)} |"
-            )
+        out += [
+            f"| {row.item} | {_md(row.guideline)} | {row.status} | {_md(row.evidence)} |"
+            for row in self.checklist().itertuples()
+        ]
         if self.checks_skipped:
-            out += [
-                "",
-                "Not checked: "
-                + ", ".join(f"{c} ({why})" for c, why in self.checks_skipped.items()),
-            ]
+            out += ["", f"Not checked: {self._skipped_text()}"]
         return "\n".join(out) + "\n"
 
+    def _markdown_findings(self) -> list[str]:
+        out = [
+            "| code | severity | check | affected rows | items | title |",
+            "| --- | --- | --- | ---: | ---: | --- |",
+        ]
+        out += [
+            f"| {f.code} | {f.severity} | {f.check} | {f.n_affected} | "
+            f"{f.n_items} {plural_unit(f.unit, f.n_items)} | {_md(f.title)} |"
+            for f in self._findings
+        ]
+        out.append("")
+        for f in self._findings:
+            out += [f"### {f.code} {f.check} ({f.severity})", "", _md(f.detail), ""]
+            out += [f"- {_md(e)}" for e in f.examples]
+            if more_text(f):
+                out.append(f"- {more_text(f)} (`to_frame({f.code!r})` or `--details` lists all)")
+            if f.examples:
+                out.append("")
+        return out
+
     def to_json(self, *, indent: int | None = 2) -> str:
-        """JSON report, schema version 1.
+        """JSON report, schema version 2 (documented in the audit guide, :doc:`/audit`).
 
-        Schema (keys of the top-level object):
-
-        - ``schema``: ``"pitfalls.audit"``; ``schema_version``: 1; ``pitfalls_version``;
-        - ``passed`` (bool, no high finding); ``counts``: findings per severity;
-        - ``summary``: ``n_rows``, ``n_groups``, ``rows_per_split``, ``columns``;
-        - ``findings``: list of objects with ``code``, ``check``, ``severity``,
-          ``title``, ``detail``, ``n_affected``, ``examples`` (list of str),
-          ``checklist`` (Table 4 item numbers), ``leakage_types`` and ``pairs``
-          (``[row_a, row_b, hamming_distance]`` with manifest row labels, for
-          duplicate image findings);
-        - ``checks_run`` (codes); ``checks_skipped`` (code -> reason);
-        - ``checklist``: list of ``{item, guideline, pitfall, status, evidence}``;
-        - ``distributions``: ``label_by_split`` and ``site_by_split`` as
-          ``{split: {value: count}}`` or null.
-
+        Top-level keys: ``schema`` (``"pitfalls.audit"``), ``schema_version``,
+        ``pitfalls_version``, ``passed``, ``fail_on``, ``counts``, ``summary``,
+        ``findings`` (each with ``code``, ``check``, ``severity``, ``title``,
+        ``detail``, ``n_affected``, ``unit``, ``n_items``, ``examples``,
+        ``checklist``, ``leakage_types`` and ``affected``: every affected item as
+        records, the rows of :meth:`to_frame` for that code without ``code``),
+        ``checks_run``, ``checks_skipped``, ``checklist`` and ``distributions``.
         New keys may be added within a schema version; a key is never removed or
         changed in meaning without incrementing it.
 
@@ -356,6 +465,7 @@ class AuditReport:
         Returns
         -------
         str
+            ASCII text (other characters escaped as JSON allows).
 
         Examples
         --------
@@ -363,56 +473,43 @@ class AuditReport:
         >>> from pitfalls.audit import audit
         >>> df = pd.DataFrame({"pid": ["a", "a", "b"], "split": ["train", "test", "test"]})
         >>> doc = json.loads(audit(df, group="pid", split="split").to_json())
-        >>> doc["schema_version"], doc["passed"], doc["findings"][0]["code"]
-        (1, False, 'PF101')
+        >>> doc["schema_version"], doc["passed"], doc["findings"][0]["affected"][0]
+        (2, False, {'item': 1, 'row': 0, 'group': 'a', 'split': 'train'})
         """
         doc = {
             "schema": "pitfalls.audit",
             "schema_version": JSON_SCHEMA_VERSION,
             "pitfalls_version": __version__,
             "passed": self.passed,
+            "fail_on": self.fail_on,
             "counts": self.counts(),
             "summary": self.summary,
-            "findings": [
-                {
-                    "code": f.code,
-                    "check": f.check,
-                    "severity": f.severity,
-                    "title": f.title,
-                    "detail": f.detail,
-                    "n_affected": f.n_affected,
-                    "examples": f.examples,
-                    "checklist": list(f.checklist),
-                    "leakage_types": list(f.leakage_types),
-                    "pairs": [[self._row(a), self._row(b), d] for a, b, d in f.pairs],
-                }
-                for f in self.finding_list
-            ],
+            "findings": [_finding_json(f) for f in self._findings],
             "checks_run": self.checks_run,
             "checks_skipped": self.checks_skipped,
             "checklist": self.checklist().to_dict(orient="records"),
             "distributions": {
                 "label_by_split": _table_dict(self.label_by_split),
                 "site_by_split": _table_dict(self.site_by_split),
+                "label_by_site": _table_dict(self.label_by_site),
             },
         }
-        return json.dumps(doc, indent=indent, default=_json_default)
-
-    def _row(self, position: int) -> str:
-        return self.row_labels[position] if self.row_labels else str(position)
+        return json.dumps(doc, indent=indent, default=_json_default, allow_nan=False)
 
     def to_html(self, path: str | os.PathLike | None = None, *, max_pairs: int = 12) -> str:
         """One self-contained HTML file: findings, distributions, duplicate thumbnails.
 
         Figures and thumbnails are embedded as base64 PNG, so the file can be mailed
-        or attached to a CI run as it is.
+        or attached to a CI run as it is. Every affected item is listed in a
+        collapsible table under its finding.
 
         Parameters
         ----------
         path : path-like, optional
             Where to write the file. The HTML is returned either way.
         max_pairs : int, default=12
-            Duplicate and near-duplicate pairs shown side by side, per finding.
+            Duplicate and near-duplicate pairs shown side by side, per finding (at
+            most 24 have thumbnails).
 
         Returns
         -------
@@ -435,8 +532,78 @@ class AuditReport:
             Path(path).write_text(page, encoding="utf-8")
         return page
 
+    def plot(self) -> Any:
+        """Classes per split, sites per split and classes per site as stacked bars.
+
+        Returns
+        -------
+        matplotlib.figure.Figure or None
+            One panel per table the audit could build; None without label and site.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from pitfalls.audit import audit
+        >>> df = pd.DataFrame({"pid": list("abcd"), "split": ["train", "train", "test", "test"],
+        ...                    "y": [0, 1, 0, 1], "site": ["A", "A", "B", "B"]})
+        >>> fig = audit(df, group="pid", split="split", label="y", site="site").plot()
+        >>> [ax.get_title() for ax in fig.axes if ax.get_title()]
+        ['Classes per split', 'Sites per split', 'Classes per site']
+        """
+        from ._html import distribution_figure
+
+        return distribution_figure(self)
+
+    def _distributions(self) -> list[tuple[str, str, pd.DataFrame]]:
+        """The count tables the audit built: (title, index name, table)."""
+        tables = (
+            ("Classes per split", "split", self.label_by_split),
+            ("Sites per split", "split", self.site_by_split),
+            ("Classes per site", "site", self.label_by_site),
+        )
+        return [(title, index, table) for title, index, table in tables if table is not None]
+
     def __repr__(self) -> str:
         return f"<AuditReport {self._headline()}>"
+
+
+def _passes(findings: Sequence[Finding], fail_on: str) -> bool:
+    if fail_on == "never":
+        return True
+    return all(_RANK[f.severity] > _RANK[fail_on] for f in findings)
+
+
+def _finding_json(f: Finding) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "check": f.check,
+        "severity": f.severity,
+        "title": f.title,
+        "detail": f.detail,
+        "n_affected": f.n_affected,
+        "unit": f.unit,
+        "n_items": f.n_items,
+        "examples": f.examples,
+        "checklist": list(f.checklist),
+        "leakage_types": list(f.leakage_types),
+        "affected": _records(f.affected),
+    }
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of a frame as dicts of plain Python values, missing values as None."""
+    out = []
+    for row in frame.to_dict(orient="records"):
+        out.append({k: _plain(v) for k, v in row.items()})
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
 
 
 def _md(text: Any) -> str:
@@ -456,15 +623,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return str(value)
-
-
-def figure_to_base64(fig: Any) -> str:
-    """PNG of a matplotlib figure as base64 text (internal helper)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def escape(value: Any) -> str:
-    """HTML-escaped text (internal helper)."""
-    return html.escape(str(value), quote=True)

@@ -12,7 +12,7 @@ Three strategies, all exact (no pair within the threshold is ever missed):
   ``threshold + 1`` disjoint chunks. Two hashes within ``threshold`` bits agree
   exactly on at least one chunk, so only pairs sharing a chunk value are
   compared, bucket by bucket;
-- **blocked brute force** (larger thresholds): XOR + ``np.bitwise_count`` over
+- **blocked brute force** (larger thresholds): XOR + popcount (``bitwise_count``) over
   blocks of rows, memory bounded by ``block_elements``.
 
 :func:`thumbnail_correlation` verifies the candidate pairs on content: images of
@@ -30,6 +30,8 @@ import itertools
 
 import numpy as np
 from scipy import fft as _fft
+
+from .._compat import bitwise_count
 
 __all__ = ["hamming_pairs", "thumbnail_correlation"]
 
@@ -81,7 +83,7 @@ def hamming_pairs(
         i, j = _brute_force(a, b, threshold)
     order = np.lexsort((j, i))
     i, j = i[order], j[order]
-    return i, j, np.bitwise_count(a[i] ^ b[j]).astype(np.uint8)
+    return i, j, bitwise_count(a[i] ^ b[j]).astype(np.uint8)
 
 
 _CHUNK_BITS = 16
@@ -92,7 +94,7 @@ def _chunk_probe(a: np.ndarray, b: np.ndarray, threshold: int) -> tuple[np.ndarr
     n_chunks = 64 // _CHUNK_BITS
     radius = threshold // n_chunks
     values = np.arange(1 << _CHUNK_BITS, dtype=np.uint64)
-    masks = values[np.bitwise_count(values) <= radius]
+    masks = values[bitwise_count(values) <= radius]
     chunk_mask = np.uint64((1 << _CHUNK_BITS) - 1)
     rows_per_block = max(1, _PROBE_BLOCK // masks.size)
     found_i, found_j = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
@@ -118,7 +120,7 @@ def _chunk_probe(a: np.ndarray, b: np.ndarray, threshold: int) -> tuple[np.ndarr
             # Candidate k of a probe sits at lo + k in the sorted order.
             positions = np.arange(total) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
             jj = np.repeat(owner, counts)
-            keep = np.flatnonzero(np.bitwise_count(sorted_a[positions] ^ b[jj]) <= threshold)
+            keep = np.flatnonzero(bitwise_count(sorted_a[positions] ^ b[jj]) <= threshold)
             found_i.append(order_a[positions[keep]])
             found_j.append(jj[keep])
     i = np.concatenate(found_i)
@@ -133,7 +135,7 @@ def _brute_force(a: np.ndarray, b: np.ndarray, threshold: int) -> tuple[np.ndarr
     found_i, found_j = [], []
     for start in range(0, a.size, rows):
         block = a[start : start + rows, None] ^ b[None, :]
-        ii, jj = np.nonzero(np.bitwise_count(block) <= threshold)
+        ii, jj = np.nonzero(bitwise_count(block) <= threshold)
         found_i.append(ii + start)
         found_j.append(jj)
     return np.concatenate(found_i), np.concatenate(found_j)
@@ -173,7 +175,7 @@ def _pairs_sharing_key(
     if small.any():
         ii, jj = _expand_buckets(start_a[small], count_a[small], start_b[small], count_b[small])
         ia, jb = order_a[ii], order_b[jj]
-        keep = np.bitwise_count(a[ia] ^ b[jb]) <= threshold
+        keep = bitwise_count(a[ia] ^ b[jb]) <= threshold
         found_i.append(ia[keep])
         found_j.append(jb[keep])
     for k in np.flatnonzero(~small & (count_b > 0)):

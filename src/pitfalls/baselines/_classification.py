@@ -20,6 +20,7 @@ def naive_baseline_summary(
     y_test: Any,
     *,
     y_train: Any = None,
+    groups: Any = None,
     strategy: str = "most_frequent",
     labels: Any = None,
     pos_label: Any = 1,
@@ -40,6 +41,9 @@ def naive_baseline_summary(
     y_train : array-like, optional
         Training labels the dummy learns its class frequencies from. Default:
         ``y_test`` itself, which is slightly optimistic for the baseline.
+    groups : array-like of shape (n_samples,), optional
+        Patient id of each test sample: the confidence intervals are then patient-level,
+        as in :func:`~pitfalls.metrics.classification_summary`.
     strategy : {"most_frequent", "prior", "stratified", "uniform"}, default="most_frequent"
         :class:`sklearn.dummy.DummyClassifier` strategy. ``"most_frequent"`` and
         ``"prior"`` predict the majority class (``"prior"`` scores with the class
@@ -93,6 +97,7 @@ def naive_baseline_summary(
             y_test_arr,
             y_pred,
             y_score=y_score,
+            groups=groups,
             labels=all_labels,
             pos_label=pos_label,
             n_bootstraps=n_bootstraps,

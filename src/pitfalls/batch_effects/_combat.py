@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from pitfalls._validation import check_batches, describe_values
+from pitfalls._deprecation import renamed_attribute, renamed_kwargs, translate_renamed
+from pitfalls._validation import check_sites, describe_values
 
 __all__ = ["ComBat"]
 
@@ -20,7 +23,7 @@ _TINY = np.finfo(float).tiny
 
 
 class ComBat(TransformerMixin, BaseEstimator):
-    """Empirical-Bayes ComBat harmonisation of site (batch) effects (Johnson et al. 2007).
+    """Empirical-Bayes ComBat harmonisation of site effects (Johnson et al. 2007).
 
     Every feature is modelled as ``x = grand_mean + covariates @ beta + site_shift +
     site_scale * noise``; the site shifts (``gamma``) and scales (``delta``) are shrunk
@@ -30,29 +33,30 @@ class ComBat(TransformerMixin, BaseEstimator):
     from sites seen in training, so harmonisation cannot leak information across a
     train/test split. Put it inside a pipeline that is cross-validated.
 
-    The batch of each sample is given in one of two ways:
+    The site of each sample is given in one of two ways:
 
-    - ``batch_col``: ``X`` is a DataFrame and this column holds the batch. This is the
+    - ``site``: ``X`` is a DataFrame and this column holds the site. This is the
       way to use ComBat inside :class:`~sklearn.pipeline.Pipeline` and
-      :func:`~sklearn.model_selection.cross_validate`, because the batch then travels
-      with the rows through every split, at fit and at predict time. The batch column
+      :func:`~sklearn.model_selection.cross_validate`, because the site then travels
+      with the rows through every split, at fit and at predict time. The site column
       (and ``covariate_cols``) are dropped from the output: the model downstream sees
       harmonised features only.
-    - ``batches=`` passed to :meth:`fit` and :meth:`transform` (``X`` any 2-D array).
-      Both methods request ``batches`` and ``covariates`` as metadata, so a Pipeline
+    - ``sites=`` passed to :meth:`fit` and :meth:`transform` (``X`` any 2-D array).
+      Both methods request ``sites`` and ``covariates`` as metadata, so a Pipeline
       routes them with ``sklearn.set_config(enable_metadata_routing=True)``
-      (``pipe.fit(X, y, batches=b)``, ``pipe.predict(X, batches=b)``). In
-      ``cross_validate(..., params={"batches": b})`` the training folds receive them, but
+      (``pipe.fit(X, y, sites=s)``, ``pipe.predict(X, sites=s)``). In
+      ``cross_validate(..., params={"sites": s})`` the training folds receive them, but
       scikit-learn's named scorers do not pass metadata to ``predict``: prefer
-      ``batch_col`` for cross-validation.
+      ``site`` for cross-validation.
 
     Parameters
     ----------
-    batch_col : str, optional
-        Column of a DataFrame ``X`` that holds the batch (site) of each sample.
+    site : str, optional
+        Column of a DataFrame ``X`` that holds the site of each sample. Formerly
+        ``batch_col`` (deprecated, removed in 0.3).
     covariate_cols : list of str, optional
         Columns of a DataFrame ``X`` whose effects are preserved (e.g. age, sex). Only
-        with ``batch_col``; otherwise pass ``covariates=`` to :meth:`fit`.
+        with ``site``; otherwise pass ``covariates=`` to :meth:`fit`.
     parametric : bool, default=True
         Parametric priors (normal for the shifts, inverse gamma for the scales) solved
         iteratively, as in Johnson et al. Otherwise the non-parametric prior (a weighted
@@ -62,20 +66,22 @@ class ComBat(TransformerMixin, BaseEstimator):
     empirical_bayes : bool, default=True
         Shrink the per-site estimates. With False the plain per-site location/scale
         estimates are removed (useful with many samples per site and few features).
-    ref_batch : object, optional
+    ref_site : object, optional
         Harmonise every site to this reference site instead of to the pooled average
         (Zhang et al. 2018, as ``neuroCombat``'s ``ref_batch``): the reference site's
         mean and variance are the target and its samples are returned unchanged. Useful
         when the model is developed on one site and the others are mapped onto it.
+        Formerly ``ref_batch`` (deprecated, removed in 0.3).
     max_iter : int, default=1000
-        Iteration limit of the parametric solver.
+        Iteration limit of the parametric solver; a ``ConvergenceWarning`` says when
+        a site reached it before ``tol``.
     tol : float, default=1e-4
         Relative change at which the parametric solver stops (neuroCombat's value).
 
     Attributes
     ----------
-    batches_ : ndarray of shape (n_batches,)
-        Batches seen in fit, sorted.
+    sites_ : ndarray of shape (n_sites,)
+        Sites seen in fit, sorted (formerly ``batches_``, deprecated).
     n_features_in_ : int
         Number of features harmonised.
     feature_names_in_ : ndarray of str
@@ -83,20 +89,22 @@ class ComBat(TransformerMixin, BaseEstimator):
     grand_mean_ : ndarray of shape (n_features,)
         Sample-size-weighted mean of the site means.
     var_pooled_ : ndarray of shape (n_features,)
-        Pooled residual variance.
+        Pooled residual variance (inf where it exceeds float64, for features of
+        magnitude beyond about 1e154: harmonisation itself works on the standard
+        deviation, computed in power-of-two units, and stays exact there).
     covariate_coef_ : ndarray of shape (n_covariate_columns, n_features)
         Preserved covariate effects (empty without covariates).
-    gamma_hat_, delta_hat_ : ndarray of shape (n_batches, n_features)
+    gamma_hat_, delta_hat_ : ndarray of shape (n_sites, n_features)
         Per-site shift and scale of the standardised data before shrinkage.
-    gamma_star_, delta_star_ : ndarray of shape (n_batches, n_features)
+    gamma_star_, delta_star_ : ndarray of shape (n_sites, n_features)
         The shrunk estimates that :meth:`transform` removes.
-    n_iter_ : ndarray of shape (n_batches,)
+    n_iter_ : ndarray of shape (n_sites,)
         Iterations of the parametric solver per site (0 when not used).
 
     Notes
     -----
     ``fit(X).transform(X)`` on the same data reproduces ``neuroCombat`` (Fortin et al.),
-    with or without ``ref_batch``, with three deliberate differences: a zero-variance
+    with or without ``ref_site``, with three deliberate differences: a zero-variance
     feature gets the median of the non-zero pooled variances (neuroCombat takes the
     median of a boolean mask), the non-parametric likelihoods are computed in log space
     so large sites do not underflow, and the parametric solver's relative change is
@@ -104,7 +112,7 @@ class ComBat(TransformerMixin, BaseEstimator):
     shifts never hold it back); results agree to the solver tolerance.
 
     Covariates given at fit are applied at transform with the new samples' values. If
-    ``covariates`` is omitted at transform (``batches=`` mode), the training average
+    ``covariates`` is omitted at transform (``sites=`` mode), the training average
     covariate effect is used, as ``neuroCombatFromTraining`` does; this matters only for
     the scale adjustment and is the way to keep e.g. a diagnosis covariate without
     needing the test labels. Never use the outcome you predict as a covariate of data
@@ -128,14 +136,14 @@ class ComBat(TransformerMixin, BaseEstimator):
     >>> X = rng.normal(size=(40, 3))
     >>> sites = np.tile(["a", "b"], 20)
     >>> X[sites == "b"] += 5.0  # site b is shifted
-    >>> combat = ComBat().fit(X, batches=sites)
-    >>> Xh = combat.transform(X, batches=sites)
+    >>> combat = ComBat().fit(X, sites=sites)
+    >>> Xh = combat.transform(X, sites=sites)
     >>> bool(abs(Xh[sites == "a"].mean() - Xh[sites == "b"].mean()) < 0.5)
     True
-    >>> combat.transform(X[:2], batches=["c", "a"])
+    >>> combat.transform(X[:2], sites=["c", "a"])
     Traceback (most recent call last):
     ...
-    ValueError: batches has 1 sample(s) from batch(es) not seen in fit: 'c' (seen: 'a', 'b'). ComBat can only harmonise sites present in the training data; add samples of that site to the training set or drop them.
+    ValueError: sites has 1 sample(s) from site(s) not seen in fit: 'c' (seen: 'a', 'b'). ComBat can only harmonise sites present in the training data; add samples of that site to the training set or drop them.
 
     Inside a cross-validated pipeline, with the site as a column of ``X``:
 
@@ -145,73 +153,97 @@ class ComBat(TransformerMixin, BaseEstimator):
     >>> from sklearn.pipeline import make_pipeline
     >>> df = pd.DataFrame(X, columns=["f0", "f1", "f2"]).assign(site=sites)
     >>> y = np.tile([0, 1], 20)
-    >>> pipe = make_pipeline(ComBat(batch_col="site"), LogisticRegression())
+    >>> pipe = make_pipeline(ComBat(site="site"), LogisticRegression())
     >>> cross_val_score(pipe, df, y, cv=2).shape
     (2,)
     """
 
-    __metadata_request__fit = {"batches": True, "covariates": True}  # noqa: RUF012
-    __metadata_request__transform = {"batches": True, "covariates": True}  # noqa: RUF012
+    # ``batches`` (the deprecated spelling of ``sites``) stays routable until it is removed
+    __metadata_request__fit = {"sites": True, "batches": True, "covariates": True}  # noqa: RUF012
+    __metadata_request__transform = {"sites": True, "batches": True, "covariates": True}  # noqa: RUF012
+    _RENAMED = {"batch_col": "site", "ref_batch": "ref_site"}  # noqa: RUF012
 
+    @renamed_kwargs(**_RENAMED)
     def __init__(
         self,
         *,
-        batch_col: str | None = None,
+        site: str | None = None,
         covariate_cols: list[str] | None = None,
         parametric: bool = True,
         mean_only: bool = False,
         empirical_bayes: bool = True,
-        ref_batch: Any = None,
+        ref_site: Any = None,
         max_iter: int = 1000,
         tol: float = 1e-4,
     ) -> None:
-        self.batch_col = batch_col
+        self.site = site
         self.covariate_cols = covariate_cols
         self.parametric = parametric
         self.mean_only = mean_only
         self.empirical_bayes = empirical_bayes
-        self.ref_batch = ref_batch
+        self.ref_site = ref_site
         self.max_iter = max_iter
         self.tol = tol
+
+    batches_ = renamed_attribute("batches_", "sites_")
+
+    def set_params(self, **params: Any) -> ComBat:
+        """Set parameters; ``batch_col`` and ``ref_batch`` are deprecated spellings.
+
+        Parameters
+        ----------
+        **params : dict
+            New parameter values (``site``, ``ref_site``...).
+
+        Returns
+        -------
+        self : ComBat
+
+        Examples
+        --------
+        >>> from pitfalls.batch_effects import ComBat
+        >>> ComBat().set_params(site="hospital").site
+        'hospital'
+        """
+        return super().set_params(**translate_renamed(params, self._RENAMED, owner="ComBat"))
 
     # ---------------------------------------------------------------- input handling
 
     def _split_input(
-        self, X: Any, batches: Any, covariates: Any, *, method: str
-    ) -> tuple[Any, np.ndarray, Any]:
-        """Features, batches and covariates from either ``batch_col`` or the arguments."""
-        if self.batch_col is None:
+        self, X: Any, sites: Any, covariates: Any, *, method: str
+    ) -> tuple[Any, np.ndarray | None, Any]:
+        """Features, sites and covariates from either the ``site`` column or the arguments.
+
+        ``sites`` may come back None (not given): the caller validates the features first,
+        as scikit-learn does, then asks for the sites (:meth:`_require_sites`).
+        """
+        if self.site is None:
             if self.covariate_cols is not None:
                 raise ValueError(
-                    "covariate_cols is set but batch_col is None; name the batch column "
-                    "with batch_col, or pass covariates= to fit and transform."
+                    "covariate_cols is set but site is None; name the site column with "
+                    "site=, or pass covariates= to fit and transform."
                 )
-            if batches is None:
-                raise ValueError(
-                    f"batches is None; pass the batch (site) of each sample to {method}"
-                    "(X, batches=...), or set batch_col when X is a DataFrame."
-                )
-            return X, np.asarray(batches), covariates
-        if batches is not None or covariates is not None:
+            return X, None if sites is None else np.asarray(sites), covariates
+        if sites is not None or covariates is not None:
             raise ValueError(
-                f"batch_col={self.batch_col!r} is set, so batches and covariates come from "
-                f"the columns of X; do not also pass them to {method}."
+                f"site={self.site!r} is set, so sites and covariates come from the columns "
+                f"of X; do not also pass them to {method}."
             )
         if not isinstance(X, pd.DataFrame):
             raise ValueError(
-                f"batch_col={self.batch_col!r} needs X to be a pandas DataFrame; got "
-                f"{type(X).__name__}. Pass batches= instead for arrays."
+                f"site={self.site!r} needs X to be a pandas DataFrame; got "
+                f"{type(X).__name__}. Pass sites= instead for arrays."
             )
         cov_cols = list(self.covariate_cols or [])
-        missing = [c for c in [self.batch_col, *cov_cols] if c not in X.columns]
+        missing = [c for c in [self.site, *cov_cols] if c not in X.columns]
         if missing:
             raise ValueError(
                 f"Column(s) {describe_values(missing)} not found in X; available columns: "
                 f"{describe_values(X.columns)}."
             )
-        features = X.drop(columns=[self.batch_col, *cov_cols])
+        features = X.drop(columns=[self.site, *cov_cols])
         cov = X[cov_cols] if cov_cols else None
-        return features, X[self.batch_col].to_numpy(), cov
+        return features, X[self.site].to_numpy(), cov
 
     def _covariate_design(self, covariates: Any, n_samples: int, *, fitting: bool) -> np.ndarray:
         """Numeric design of the covariates: one-hot (first level dropped) for categoricals."""
@@ -266,10 +298,25 @@ class ComBat(TransformerMixin, BaseEstimator):
             raise ValueError("covariates contains NaN or infinity; impute or drop those samples.")
         return design
 
+    @staticmethod
+    def _require_sites(site_arr: np.ndarray | None, n_samples: int, *, method: str) -> np.ndarray:
+        if site_arr is None:
+            raise ValueError(
+                f"sites is None; pass the site of each sample to {method}"
+                "(X, sites=...), or set site= (the site column) when X is a DataFrame."
+            )
+        return check_sites(site_arr, n_samples)
+
     def _check_features(self, X: Any, *, fitting: bool) -> np.ndarray:
         if fitting:
             self._validate_data_names(X)
-        arr = check_array(X, dtype=np.float64, ensure_min_samples=1)
+        # two sites need two samples at least: fit refuses fewer with scikit-learn's words
+        arr = check_array(X, dtype=np.float64, ensure_min_samples=2 if fitting else 1)
+        if fitting and self.empirical_bayes and arr.shape[1] < 2:
+            raise ValueError(
+                f"X has {arr.shape[1]} feature(s); empirical Bayes pools estimates across "
+                "features and needs at least 2. Use empirical_bayes=False."
+            )
         if fitting:
             self.n_features_in_ = arr.shape[1]
         elif arr.shape[1] != self.n_features_in_:
@@ -287,20 +334,21 @@ class ComBat(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ estimation
 
-    def fit(self, X: Any, y: Any = None, *, batches: Any = None, covariates: Any = None) -> ComBat:
+    @renamed_kwargs(batches="sites")
+    def fit(self, X: Any, y: Any = None, *, sites: Any = None, covariates: Any = None) -> ComBat:
         """Learn site shifts and scales from training samples.
 
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
-            Training features (with the ``batch_col`` and ``covariate_cols`` columns
+            Training features (with the ``site`` and ``covariate_cols`` columns
             when those are set).
         y : None
             Ignored; present for pipeline compatibility.
-        batches : array-like of shape (n_samples,), optional
-            Batch (site) of each sample, when ``batch_col`` is not set.
+        sites : array-like of shape (n_samples,), optional
+            Site of each sample, when ``site`` is not set (formerly ``batches``).
         covariates : array-like or DataFrame of shape (n_samples, n_covariates), optional
-            Effects to preserve (e.g. age, sex), when ``batch_col`` is not set.
+            Effects to preserve (e.g. age, sex), when ``site`` is not set.
             Non-numeric DataFrame columns are one-hot encoded.
 
         Returns
@@ -312,16 +360,17 @@ class ComBat(TransformerMixin, BaseEstimator):
         >>> import numpy as np
         >>> from pitfalls.batch_effects import ComBat
         >>> X = np.array([[1.0, 2.0], [1.2, 2.4], [3.0, 5.0], [3.4, 5.2]])
-        >>> ComBat(empirical_bayes=False).fit(X, batches=[0, 0, 1, 1]).batches_.tolist()
+        >>> ComBat(empirical_bayes=False).fit(X, sites=[0, 0, 1, 1]).sites_.tolist()
         [0, 1]
         """
-        features, batch_arr, cov = self._split_input(X, batches, covariates, method="fit")
+        _check_solver(self.max_iter, self.tol)
+        features, given_sites, cov = self._split_input(X, sites, covariates, method="fit")
         data = self._check_features(features, fitting=True)
-        n_samples, n_features = data.shape
-        batch_arr = check_batches(batch_arr, n_samples)
-        levels, codes, counts = np.unique(batch_arr, return_inverse=True, return_counts=True)
-        self._check_batches(levels, counts, n_features)
-        self.batches_ = levels
+        n_samples = data.shape[0]
+        site_arr = self._require_sites(given_sites, n_samples, method="fit")
+        levels, codes, counts = np.unique(site_arr, return_inverse=True, return_counts=True)
+        self._check_sites(levels, counts)
+        self.sites_ = levels
         cov_design = self._covariate_design(cov, n_samples, fitting=True)
 
         one_hot = (codes[:, None] == np.arange(levels.size)[None, :]).astype(float)
@@ -331,7 +380,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         design = np.hstack([one_hot, cov_design])
         if np.linalg.matrix_rank(design) < design.shape[1]:
             raise ValueError(
-                "covariates are collinear with batches (a covariate is constant within each "
+                "covariates are collinear with sites (a covariate is constant within each "
                 "site, or a site holds a single covariate level): ComBat cannot tell the site "
                 "effect from the covariate effect. Drop that covariate; if it is the label, "
                 "the site is confounded with it and harmonisation cannot fix that."
@@ -345,64 +394,58 @@ class ComBat(TransformerMixin, BaseEstimator):
         else:  # target: the reference site's mean and residual variance
             self.grand_mean_ = beta[ref]
             residuals = residuals[codes == ref]
-        residual_var = (residuals**2).mean(axis=0)
-        nonzero = residual_var[residual_var > 0]
-        fill = float(np.median(nonzero)) if nonzero.size else 1.0
-        self.var_pooled_ = np.where(residual_var > 0, residual_var, fill)
+        self._pooled_sd = _pooled_sd(residuals)
+        with np.errstate(over="ignore"):  # inf for features beyond 1e154; unused below
+            self.var_pooled_ = self._pooled_sd**2
         covariate_effect = cov_design @ self.covariate_coef_
         self._mean_covariate_effect = covariate_effect.mean(axis=0)
 
-        standardised = (data - self.grand_mean_ - covariate_effect) / np.sqrt(self.var_pooled_)
+        standardised = (data - self.grand_mean_ - covariate_effect) / self._pooled_sd
         self._estimate_site_effects(standardised, codes, ref)
         return self
 
     def _reference_code(self, levels: np.ndarray) -> int | None:
-        if self.ref_batch is None:
+        if self.ref_site is None:
             return None
-        matches = np.flatnonzero(levels == self.ref_batch)
+        matches = np.flatnonzero(levels == self.ref_site)
         if matches.size == 0:
             raise ValueError(
-                f"ref_batch={self.ref_batch!r} is not one of the batches "
+                f"ref_site={self.ref_site!r} is not one of the sites "
                 f"({describe_values(levels)}); pass one of them or None."
             )
         return int(matches[0])
 
-    def _check_batches(self, levels: np.ndarray, counts: np.ndarray, n_features: int) -> None:
+    def _check_sites(self, levels: np.ndarray, counts: np.ndarray) -> None:
         if levels.size < 2:
             raise ValueError(
-                f"batches has a single value ({describe_values(levels)}); ComBat needs "
-                "samples from at least two batches (sites)."
+                f"sites has a single value ({describe_values(levels)}); ComBat needs "
+                "samples from at least two sites."
             )
         small = levels[counts < 2]
         if small.size and not self.mean_only:
             raise ValueError(
-                f"batch(es) {describe_values(small)} have a single sample; ComBat needs at "
-                "least 2 samples per batch to estimate its scale (or use mean_only=True)."
-            )
-        if self.empirical_bayes and n_features < 2:
-            raise ValueError(
-                "X has 1 feature; empirical Bayes pools estimates across features and needs "
-                "at least 2. Use empirical_bayes=False."
+                f"site(s) {describe_values(small)} have a single sample; ComBat needs at "
+                "least 2 samples per site to estimate its scale (or use mean_only=True)."
             )
 
     def _estimate_site_effects(
         self, standardised: np.ndarray, codes: np.ndarray, ref: int | None
     ) -> None:
-        n_batches = self.batches_.size
+        n_sites = self.sites_.size
         n_features = standardised.shape[1]
-        gamma_hat = np.empty((n_batches, n_features))
-        delta_hat = np.ones((n_batches, n_features))
-        for b in range(n_batches):
+        gamma_hat = np.empty((n_sites, n_features))
+        delta_hat = np.ones((n_sites, n_features))
+        for b in range(n_sites):
             rows = standardised[codes == b]
             gamma_hat[b] = rows.mean(axis=0)
             if not self.mean_only:
                 delta_hat[b] = rows.var(axis=0, ddof=1)
         delta_hat[delta_hat == 0] = 1.0  # a constant feature within a site: leave its scale
         if ref is not None:  # shifts relative to the reference site (its column is all ones)
-            others = np.arange(n_batches) != ref
+            others = np.arange(n_sites) != ref
             gamma_hat[others] -= gamma_hat[ref]
         self.gamma_hat_, self.delta_hat_ = gamma_hat, delta_hat
-        self.n_iter_ = np.zeros(n_batches, dtype=int)
+        self.n_iter_ = np.zeros(n_sites, dtype=int)
         if not self.empirical_bayes:
             self.gamma_star_, self.delta_star_ = gamma_hat.copy(), delta_hat.copy()
             self._leave_reference_unchanged(ref)
@@ -411,7 +454,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         delta_star = np.empty_like(delta_hat)
         gamma_bar = gamma_hat.mean(axis=1)
         tau2 = gamma_hat.var(axis=1, ddof=1)
-        for b in range(n_batches):
+        for b in range(n_sites):
             rows = standardised[codes == b]
             if not self.parametric:
                 gamma_star[b], delta_star[b] = _nonparametric_prior(
@@ -466,19 +509,29 @@ class ComBat(TransformerMixin, BaseEstimator):
             gamma_old, delta_old = gamma_new, delta_new
             if change <= self.tol:
                 break
+        else:
+            warnings.warn(
+                f"ComBat's parametric empirical Bayes did not converge for a site of "
+                f"{n} samples in max_iter={self.max_iter} iterations (relative change "
+                f"{change:.2g} > tol={self.tol:g}); its shift and scale estimates are "
+                "approximate. Raise max_iter.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
         return gamma_old, delta_old, n_iter
 
     # --------------------------------------------------------------------- transform
 
-    def transform(self, X: Any, *, batches: Any = None, covariates: Any = None) -> Any:
+    @renamed_kwargs(batches="sites")
+    def transform(self, X: Any, *, sites: Any = None, covariates: Any = None) -> Any:
         """Remove the site effects learnt in :meth:`fit` from (new) samples.
 
         Parameters
         ----------
         X : array-like or DataFrame of shape (n_samples, n_features)
             Samples to harmonise, from sites seen in fit.
-        batches : array-like of shape (n_samples,), optional
-            Batch of each sample, when ``batch_col`` is not set.
+        sites : array-like of shape (n_samples,), optional
+            Site of each sample, when ``site`` is not set (formerly ``batches``).
         covariates : array-like or DataFrame, optional
             The covariates given to fit, for these samples. When omitted, the
             training-average covariate effect is used.
@@ -486,28 +539,28 @@ class ComBat(TransformerMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_samples, n_features)
-            Harmonised features (without the batch and covariate columns).
+            Harmonised features (without the site and covariate columns).
 
         Raises
         ------
         ValueError
-            If a sample comes from a batch not seen in fit.
+            If a sample comes from a site not seen in fit.
 
         Examples
         --------
         >>> import numpy as np
         >>> from pitfalls.batch_effects import ComBat
         >>> X = np.array([[1.0, 2.0], [1.2, 2.4], [3.0, 5.0], [3.4, 5.2]])
-        >>> combat = ComBat(empirical_bayes=False).fit(X, batches=[0, 0, 1, 1])
-        >>> combat.transform([[3.2, 5.1]], batches=[1]).round(2)
+        >>> combat = ComBat(empirical_bayes=False).fit(X, sites=[0, 0, 1, 1])
+        >>> combat.transform([[3.2, 5.1]], sites=[1]).round(2)
         array([[2.15, 3.65]])
         """
         check_is_fitted(self, "gamma_star_")
-        features, batch_arr, cov = self._split_input(X, batches, covariates, method="transform")
+        features, given_sites, cov = self._split_input(X, sites, covariates, method="transform")
         data = self._check_features(features, fitting=False)
         n_samples = data.shape[0]
-        batch_arr = check_batches(batch_arr, n_samples)
-        codes = self._batch_codes(batch_arr)
+        site_arr = self._require_sites(given_sites, n_samples, method="transform")
+        codes = self._site_codes(site_arr)
         if cov is None:
             covariate_effect = self._mean_covariate_effect
         else:
@@ -515,28 +568,29 @@ class ComBat(TransformerMixin, BaseEstimator):
                 self.covariate_coef_
             )
         location = self.grand_mean_ + covariate_effect
-        scale = np.sqrt(self.var_pooled_)
+        scale = self._pooled_sd
         standardised = (data - location) / scale
         adjusted = (standardised - self.gamma_star_[codes]) / np.sqrt(self.delta_star_[codes])
         return adjusted * scale + location
 
-    def _batch_codes(self, batch_arr: np.ndarray) -> np.ndarray:
+    def _site_codes(self, site_arr: np.ndarray) -> np.ndarray:
         try:
-            seen = np.isin(batch_arr, self.batches_)
+            seen = np.isin(site_arr, self.sites_)
         except TypeError:  # mixed types cannot be compared: treat as unseen
-            seen = np.zeros(batch_arr.shape[0], dtype=bool)
+            seen = np.zeros(site_arr.shape[0], dtype=bool)
         if not seen.all():
-            unseen = pd.unique(batch_arr[~seen])
+            unseen = pd.unique(site_arr[~seen])
             raise ValueError(
-                f"batches has {int((~seen).sum())} sample(s) from batch(es) not seen in fit: "
-                f"{describe_values(unseen)} (seen: {describe_values(self.batches_)}). ComBat "
+                f"sites has {int((~seen).sum())} sample(s) from site(s) not seen in fit: "
+                f"{describe_values(unseen)} (seen: {describe_values(self.sites_)}). ComBat "
                 "can only harmonise sites present in the training data; add samples of that "
                 "site to the training set or drop them."
             )
-        return np.searchsorted(self.batches_, batch_arr)
+        return np.searchsorted(self.sites_, site_arr)
 
+    @renamed_kwargs(batches="sites")
     def fit_transform(
-        self, X: Any, y: Any = None, *, batches: Any = None, covariates: Any = None
+        self, X: Any, y: Any = None, *, sites: Any = None, covariates: Any = None
     ) -> Any:
         """Fit on ``X`` and harmonise it (same as ``fit(X, ...).transform(X, ...)``).
 
@@ -546,8 +600,8 @@ class ComBat(TransformerMixin, BaseEstimator):
             Training features.
         y : None
             Ignored.
-        batches : array-like of shape (n_samples,), optional
-            Batch of each sample, when ``batch_col`` is not set.
+        sites : array-like of shape (n_samples,), optional
+            Site of each sample, when ``site`` is not set (formerly ``batches``).
         covariates : array-like or DataFrame, optional
             Effects to preserve.
 
@@ -560,15 +614,15 @@ class ComBat(TransformerMixin, BaseEstimator):
         >>> import numpy as np
         >>> from pitfalls.batch_effects import ComBat
         >>> X = np.array([[1.0, 2.0], [1.2, 2.4], [3.0, 5.0], [3.4, 5.2]])
-        >>> ComBat(empirical_bayes=False).fit_transform(X, batches=[0, 0, 1, 1]).shape
+        >>> ComBat(empirical_bayes=False).fit_transform(X, sites=[0, 0, 1, 1]).shape
         (4, 2)
         """
-        return self.fit(X, batches=batches, covariates=covariates).transform(
-            X, batches=batches, covariates=covariates
+        return self.fit(X, sites=sites, covariates=covariates).transform(
+            X, sites=sites, covariates=covariates
         )
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the harmonised features (the input names, batch and covariates removed).
+        """Names of the harmonised features (the input names, site and covariates removed).
 
         Parameters
         ----------
@@ -585,7 +639,7 @@ class ComBat(TransformerMixin, BaseEstimator):
         >>> from pitfalls.batch_effects import ComBat
         >>> df = pd.DataFrame({"f": [1.0, 2.0, 3.0, 5.0], "g": [0.0, 1.0, 1.0, 3.0],
         ...                    "site": ["a", "a", "b", "b"]})
-        >>> ComBat(batch_col="site").fit(df).get_feature_names_out().tolist()
+        >>> ComBat(site="site").fit(df).get_feature_names_out().tolist()
         ['f', 'g']
         """
         check_is_fitted(self, "n_features_in_")
@@ -619,3 +673,33 @@ def _nonparametric_prior(
         gamma_star[start:stop] = weights @ gamma_hat
         delta_star[start:stop] = weights @ delta_hat
     return gamma_star, delta_star
+
+
+def _check_solver(max_iter: Any, tol: Any) -> None:
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int | np.integer) or max_iter < 1:
+        raise ValueError(
+            f"max_iter={max_iter!r} must be a positive integer; use e.g. 1000 (the default)."
+        )
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not 0 < tol < np.inf:
+        raise ValueError(f"tol={tol!r} must be a positive number; use e.g. 1e-4 (the default).")
+
+
+def _pooled_sd(residuals: np.ndarray) -> np.ndarray:
+    """Root mean square of the residuals per feature; zero ones get the median variance's root.
+
+    Computed in a power-of-two unit per feature, so that squares of features near
+    the float64 limit (1e160) stay finite; scaling by powers of two is exact, so
+    the result is bit for bit that of the plain formula wherever that one is finite.
+    """
+    unit = np.ldexp(1.0, np.frexp(np.abs(residuals).max(axis=0, initial=0.0))[1])
+    scaled_var = ((residuals / unit) ** 2).mean(axis=0)
+    sd = np.sqrt(scaled_var) * unit
+    positive = scaled_var > 0
+    if positive.all():
+        return sd
+    if not positive.any():
+        return np.ones_like(sd)
+    # The median of the non-zero variances, in one common unit (exact again).
+    common = unit[positive].max()
+    fill = np.sqrt(np.median(scaled_var[positive] * (unit[positive] / common) ** 2)) * common
+    return np.where(positive, sd, fill)

@@ -13,6 +13,7 @@ from sklearn.metrics import check_scoring
 from sklearn.model_selection import StratifiedKFold
 from sklearn.utils.validation import check_array
 
+from pitfalls._tables import format_number, frame_to_markdown
 from pitfalls._validation import check_groups, check_per_sample, describe_values
 from pitfalls.model_selection import StratifiedGroupKFold
 
@@ -49,6 +50,21 @@ class GeneralizationGapResult:
         values mean the internal evaluation does not carry over to the external source.
     estimator : estimator
         The model fitted on all internal data and applied to the external set.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from pitfalls.batch_effects import generalization_gap
+    >>> X = np.r_[np.zeros((6, 1)), np.ones((6, 1))] + np.arange(12)[:, None] / 100
+    >>> y = np.repeat([0, 1], 6)
+    >>> res = generalization_gap(LogisticRegression(), X, y, X[:3] + 1, y[:3], cv=2,
+    ...                          random_state=0)
+    >>> res.to_frame()
+          set  fold  score  class_recall
+    0  internal   0.0    1.0           1.0
+    1  internal   1.0    1.0           1.0
+    2  external   NaN    NaN           0.0
     """
 
     scoring: str
@@ -74,6 +90,91 @@ class GeneralizationGapResult:
             f"{self.internal_score:.3f}, {detail}, external_fraction_correct="
             f"{self.external_fraction_correct:.4f}, gap={self.gap:.3f})"
         )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Internal folds and the external set, one row each.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``set`` (``"internal"`` or ``"external"``), ``fold`` (NaN for the
+            external row), ``score`` (the ``scoring`` value; NaN for a single-class
+            external set) and ``class_recall`` (for a single-class external set: the
+            recall of that class, internally per fold and externally; otherwise NaN).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from pitfalls.batch_effects import generalization_gap
+        >>> X = np.r_[np.zeros((6, 1)), np.ones((6, 1))] + np.arange(12)[:, None] / 100
+        >>> y = np.repeat([0, 1], 6)
+        >>> res = generalization_gap(LogisticRegression(), X, y, X, y, cv=2, random_state=0)
+        >>> res.to_frame()["set"].tolist()
+        ['internal', 'internal', 'external']
+        """
+        n_folds = self.internal_scores.size
+        single_class = self.external_class is not None
+        recall = (
+            np.asarray(self.internal_class_recall, dtype=float)
+            if single_class
+            else np.full(n_folds, np.nan)
+        )
+        external_recall = self.external_fraction_correct if single_class else np.nan
+        return pd.DataFrame(
+            {
+                "set": ["internal"] * n_folds + ["external"],
+                "fold": np.r_[np.arange(n_folds, dtype=float), np.nan],
+                "score": np.r_[self.internal_scores, self.external_score],
+                "class_recall": np.r_[recall, external_recall],
+            }
+        )
+
+    def to_markdown(self, digits: int = 3) -> str:
+        """A one-line verdict and the per-fold table, in Markdown.
+
+        Parameters
+        ----------
+        digits : int, default=3
+            Decimals of the scores.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.linear_model import LogisticRegression
+        >>> from pitfalls.batch_effects import generalization_gap
+        >>> X = np.r_[np.zeros((6, 1)), np.ones((6, 1))] + np.arange(12)[:, None] / 100
+        >>> y = np.repeat([0, 1], 6)
+        >>> res = generalization_gap(LogisticRegression(), X, y, X, y, cv=2, random_state=0)
+        >>> res.to_markdown().splitlines()[0]
+        'Generalization gap (f1): internal 1.000, external 1.000, gap 0.000.'
+        """
+        if self.external_class is None:
+            verdict = (
+                f"Generalization gap ({self.scoring}): internal "
+                f"{format_number(self.internal_score, digits)}, external "
+                f"{format_number(self.external_score, digits)}, gap "
+                f"{format_number(self.gap, digits)}."
+            )
+        else:
+            internal = float(np.nanmean(np.asarray(self.internal_class_recall, dtype=float)))
+            verdict = (
+                f"Generalization gap (recall of class {self.external_class!r}, the external "
+                f"set's only class): internal {format_number(internal, digits)}, external "
+                f"{format_number(self.external_fraction_correct, digits)}, gap "
+                f"{format_number(self.gap, digits)}."
+            )
+        frame = self.to_frame()
+        cells = frame.assign(
+            fold=[("" if np.isnan(v) else str(int(v))) for v in frame["fold"]],
+            score=[format_number(float(v), digits) for v in frame["score"]],
+            class_recall=[format_number(float(v), digits) for v in frame["class_recall"]],
+        )
+        return f"{verdict}\n\n{frame_to_markdown(cells)}"
 
     def plot(self, ax: Any = None) -> Any:
         """Internal fold scores (points) beside the external value (bar).
@@ -132,6 +233,32 @@ def _check_xy(X: Any, y: Any, *, name: str) -> tuple[Any, np.ndarray]:
             "one label per sample."
         )
     return data, target
+
+
+def _check_internal_external(
+    X_internal: Any, y_internal: Any, X_external: Any, y_external: Any
+) -> tuple[Any, np.ndarray, Any, np.ndarray]:
+    """Both sets validated: same features, two internal classes, no unseen external class."""
+    data_in, target_in = _check_xy(X_internal, y_internal, name="internal")
+    data_ex, target_ex = _check_xy(X_external, y_external, name="external")
+    if data_ex.shape[1] != data_in.shape[1]:
+        raise ValueError(
+            f"X_external has {data_ex.shape[1]} features but X_internal has "
+            f"{data_in.shape[1]}; both need the same features."
+        )
+    classes_in = np.unique(target_in)
+    if classes_in.size < 2:
+        raise ValueError(
+            f"y_internal has a single class ({describe_values(classes_in)}); a classifier "
+            "needs at least two."
+        )
+    unseen = np.setdiff1d(np.unique(target_ex), classes_in)
+    if unseen.size:
+        raise ValueError(
+            f"y_external has class(es) {describe_values(unseen)} not in y_internal "
+            f"({describe_values(classes_in)}); the model cannot predict them."
+        )
+    return data_in, target_in, data_ex, target_ex
 
 
 def _rows(data: Any, index: np.ndarray) -> Any:
@@ -230,25 +357,9 @@ def generalization_gap(
     >>> res.internal_score, res.external_fraction_correct, res.gap
     (1.0, 0.0, 1.0)
     """
-    data_in, target_in = _check_xy(X_internal, y_internal, name="internal")
-    data_ex, target_ex = _check_xy(X_external, y_external, name="external")
-    if data_ex.shape[1] != data_in.shape[1]:
-        raise ValueError(
-            f"X_external has {data_ex.shape[1]} features but X_internal has "
-            f"{data_in.shape[1]}; both need the same features."
-        )
-    classes_in = np.unique(target_in)
-    if classes_in.size < 2:
-        raise ValueError(
-            f"y_internal has a single class ({describe_values(classes_in)}); a classifier "
-            "needs at least two."
-        )
-    unseen = np.setdiff1d(np.unique(target_ex), classes_in)
-    if unseen.size:
-        raise ValueError(
-            f"y_external has class(es) {describe_values(unseen)} not in y_internal "
-            f"({describe_values(classes_in)}); the model cannot predict them."
-        )
+    data_in, target_in, data_ex, target_ex = _check_internal_external(
+        X_internal, y_internal, X_external, y_external
+    )
     group_arr = None if groups is None else check_groups(groups, data_in.shape[0])
     if isinstance(cv, int | np.integer):
         if group_arr is None:

@@ -17,7 +17,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
-from pitfalls._validation import check_batches, check_groups, describe_values
+from pitfalls._deprecation import renamed_attribute, renamed_kwargs
+from pitfalls._tables import format_number, frame_to_markdown
+from pitfalls._validation import check_groups, check_sites, describe_values
 from pitfalls.batch_effects._fast_logistic import MAX_FEATURES, batched_logistic_auc
 from pitfalls.model_selection import StratifiedGroupKFold
 
@@ -26,12 +28,12 @@ __all__ = ["BatchPredictabilityResult", "batch_predictability"]
 
 @dataclass(frozen=True, repr=False, eq=False)
 class BatchPredictabilityResult:
-    """Cross-validated predictability of the batch (site) from the features.
+    """Cross-validated predictability of the site from the features.
 
     Attributes
     ----------
     score : float
-        Mean over folds of the ROC AUC (macro one-vs-rest for more than two batches).
+        Mean over folds of the ROC AUC (macro one-vs-rest for more than two sites).
         About 0.5 when the features carry no site signature; near 1 when the site can
         be read off the features.
     scores : ndarray of shape (n_splits,)
@@ -40,26 +42,95 @@ class BatchPredictabilityResult:
         Permutation p-value ``(1 + #{null >= score}) / (1 + n_permutations)``; NaN when
         ``n_permutations=0``. (A permutation whose every fold is undefined is left out.)
     null_scores : ndarray of shape (n_permutations,)
-        Mean fold AUC after each permutation of the batches.
-    batches : ndarray
-        The batches, sorted.
+        Mean fold AUC after each permutation of the sites.
+    sites : ndarray
+        The sites, sorted.
     permuted_by : {"group", "sample"}
-        Unit whose batch was permuted.
+        Unit whose site was permuted.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.batch_effects import batch_predictability
+    >>> X = np.r_[np.zeros((6, 1)), np.ones((6, 1))] + np.arange(12)[:, None] / 100
+    >>> res = batch_predictability(X, [0] * 6 + [1] * 6, cv=2, n_permutations=5,
+    ...                            random_state=0)
+    >>> res.to_frame()
+       fold  roc_auc
+    0     0      1.0
+    1     1      1.0
+    >>> print(res.to_markdown().splitlines()[0])
+    Site predictability: ROC AUC 1.000 (chance 0.5), permutation p = 0.167 (5 permutations of samples), 2 sites.
     """
 
     score: float
     scores: np.ndarray
     pvalue: float
     null_scores: np.ndarray
-    batches: np.ndarray
+    sites: np.ndarray
     permuted_by: str
+
+    batches = renamed_attribute("batches", "sites")
 
     def __repr__(self) -> str:
         return (
             f"BatchPredictabilityResult(score={self.score:.3f}, pvalue={self.pvalue:.3g}, "
             f"n_splits={self.scores.size}, n_permutations={self.null_scores.size}, "
-            f"n_batches={self.batches.size})"
+            f"n_sites={self.sites.size})"
         )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The site-prediction ROC AUC of each fold (``fold``, ``roc_auc``).
+
+        Returns
+        -------
+        DataFrame
+            One row per fold; the permutation null is in :attr:`null_scores`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.batch_effects import batch_predictability
+        >>> X = np.r_[np.zeros((6, 1)), np.ones((6, 1))] + np.arange(12)[:, None] / 100
+        >>> batch_predictability(X, [0] * 6 + [1] * 6, cv=3, n_permutations=0).to_frame().shape
+        (3, 2)
+        """
+        return pd.DataFrame({"fold": np.arange(self.scores.size), "roc_auc": self.scores})
+
+    def to_markdown(self, digits: int = 3) -> str:
+        """A one-line verdict and the fold scores, in Markdown.
+
+        Parameters
+        ----------
+        digits : int, default=3
+            Decimals of the scores.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from pitfalls.batch_effects import batch_predictability
+        >>> X = np.r_[np.zeros((6, 1)), np.ones((6, 1))] + np.arange(12)[:, None] / 100
+        >>> res = batch_predictability(X, [0] * 6 + [1] * 6, cv=2, n_permutations=0)
+        >>> res.to_markdown().splitlines()[0]
+        'Site predictability: ROC AUC 1.000 (chance 0.5), no permutation test, 2 sites.'
+        """
+        if self.null_scores.size:
+            test = (
+                f"permutation p = {self.pvalue:.3g} ({self.null_scores.size} permutations "
+                f"of {self.permuted_by}s)"
+            )
+        else:
+            test = "no permutation test"
+        verdict = (
+            f"Site predictability: ROC AUC {format_number(self.score, digits)} (chance 0.5), "
+            f"{test}, {self.sites.size} sites."
+        )
+        frame = self.to_frame().assign(roc_auc=[format_number(v, digits) for v in self.scores])
+        return f"{verdict}\n\n{frame_to_markdown(frame)}"
 
     def plot(self, ax: Any = None) -> Any:
         """Histogram of the permutation null with the observed score marked.
@@ -112,42 +183,42 @@ def default_site_probe() -> Any:
 
 
 def _check_probe_inputs(
-    X: Any, batches: Any, groups: Any
+    X: Any, sites: Any, groups: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     data = check_array(X, dtype=np.float64)
-    batch_arr = check_batches(batches, data.shape[0])
-    levels = pd.unique(batch_arr)
+    site_arr = check_sites(sites, data.shape[0])
+    levels = pd.unique(site_arr)
     if levels.size < 2:
         raise ValueError(
-            f"batches has a single value ({describe_values(levels)}); the site cannot be "
+            f"sites has a single value ({describe_values(levels)}); the site cannot be "
             "predicted when every sample comes from one site."
         )
     group_arr = None if groups is None else check_groups(groups, data.shape[0])
     if group_arr is not None:
-        per_group = pd.Series(batch_arr).groupby(group_arr).nunique()
+        per_group = pd.Series(site_arr).groupby(group_arr).nunique()
         mixed = per_group.index[per_group > 1]
         if mixed.size:
             raise ValueError(
-                f"groups {describe_values(mixed)} have samples from more than one batch; "
+                f"groups {describe_values(mixed)} have samples from more than one site; "
                 "permutations exchange whole groups, so each group (patient) must belong to "
-                "a single batch. Give those patients one id per site or drop them."
+                "a single site. Give those patients one id per site or drop them."
             )
-    return data, batch_arr, group_arr
+    return data, site_arr, group_arr
 
 
 def _make_folds(
-    cv: Any, data: np.ndarray, batch_arr: np.ndarray, group_arr: np.ndarray | None, seed: int
+    cv: Any, data: np.ndarray, site_arr: np.ndarray, group_arr: np.ndarray | None, seed: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     if isinstance(cv, int | np.integer):
-        units = np.arange(batch_arr.size) if group_arr is None else group_arr
-        per_batch = pd.Series(units).groupby(batch_arr).nunique()
-        smallest = per_batch.idxmin()
-        if per_batch.min() < cv:
+        units = np.arange(site_arr.size) if group_arr is None else group_arr
+        per_site = pd.Series(units).groupby(site_arr).nunique()
+        smallest = per_site.idxmin()
+        if per_site.min() < cv:
             unit = "samples" if group_arr is None else "groups"
             raise ValueError(
-                f"cv={cv} is greater than the number of {unit} of batch {smallest!r} "
-                f"({per_batch.min()}); use cv <= {per_batch.min()} so every fold can hold "
-                "every batch."
+                f"cv={cv} is greater than the number of {unit} of site {smallest!r} "
+                f"({per_site.min()}); use cv <= {per_site.min()} so every fold can hold "
+                "every site."
             )
         if group_arr is None:
             splitter: Any = StratifiedKFold(n_splits=int(cv), shuffle=True, random_state=seed)
@@ -155,7 +226,7 @@ def _make_folds(
             splitter = StratifiedGroupKFold(n_splits=int(cv), shuffle=True, random_state=seed)
     else:
         splitter = cv
-    return [(train, test) for train, test in splitter.split(data, batch_arr, group_arr)]
+    return [(train, test) for train, test in splitter.split(data, site_arr, group_arr)]
 
 
 def _fold_auc(estimator: Any, X_test: np.ndarray, y_test: np.ndarray) -> float:
@@ -202,13 +273,13 @@ def _cv_scores(
 
 
 def _permute(
-    batch_arr: np.ndarray, group_arr: np.ndarray | None, rng: np.random.Generator
+    site_arr: np.ndarray, group_arr: np.ndarray | None, rng: np.random.Generator
 ) -> np.ndarray:
     if group_arr is None:
-        return rng.permutation(batch_arr)
-    # every group keeps one batch: shuffle the batch labels of the groups, not of samples
+        return rng.permutation(site_arr)
+    # every group keeps one site: shuffle the site labels of the groups, not of samples
     _, first, inverse = np.unique(group_arr, return_index=True, return_inverse=True)
-    return rng.permutation(batch_arr[first])[inverse]
+    return rng.permutation(site_arr[first])[inverse]
 
 
 def _default_probe_scores(
@@ -238,9 +309,10 @@ def _mean_or_nan(values: np.ndarray) -> float:
     return float(finite.mean()) if finite.size else float("nan")
 
 
+@renamed_kwargs(batches="sites")
 def batch_predictability(
     X: Any,
-    batches: Any,
+    sites: Any,
     *,
     groups: Any = None,
     cv: Any = 5,
@@ -261,8 +333,9 @@ def batch_predictability(
     ----------
     X : array-like of shape (n_samples, n_features)
         Features or embeddings. Do not include the label.
-    batches : array-like of shape (n_samples,)
-        Site (batch, scanner) of each sample; the target of the probe.
+    sites : array-like of shape (n_samples,)
+        Site (scanner, batch) of each sample; the target of the probe. Formerly
+        ``batches`` (deprecated, removed in 0.3).
     groups : array-like of shape (n_samples,), optional
         Patient of each sample. Folds then keep a patient's samples together (a patient
         signature must not pass for a site signature), and the permutation test
@@ -272,13 +345,13 @@ def batch_predictability(
     cv : int or cross-validation splitter, default=5
         Number of folds (:class:`~pitfalls.model_selection.StratifiedGroupKFold` with
         groups, :class:`~sklearn.model_selection.StratifiedKFold` without, both shuffled
-        with ``random_state``) or a splitter whose ``split(X, batches, groups)`` is used.
+        with ``random_state``) or a splitter whose ``split(X, sites, groups)`` is used.
         The same folds serve the observed score and every permutation.
     estimator : classifier, optional
         Site classifier with ``predict_proba`` or ``decision_function``. Default:
         ``make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))``.
     n_permutations : int, default=100
-        Permutations of the batches for the p-value; 0 skips the test.
+        Permutations of the sites for the p-value; 0 skips the test.
     random_state : int, RandomState instance or None, default=None
         Seeds the folds and the permutations.
     n_jobs : int, optional
@@ -288,7 +361,7 @@ def batch_predictability(
     Returns
     -------
     BatchPredictabilityResult
-        With ``score``, ``scores``, ``pvalue``, ``null_scores``.
+        With ``score``, ``scores``, ``pvalue``, ``null_scores`` and ``sites``.
 
     Raises
     ------
@@ -322,7 +395,7 @@ def batch_predictability(
     >>> res.score > 0.9, res.pvalue
     (True, 0.05)
     """
-    data, batch_arr, group_arr = _check_probe_inputs(X, batches, groups)
+    data, site_arr, group_arr = _check_probe_inputs(X, sites, groups)
     if not isinstance(n_permutations, int | np.integer) or n_permutations < 0:
         raise ValueError(
             f"n_permutations={n_permutations!r} must be a non-negative integer; e.g. 100."
@@ -330,12 +403,12 @@ def batch_predictability(
     rs = check_random_state(random_state)
     split_seed = int(rs.randint(np.iinfo(np.int32).max))
     perm_rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
-    folds = _make_folds(cv, data, batch_arr, group_arr, split_seed)
+    folds = _make_folds(cv, data, site_arr, group_arr, split_seed)
     probe = default_site_probe() if estimator is None else estimator
     # draw every permutation up front: results do not depend on n_jobs or the backend
-    permuted = [_permute(batch_arr, group_arr, perm_rng) for _ in range(n_permutations)]
-    targets = [batch_arr, *permuted]
-    levels = np.unique(batch_arr)
+    permuted = [_permute(site_arr, group_arr, perm_rng) for _ in range(n_permutations)]
+    targets = [site_arr, *permuted]
+    levels = np.unique(site_arr)
     if estimator is None and levels.size == 2 and data.shape[1] <= MAX_FEATURES:
         fold_scores = _default_probe_scores(probe, data, targets, folds, levels, n_jobs)
     else:
@@ -358,6 +431,6 @@ def batch_predictability(
         scores=scores,
         pvalue=float(pvalue),
         null_scores=null_scores,
-        batches=np.unique(batch_arr),
+        sites=levels,
         permuted_by="sample" if group_arr is None else "group",
     )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ from ._main import UsageError
 __all__ = ["register"]
 
 _FORMATS = ("text", "md", "json", "html")
-_FAIL_ON = ("high", "medium", "low", "never")
+_FAIL_ON = ("high", "medium", "low", "info", "never")
 
 
 def register(subparsers: Any) -> None:
@@ -35,6 +38,13 @@ def register(subparsers: Any) -> None:
             "reaches --fail-on, 1 when one does, 2 on unusable input."
         ),
     )
+    _add_columns(parser)
+    _add_outputs(parser)
+    _add_image_options(parser)
+    parser.set_defaults(func=run_audit)
+
+
+def _add_columns(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("manifest", metavar="MANIFEST", help="CSV, TSV or Parquet manifest")
     parser.add_argument("--group", required=True, metavar="COL", help="patient (group) id column")
     parser.add_argument("--split", required=True, metavar="COL", help="split column")
@@ -43,9 +53,15 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--image", metavar="COL", help="image path column")
     parser.add_argument("--root", metavar="DIR", help="directory image paths are relative to")
     parser.add_argument(
+        "--id", metavar="COL", help="column naming each row (unique); default: the row number"
+    )
+    parser.add_argument(
         "--features", nargs="+", metavar="COL", help="columns identifying a sample's features"
     )
-    parser.add_argument("--date", metavar="COL", help="acquisition date column")
+    parser.add_argument(
+        "--time", metavar="COL", help="acquisition date or time column (test older than train)"
+    )
+    parser.add_argument("--date", metavar="COL", help=argparse.SUPPRESS)  # old name of --time
     parser.add_argument(
         "--test-split",
         action="append",
@@ -53,14 +69,28 @@ def register(subparsers: Any) -> None:
         dest="test_splits",
         help="split value that is a test set (repeatable; default: recognised by name)",
     )
+
+
+def _add_outputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=_FORMATS, default="text", help="report format")
     parser.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
+    parser.add_argument(
+        "--details",
+        metavar="FILE.csv",
+        help="write every affected row, pair, site or class of every finding to this CSV",
+    )
     parser.add_argument(
         "--fail-on",
         choices=_FAIL_ON,
         default="high",
         help="least severe level that makes the exit status 1 (default: high)",
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="progress bar on stderr while hashing"
+    )
+
+
+def _add_image_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--near-threshold",
         type=int,
@@ -93,9 +123,21 @@ def register(subparsers: Any) -> None:
         "flip and quarter turn (all), as stored only (none)",
     )
     parser.add_argument(
-        "--n-jobs", type=int, default=-1, metavar="N", help="image hashing workers (default: all)"
+        "--n-jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="most image hashing workers, at most the CPU count (default: as many as "
+        "pay off, from the pace of the first images)",
     )
-    parser.set_defaults(func=run_audit)
+    parser.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        metavar="N",
+        help="largest image decoded, in pixels; a larger one is refused before decoding "
+        "(default: 80000000)",
+    )
 
 
 def run_audit(args: argparse.Namespace) -> int:
@@ -115,8 +157,7 @@ def run_audit(args: argparse.Namespace) -> int:
     """
     from ..audit import audit
 
-    if args.root is not None and not Path(args.root).is_dir():
-        raise UsageError(f"--root '{args.root}' is not a directory.")
+    _check_arguments(args)
     try:
         report = audit(
             args.manifest,
@@ -125,16 +166,20 @@ def run_audit(args: argparse.Namespace) -> int:
             label=args.label,
             site=args.site,
             image=args.image,
+            id=args.id,
             features=args.features,
             root=args.root,
-            date=args.date,
+            time=args.time,
             test_splits=args.test_splits,
             near_duplicates=not args.no_near_duplicates,
             near_threshold=args.near_threshold,
             near_detail_threshold=args.near_detail_threshold,
             near_min_correlation=args.near_min_correlation,
             near_orientations=args.near_orientations,
+            fail_on=args.fail_on,
             n_jobs=args.n_jobs,
+            **({} if args.max_pixels is None else {"max_pixels": args.max_pixels}),
+            verbose=args.verbose,
         )
     except ManifestError as exc:
         message = str(exc)
@@ -144,23 +189,87 @@ def run_audit(args: argparse.Namespace) -> int:
     except ValueError as exc:  # any other unusable value: one line, exit 2
         raise UsageError(f"manifest '{args.manifest}': {exc}") from exc
 
+    _refuse_inputs(args, report.image_paths or [])
+    if args.details is not None:
+        _write_file(args.details, report.to_frame().to_csv(index=False), "--details")
     if args.format == "html":
-        page = report.to_html()
-        _emit(page, args.output)
+        text = report.to_html()
     elif args.format == "json":
-        _emit(report.to_json(), args.output)
+        text = report.to_json()
     elif args.format == "md":
-        _emit(report.to_markdown(), args.output)
+        text = report.to_markdown()
     else:
-        _emit(report.to_text(color=False if args.output else None), args.output)
-    return 0 if report.passes(args.fail_on) else 1
+        text = report.to_text(color=False if args.output else None)
+    _emit(text, args.output, html=args.format == "html")
+    return 0 if report.passed else 1
 
 
-def _emit(text: str, output: str | None) -> None:
-    if output is None:
-        print(text, end="" if text.endswith("\n") else "\n")
-        return
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Refuse unusable paths before any work: a missing root, an output that is an input."""
+    if args.date is not None:
+        if args.time is not None:
+            raise UsageError("--time and --date were both given; use --time only.")
+        print("pitfalls audit: warning: --date is deprecated; use --time.", file=sys.stderr)
+        args.time = args.date
+    if args.root is not None and not Path(args.root).is_dir():
+        raise UsageError(f"--root '{args.root}' is not a directory.")
+    if args.output and args.details and _same_file(args.output, args.details):
+        raise UsageError(
+            f"--output '{args.output}' and --details '{args.details}' are the same file; "
+            "give two different files."
+        )
+    _refuse_inputs(args, [])
+
+
+def _refuse_inputs(args: argparse.Namespace, image_paths: Iterable[str]) -> None:
+    """An output file that is the manifest or an image would destroy an input: refuse it."""
+    inputs = [args.manifest, *image_paths]
+    for flag, value in (("--output", args.output), ("--details", args.details)):
+        if value is None:
+            continue
+        clash = next((path for path in inputs if _same_file(value, path)), None)
+        if clash is not None:
+            what = "the manifest" if clash == args.manifest else f"the input image '{clash}'"
+            raise UsageError(
+                f"{flag} '{value}' is {what}; writing there would overwrite an input. "
+                "Give another file."
+            )
+
+
+def _same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file (symbolic and hard links included)."""
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet): compare where they resolve
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def _emit(text: str, output: str | None, *, html: bool = False) -> None:
+    if output is not None:
+        _write_file(output, text, "--output")
+        return
+    if not text.endswith("\n"):
+        text += "\n"
+    try:
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:
+            # A terminal or pipe that cannot show every character (PYTHONIOENCODING=ascii):
+            # escape them (HTML as character references, so the page stays valid).
+            encoding = sys.stdout.encoding or "ascii"
+            errors = "xmlcharrefreplace" if html else "backslashreplace"
+            sys.stdout.write(text.encode(encoding, errors).decode(encoding))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader closed the pipe (`pitfalls audit ... | head`): it has what it wanted.
+        # Point stdout at devnull so that the interpreter's last flush does not fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _write_file(path: str, text: str, flag: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"--output '{output}': cannot write ({exc.strerror or exc}).") from exc
+        raise UsageError(f"{flag} '{path}': cannot write ({exc.strerror or exc}).") from exc

@@ -7,8 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .._manifest import ManifestError
 from .._version import __version__
+from ..exceptions import ManifestError
 
 __all__ = ["UsageError", "build_parser", "main"]
 

@@ -114,18 +114,10 @@ def _list(stream: Any) -> int:
     return 0
 
 
-def _reproduce(args: argparse.Namespace) -> int:
-    from pitfalls.reproduction import (
-        combined_table2,
-        get_experiment,
-        list_experiments,
-        resolve_device,
-        run,
-        write_report,
-    )
+def _validate(args: argparse.Namespace) -> tuple[list[str], dict[str, str], Path]:
+    """Experiment names, --data paths by experiment and the output directory, checked."""
+    from pitfalls.reproduction import get_experiment, list_experiments
 
-    if args.list:
-        return _list(sys.stdout)
     names = list(dict.fromkeys(args.experiments)) or list_experiments()
     data = dict(args.data)
     try:
@@ -139,42 +131,63 @@ def _reproduce(args: argparse.Namespace) -> int:
             f"--data {unused[0]}=... names an experiment that is not run; add {unused[0]!r} "
             "to the experiments or drop the option."
         )
-    if args.device == "cuda" and any(get_experiment(n).needs_torch for n in names):
-        try:
-            resolve_device("cuda")  # fail before hours of radiomics, not after
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out={args.out!r} exists and is not a directory; pass a directory.")
-    mode = "full" if args.full else "quick"
-    print(f"pitfalls reproduce: {len(names)} experiment(s), {mode} mode, device={args.device}")
-    start = time.perf_counter()
-    results = []
-    for name in names:
+    return names, data, out
+
+
+def _plan(args: argparse.Namespace, names: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The experiments that can run here, and why each of the others cannot.
+
+    An experiment whose extra is missing is skipped up front with one line naming the
+    extra, rather than stopping the run when it is reached (after the others' minutes).
+    """
+    from pitfalls.reproduction import check_device, get_experiment
+
+    reasons = {name: get_experiment(name).missing_extra() for name in names}
+    skipped = {name: why for name, why in reasons.items() if why is not None}
+    runnable = [name for name in names if name not in skipped]
+    if not runnable:
+        raise UsageError(
+            "nothing to run: " + "; ".join(f"{name} {why}" for name, why in skipped.items())
+        )
+    for name, why in skipped.items():
+        print(f"pitfalls reproduce: skipping {name}: {why}", file=sys.stderr)
+    if args.device == "cuda" and any(get_experiment(n).needs_torch for n in runnable):
         try:
-            result = run(
-                name,
-                quick=not args.full,
-                device=args.device,
-                n_repeats=args.n_repeats,
-                data=data.get(name),
-                random_state=args.seed,
-                n_jobs=args.n_jobs,
-                verbose=args.verbose,
-            )
-        except ImportError as exc:
-            raise UsageError(f"experiment {name!r}: {exc}") from None
+            check_device("cuda")  # fail before hours of radiomics, not after
         except ValueError as exc:
-            if "device=" in str(exc) or "data=" in str(exc):
-                raise UsageError(str(exc)) from None
-            raise
-        print()
-        print(result.to_text(), flush=True)
-        results.append(result)
-    written = write_report(results, out)
-    _close_figures(results)
-    failed = [r.name for r in results if not r.leaky_beats_correct]
+            raise UsageError(str(exc)) from None
+    return runnable, skipped
+
+
+def _run_one(args: argparse.Namespace, name: str, data: str | None) -> Any:
+    from pitfalls.reproduction import run
+
+    try:
+        return run(
+            name,
+            quick=not args.full,
+            device=args.device,
+            n_repeats=args.n_repeats,
+            data=data,
+            random_state=args.seed,
+            n_jobs=args.n_jobs,
+            verbose=args.verbose,
+        )
+    except ImportError as exc:
+        raise UsageError(f"experiment {name!r}: {exc}") from None
+    except ValueError as exc:
+        if "device=" in str(exc) or "data=" in str(exc):
+            raise UsageError(str(exc)) from None
+        raise
+
+
+def _render(results: list[Any], written: dict[str, Path], start: float) -> int:
+    """Print Table 2 at a glance and where the report is; the exit status."""
+    from pitfalls.reproduction import combined_table2
+
     table2 = combined_table2(results)
     if table2 is not None and len(results) > 1:
         print()
@@ -184,6 +197,7 @@ def _reproduce(args: argparse.Namespace) -> int:
     print()
     print(f"report: {written['markdown']} and {written['html']}")
     print(f"total: {time.perf_counter() - start:.1f} s")
+    failed = [r.name for r in results if not r.leaky_beats_correct]
     if failed:
         print(
             "pitfalls reproduce: a leaky model did not beat its correct twin in: "
@@ -192,6 +206,31 @@ def _reproduce(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from pitfalls.reproduction import write_report
+
+    if args.list:
+        return _list(sys.stdout)
+    names, data, out = _validate(args)
+    runnable, skipped = _plan(args, names)
+    mode = "full" if args.full else "quick"
+    note = f" ({len(skipped)} skipped)" if skipped else ""
+    print(
+        f"pitfalls reproduce: {len(runnable)} experiment(s){note}, {mode} mode, "
+        f"device={args.device}"
+    )
+    start = time.perf_counter()
+    results = []
+    for name in runnable:
+        result = _run_one(args, name, data.get(name))
+        print()
+        print(result.to_text(), flush=True)
+        results.append(result)
+    written = write_report(results, out, skipped=skipped)
+    _close_figures(results)
+    return _render(results, written, start)
 
 
 def _close_figures(results: list[Any]) -> None:

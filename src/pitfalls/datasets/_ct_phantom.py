@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -72,20 +72,29 @@ def _paint_tube(mask: np.ndarray, start: np.ndarray, end: np.ndarray, radius: fl
     mask[box] |= dist2 <= radius**2
 
 
-def _one_case(
-    shape: tuple[int, int, int],
-    rng: np.random.Generator,
-    *,
-    noise: float,
-    table: bool,
-    airway_connected: bool,
-    bowel_gas: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    n_slices, height, width = shape
+class _Torso(NamedTuple):
+    """Where one patient's body sits in the slice (pixels), and its soft-tissue core."""
+
+    cy: float
+    cx: float
+    half_h: float
+    half_w: float
+    inner: np.ndarray  # (height, width) bool: inside the subcutaneous fat ring
+
+
+class _Lungs(NamedTuple):
+    mask: np.ndarray  # (n_slices, height, width) bool: the reference lung mask
+    centers: list[tuple[float, float]]  # (x, y) of each lung
+    apex: float  # slice of the lung tips
+    base: float  # slice of the diaphragm
+
+
+def _body(shape: tuple[int, int, int], rng: np.random.Generator) -> tuple[np.ndarray, _Torso]:
+    """Elliptic cylinder through every slice (the scan stays within the torso), a
+    subcutaneous fat ring around soft tissue. Size and position vary per patient."""
+    _, height, width = shape
     y = np.arange(height, dtype=np.float32)[:, None]
     x = np.arange(width, dtype=np.float32)[None, :]
-    # Body: elliptic cylinder through every slice (the scan stays within the torso),
-    # a subcutaneous fat ring around soft tissue. Size and position vary per patient.
     cy = height * (0.5 + rng.uniform(-0.04, 0.04))
     cx = width * (0.5 + rng.uniform(-0.04, 0.04))
     half_w = width * rng.uniform(0.38, 0.45)
@@ -96,93 +105,136 @@ def _one_case(
     image = np.full(shape, AIR_HU, dtype=np.float32)
     image[:, body] = FAT_HU
     image[:, inner] = SOFT_TISSUE_HU
+    return image, _Torso(cy, cx, half_h, half_w, inner)
 
-    if table:  # patient table under the back, separated by an air gap (outside air)
-        top = int(cy + half_h + rng.uniform(0.02, 0.04) * height)
-        thickness = max(1, int(0.03 * height))
-        if top + thickness < height:
-            image[:, top : top + thickness, int(0.08 * width) : int(0.92 * width)] = TABLE_HU
 
-    # Lungs: the upper halves of two ellipsoids centred on the diaphragm, so each lung
-    # runs from its apex (near the first slice) to a dome-shaped base; the slices
-    # below the lungs are upper abdomen.
+def _add_table(image: np.ndarray, torso: _Torso, rng: np.random.Generator) -> None:
+    """Patient table under the back, separated by an air gap (outside air)."""
+    _, height, width = image.shape
+    top = int(torso.cy + torso.half_h + rng.uniform(0.02, 0.04) * height)
+    thickness = max(1, int(0.03 * height))
+    if top + thickness < height:
+        image[:, top : top + thickness, int(0.08 * width) : int(0.92 * width)] = TABLE_HU
+
+
+def _add_lungs(image: np.ndarray, torso: _Torso, rng: np.random.Generator) -> _Lungs:
+    """The upper halves of two ellipsoids centred on the diaphragm, so each lung runs
+    from its apex (near the first slice) to a dome-shaped base; the slices below the
+    lungs are upper abdomen."""
+    n_slices = image.shape[0]
     apex = n_slices * rng.uniform(0.0, 0.06)
     base = n_slices * rng.uniform(0.5, 0.65)
-    lung_half_w = half_w * rng.uniform(0.24, 0.3)
-    lung_half_h = half_h * rng.uniform(0.55, 0.68)
-    lungs = np.zeros(shape, dtype=bool)
-    lung_centers = []
+    lung_half_w = torso.half_w * rng.uniform(0.24, 0.3)
+    lung_half_h = torso.half_h * rng.uniform(0.55, 0.68)
+    lungs = np.zeros(image.shape, dtype=bool)
+    centers = []
     for side in (-1.0, 1.0):
-        lx = cx + side * half_w * rng.uniform(0.36, 0.42)
-        ly = cy + half_h * rng.uniform(-0.08, 0.05)
+        lx = torso.cx + side * torso.half_w * rng.uniform(0.36, 0.42)
+        ly = torso.cy + torso.half_h * rng.uniform(-0.08, 0.05)
         _paint_ellipsoid(lungs, (base, ly, lx), (base - apex, lung_half_h, lung_half_w))
-        lung_centers.append((lx, ly))
+        centers.append((lx, ly))
     lungs[int(np.ceil(base)) :] = False
     image[lungs] = LUNG_HU + rng.normal(0.0, 30.0, size=int(lungs.sum()))
+    return _Lungs(lungs, centers, apex, base)
 
-    # Pulmonary vessels: soft-tissue tubes fanning out from each hilum. They belong to
-    # the reference lung mask (as in expert contours) but are above -400 HU.
-    vessels = np.zeros(shape, dtype=bool)
-    vessel_radius = max(0.6, width * rng.uniform(0.004, 0.007))
-    lung_z, lung_y, lung_x = np.nonzero(lungs)
-    for lx, ly in lung_centers:
-        hilum = np.array([apex + (base - apex) * 0.55, ly, lx + (cx - lx) * 0.35])
-        same_side = np.flatnonzero((lung_x - cx) * (lx - cx) > 0)
+
+def _add_vessels(image: np.ndarray, torso: _Torso, lungs: _Lungs, rng: np.random.Generator) -> None:
+    """Soft-tissue tubes fanning out from each hilum. They belong to the reference lung
+    mask (as in expert contours) but are above -400 HU."""
+    vessels = np.zeros(image.shape, dtype=bool)
+    vessel_radius = max(0.6, image.shape[2] * rng.uniform(0.004, 0.007))
+    lung_z, lung_y, lung_x = np.nonzero(lungs.mask)
+    for lx, ly in lungs.centers:
+        hilum = np.array(
+            [lungs.apex + (lungs.base - lungs.apex) * 0.55, ly, lx + (torso.cx - lx) * 0.35]
+        )
+        same_side = np.flatnonzero((lung_x - torso.cx) * (lx - torso.cx) > 0)
         for tip in rng.choice(same_side, size=rng.integers(6, 14)):
             end = np.array([lung_z[tip], lung_y[tip], lung_x[tip]], dtype=float)
             _paint_tube(vessels, hilum, end, vessel_radius)
-    image[vessels & lungs] = SOFT_TISSUE_HU
+    image[vessels & lungs.mask] = SOFT_TISSUE_HU
 
-    # Airway: the trachea runs from the first slice to the carina (air, not lung in the
-    # reference mask); main bronchi join it to the lungs when connected.
-    airway = np.zeros(shape, dtype=bool)
-    radius = max(1.0, width * rng.uniform(0.018, 0.026))
+
+def _add_airway(
+    image: np.ndarray, torso: _Torso, lungs: _Lungs, rng: np.random.Generator, *, connected: bool
+) -> None:
+    """The trachea runs from the first slice to the carina (air, not lung in the
+    reference mask); main bronchi join it to the lungs when ``connected``."""
+    airway = np.zeros(image.shape, dtype=bool)
+    radius = max(1.0, image.shape[2] * rng.uniform(0.018, 0.026))
     carina = np.array(
-        [apex + (base - apex) * rng.uniform(0.3, 0.4), cy - half_h * rng.uniform(0.15, 0.25), cx]
+        [
+            lungs.apex + (lungs.base - lungs.apex) * rng.uniform(0.3, 0.4),
+            torso.cy - torso.half_h * rng.uniform(0.15, 0.25),
+            torso.cx,
+        ]
     )
     _paint_tube(airway, np.array([0.0, carina[1], carina[2]]), carina, radius)
-    if airway_connected:
-        for lx, ly in lung_centers:
-            hilum = np.array([carina[0] + (base - carina[0]) * 0.3, ly, lx])
+    if connected:
+        for lx, ly in lungs.centers:
+            hilum = np.array([carina[0] + (lungs.base - carina[0]) * 0.3, ly, lx])
             _paint_tube(airway, carina, hilum, radius * 0.7)
     image[airway] = AIR_HU
 
-    # Gas in the stomach (under the left dome) and in bowel loops below the lungs:
-    # enclosed air that the threshold baseline counts as lung.
-    if bowel_gas:
-        below = n_slices - base
-        gas = np.zeros(shape, dtype=bool)
-        stomach_x, stomach_y = lung_centers[1]
+
+def _add_bowel_gas(
+    image: np.ndarray, torso: _Torso, lungs: _Lungs, rng: np.random.Generator
+) -> None:
+    """Gas in the stomach (under the left dome) and in bowel loops below the lungs:
+    enclosed air that the threshold baseline counts as lung."""
+    base = lungs.base
+    below = image.shape[0] - base
+    gas = np.zeros(image.shape, dtype=bool)
+    stomach_x, stomach_y = lungs.centers[1]
+    _paint_ellipsoid(
+        gas,
+        (base + below * rng.uniform(0.1, 0.25), stomach_y, stomach_x),
+        (
+            below * rng.uniform(0.08, 0.25),
+            torso.half_h * rng.uniform(0.15, 0.4),
+            torso.half_w * rng.uniform(0.1, 0.25),
+        ),
+    )
+    for _ in range(rng.integers(4, 22)):
+        angle, frac = rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.6)
         _paint_ellipsoid(
             gas,
-            (base + below * rng.uniform(0.1, 0.25), stomach_y, stomach_x),
             (
-                below * rng.uniform(0.08, 0.25),
-                half_h * rng.uniform(0.15, 0.4),
-                half_w * rng.uniform(0.1, 0.25),
+                base + below * rng.uniform(0.15, 0.95),
+                torso.cy + np.sin(angle) * frac * torso.half_h,
+                torso.cx + np.cos(angle) * frac * torso.half_w,
+            ),
+            (
+                below * rng.uniform(0.05, 0.18),
+                torso.half_h * rng.uniform(0.06, 0.18),
+                torso.half_w * rng.uniform(0.05, 0.14),
             ),
         )
-        for _ in range(rng.integers(4, 22)):
-            angle, frac = rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.6)
-            _paint_ellipsoid(
-                gas,
-                (
-                    base + below * rng.uniform(0.15, 0.95),
-                    cy + np.sin(angle) * frac * half_h,
-                    cx + np.cos(angle) * frac * half_w,
-                ),
-                (
-                    below * rng.uniform(0.05, 0.18),
-                    half_h * rng.uniform(0.06, 0.18),
-                    half_w * rng.uniform(0.05, 0.14),
-                ),
-            )
-        gas[: int(np.floor(base)) + 1] = False
-        gas &= inner[None]
-        image[gas] = AIR_HU
+    gas[: int(np.floor(base)) + 1] = False
+    gas &= torso.inner[None]
+    image[gas] = AIR_HU
 
+
+def _one_case(
+    shape: tuple[int, int, int],
+    rng: np.random.Generator,
+    *,
+    noise: float,
+    table: bool,
+    airway_connected: bool,
+    bowel_gas: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    # the phases draw from rng in this order: keep it, or every seed's case changes
+    image, torso = _body(shape, rng)
+    if table:
+        _add_table(image, torso, rng)
+    lungs = _add_lungs(image, torso, rng)
+    _add_vessels(image, torso, lungs, rng)
+    _add_airway(image, torso, lungs, rng, connected=airway_connected)
+    if bowel_gas:
+        _add_bowel_gas(image, torso, lungs, rng)
     image += rng.normal(0.0, noise, size=shape).astype(np.float32)
-    return np.clip(np.rint(image), -1024, 3071).astype(np.int16), lungs
+    return np.clip(np.rint(image), -1024, 3071).astype(np.int16), lungs.mask
 
 
 def make_ct_phantom(

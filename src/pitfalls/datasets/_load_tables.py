@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._manifest import ManifestError, check_columns, read_manifest
+from .._manifest import check_columns, read_manifest
 from .._validation import describe_values
+from ..exceptions import ManifestError
 
 __all__ = ["load_radiomics_csv"]
 

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._manifest import ManifestError
 from .._optional import import_optional
 from .._validation import describe_values
+from ..exceptions import ManifestError
 
 __all__ = ["kermany_patient_id", "load_chest_xray_kermany", "load_rsna_pneumonia"]
 
@@ -169,7 +169,7 @@ def load_chest_xray_kermany(
                         "patient_id": kermany_patient_id(path.stem),
                         "label": int(diagnosis == "PNEUMONIA"),
                         "diagnosis": diagnosis,
-                        "subtype": person.group(2).lower() if person else None,
+                        "subtype": person.group(2).lower() if person else np.nan,
                         "split": split,
                         "site": "kermany",
                     }

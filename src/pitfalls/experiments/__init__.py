@@ -4,6 +4,8 @@
 a pipeline with the pitfall (oversampling, feature selection, augmentation or
 preprocessing fitted before the split, or samples of one patient on both sides) and
 without it, and compares the two score distributions with the Wilcoxon rank-sum test.
+With ``pitfall="site"`` it measures the batch effect the same way: internal
+cross-validation that mixes the sites against evaluation on each site held out.
 ``PITFALLS`` names the pitfalls it measures (the values of its ``pitfall`` argument).
 """
 

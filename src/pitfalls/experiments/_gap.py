@@ -16,24 +16,32 @@ from sklearn.feature_selection import SelectorMixin
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline as SkPipeline
-from sklearn.utils import _safe_indexing, check_random_state, indexable
+from sklearn.utils import check_random_state, indexable
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _num_samples
 
+from .._compat import num_samples, safe_indexing, sampling_type
 from .._fit_errors import fit_context
 from .._validation import check_groups, check_positive_class
 from ..exceptions import MetricWarning
 from ..metrics import compare_runs
 from ..model_selection import StratifiedGroupKFold
 from ..model_selection._check import describe_splitter, split_by_group_checked
-from ..model_selection._nested import _lean_forest
-from ..pipeline._provenance import index_sample_params, source_indices
+from ..pipeline._fit_steps import fit_steps, is_transformer, trace_rows
+from ..pipeline._provenance import index_sample_params
 from ._result import LeakageGapResult
+from ._site import SiteProtocol, site_protocol, site_scores_frame
 
 __all__ = ["PITFALLS", "leakage_gap"]
 
-PITFALLS = ("oversampling", "feature_selection", "augmentation", "preprocessing", "group_split")
+PITFALLS = (
+    "oversampling",
+    "feature_selection",
+    "augmentation",
+    "preprocessing",
+    "group_split",
+    "site",
+)
 
 
 # ------------------------------------------------------------------ which steps leak
@@ -57,11 +65,11 @@ def step_kind(step: Any) -> str | None:
     >>> step_kind(make_column_transformer((SelectKBest(k=2), [0, 1, 2]), remainder="drop"))
     'feature_selection'
     """
-    sampling_type = getattr(step, "_sampling_type", None)
-    if sampling_type == "augmentation":
+    kind = sampling_type(step)
+    if kind == "augmentation":
         return "augmentation"
     if hasattr(step, "fit_resample"):
-        return "oversampling" if sampling_type == "over-sampling" else None
+        return "oversampling" if kind == "over-sampling" else None
     if isinstance(step, SelectorMixin) or any(
         step_kind(part) == "feature_selection" for part in _parts(step)
     ):
@@ -81,6 +89,7 @@ def _parts(step: Any) -> list[Any]:
 
 
 def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) -> tuple[str, ...]:
+    """Names of the steps the leaky protocol fits before the split, in pipeline order."""
     if not isinstance(estimator, SkPipeline):
         raise TypeError(
             f"pitfall={pitfall!r} moves pipeline steps before the split, so estimator must "
@@ -92,26 +101,38 @@ def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) ->
         for name, step in estimator.steps[:-1]
         if step is not None and not (isinstance(step, str) and step == "passthrough")
     ]
-    names = [name for name, _ in intermediate]
     if steps is not None:
-        chosen = [steps] if isinstance(steps, str) else list(steps)
-        unknown = [name for name in chosen if name not in names]
-        if unknown or not chosen:
-            raise ValueError(
-                f"steps={chosen!r} must name intermediate steps of the pipeline; "
-                f"its intermediate steps are {names}."
-            )
-        hoisted = tuple(name for name in names if name in chosen)  # pipeline order
-        overtaken = _overtaken_transformer(intermediate, hoisted)
-        if overtaken is not None:
-            moved, kept = overtaken
-            raise ValueError(
-                f"steps={chosen!r} would move {moved!r} ahead of {kept!r}, which the "
-                "pipeline applies before it: the leaky protocol would then transform the "
-                f"data in another order than the pipeline does. Name {kept!r} too, or leave "
-                f"{moved!r} out."
-            )
-        return hoisted
+        return _named_steps(intermediate, steps)
+    return _steps_of_kind(intermediate, pitfall)
+
+
+def _named_steps(
+    intermediate: list[tuple[str, Any]], steps: Sequence[str] | str
+) -> tuple[str, ...]:
+    """The steps the user named, checked to exist and not to reorder the transformers."""
+    names = [name for name, _ in intermediate]
+    chosen = [steps] if isinstance(steps, str) else list(steps)
+    unknown = [name for name in chosen if name not in names]
+    if unknown or not chosen:
+        raise ValueError(
+            f"steps={chosen!r} must name intermediate steps of the pipeline; "
+            f"its intermediate steps are {names}."
+        )
+    hoisted = tuple(name for name in names if name in chosen)  # pipeline order
+    overtaken = _overtaken_transformer(intermediate, hoisted)
+    if overtaken is not None:
+        moved, kept = overtaken
+        raise ValueError(
+            f"steps={chosen!r} would move {moved!r} ahead of {kept!r}, which the "
+            "pipeline applies before it: the leaky protocol would then transform the "
+            f"data in another order than the pipeline does. Name {kept!r} too, or leave "
+            f"{moved!r} out."
+        )
+    return hoisted
+
+
+def _steps_of_kind(intermediate: list[tuple[str, Any]], pitfall: str) -> tuple[str, ...]:
+    """The pitfall's steps, with the plain preprocessing before the last of them."""
     kinds = [step_kind(step) for _, step in intermediate]
     last = max((i for i, kind in enumerate(kinds) if kind == pitfall), default=-1)
     # Plain preprocessing placed before the last step of the kind comes along: moving a
@@ -123,13 +144,13 @@ def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) ->
     first_kept: str | None = None  # the first transformer left in the cross-validation
     for i, (name, step) in enumerate(intermediate[: last + 1]):
         moves = kinds[i] == pitfall or (kinds[i] == "preprocessing" and i < last)
-        if moves and first_kept is not None and _is_transformer(step):
+        if moves and first_kept is not None and is_transformer(step):
             blocked.append(name)
         elif moves:
             detected.append(name)
-        elif _is_transformer(step):
+        elif is_transformer(step):
             first_kept = first_kept or name
-    if any(kinds[names.index(name)] == pitfall for name in detected):
+    if any(kinds[i] == pitfall for i, (name, _) in enumerate(intermediate) if name in detected):
         return tuple(detected)
     if last >= 0:
         raise ValueError(
@@ -140,18 +161,13 @@ def _hoisted_steps(estimator: Any, pitfall: str, steps: Sequence[str] | None) ->
         )
     found = ", ".join(
         f"{name!r} ({kind or 'not a leakage step'})"
-        for name, kind in zip(names, kinds, strict=True)
+        for (name, _), kind in zip(intermediate, kinds, strict=True)
     )
     raise ValueError(
         f"The pipeline has no {pitfall.replace('_', ' ')} step to fit before the split "
         f"(intermediate steps: {found or 'none'}); pass steps=[...] naming the steps to "
         "move before the split."
     )
-
-
-def _is_transformer(step: Any) -> bool:
-    """A step applied at prediction time too (samplers act in fit only)."""
-    return not hasattr(step, "fit_resample")
 
 
 def _overtaken_transformer(
@@ -165,7 +181,7 @@ def _overtaken_transformer(
     """
     first_kept = None
     for name, step in intermediate:
-        if not _is_transformer(step):
+        if not is_transformer(step):
             continue
         if name not in hoisted:
             first_kept = first_kept or name
@@ -298,6 +314,7 @@ class _ProtocolScores(NamedTuple):
     scores: dict[str, float]
     n_folds: int
     n_undefined: int  # folds where scikit-learn found a score undefined (0.0 or NaN)
+    fold_scores: tuple[dict[str, float], ...] = ()  # per fold, for pitfall="site"
 
 
 def _cv_scores(
@@ -313,25 +330,25 @@ def _cv_scores(
     """Mean fold score per metric: the single number a repeat reports."""
     per_fold: list[dict[str, float]] = []
     n_undefined = 0
-    n_samples = _num_samples(X)
+    n_samples = num_samples(X)
     n_folds = splitter.get_n_splits(X, y, groups)
     for fold, (train, test) in enumerate(splitter.split(X, y, groups), start=1):
         model = clone(estimator)
         params = index_sample_params(fit_params, train, n_samples)
-        y_train = _safe_indexing(y, train)
+        y_train = safe_indexing(y, train)
         where = (
             f"leakage_gap: raised while fitting fold {fold} of {n_folds} of the {protocol} protocol"
         )
-        with fit_context(where, y_train), _lean_forest(model):  # lean: same trees, faster
-            model.fit(_safe_indexing(X, train), y_train, **params)
+        with fit_context(where, y_train):
+            model.fit(safe_indexing(X, train), y_train, **params)
         with fit_context(where.replace("fitting", "scoring"), None):
             scores, undefined = _score_counting_undefined(
-                scorer, model, _safe_indexing(X, test), _safe_indexing(y, test)
+                scorer, model, safe_indexing(X, test), safe_indexing(y, test)
             )
         per_fold.append(scores)
         n_undefined += undefined
     means = {metric: _mean_defined([fold[metric] for fold in per_fold]) for metric in per_fold[0]}
-    return _ProtocolScores(means, len(per_fold), n_undefined)
+    return _ProtocolScores(means, len(per_fold), n_undefined, tuple(per_fold))
 
 
 def _mean_defined(fold_scores: list[float]) -> float:
@@ -401,17 +418,11 @@ def _fit_before_split(
     independent samples, each its own group, as they are when resampling happens
     before the split.
     """
-    origin = np.arange(_num_samples(X))
-    for name in names:
-        step = pipe.named_steps[name]
-        if hasattr(step, "fit_resample"):
-            X_new, y_new = step.fit_resample(X, y)
-            origin = origin[source_indices(step, X, y, X_new, y_new)]
-            X, y = X_new, y_new
-        elif hasattr(step, "fit_transform"):
-            X = step.fit_transform(X, y)
-        else:
-            X = step.fit(X, y).transform(X)
+    hoisted = [(position, name, step) for position, (name, step) in enumerate(pipe.steps)
+               if name in names]  # fmt: skip
+    fitted = fit_steps(hoisted, X, y, follow=trace_rows)
+    origin = np.arange(num_samples(X)) if fitted.origin is None else fitted.origin
+    X, y = fitted.X, fitted.y
     rest = [(name, step) for name, step in pipe.steps if name not in names]
     remaining = clone(pipe).set_params(steps=rest) if len(rest) > 1 else rest[0][1]
     if groups is None:
@@ -444,17 +455,22 @@ def _one_repeat(
     scoring: Any,
     seed: int,
     fit_params: dict[str, Any],
+    site_cv: Any = None,
 ) -> tuple[_ProtocolScores, _ProtocolScores]:
     pipe = _seeded(clone(estimator), seed)
     scorer = check_scoring(pipe, scoring=scoring)
     correct_cv = _splitter(cv, y, seed, group_aware=groups is not None)
+    if pitfall == "site":  # internal folds (sites mixed) are the optimistic protocol
+        internal = _cv_scores(pipe, X, y, groups, correct_cv, scorer, fit_params, "internal")
+        held_out = _cv_scores(pipe, X, y, groups, site_cv, scorer, fit_params, "site-held-out")
+        return internal, held_out
     correct = _cv_scores(pipe, X, y, groups, correct_cv, scorer, fit_params, "correct")
     if pitfall == "group_split":
-        sample_cv, each_its_own = _sample_level(cv, y, seed, _num_samples(X))
+        sample_cv, each_its_own = _sample_level(cv, y, seed, num_samples(X))
         leaky = _cv_scores(pipe, X, y, each_its_own, sample_cv, scorer, fit_params, "leaky")
     else:
         X_all, y_all, g_all, rest, origin = _fit_before_split(clone(pipe), names, X, y, groups)
-        rest_params = _params_for_rest(fit_params, origin, _num_samples(X), rest, pipe)
+        rest_params = _params_for_rest(fit_params, origin, num_samples(X), rest, pipe)
         leaky_cv = _splitter(cv, y_all, seed, group_aware=g_all is not None)
         leaky = _cv_scores(rest, X_all, y_all, g_all, leaky_cv, scorer, rest_params, "leaky")
     return leaky, correct
@@ -489,13 +505,14 @@ def leakage_gap(
     *,
     pitfall: str,
     groups: Any = None,
+    sites: Any = None,
     steps: Sequence[str] | str | None = None,
     cv: Any = None,
     n_repeats: int = 100,
     scoring: Any = "f1",
     n_jobs: int | None = None,
     random_state: Any = None,
-    verbose: bool = True,
+    verbose: int = 0,
     fit_params: dict[str, Any] | None = None,
 ) -> LeakageGapResult:
     """Measure how much of a pipeline's score comes from a leakage pitfall (the paper's method).
@@ -513,6 +530,14 @@ def leakage_gap(
     * **correct** protocol: the whole pipeline is cross-validated, so every step is
       fitted on training folds only, with group-aware splits when ``groups`` is given.
 
+    For ``"site"`` (the batch effect: does the internal evaluation carry over to a new
+    hospital?) the optimistic ("leaky") protocol is the patient-level
+    cross-validation most papers report, whose folds mix the sites; the honest
+    ("correct") one tests every site in turn on a model trained on the others
+    (:class:`~pitfalls.model_selection.LeaveOneSiteOut`, patients disjoint). Only the
+    internal folds are reshuffled between repeats; each repeat's held-out scores are
+    kept per site (``result.site_scores``).
+
     Each repeat gives one score per protocol (the mean over folds, computed the same
     way for both; a fold where the score is undefined, NaN, is left out); the two lists
     are compared with the Wilcoxon rank-sum test (:func:`pitfalls.metrics.compare_runs`).
@@ -525,10 +550,16 @@ def leakage_gap(
         Features (or images, if the pipeline takes them).
     y : array-like of shape (n_samples,)
         Targets.
-    pitfall : {"oversampling", "feature_selection", "augmentation", "preprocessing", "group_split"}
+    pitfall : {"oversampling", "feature_selection", "augmentation", "preprocessing", \
+"group_split", "site"}
         Which pitfall to measure.
     groups : array-like of shape (n_samples,), default=None
-        Patient id per sample; required for ``"group_split"``.
+        Patient id per sample; required for ``"group_split"`` and ``"site"``.
+    sites : array-like of shape (n_samples,) or site-held-out splitter, default=None
+        For ``"site"`` only (required there): the site of each sample, or a
+        :class:`~pitfalls.model_selection.LeaveOneSiteOut` /
+        :class:`~pitfalls.model_selection.LeavePSitesOut` to hold sites out its way
+        (``min_site_size``, ``on_conflict``, several sites at once).
     steps : str or list of str, default=None
         Names of the steps to fit before the split, kept in pipeline order. By
         default every intermediate step of the pitfall's kind (imbalanced-learn
@@ -553,7 +584,10 @@ def leakage_gap(
         of identical splits are not independent runs); one that cannot reshuffle
         (``LeaveOneGroupOut``, ``TimeSeriesSplit``) is refused. With ``groups``, the
         first repeat's folds of the correct protocol are checked to be patient-disjoint
-        before any fit. For ``"group_split"``
+        before any fit. For ``"site"``, ``cv`` is the internal protocol; None gives as
+        many stratified group folds as make its test folds as large as the held-out
+        sites on average (4 for 4 sites), so that both protocols train on similar
+        amounts of data. For ``"group_split"``
         the leaky protocol runs the default's sample-level twin (stratified k-fold), or
         a given splitter with every sample as its own patient.
     n_repeats : int, default=100
@@ -568,8 +602,9 @@ def leakage_gap(
     random_state : int, RandomState or None, default=None
         Seeds the repeats. Each repeat gets its own seed, used for the fold shuffle and
         for every ``random_state`` left as None in the pipeline.
-    verbose : bool, default=True
-        Show a progress bar over repeats.
+    verbose : int, default=0
+        Quiet by default, as in scikit-learn; ``verbose=1`` (or True) shows a progress
+        bar over repeats.
     fit_params : dict, optional
         Passed to the pipeline's ``fit`` in every fold (``"step__param"`` keys, or
         routed names with metadata routing on); per-sample values are cut to the
@@ -589,8 +624,10 @@ def leakage_gap(
     ValueError
         Before any fit: an unknown ``pitfall``, ``n_repeats < 2``, ``steps`` that name
         no intermediate step or would move a transformer ahead of another, a pipeline
-        with no step of the pitfall's kind, ``"group_split"`` without ``groups`` (or
-        with ``steps``), a ``scoring`` that does not fit ``y`` (``"f1"``,
+        with no step of the pitfall's kind, ``"group_split"`` or ``"site"`` without
+        ``groups`` (or with ``steps``), ``"site"`` without ``sites`` or with fewer than
+        two sites, ``sites`` with another pitfall, a site-held-out splitter as ``cv``,
+        a ``scoring`` that does not fit ``y`` (``"f1"``,
         ``"precision"``, ``"recall"``, ``"jaccard"``, ``"average_precision"`` or the
         Brier scores with no class 1; the first four with a continuous target or more
         than two classes), a ``cv`` that cannot reshuffle or needs ``groups`` that were
@@ -600,7 +637,8 @@ def leakage_gap(
         fold (and, for a fit, its class counts).
     GroupLeakageError
         Before any fit, when ``cv`` puts a patient on both sides of a fold of the
-        correct protocol (a splitter that ignores ``groups``).
+        correct protocol (a splitter that ignores ``groups``), or, for ``"site"``, a
+        patient has samples at two sites.
 
     Warns
     -----
@@ -608,6 +646,17 @@ def leakage_gap(
         Once, when scikit-learn found a score undefined in some folds (no predicted
         positive rows for precision, say) and counted it as 0.0: how many folds of each
         protocol, in place of its one UndefinedMetricWarning per fold and metric.
+
+    Notes
+    -----
+    The rank-sum test compares the repeats of each protocol, which differ only by the
+    folds' shuffle and the models' seeds: it says whether the two protocols differ on
+    *this* data set beyond that variation, not beyond the sampling variation of the
+    cohort. With ``"site"`` and a deterministic model (a logistic regression), the
+    site-held-out score is the same in every repeat, so even a small systematic
+    difference between a pooled internal score and an average of per-site scores
+    comes out "significant" given enough repeats: read the inflation beside the spread
+    of the per-site scores (``result.plot()``), not the p-value alone.
 
     Examples
     --------
@@ -627,6 +676,23 @@ def leakage_gap(
     ...                   random_state=0, verbose=False)
     >>> bool(res.inflation > 0.2), bool(res.pvalue < 0.05)
     (True, True)
+
+    A referral centre (site D) sees mostly sick patients on a scanner that marks its
+    images: internal cross-validation rewards recognising the scanner, a held-out
+    site does not:
+
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from pitfalls.datasets import make_multisite_cohort
+    >>> cohort = make_multisite_cohort(300, random_state=0)
+    >>> model = make_pipeline(StandardScaler(), LogisticRegression())
+    >>> res = leakage_gap(model, cohort.filter(like="feature_"), cohort["label"],
+    ...                   pitfall="site", groups=cohort["patient"], sites=cohort["site"],
+    ...                   scoring="roc_auc", n_repeats=5, random_state=0, verbose=False)
+    >>> round(float(res.leaky_scores.mean()), 2), round(float(res.correct_scores.mean()), 2)
+    (0.83, 0.78)
+    >>> res.site_scores.groupby("site")["roc_auc"].mean().round(2).to_dict()
+    {'A': 0.75, 'B': 0.77, 'C': 0.83, 'D': 0.77}
     """
     if pitfall not in PITFALLS:
         raise ValueError(f"pitfall={pitfall!r} is not supported; use one of {list(PITFALLS)}.")
@@ -637,30 +703,22 @@ def leakage_gap(
         )
     X, y = indexable(X, y)
     check_positive_class(scoring, y)
-    n_samples = _num_samples(X)
+    n_samples = num_samples(X)
     if groups is not None:
         groups = check_groups(groups, n_samples)
-    if pitfall == "group_split":
-        if groups is None:
-            raise ValueError(
-                "pitfall='group_split' compares a sample-level split with a patient-level "
-                "split: pass groups (one patient id per sample)."
-            )
-        if steps is not None:
-            raise ValueError("steps is not used with pitfall='group_split'; leave steps=None.")
-        names: tuple[str, ...] = ()
-    else:
-        names = _hoisted_steps(estimator, pitfall, steps)
+    names, site_plan, cv = _protocol_plan(estimator, pitfall, X, y, groups, sites, steps, cv)
     metrics, scoring_arg = _normalise_scoring(scoring)
 
     seeds = check_random_state(random_state).randint(np.iinfo(np.int32).max, size=n_repeats)
     _check_splits(cv, X, y, groups, int(seeds[0]))
+    site_cv = None if site_plan is None else site_plan.splitter
     jobs = (
         delayed(_one_repeat)(
-            estimator, X, y, groups, pitfall, names, cv, scoring_arg, int(seed), fit_params or {}
+            estimator, X, y, groups, pitfall, names, cv, scoring_arg, int(seed),
+            fit_params or {}, site_cv,
         )
         for seed in seeds
-    )
+    )  # fmt: skip
     outputs = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
     results = list(_progress(outputs, n_repeats, f"leakage_gap[{pitfall}]", verbose))
 
@@ -676,10 +734,48 @@ def leakage_gap(
             "folds, so that every test fold holds both classes, or another first scorer."
         )
     comparison = compare_runs(leaky[metrics[0]], correct[metrics[0]])
-    return LeakageGapResult(pitfall, metrics, leaky, correct, comparison, names)
+    site_scores = None  # for "site": every held-out site's scores, repeat by repeat
+    if site_plan is not None:
+        site_scores = site_scores_frame(
+            [r[1].fold_scores for r in results], site_plan.fold_sites, metrics
+        )
+    return LeakageGapResult(pitfall, metrics, leaky, correct, comparison, names, site_scores)
 
 
-def _progress(iterable: Any, total: int, desc: str, verbose: bool) -> Any:
+def _protocol_plan(
+    estimator: Any,
+    pitfall: str,
+    X: Any,
+    y: Any,
+    groups: Any,
+    sites: Any,
+    steps: Sequence[str] | str | None,
+    cv: Any,
+) -> tuple[tuple[str, ...], SiteProtocol | None, Any]:
+    """The steps to fit before the split; for "site", the held-out sites and internal folds."""
+    if pitfall == "site":
+        if steps is not None:
+            raise ValueError("steps is not used with pitfall='site'; leave steps=None.")
+        plan = site_protocol(sites, cv, X, y, groups)
+        return (), plan, plan.n_internal_folds if cv is None else cv
+    if sites is not None:
+        raise ValueError(
+            f"sites is only used with pitfall='site' (internal versus site-held-out "
+            f"scores); got pitfall={pitfall!r}. Leave sites=None, or pass pitfall='site'."
+        )
+    if pitfall == "group_split":
+        if groups is None:
+            raise ValueError(
+                "pitfall='group_split' compares a sample-level split with a patient-level "
+                "split: pass groups (one patient id per sample)."
+            )
+        if steps is not None:
+            raise ValueError("steps is not used with pitfall='group_split'; leave steps=None.")
+        return (), None, cv
+    return _hoisted_steps(estimator, pitfall, steps), None, cv
+
+
+def _progress(iterable: Any, total: int, desc: str, verbose: int) -> Any:
     if not verbose:
         return iterable
     from tqdm.auto import tqdm

@@ -119,6 +119,22 @@ def metrics_from_counts(
     work: type = np.int32 if exact else np.float64
     cneg = np.zeros((neg.shape[0], neg.shape[1] + 1), dtype=work)
     np.cumsum(neg, axis=1, dtype=work, out=cneg[:, 1:])
+    return metrics_from_cumulative(pos, cneg, layout)
+
+
+def metrics_from_cumulative(
+    pos: np.ndarray, cneg: np.ndarray, layout: ColumnLayout
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`metrics_from_counts` given the running total of the negative bins.
+
+    ``cneg[..., b]`` is the weight of the negatives in bins ``0 .. b - 1`` (so
+    ``cneg[..., 0] == 0`` and ``cneg[..., -1]`` is the total): callers that obtain the
+    running total directly skip one pass.
+    """
+    pos = np.atleast_2d(pos)
+    cneg = np.atleast_2d(cneg)
+    exact = pos.dtype.kind in "iu" and cneg.dtype.kind in "iu"
+    work: type = np.int32 if exact else np.float64
     n_neg = cneg[:, -1:]
     below = np.take(cneg, layout.below, axis=1)
     # 2 * AUC * P * N = sum_p pos_p * (2 * negatives below + negatives tied)
@@ -341,15 +357,15 @@ def bootstrap_ranking(
         pos_idx = position[np.flatnonzero(is_pos)]
         neg_idx = position[np.flatnonzero(~is_pos)]
         columns.append(
-            (j, layout, _binning(pos_idx, layout.pos_bin), _binning(neg_idx, layout.neg_bin))
+            (j, layout, bin_columns(pos_idx, layout.pos_bin), bin_columns(neg_idx, layout.neg_bin))
         )
     chunk = max(1, _CHUNK_CELLS // max(1, len(y_idx)))
     done = 0
     for size in _chunks(n_bootstraps, chunk):
         weights = np.concatenate([draw_class_counts(s, size, rng) for s in samplers], axis=1)
         for j, layout, (pos_cols, pos_starts), (neg_cols, neg_starts) in columns:
-            pos = _bin_sums(weights, pos_cols, pos_starts)
-            neg = _bin_sums(weights, neg_cols, neg_starts)
+            pos = bin_sums(weights, pos_cols, pos_starts)
+            neg = bin_sums(weights, neg_cols, neg_starts)
             aucs[done : done + size, j], aps[done : done + size, j] = metrics_from_counts(
                 pos, neg, layout
             )
@@ -357,8 +373,11 @@ def bootstrap_ranking(
     return aucs, aps
 
 
-def _binning(columns: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def bin_columns(columns: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Columns sorted by bin, and where each bin starts (every bin is non-empty).
+
+    ``columns[i]`` is the column of the weight matrix that holds member ``i``'s weight
+    (its sample, or its patient in the cluster bootstrap); ``bins[i]`` its bin.
 
     ``None`` instead of the starts when every bin holds one column (distinct scores).
     """
@@ -367,6 +386,25 @@ def _binning(columns: np.ndarray, bins: np.ndarray) -> tuple[np.ndarray, np.ndar
     return columns[order], None if len(starts) == len(columns) else starts
 
 
-def _bin_sums(weights: np.ndarray, columns: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+def bin_cumulative(
+    weights: np.ndarray, columns: np.ndarray, starts: np.ndarray | None
+) -> np.ndarray:
+    """Running total of the bin weights with a leading 0 (``cneg`` of :func:`metrics_from_cumulative`)."""
+    running = np.zeros((weights.shape[0], len(columns) + 1), dtype=weights.dtype)
+    np.cumsum(np.take(weights, columns, axis=1), axis=1, dtype=weights.dtype, out=running[:, 1:])
+    return (
+        running if starts is None else np.take(running, np.r_[0, starts[1:], len(columns)], axis=1)
+    )
+
+
+def bin_sums(weights: np.ndarray, columns: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+    """Total weight of every bin, one row per replicate (rows of ``weights``)."""
     gathered = np.take(weights, columns, axis=1)
-    return gathered if starts is None else np.add.reduceat(gathered, starts, axis=1)
+    if starts is None:
+        return gathered
+    # segment sums as differences of a running sum: one pass, several times faster than
+    # np.add.reduceat along the last axis (exact: int32 totals stay below 2**31)
+    running = np.cumsum(gathered, axis=1, dtype=gathered.dtype)
+    totals = np.take(running, np.r_[starts[1:], gathered.shape[1]] - 1, axis=1)
+    totals[:, 1:] -= totals[:, :-1].copy()
+    return totals

@@ -16,6 +16,14 @@ only through the resampled counts per score bin (positives per distinct positive
 score, negatives between and tied with them); each class's bin counts are drawn
 exactly as a multinomial, about one table look-up per bin rather than one random
 index per sample (see :mod:`pitfalls.metrics._rankboot`).
+
+With ``groups`` the unit of resampling is the patient: a replicate is a vector of patient
+multiplicities, and every metric is computed from per-patient counts (see
+:mod:`pitfalls.metrics._cluster`).
+
+The function reads as phases: validate and encode the inputs (``_validate``), the point
+values and the baselines (``_baselines``), the bootstrap (``_bootstrap``), the table
+(``_entries``, ``_table``) and the warnings (``_messages``).
 """
 
 from __future__ import annotations
@@ -28,10 +36,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._tables import format_number, markdown_table, text_table
+from .._tables import format_number
 from .._validation import check_per_sample
 from ..exceptions import MetricWarning
+from ._cluster import (
+    PatientPlan,
+    RankingColumn,
+    as_generator,
+    cluster_bootstrap,
+    plan_patients,
+    ranking_column,
+)
+from ._curves import CurveInputs
+from ._inputs import check_label_kinds, check_predicted_labels
 from ._rankboot import bootstrap_ranking
+from ._summary_result import ClassificationSummary
 
 __all__ = ["ClassificationSummary", "classification_summary"]
 
@@ -129,12 +148,6 @@ def ranking_metrics(pos_hist: np.ndarray, neg_hist: np.ndarray) -> tuple[np.ndar
 
 
 # --------------------------------------------------------------------------- inputs
-def _rng(random_state: Any) -> np.random.Generator:
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(2**32, dtype=np.uint64))
-    return np.random.default_rng(random_state)
-
-
 def _as_1d(values: Any, name: str) -> np.ndarray:
     return check_per_sample(values, name=name, unit="label", fix="drop those samples first.")
 
@@ -212,144 +225,6 @@ def _level_codes(score: np.ndarray) -> tuple[np.ndarray, int]:
     return codes.ravel(), len(levels)
 
 
-# --------------------------------------------------------------------------- result
-@dataclass(frozen=True, repr=False, eq=False)
-class ClassificationSummary:
-    """Result of :func:`classification_summary`: metrics, CIs and baselines in one table.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        One row per metric (per-class rows are named ``"recall[label]"``); columns
-        ``value``, ``ci_low``, ``ci_high``, ``majority``, ``stratified``.
-    labels : list
-        Classes, in table order.
-    pos_label : object or None
-        Positive class for binary problems, ``None`` for multi-class.
-    class_counts : dict
-        Number of samples of each class in ``y_true``.
-    n_bootstraps : int
-    confidence : float
-    warnings : tuple of str
-        The :class:`MetricWarning` messages issued for this summary.
-
-    Examples
-    --------
-    >>> from pitfalls.metrics import classification_summary
-    >>> s = classification_summary([0, 0, 1, 1], [0, 1, 1, 1], n_bootstraps=0)
-    >>> s["recall"], s.n_samples
-    (1.0, 4)
-    """
-
-    table: pd.DataFrame
-    labels: list[Any]
-    pos_label: Any
-    class_counts: dict[Any, int]
-    n_bootstraps: int
-    confidence: float
-    warnings: tuple[str, ...]
-
-    @property
-    def n_samples(self) -> int:
-        """Number of evaluated samples."""
-        return int(sum(self.class_counts.values()))
-
-    @property
-    def metrics(self) -> dict[str, float]:
-        """Point estimate of every metric, by row name.
-
-        Examples
-        --------
-        >>> from pitfalls.metrics import classification_summary
-        >>> classification_summary([0, 1], [0, 1], n_bootstraps=0).metrics["accuracy"]
-        1.0
-        """
-        return {str(k): float(v) for k, v in self.table["value"].items()}
-
-    def __getitem__(self, metric: str) -> float:
-        if metric not in self.table.index:
-            raise KeyError(
-                f"{metric!r} is not in this summary; available: {', '.join(self.table.index)}."
-            )
-        return float(self.table.loc[metric, "value"])
-
-    def to_frame(self) -> pd.DataFrame:
-        """The table as a new DataFrame (metrics as index).
-
-        Examples
-        --------
-        >>> from pitfalls.metrics import classification_summary
-        >>> s = classification_summary([0, 0, 1], [0, 0, 1], n_bootstraps=0)
-        >>> s.to_frame().columns.tolist()
-        ['value', 'ci_low', 'ci_high', 'majority', 'stratified']
-        """
-        return self.table.copy()
-
-    def _rows(self, digits: int) -> tuple[list[str], list[list[str]]]:
-        pct = f"{100 * self.confidence:g}% CI"
-        header = ["metric", "value", pct, "majority", "stratified"]
-        rows = []
-        for name, row in self.table.iterrows():
-            ci = (
-                ""
-                if self.n_bootstraps == 0
-                else f"[{format_number(row['ci_low'], digits)}, {format_number(row['ci_high'], digits)}]"
-            )
-            rows.append(
-                [
-                    str(name),
-                    format_number(float(row["value"]), digits),
-                    ci,
-                    format_number(float(row["majority"]), digits),
-                    format_number(float(row["stratified"]), digits),
-                ]
-            )
-        return header, rows
-
-    def _title(self) -> str:
-        counts = ", ".join(f"{k}: {v}" for k, v in self.class_counts.items())
-        kind = (
-            f"binary, positive class {self.pos_label!r}"
-            if self.pos_label is not None
-            else f"{len(self.labels)} classes, macro averages"
-        )
-        boot = (
-            f"{100 * self.confidence:g}% CI: percentile, {self.n_bootstraps} stratified bootstrap replicates"
-            if self.n_bootstraps
-            else "no bootstrap (n_bootstraps=0)"
-        )
-        return f"Classification summary: {self.n_samples} samples ({counts}); {kind}\n{boot}"
-
-    def to_text(self, digits: int = 3) -> str:
-        """The summary as a plain-text table (what ``print`` shows).
-
-        Examples
-        --------
-        >>> from pitfalls.metrics import classification_summary
-        >>> s = classification_summary([0, 0, 1, 1], [0, 1, 1, 1], n_bootstraps=0)
-        >>> print(s.to_text().splitlines()[3])
-        accuracy           0.750            0.500       0.500
-        """
-        header, rows = self._rows(digits)
-        return f"{self._title()}\n{text_table(header, rows)}"
-
-    def to_markdown(self, digits: int = 3) -> str:
-        """The summary as a GitHub-flavoured Markdown table (no ``tabulate`` needed).
-
-        Examples
-        --------
-        >>> from pitfalls.metrics import classification_summary
-        >>> s = classification_summary([0, 0, 1, 1], [0, 1, 1, 1], n_bootstraps=0)
-        >>> print(s.to_markdown().splitlines()[0])
-        | metric | value | 95% CI | majority | stratified |
-        """
-        header, rows = self._rows(digits)
-        return markdown_table(header, rows)
-
-    def __repr__(self) -> str:
-        return self.to_text()
-
-
 # --------------------------------------------------------------------------- warnings
 def _undefined_messages(
     values: dict[str, np.ndarray], labels: list[Any], confusion: np.ndarray
@@ -405,7 +280,6 @@ def _pitfall_messages(
     return messages
 
 
-# --------------------------------------------------------------------------- main
 def _expected_random_confusion(true_count: np.ndarray) -> np.ndarray:
     # Guessing class j with probability p_j (its prevalence) independently of the truth:
     # E[C_ij] = n_i * p_j.
@@ -413,11 +287,256 @@ def _expected_random_confusion(true_count: np.ndarray) -> np.ndarray:
     return np.outer(true_count, prior)
 
 
+# --------------------------------------------------------------------------- phases
+@dataclass(frozen=True)
+class _Problem:
+    """Validated inputs, encoded: what every later phase reads."""
+
+    label_arr: np.ndarray
+    labels: list[Any]
+    t_idx: np.ndarray
+    p_idx: np.ndarray
+    pos_index: int  # -1 for multi-class
+    confusion: np.ndarray
+    scores: np.ndarray | None
+    plan: PatientPlan | None
+
+    @property
+    def binary(self) -> bool:
+        return len(self.labels) == 2
+
+    @property
+    def true_count(self) -> np.ndarray:
+        return self.confusion.sum(axis=1)
+
+    @property
+    def prevalence(self) -> np.ndarray:
+        return self.true_count / self.true_count.sum()
+
+    @property
+    def score_columns(self) -> list[int]:
+        """Class of each one-vs-rest score column."""
+        return [self.pos_index] if self.binary else list(range(len(self.labels)))
+
+
+def _check_arguments(y_true: Any, y_pred: Any, n_bootstraps: Any, confidence: float) -> None:
+    check_label_kinds(y_true=y_true, y_pred=y_pred)
+    if not isinstance(n_bootstraps, (int, np.integer)) or n_bootstraps < 0:
+        raise ValueError(
+            f"n_bootstraps={n_bootstraps!r} is invalid; use a non-negative integer "
+            "(0 skips the confidence intervals)."
+        )
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence={confidence!r} must be in (0, 1), e.g. 0.95.")
+
+
+def _validate(
+    y_true: Any, y_pred: Any, y_score: Any, groups: Any, labels: Any, pos_label: Any
+) -> _Problem:
+    y_true_arr = _as_1d(y_true, "y_true")
+    y_pred_arr = _as_1d(y_pred, "y_pred")
+    if len(y_true_arr) != len(y_pred_arr):
+        raise ValueError(
+            f"y_true has {len(y_true_arr)} samples but y_pred has {len(y_pred_arr)}; "
+            "pass one prediction per sample."
+        )
+    if len(y_true_arr) == 0:
+        raise ValueError("y_true is empty; classification_summary needs at least one sample.")
+    check_predicted_labels(y_pred_arr, name="y_pred")
+    check_predicted_labels(y_true_arr, name="y_true")
+    label_arr = _resolve_labels(y_true_arr, y_pred_arr, labels)
+    if len(label_arr) < 2:
+        label_arr = _single_class_labels(label_arr, pos_label)
+    binary = len(label_arr) == 2
+    if binary and pos_label not in label_arr.tolist():
+        raise ValueError(
+            f"pos_label={pos_label!r} is not one of the labels "
+            f"{label_arr.tolist()}; pass pos_label=<the positive class>."
+        )
+    k = len(label_arr)
+    t_idx = _index_of(label_arr, y_true_arr)
+    p_idx = _index_of(label_arr, y_pred_arr)
+    confusion = np.bincount(t_idx * k + p_idx, minlength=k * k).reshape(k, k).astype(float)
+    pos_index = label_arr.tolist().index(pos_label) if binary else -1
+    scores = None
+    if y_score is not None:
+        scores = _check_scores(y_score, len(y_true_arr), label_arr, pos_index)
+    labels_list = [lab.item() if isinstance(lab, np.generic) else lab for lab in label_arr]
+    plan = None
+    if groups is not None:
+        plan = plan_patients(groups, t_idx, n_samples=len(t_idx), labels=labels_list)
+    return _Problem(label_arr, labels_list, t_idx, p_idx, pos_index, confusion, scores, plan)
+
+
+def _baselines(problem: _Problem) -> tuple[dict[str, np.ndarray], ...]:
+    """Metrics of the model, of the majority-class model and of stratified guessing."""
+    true_count = problem.true_count
+    majority_confusion = np.zeros_like(problem.confusion)
+    majority_confusion[:, int(np.argmax(true_count))] = true_count
+    stratified = confusion_metrics(_expected_random_confusion(true_count))
+    # Guessing independently of the truth has MCC exactly 0; computing it from the
+    # expected confusion leaves rounding residue (-1e-17) that printed as "-0.000".
+    stratified["mcc"] = np.zeros_like(stratified["mcc"])
+    return confusion_metrics(problem.confusion), confusion_metrics(majority_confusion), stratified
+
+
+@dataclass(frozen=True)
+class _Replicates:
+    metrics: dict[str, np.ndarray]
+    auc: np.ndarray | None  # (n_bootstraps, n_score_columns)
+    ap: np.ndarray | None
+
+
+def _confusion_by_patient(problem: _Problem) -> np.ndarray:
+    assert problem.plan is not None
+    k = len(problem.labels)
+    cell = (problem.plan.codes * k + problem.t_idx) * k + problem.p_idx
+    counts = np.bincount(cell, minlength=problem.plan.n_patients * k * k)
+    return counts.reshape(problem.plan.n_patients, k, k).astype(np.float64)
+
+
+def _bootstrap(problem: _Problem, n_bootstraps: int, rng: np.random.Generator) -> _Replicates:
+    """Stratified bootstrap of samples, or of patients when groups were given."""
+    columns = problem.score_columns
+    if problem.plan is None:
+        confusions = _bootstrap_confusions(problem.confusion, n_bootstraps, rng)
+        auc = ap = None
+        if problem.scores is not None and n_bootstraps:
+            auc, ap = bootstrap_ranking(problem.scores, problem.t_idx, columns, n_bootstraps, rng)
+        return _Replicates(confusion_metrics(confusions), auc, ap)
+    ranking: list[RankingColumn | None] = []
+    if problem.scores is not None:
+        for j, c in enumerate(columns):
+            is_pos = problem.t_idx == c
+            column = ranking_column(problem.scores[:, j], is_pos, problem.plan.codes)
+            ranking.append(column if is_pos.any() else None)
+    reps = cluster_bootstrap(
+        problem.plan, _confusion_by_patient(problem), ranking, n_bootstraps, rng
+    )
+    has_scores = problem.scores is not None
+    return _Replicates(
+        confusion_metrics(reps.confusions),
+        reps.auc if has_scores else None,
+        reps.ap if has_scores else None,
+    )
+
+
+def _headline(values: np.ndarray, problem: _Problem) -> Any:
+    """The positive class's value (binary) or the macro average (multi-class)."""
+    return values[..., problem.pos_index] if problem.binary else _nanmean(values, axis=-1)
+
+
+def _ranking_points(problem: _Problem) -> tuple[np.ndarray, np.ndarray]:
+    assert problem.scores is not None
+    n_cols = len(problem.score_columns)
+    auc, ap = np.empty(n_cols), np.empty(n_cols)
+    for j, c in enumerate(problem.score_columns):
+        codes, n_levels = _level_codes(problem.scores[:, j])
+        pos = np.bincount(codes[problem.t_idx == c], minlength=n_levels)
+        neg = np.bincount(codes[problem.t_idx != c], minlength=n_levels)
+        auc[j], ap[j] = ranking_metrics(pos, neg)
+    return auc, ap
+
+
+_Entry = tuple[str, Any, "np.ndarray | None", Any, Any]
+
+
+def _entries(
+    problem: _Problem, value: dict, majority: dict, stratified: dict, reps: _Replicates
+) -> list[_Entry]:
+    """(row name, point value, replicate values, majority, stratified) of every row."""
+    boot = reps.metrics
+    entries: list[_Entry] = [
+        (name, value[name], boot[name], majority[name], stratified[name])
+        for name in ("accuracy", "balanced_accuracy")
+    ]
+    entries += [
+        (
+            name,
+            _headline(value[name], problem),
+            _headline(boot[name], problem),
+            _headline(majority[name], problem),
+            _headline(stratified[name], problem),
+        )
+        for name in _PER_CLASS
+    ]
+    entries.append(("mcc", value["mcc"], boot["mcc"], majority["mcc"], stratified["mcc"]))
+    if problem.scores is not None:
+        auc, ap = _ranking_points(problem)
+        # A constant score has AUC 0.5 and AP = prevalence, for both naive baselines.
+        base_ap = (
+            problem.prevalence[problem.pos_index] if problem.binary else np.mean(problem.prevalence)
+        )
+        boot_auc = None if reps.auc is None else _nanmean(reps.auc, axis=1)
+        boot_ap = None if reps.ap is None else _nanmean(reps.ap, axis=1)
+        entries.append(("roc_auc", _nanmean(auc), boot_auc, 0.5, 0.5))
+        entries.append(("average_precision", _nanmean(ap), boot_ap, base_ap, base_ap))
+    if not problem.binary:
+        entries += [
+            (
+                f"{name}[{label}]",
+                value[name][c],
+                boot[name][:, c],
+                majority[name][c],
+                stratified[name][c],
+            )
+            for name in _PER_CLASS
+            for c, label in enumerate(problem.labels)
+        ]
+    return entries
+
+
+def _table(entries: list[_Entry], n_bootstraps: int, confidence: float) -> pd.DataFrame:
+    rows = {}
+    for name, point, samples, maj, strat in entries:
+        if samples is None or n_bootstraps == 0:
+            low = high = math.nan
+        else:
+            lo, hi = _percentile_ci(np.asarray(samples)[:, None], confidence)
+            low, high = float(lo[0]), float(hi[0])
+        # "+ 0.0" turns -0.0 into 0.0, which would print as "-0.000"
+        rows[name] = [float(point) + 0.0, low, high, float(maj) + 0.0, float(strat) + 0.0]
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=_COLUMNS)
+    frame.index.name = "metric"
+    return frame
+
+
+def _messages(problem: _Problem, value: dict, majority: dict) -> list[str]:
+    majority_index = int(np.argmax(problem.true_count))
+    messages = _undefined_messages(value, problem.labels, problem.confusion)
+    messages += _pitfall_messages(
+        float(value["accuracy"]),
+        float(majority["accuracy"]),
+        problem.labels[majority_index],
+        value,
+        problem.labels,
+        problem.prevalence,
+    )
+    return messages
+
+
+def _curve_inputs(
+    problem: _Problem, groups: Any, n_bootstraps: int, confidence: float, random_state: Any
+) -> CurveInputs | None:
+    if problem.scores is None or not problem.binary:
+        return None
+    return CurveInputs(
+        is_pos=problem.t_idx == problem.pos_index,
+        score=problem.scores[:, 0],
+        groups=None if problem.plan is None else problem.plan.codes,
+        n_bootstraps=n_bootstraps,
+        confidence=confidence,
+        random_state=random_state,
+    )
+
+
+# --------------------------------------------------------------------------- main
 def classification_summary(
     y_true: Any,
     y_pred: Any,
     *,
     y_score: Any = None,
+    groups: Any = None,
     labels: Any = None,
     pos_label: Any = 1,
     n_bootstraps: int = 1000,
@@ -431,11 +550,16 @@ def classification_summary(
     y_true : array-like of shape (n_samples,)
         True labels.
     y_pred : array-like of shape (n_samples,)
-        Predicted labels.
+        Predicted labels (not scores: threshold them first and pass them as ``y_score``).
     y_score : array-like of shape (n_samples,) or (n_samples, n_classes), optional
         Scores or probabilities; adds ROC AUC and average precision. Binary: the score
         of ``pos_label`` (or two columns in the order of ``labels``); multi-class: one
         column per class (one-vs-rest, macro average; scores need not sum to 1).
+    groups : array-like of shape (n_samples,), optional
+        Patient (subject) id of each sample. When given, the bootstrap resamples
+        patients instead of samples (cluster bootstrap), because a patient's images or
+        lesions are not independent; the intervals are then patient-level, usually
+        wider, and honest. Ids are compared as given (``"007"`` is not ``7``).
     labels : array-like, optional
         Classes and their order. Default: sorted union of ``y_true`` and ``y_pred``.
         Two classes make a binary summary, more a multi-class one.
@@ -453,7 +577,15 @@ def classification_summary(
     Returns
     -------
     ClassificationSummary
-        Prints as a table; ``to_frame()``, ``to_markdown()``, ``summary["f1"]``.
+        Prints as a table; ``to_frame()``, ``to_markdown()``, ``summary["f1"]``, and
+        ``plot()`` (ROC and PR curves with bands) when binary ``y_score`` was given.
+
+    Raises
+    ------
+    ValueError
+        On continuous ``y_pred`` (scores passed as labels), labels of mixed types
+        (``[0, "1"]``, or numbers in ``y_true`` and text in ``y_pred``), lengths that
+        differ, missing values, unknown ``labels`` or ``pos_label``.
 
     Warns
     -----
@@ -462,6 +594,12 @@ def classification_summary(
         prevalence (and under ``1/n_classes``) has recall or F1 below 0.5; when a metric
         is undefined (e.g. precision without a positive prediction), which is then NaN
         rather than a silent 0.
+
+    See Also
+    --------
+    aggregate_by_group : One prediction per patient, for patient-level metrics.
+    compare_auc : Paired test of two models' AUCs (DeLong, or clustered by patient).
+    calibration_summary : Brier score, calibration error, slope and intercept.
 
     Notes
     -----
@@ -480,6 +618,14 @@ def classification_summary(
     scores, tens of ms when scores have few distinct values. Multi-class scores are
     resampled per sample and binned per column (the same replicate for every column).
     Without ``y_score`` the bootstrap is independent of ``n_samples`` (milliseconds).
+
+    With ``groups`` each replicate draws patients with replacement, stratified by the
+    patient's class where every sample of the patient has the same class (the number
+    of positive and negative patients is fixed); patients with samples of several
+    classes form a stratum of their own. Every metric of a replicate, AUC and AP
+    included, is computed on the same resampled patients, from per-patient counts (a
+    confusion matrix per patient, a count per patient and score bin), so the cost is
+    about that of the sample-level bootstrap.
 
     Baselines, computed on the same ``y_true``: ``majority`` always predicts the most
     frequent class of ``y_true`` with a constant score; ``stratified`` guesses each class
@@ -504,126 +650,39 @@ def classification_summary(
     3
     >>> print(s.to_text().splitlines()[2])
     metric             value          95% CI  majority  stratified
+
+    Several lesions per patient: pass the patients, and the bootstrap resamples them.
+
+    >>> y = [0, 0, 1, 1, 1, 0, 1, 1]
+    >>> pred = [0, 1, 1, 1, 0, 0, 1, 1]
+    >>> patients = ["p1", "p1", "p2", "p2", "p3", "p4", "p5", "p5"]
+    >>> s = classification_summary(y, pred, groups=patients, n_bootstraps=200, random_state=0)
+    >>> print(s.to_text().splitlines()[1])
+    95% CI: percentile, 200 patient-level bootstrap replicates, 5 patients (resampled within the patient's class)
     """
-    y_true_arr = _as_1d(y_true, "y_true")
-    y_pred_arr = _as_1d(y_pred, "y_pred")
-    if len(y_true_arr) != len(y_pred_arr):
-        raise ValueError(
-            f"y_true has {len(y_true_arr)} samples but y_pred has {len(y_pred_arr)}; "
-            "pass one prediction per sample."
-        )
-    if len(y_true_arr) == 0:
-        raise ValueError("y_true is empty; classification_summary needs at least one sample.")
-    if not isinstance(n_bootstraps, (int, np.integer)) or n_bootstraps < 0:
-        raise ValueError(
-            f"n_bootstraps={n_bootstraps!r} is invalid; use a non-negative integer "
-            "(0 skips the confidence intervals)."
-        )
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence={confidence!r} must be in (0, 1), e.g. 0.95.")
-
-    label_arr = _resolve_labels(y_true_arr, y_pred_arr, labels)
-    if len(label_arr) < 2:
-        label_arr = _single_class_labels(label_arr, pos_label)
-    binary = len(label_arr) == 2
-    if binary and pos_label not in label_arr.tolist():
-        raise ValueError(
-            f"pos_label={pos_label!r} is not one of the labels "
-            f"{label_arr.tolist()}; pass pos_label=<the positive class>."
-        )
-    k = len(label_arr)
-    t_idx = _index_of(label_arr, y_true_arr)
-    p_idx = _index_of(label_arr, y_pred_arr)
-    confusion = np.bincount(t_idx * k + p_idx, minlength=k * k).reshape(k, k).astype(float)
-    true_count = confusion.sum(axis=1)
-    prevalence = true_count / true_count.sum()
-    pos_index = label_arr.tolist().index(pos_label) if binary else -1
-
-    scores = None
-    if y_score is not None:
-        scores = _check_scores(y_score, len(y_true_arr), label_arr, pos_index)
-
-    majority_index = int(np.argmax(true_count))
-    majority_confusion = np.zeros_like(confusion)
-    majority_confusion[:, majority_index] = true_count
-
-    value = confusion_metrics(confusion)
-    majority = confusion_metrics(majority_confusion)
-    stratified = confusion_metrics(_expected_random_confusion(true_count))
-
-    rng = _rng(random_state)
-    boot = confusion_metrics(_bootstrap_confusions(confusion, int(n_bootstraps), rng))
-
-    table: dict[str, list[float]] = {}
-
-    def add(name: str, point: Any, samples: np.ndarray | None, maj: Any, strat: Any) -> None:
-        if samples is None or n_bootstraps == 0:
-            low = high = math.nan
-        else:
-            lo, hi = _percentile_ci(samples[:, None], confidence)
-            low, high = float(lo[0]), float(hi[0])
-        # "+ 0.0" turns -0.0 (e.g. MCC of the expected random confusion) into 0.0
-        table[name] = [float(point) + 0.0, low, high, float(maj) + 0.0, float(strat) + 0.0]
-
-    for name in ("accuracy", "balanced_accuracy"):
-        add(name, value[name], boot[name], majority[name], stratified[name])
-    if binary:
-        for name in _PER_CLASS:
-            add(
-                name,
-                value[name][pos_index],
-                boot[name][:, pos_index],
-                majority[name][pos_index],
-                stratified[name][pos_index],
-            )
-    else:
-        for name in _PER_CLASS:
-            add(
-                name,
-                _nanmean(value[name]),
-                _nanmean(boot[name], axis=1),
-                _nanmean(majority[name]),
-                _nanmean(stratified[name]),
-            )
-    add("mcc", value["mcc"], boot["mcc"], majority["mcc"], stratified["mcc"])
-
-    if scores is not None:
-        _add_ranking_rows(add, scores, t_idx, prevalence, binary, pos_index, int(n_bootstraps), rng)
-
-    if not binary:
-        for name in _PER_CLASS:
-            for c, label in enumerate(label_arr):
-                add(
-                    f"{name}[{label}]",
-                    value[name][c],
-                    boot[name][:, c],
-                    majority[name][c],
-                    stratified[name][c],
-                )
-
-    labels_list = [lab.item() if isinstance(lab, np.generic) else lab for lab in label_arr]
-    messages = _undefined_messages(value, labels_list, confusion)
-    messages += _pitfall_messages(
-        float(value["accuracy"]),
-        float(majority["accuracy"]),
-        labels_list[majority_index],
-        value,
-        labels_list,
-        prevalence,
+    _check_arguments(y_true, y_pred, n_bootstraps, confidence)
+    problem = _validate(y_true, y_pred, y_score, groups, labels, pos_label)
+    value, majority, stratified = _baselines(problem)
+    reps = _bootstrap(problem, int(n_bootstraps), as_generator(random_state))
+    table = _table(
+        _entries(problem, value, majority, stratified, reps), int(n_bootstraps), confidence
     )
+    messages = _messages(problem, value, majority)
     for message in messages:
         warnings.warn(message, MetricWarning, stacklevel=2)
-
-    frame = pd.DataFrame.from_dict(table, orient="index", columns=_COLUMNS)
-    frame.index.name = "metric"
     return ClassificationSummary(
-        table=frame,
-        labels=labels_list,
-        pos_label=pos_label if binary else None,
-        class_counts={lab: int(c) for lab, c in zip(labels_list, true_count, strict=True)},
+        table=table,
+        labels=problem.labels,
+        pos_label=pos_label if problem.binary else None,
+        class_counts={
+            lab: int(c) for lab, c in zip(problem.labels, problem.true_count, strict=True)
+        },
         n_bootstraps=int(n_bootstraps),
         confidence=float(confidence),
         warnings=tuple(messages),
+        n_groups=None if problem.plan is None else problem.plan.n_patients,
+        mixed_groups=0 if problem.plan is None else problem.plan.n_mixed,
+        curve_inputs=_curve_inputs(problem, groups, int(n_bootstraps), confidence, random_state),
     )
 
 
@@ -648,38 +707,3 @@ def _nanmean(values: np.ndarray, axis: int = -1) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(values, axis=axis)
-
-
-def _add_ranking_rows(
-    add: Any,
-    scores: np.ndarray,
-    t_idx: np.ndarray,
-    prevalence: np.ndarray,
-    binary: bool,
-    pos_index: int,
-    n_bootstraps: int,
-    rng: np.random.Generator,
-) -> None:
-    positive_columns = [pos_index] if binary else list(range(scores.shape[1]))
-    auc = np.empty(len(positive_columns))
-    ap = np.empty(len(positive_columns))
-    for j, c in enumerate(positive_columns):
-        codes, n_levels = _level_codes(scores[:, j])
-        pos = np.bincount(codes[t_idx == c], minlength=n_levels)
-        neg = np.bincount(codes[t_idx != c], minlength=n_levels)
-        auc[j], ap[j] = ranking_metrics(pos, neg)
-    boot_auc = boot_ap = None
-    if n_bootstraps:
-        boot_auc, boot_ap = bootstrap_ranking(scores, t_idx, positive_columns, n_bootstraps, rng)
-    # A constant score has AUC 0.5 and AP = prevalence, for both naive baselines.
-    base_ap = prevalence[pos_index] if binary else float(np.mean(prevalence))
-    add(
-        "roc_auc", _nanmean(auc), None if boot_auc is None else _nanmean(boot_auc, axis=1), 0.5, 0.5
-    )
-    add(
-        "average_precision",
-        _nanmean(ap),
-        None if boot_ap is None else _nanmean(boot_ap, axis=1),
-        base_ap,
-        base_ap,
-    )

@@ -236,7 +236,8 @@ def _distinct_rows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     ``np.unique`` on a 1-D integer key is far faster than ``np.unique(axis=0)``.
     """
     radix = counts.max(axis=0).astype(np.float64) + 1
-    if np.prod(radix) < 2.0**62:
+    # in log space: the product of hundreds of radices (a label powerset) overflows
+    if np.log2(radix).sum() < 62:
         place = np.concatenate(([1.0], np.cumprod(radix[:-1]))).astype(np.int64)
         _, first, inverse, multiplicity = np.unique(
             counts.astype(np.int64) @ place,

@@ -1,7 +1,7 @@
 """Nested cross-validation with a grid search inside, as in the paper (3 x 3), done fast.
 
 Same result as the plain scikit-learn loop (a ``GridSearchCV`` fitted on each outer
-training set, scored on the outer test set), with three kinds of waste removed:
+training set, scored on the outer test set), with this waste removed:
 
 * the steps of a pipeline before its final estimator are fitted **once per inner
   split and per distinct setting of their own parameters**, not once per grid
@@ -15,23 +15,24 @@ training set, scored on the outer test set), with three kinds of waste removed:
   ``n_jobs=-1`` does not start a thread per core in every worker (oversubscription,
   and per-tree dispatch overhead for forests of many tiny trees). scikit-learn
   estimators give the same result whatever their ``n_jobs``;
-* a ``RandomForestClassifier`` (alone, last in a pipeline, or searched by a
-  ``GridSearchCV`` there) is fitted by scikit-learn's own ``fit`` with the
-  per-tree Python overhead removed: on a radiomics-sized table (a hundred rows, ten
-  features) building one tree takes a fraction of a millisecond, but cloning it,
-  re-validating its targets and its sample weights takes longer than that, a
-  thousand times per forest. The trees come out identical (same seeds, same
-  bootstrap draws, same Cython builder); see :func:`_lean_forest`.
+* with ``lean_forests=True`` (opt-in), the inner loop's ``RandomForestClassifier``
+  (alone or last in the pipeline) is fitted by
+  :class:`pitfalls._compat.LeanRandomForestClassifier`: the same trees, without
+  scikit-learn's per-tree Python overhead, which on a radiomics-sized table takes
+  longer than building the tree. It relies on scikit-learn internals, so it lives in
+  ``pitfalls._compat`` and works only on the scikit-learn versions it was checked on.
+
+The work reads as phases: validate the arguments, plan the splits (checked
+patient-disjoint before any fit), run the inner fits, refit the best candidate of
+each outer fold, render the :class:`NestedCVResult`.
 """
 
 from __future__ import annotations
 
-import copy
 import numbers
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from math import ceil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,27 +41,29 @@ from sklearn.base import clone, is_classifier
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import check_scoring
 from sklearn.model_selection import GroupKFold, KFold, ParameterGrid, StratifiedKFold
-from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline as SkPipeline
-from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils import _safe_indexing, check_random_state, indexable
+from sklearn.utils import indexable
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import _num_samples
 
+from .._compat import (
+    LEAN_FORESTS,
+    LeanRandomForestClassifier,
+    is_prediction_scorer,
+    lean_forests_unavailable_warning,
+    num_samples,
+    safe_indexing,
+)
 from .._fit_errors import fit_context
 from .._validation import check_groups, check_positive_class
+from ..pipeline._fit_steps import fit_steps, transform_steps
 from ._check import describe_splitter, split_by_group_checked
+from ._nested_result import NestedCVResult
 from ._split import StratifiedGroupKFold
 
-__all__ = ["nested_cross_validate"]
+__all__ = ["NestedCVResult", "nested_cross_validate"]
 
-try:  # scorers that only read predictions (or estimator.score) of the model
-    from sklearn.metrics._scorer import _BaseScorer, _PassthroughScorer
-
-    _PREDICTION_SCORERS: tuple[type, ...] = (_BaseScorer, _PassthroughScorer)
-except ImportError:  # pragma: no cover - other scikit-learn versions: no sharing
-    _PREDICTION_SCORERS = ()
+Split = tuple[np.ndarray, np.ndarray]
 
 
 # ----------------------------------------------------------------------------- splits
@@ -145,205 +148,6 @@ def _sharing_plan(
     return plan
 
 
-# ------------------------------------------------------------ lean forest fitting
-
-try:  # scikit-learn's private tree-building blocks; without them forests fit normally
-    from sklearn.tree._classes import CRITERIA_CLF, DENSE_SPLITTERS
-    from sklearn.tree._tree import DepthFirstTreeBuilder, Tree
-
-    _LEAN_TREES = True
-except ImportError:  # pragma: no cover - other scikit-learn versions
-    _LEAN_TREES = False
-
-_MAX_INT = np.iinfo(np.int32).max
-
-
-class _LeanTree(DecisionTreeClassifier):
-    """A forest's tree whose ``_fit`` skips the checks the forest has already done.
-
-    Mirrors ``DecisionTreeClassifier._fit`` step for step for the case a
-    ``RandomForestClassifier`` calls it in (``check_input=False``, dense data, one
-    output, no ``max_leaf_nodes``, no monotonic constraints, no class weight on the
-    tree), so the same Cython builder receives the same arguments.
-    """
-
-    def _fit(
-        self,
-        X: Any,
-        y: Any,
-        sample_weight: Any = None,
-        check_input: bool = True,
-        missing_values_in_feature_mask: Any = None,
-    ) -> Any:
-        if (
-            check_input
-            or not isinstance(X, np.ndarray)
-            or y.ndim != 2
-            or y.shape[1] != 1
-            or self.max_leaf_nodes is not None
-            or self.monotonic_cst is not None
-            or self.class_weight is not None
-            or not isinstance(self.criterion, str)
-            or not isinstance(self.splitter, str)
-        ):
-            return super()._fit(X, y, sample_weight, check_input, missing_values_in_feature_mask)
-        random_state = check_random_state(self.random_state)
-        n_samples, self.n_features_in_ = X.shape
-        self.n_outputs_ = 1
-        classes, encoded = np.unique(y[:, 0], return_inverse=True)
-        n_classes = np.array([classes.shape[0]], dtype=np.intp)
-        y_encoded = np.ascontiguousarray(encoded.reshape(-1, 1), dtype=np.float64)
-
-        max_depth = _MAX_INT if self.max_depth is None else self.max_depth
-        if isinstance(self.min_samples_leaf, numbers.Integral):
-            min_samples_leaf = int(self.min_samples_leaf)
-        else:
-            min_samples_leaf = ceil(float(self.min_samples_leaf) * n_samples)
-        if isinstance(self.min_samples_split, numbers.Integral):
-            min_samples_split = int(self.min_samples_split)
-        else:
-            min_samples_split = max(2, ceil(float(self.min_samples_split) * n_samples))
-        min_samples_split = max(min_samples_split, 2 * min_samples_leaf)
-        self.max_features_ = self._n_max_features()
-
-        if sample_weight is not None:
-            sample_weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
-            min_weight_leaf = self.min_weight_fraction_leaf * np.sum(sample_weight)
-        else:
-            min_weight_leaf = self.min_weight_fraction_leaf * n_samples
-
-        criterion = CRITERIA_CLF[self.criterion](self.n_outputs_, n_classes)
-        splitter = DENSE_SPLITTERS[self.splitter](
-            criterion, self.max_features_, min_samples_leaf, min_weight_leaf, random_state, None
-        )
-        self.tree_ = Tree(self.n_features_in_, n_classes, self.n_outputs_)
-        builder = DepthFirstTreeBuilder(
-            splitter,
-            min_samples_split,
-            min_samples_leaf,
-            min_weight_leaf,
-            max_depth,
-            self.min_impurity_decrease,
-        )
-        builder.build(self.tree_, X, y_encoded, sample_weight, missing_values_in_feature_mask)
-        self.n_classes_ = n_classes[0]
-        self.classes_ = classes
-        self._prune_tree()
-        return self
-
-    def _n_max_features(self) -> int:
-        n_features = self.n_features_in_
-        if isinstance(self.max_features, str):
-            if self.max_features == "sqrt":
-                return max(1, int(np.sqrt(n_features)))
-            return max(1, int(np.log2(n_features)))  # "log2"
-        if self.max_features is None:
-            return n_features
-        if isinstance(self.max_features, numbers.Integral):
-            return int(self.max_features)
-        return max(1, int(self.max_features * n_features)) if self.max_features > 0.0 else 0
-
-
-@contextmanager
-def _lean_trees(forest: Any) -> Iterator[None]:
-    """While ``forest`` fits, build its trees without per-tree Python overhead.
-
-    The forest's own ``fit`` runs unchanged (validation, class weights, bootstrap
-    draws, seeds); only two per-tree steps are replaced, on this instance alone:
-    ``_make_estimator`` copies one configured tree instead of cloning and
-    ``set_params``-ing a new one each time (drawing the tree's seed exactly as
-    ``_set_random_states`` does), and each tree's ``_fit`` is :class:`_LeanTree`'s.
-    Afterwards the trees are plain ``DecisionTreeClassifier`` objects again.
-    """
-    make_original = forest._make_estimator
-    template: list[Any] = []
-
-    def make_estimator(append: bool = True, random_state: Any = None) -> Any:
-        if not template:
-            template.append(make_original(append=False, random_state=None))
-        tree = copy.copy(template[0])
-        tree.__class__ = _LeanTree
-        if random_state is not None:  # a lone tree has one random_state parameter
-            tree.random_state = check_random_state(random_state).randint(_MAX_INT)
-        if append:
-            forest.estimators_.append(tree)
-        return tree
-
-    forest._make_estimator = make_estimator
-    try:
-        yield
-    finally:
-        del forest._make_estimator
-        for tree in getattr(forest, "estimators_", []):
-            if type(tree) is _LeanTree:
-                tree.__class__ = DecisionTreeClassifier
-
-
-class _LeanForestClassifier(RandomForestClassifier):
-    """A RandomForestClassifier that fits through :func:`_lean_trees` (clones stay lean).
-
-    Used inside a search (``GridSearchCV`` clones its estimator for every candidate,
-    so a per-instance hook would be lost); turned back into a plain
-    ``RandomForestClassifier`` once the search is fitted.
-    """
-
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Any:
-        with _lean_trees(self):
-            return super().fit(X, y, sample_weight=sample_weight)
-
-
-def _is_plain_forest(estimator: Any) -> bool:
-    return type(estimator) is RandomForestClassifier
-
-
-def _last_step(estimator: Any) -> Any:
-    return estimator.steps[-1][1] if isinstance(estimator, SkPipeline) else estimator
-
-
-def _as_lean(estimator: Any) -> Any:
-    """A clone of ``estimator`` (a forest, or a pipeline ending in one) with a lean forest."""
-    lean = clone(estimator)
-    forest = _last_step(lean)
-    swapped = _LeanForestClassifier(**forest.get_params(deep=False))
-    if isinstance(lean, SkPipeline):
-        lean.steps[-1] = (lean.steps[-1][0], swapped)
-        return lean
-    return swapped
-
-
-def _restore_plain(estimator: Any) -> None:
-    forest = _last_step(estimator)
-    if type(forest) is _LeanForestClassifier:
-        forest.__class__ = RandomForestClassifier
-
-
-@contextmanager
-def _lean_forest(model: Any) -> Iterator[None]:
-    """While fitting ``model``, fit its random forest without per-tree overhead.
-
-    ``model`` may be a ``RandomForestClassifier``, a pipeline ending in one, or a
-    pipeline ending in a search (``GridSearchCV`` / ``RandomizedSearchCV``) over one
-    of those; anything else fits unchanged. The trees are identical to scikit-learn's.
-    """
-    target = _last_step(model)
-    if not _LEAN_TREES:
-        yield
-    elif _is_plain_forest(target):
-        with _lean_trees(target):
-            yield
-    elif isinstance(target, BaseSearchCV) and _is_plain_forest(_last_step(target.estimator)):
-        original = target.estimator
-        target.estimator = _as_lean(original)
-        try:
-            yield
-        finally:
-            target.estimator = original
-            if hasattr(target, "best_estimator_"):
-                _restore_plain(target.best_estimator_)
-    else:
-        yield
-
-
 # ------------------------------------------------------------------------ work units
 
 
@@ -357,55 +161,69 @@ def _single_threaded(estimator: Any) -> Any:
     return estimator.set_params(**updates) if updates else estimator
 
 
-def _fit_upstream(steps: Sequence[tuple[str, Any]], X: Any, y: Any) -> tuple[Any, Any, list]:
-    """Fit the pre-model steps in order, exactly as imbalanced-learn's Pipeline does."""
-    fitted = []
-    for name, step in steps:
-        if step is None or step == "passthrough":
-            continue
-        if hasattr(step, "transform") or hasattr(step, "fit_transform"):
-            if hasattr(step, "fit_transform"):
-                X = step.fit_transform(X, y)
-            else:
-                X = step.fit(X, y).transform(X)
-            fitted.append((name, step))
-        else:  # sampler: acts in fit only, skipped when transforming evaluation data
-            X, y = step.fit_resample(X, y)
-    return X, y, fitted
+def _with_lean_forest(model: Any) -> Any:
+    """``model`` (a fresh clone) with its forest, alone or last step, made lean.
+
+    Only a plain ``RandomForestClassifier`` is replaced (by
+    :class:`~pitfalls._compat.LeanRandomForestClassifier` with the same parameters,
+    through ``set_params`` for a pipeline); anything else is returned unchanged.
+    """
+    if type(model) is RandomForestClassifier:
+        return LeanRandomForestClassifier(**model.get_params(deep=False))
+    if isinstance(model, SkPipeline) and type(model.steps[-1][1]) is RandomForestClassifier:
+        name, forest = model.steps[-1]
+        return model.set_params(
+            **{name: LeanRandomForestClassifier(**forest.get_params(deep=False))}
+        )
+    return model
 
 
-def _transform(fitted: list, X: Any) -> Any:
-    for _, step in fitted:
-        X = step.transform(X)
-    return X
+def _fitted(
+    estimator: Any, params: dict, X_train: Any, y_train: Any, where: str, lean: bool = False
+) -> Any:
+    """A single-threaded clone of ``estimator`` with ``params``, fitted (errors noted)."""
+    model = _single_threaded(clone(estimator).set_params(**clone(params, safe=False)))
+    if lean:
+        model = _with_lean_forest(model)
+    with fit_context(where, y_train):
+        model.fit(X_train, y_train)
+    return model
 
 
 def _upstream_task(
-    estimator: Any,
-    upstream_params: dict,
-    X: Any,
-    y: Any,
-    train: np.ndarray,
-    test: np.ndarray,
-    where: str,
+    estimator: Any, upstream_params: dict, X: Any, y: Any, train: Any, test: Any, where: str
 ) -> tuple[Any, Any, Any, float]:
+    """Fit the steps before the model once, for every candidate sharing their parameters.
+
+    Returns the model's training rows, their targets, the evaluation rows transformed
+    by the fitted steps (samplers skipped, as at prediction time) and the seconds taken.
+    """
     start = time.perf_counter()
-    pipe = _single_threaded(clone(estimator).set_params(**upstream_params))
-    X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
+    pipe = _single_threaded(clone(estimator).set_params(**clone(upstream_params, safe=False)))
+    X_train, y_train = safe_indexing(X, train), safe_indexing(y, train)
+    steps = [(position, name, step) for position, (name, step) in enumerate(pipe.steps[:-1])]
     with fit_context(where, y_train):
-        Xt, yt, fitted = _fit_upstream(pipe.steps[:-1], X_train, y_train)
-    Xv = _transform(fitted, _safe_indexing(X, test))
-    return Xt, yt, Xv, time.perf_counter() - start
+        fitted = fit_steps(steps, X_train, y_train)  # nothing follows the rows
+    X_eval = transform_steps(fitted.steps, safe_indexing(X, test))
+    return fitted.X, fitted.y, X_eval, time.perf_counter() - start
 
 
 def _final_task(
-    final: Any, final_params: dict, Xt: Any, yt: Any, Xv: Any, yv: Any, scorer: Any, where: str
+    final: Any,
+    final_params: dict,
+    prepared: tuple[Any, Any, Any, float],
+    y_eval: Any,
+    scorer: Any,
+    where: str,
+    lean: bool,
 ) -> tuple[float, float]:
+    """Fit the model of one candidate on the shared steps' output and score it."""
     start = time.perf_counter()
-    if "" in final_params:
+    X_train, y_train, X_eval, _ = prepared
+    if "" in final_params:  # the grid replaces the final step itself
         final = final_params.pop("")
-    model = _fitted(final, final_params, Xt, yt, where)
-    return float(scorer(model, Xv, yv)), time.perf_counter() - start
+    model = _fitted(final, final_params, X_train, y_train, where, lean)
+    return float(scorer(model, X_eval, y_eval)), time.perf_counter() - start
 
 
 def _whole_task(
@@ -413,29 +231,19 @@ def _whole_task(
     params: dict,
     X: Any,
     y: Any,
-    train: np.ndarray,
-    test: np.ndarray,
+    split: Split,
     scorer: Any,
     where: str,
+    lean: bool,
 ) -> tuple[float, float]:
     """Fit and score the whole estimator (no pipeline to share): GridSearchCV's unit."""
     start = time.perf_counter()
-    model = _fit_on(estimator, params, X, y, train, where)
-    score = scorer(model, _safe_indexing(X, test), _safe_indexing(y, test))
+    train, test = split
+    model = _fitted(
+        estimator, params, safe_indexing(X, train), safe_indexing(y, train), where, lean
+    )
+    score = scorer(model, safe_indexing(X, test), safe_indexing(y, test))
     return float(score), time.perf_counter() - start
-
-
-def _fit_on(estimator: Any, params: dict, X: Any, y: Any, train: np.ndarray, where: str) -> Any:
-    """A single-threaded clone of ``estimator`` with ``params``, fitted on rows ``train``."""
-    return _fitted(estimator, params, _safe_indexing(X, train), _safe_indexing(y, train), where)
-
-
-def _fitted(estimator: Any, params: dict, X_train: Any, y_train: Any, where: str) -> Any:
-    """A single-threaded clone of ``estimator`` with ``params``, fitted (lean forests, notes)."""
-    model = _single_threaded(clone(estimator).set_params(**clone(params, safe=False)))
-    with fit_context(where, y_train), _lean_forest(model):
-        model.fit(X_train, y_train)
-    return model
 
 
 def _refit_task(
@@ -443,20 +251,21 @@ def _refit_task(
     params: dict,
     X: Any,
     y: Any,
-    train: np.ndarray,
-    test: np.ndarray,
+    split: Split,
     scorer: Any,
     restore_n_jobs: bool,
     where: str,
 ) -> tuple[float, float, float, Any]:
-    original = estimator.get_params(deep=True)
+    """Refit the chosen candidate on the outer training rows, score it on the test rows."""
+    train, test = split
     start = time.perf_counter()
-    model = _fit_on(estimator, params, X, y, train, where)
+    model = _fitted(estimator, params, safe_indexing(X, train), safe_indexing(y, train), where)
     fit_time = time.perf_counter() - start
     start = time.perf_counter()
-    score = float(scorer(model, _safe_indexing(X, test), _safe_indexing(y, test)))
+    score = float(scorer(model, safe_indexing(X, test), safe_indexing(y, test)))
     score_time = time.perf_counter() - start
     if restore_n_jobs:  # hand back the estimator with the user's n_jobs settings
+        original = estimator.get_params(deep=True)
         n_jobs_params = {k: v for k, v in original.items() if k.endswith("n_jobs")}
         model.set_params(**{k: v for k, v in n_jobs_params.items() if k in model.get_params()})
     return score, fit_time, score_time, model
@@ -480,6 +289,203 @@ def _select_best(scores: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return int(ranks.argmin()), means, ranks
 
 
+# -------------------------------------------------------------------------- phases
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What every fit needs, fixed by the validate and plan phases."""
+
+    estimator: Any
+    X: Any
+    y: Any
+    candidates: list[dict[str, Any]]
+    scorer: Any
+    outer_splits: list[Split]
+    inner_splits: list[list[Split]]  # per outer fold, indices into X (not the fold)
+    lean: bool
+
+    def empty_scores(self) -> list[np.ndarray]:
+        """Per outer fold, a (candidate, inner split) array to fill."""
+        return [np.empty((len(self.candidates), len(splits))) for splits in self.inner_splits]
+
+
+def _validate(
+    estimator: Any,
+    X: Any,
+    y: Any,
+    groups: Any,
+    param_grid: Any,
+    scoring: Any,
+    lean_forests: bool,
+) -> tuple[Any, Any, Any, Any, list[dict[str, Any]], bool]:
+    """Check the arguments; return X, y, groups, the scorer, the candidates, lean or not."""
+    X, y = indexable(X, y)
+    check_positive_class(scoring, y)
+    if groups is not None:
+        groups = check_groups(groups, num_samples(X))
+    if isinstance(scoring, (list, tuple, set, dict)):
+        raise ValueError(
+            f"scoring={scoring!r} names several scorers; nested_cross_validate selects "
+            "and reports with one, as GridSearchCV without refit=: pass one (e.g. "
+            "scoring='f1') and score the others on the estimators that "
+            "return_estimator=True gives."
+        )
+    scorer = check_scoring(estimator, scoring=scoring)
+    candidates = list(ParameterGrid(param_grid))
+    if not candidates:
+        raise ValueError("param_grid is empty; give at least one parameter value to search.")
+    if lean_forests and not LEAN_FORESTS:
+        lean_forests_unavailable_warning()
+    return X, y, groups, scorer, candidates, bool(lean_forests and LEAN_FORESTS)
+
+
+def _plan_splits(
+    outer: Any, inner: Any, X: Any, y: Any, groups: Any, outer_cv: Any, inner_cv: Any
+) -> tuple[list[Split], list[list[Split]]]:
+    """Both loops' splits; with groups, every fold is checked patient-disjoint first."""
+    outer_splits = split_by_group_checked(
+        outer, X, y, groups, described=describe_splitter("outer_cv", outer_cv),
+        where="the outer loop",
+    )  # fmt: skip
+    inner_splits = []
+    for number, (train, _) in enumerate(outer_splits, start=1):
+        local = split_by_group_checked(
+            inner, safe_indexing(X, train), safe_indexing(y, train),
+            None if groups is None else groups[train],
+            described=describe_splitter("inner_cv", inner_cv),
+            where=f"the inner loop of outer fold {number}",
+        )  # fmt: skip
+        # inner indices are relative to the outer training set: map them back to X
+        inner_splits.append([(train[tr], train[te]) for tr, te in local])
+    return outer_splits, inner_splits
+
+
+def _run_inner(search: _Search, parallel: Any) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every candidate on every inner split: scores per outer fold, and seconds."""
+    # The shared-upstream path scores the final step on transformed rows: the same
+    # number as scoring the pipeline only for a scorer that reads predictions. Any
+    # other callable gets the whole pipeline and the raw rows, as in GridSearchCV.
+    final = _final_step(search.estimator) if is_prediction_scorer(search.scorer) else None
+    if final is None:
+        return _run_whole(search, parallel)
+    return _run_shared(search, parallel, *final)
+
+
+def _run_whole(search: _Search, parallel: Any) -> tuple[list[np.ndarray], np.ndarray]:
+    """One fit of the whole estimator per candidate and inner split."""
+    scores, fit_time = search.empty_scores(), np.zeros(len(search.outer_splits))
+    jobs = [
+        (o, s, c)
+        for o, splits in enumerate(search.inner_splits)
+        for s in range(len(splits))
+        for c in range(len(search.candidates))
+    ]
+    results = parallel(
+        delayed(_whole_task)(
+            search.estimator, search.candidates[c], search.X, search.y,
+            search.inner_splits[o][s], search.scorer, _where(o, s, search.candidates[c]),
+            search.lean,
+        )
+        for o, s, c in jobs
+    )  # fmt: skip
+    for (o, s, c), (score, seconds) in zip(jobs, results, strict=True):
+        scores[o][c, s] = score
+        fit_time[o] += seconds
+    return scores, fit_time
+
+
+def _run_shared(
+    search: _Search, parallel: Any, final_name: str, final_estimator: Any
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The steps before the model once per inner split and upstream setting, then the models."""
+    scores, fit_time = search.empty_scores(), np.zeros(len(search.outer_splits))
+    plan = _sharing_plan(search.candidates, final_name)
+    up_jobs = [
+        (o, s, u)
+        for o, splits in enumerate(search.inner_splits)
+        for s in range(len(splits))
+        for u in range(len(plan))
+    ]
+    upstream = parallel(
+        delayed(_upstream_task)(
+            search.estimator, plan[u][0], search.X, search.y, *search.inner_splits[o][s],
+            _where(o, s, plan[u][0]),
+        )
+        for o, s, u in up_jobs
+    )  # fmt: skip
+    prepared = dict(zip(up_jobs, upstream, strict=True))
+    final_jobs = [(o, s, u, c) for o, s, u in up_jobs for c in plan[u][1]]
+    results = parallel(
+        delayed(_final_task)(
+            final_estimator, _split_params(search.candidates[c], final_name)[1],
+            prepared[o, s, u], safe_indexing(search.y, search.inner_splits[o][s][1]),
+            search.scorer, _where(o, s, search.candidates[c]), search.lean,
+        )
+        for o, s, u, c in final_jobs
+    )  # fmt: skip
+    for (o, _s, _u), (*_, seconds) in prepared.items():
+        fit_time[o] += seconds
+    for (o, s, _, c), (score, seconds) in zip(final_jobs, results, strict=True):
+        scores[o][c, s] = score
+        fit_time[o] += seconds
+    return scores, fit_time
+
+
+def _refit(
+    search: _Search, parallel: Any, best: list[int], return_estimator: bool
+) -> list[tuple[float, float, float, Any]]:
+    """The chosen candidate of each outer fold, refitted and scored on its test rows."""
+    return list(
+        parallel(
+            delayed(_refit_task)(
+                search.estimator, search.candidates[b], search.X, search.y, split,
+                search.scorer, return_estimator, _where(o, None, search.candidates[b]),
+            )
+            for o, (b, split) in enumerate(zip(best, search.outer_splits, strict=True))
+        )
+    )  # fmt: skip
+
+
+def _render(
+    search: _Search,
+    scores: list[np.ndarray],
+    fit_time: np.ndarray,
+    selections: list[tuple[int, np.ndarray, np.ndarray]],
+    refits: list[tuple[float, float, float, Any]],
+    return_estimator: bool,
+) -> NestedCVResult:
+    """The result, keyed as cross_validate's dict plus the search's own keys."""
+    result = NestedCVResult(
+        test_score=np.array([r[0] for r in refits]),
+        fit_time=fit_time + np.array([r[1] for r in refits]),
+        score_time=np.array([r[2] for r in refits]),
+        best_params=[search.candidates[best] for best, _, _ in selections],
+        best_score=np.array([means[best] for best, means, _ in selections]),
+        cv_results=[
+            _cv_results(search.candidates, fold_scores, means, ranks)
+            for fold_scores, (_, means, ranks) in zip(scores, selections, strict=True)
+        ],
+    )
+    if return_estimator:
+        result["estimator"] = [r[3] for r in refits]
+    return result
+
+
+def _cv_results(
+    candidates: list[dict], scores: np.ndarray, means: np.ndarray, ranks: np.ndarray
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "params": candidates,
+        "mean_test_score": means,
+        "std_test_score": np.std(scores, axis=1),
+        "rank_test_score": ranks,
+    }
+    for split in range(scores.shape[1]):
+        out[f"split{split}_test_score"] = scores[:, split]
+    return out
+
+
 # ---------------------------------------------------------------------- public API
 
 
@@ -496,7 +502,8 @@ def nested_cross_validate(
     n_jobs: int | None = None,
     return_estimator: bool = False,
     random_state: int | None = None,
-) -> dict[str, Any]:
+    lean_forests: bool = False,
+) -> NestedCVResult:
     """Nested cross-validation: a grid search in each outer training set, scored outside.
 
     Gives exactly the scores of the plain scikit-learn loop ::
@@ -511,7 +518,8 @@ def nested_cross_validate(
     grid parameters) instead of once per candidate, every fit of every fold runs in
     one pool of ``n_jobs`` workers, and estimators' own ``n_jobs`` are set to 1 inside
     it (no oversubscription). ``groups`` reach the inner splitter too, so the search
-    is patient-level as well (scikit-learn #28696).
+    is patient-level as well (scikit-learn #28696). The result is a dict, keyed as
+    ``cross_validate``'s, that can also tabulate and plot itself.
 
     Parameters
     ----------
@@ -546,17 +554,27 @@ def nested_cross_validate(
         training set.
     random_state : int or None, default=None
         Seeds the shuffling of integer ``outer_cv`` / ``inner_cv``.
+    lean_forests : bool, default=False
+        Fit the inner loop's ``RandomForestClassifier`` (the estimator, or the last
+        step of the pipeline) without scikit-learn's per-tree Python overhead: the
+        same trees and the same scores, 2 to 3 times faster on radiomics-sized tables
+        (a hundred rows; ``benchmarks/bench_nested_cv.py``). It relies on
+        scikit-learn internals (``pitfalls._compat``), checked on scikit-learn 1.9;
+        with another version it warns and has no effect. The refitted estimators are
+        plain scikit-learn forests either way.
 
     Returns
     -------
-    dict
-        ``test_score`` (ndarray, one score per outer fold), ``best_params`` (list of
-        dicts), ``best_score`` (mean inner score of the chosen candidate per fold),
-        ``cv_results`` (per fold: ``params``, ``mean_test_score``,
-        ``rank_test_score`` and ``split{k}_test_score`` as in ``GridSearchCV``),
-        ``fit_time`` (seconds per outer fold: the inner fits and their scoring, plus
-        the refit), ``score_time`` (seconds scoring the refitted model on the outer
-        test rows), and ``estimator`` (list) with ``return_estimator=True``.
+    NestedCVResult
+        A dict with ``test_score`` (ndarray, one score per outer fold),
+        ``best_params`` (list of dicts), ``best_score`` (mean inner score of the
+        chosen candidate per fold), ``cv_results`` (per fold: ``params``,
+        ``mean_test_score``, ``rank_test_score`` and ``split{k}_test_score`` as in
+        ``GridSearchCV``), ``fit_time`` (seconds per outer fold: the inner fits and
+        their scoring, plus the refit), ``score_time`` (seconds scoring the refitted
+        model on the outer test rows), and ``estimator`` (list) with
+        ``return_estimator=True``; plus ``to_frame()``, ``to_markdown()`` and
+        ``plot()``.
 
     Raises
     ------
@@ -574,11 +592,10 @@ def nested_cross_validate(
     -----
     The equality with the plain loop holds when the estimator is deterministic given
     its parameters (every ``random_state`` fixed), as the plain loop's own
-    reproducibility requires. A ``RandomForestClassifier`` (alone or as the last
-    step) is fitted with its per-tree Python overhead removed; its trees are identical
-    to scikit-learn's (tested tree by tree). Fit parameters are not supported; a
-    single scorer selects and reports; a failing fit raises instead of scoring
-    ``NaN``.
+    reproducibility requires; with ``lean_forests=True`` too (the lean forest's trees
+    are identical to scikit-learn's, tested tree by tree). Fit parameters are not
+    supported; a single scorer selects and reports; a failing fit raises instead of
+    scoring ``NaN``.
 
     Examples
     --------
@@ -595,148 +612,18 @@ def nested_cross_validate(
     ... )
     >>> result["test_score"].shape, len(result["best_params"])
     ((3,), 3)
+    >>> result.to_frame().columns.tolist()
+    ['test_score', 'best_score', 'fit_time', 'score_time', 'decisiontreeclassifier__max_depth']
     """
-    X, y = indexable(X, y)
-    check_positive_class(scoring, y)
-    n_samples = _num_samples(X)
-    if groups is not None:
-        groups = check_groups(groups, n_samples)
+    X, y, groups, scorer, candidates, lean = _validate(
+        estimator, X, y, groups, param_grid, scoring, lean_forests
+    )
     outer = _resolve_cv(outer_cv, y, groups, random_state, estimator, "outer_cv")
     inner = _resolve_cv(inner_cv, y, groups, random_state, estimator, "inner_cv")
-    if isinstance(scoring, (list, tuple, set, dict)):
-        raise ValueError(
-            f"scoring={scoring!r} names several scorers; nested_cross_validate selects "
-            "and reports with one, as GridSearchCV without refit=: pass one (e.g. "
-            "scoring='f1') and score the others on the estimators that "
-            "return_estimator=True gives."
-        )
-    scorer = check_scoring(estimator, scoring=scoring)
-    candidates = list(ParameterGrid(param_grid))
-    if not candidates:
-        raise ValueError("param_grid is empty; give at least one parameter value to search.")
-
-    # with groups, every fold of both loops is checked patient-disjoint before any fit
-    outer_splits = split_by_group_checked(
-        outer, X, y, groups, described=describe_splitter("outer_cv", outer_cv),
-        where="the outer loop",
-    )  # fmt: skip
-    inner_splits = []
-    for number, (train, _) in enumerate(outer_splits, start=1):
-        local = split_by_group_checked(
-            inner, _safe_indexing(X, train), _safe_indexing(y, train),
-            None if groups is None else groups[train],
-            described=describe_splitter("inner_cv", inner_cv),
-            where=f"the inner loop of outer fold {number}",
-        )  # fmt: skip
-        # inner indices are relative to the outer training set: map them back to X
-        inner_splits.append([(train[tr], train[te]) for tr, te in local])
-
+    outer_splits, inner_splits = _plan_splits(outer, inner, X, y, groups, outer_cv, inner_cv)
+    search = _Search(estimator, X, y, candidates, scorer, outer_splits, inner_splits, lean)
     parallel = Parallel(n_jobs=n_jobs)
-    n_candidates = len(candidates)
-    n_inner = [len(splits) for splits in inner_splits]
-    scores = [np.empty((n_candidates, k)) for k in n_inner]
-    fit_time = np.zeros(len(outer_splits))
-    # The shared-upstream path scores the final step on transformed rows: the same
-    # number as scoring the pipeline only for a scorer that reads predictions. Any
-    # other callable gets the whole pipeline and the raw rows, as in GridSearchCV.
-    final = _final_step(estimator) if isinstance(scorer, _PREDICTION_SCORERS) else None
-
-    if final is None:
-        jobs = [
-            (o, s, c)
-            for o in range(len(outer_splits))
-            for s in range(n_inner[o])
-            for c in range(n_candidates)
-        ]
-        results = parallel(
-            delayed(_whole_task)(
-                estimator, candidates[c], X, y, *inner_splits[o][s], scorer,
-                _where(o, s, candidates[c]),
-            )
-            for o, s, c in jobs
-        )  # fmt: skip
-        for (o, s, c), (score, seconds) in zip(jobs, results, strict=True):
-            scores[o][c, s] = score
-            fit_time[o] += seconds
-    else:
-        final_name, final_estimator = final
-        plan = _sharing_plan(candidates, final_name)
-        up_jobs = [
-            (o, s, u)
-            for o in range(len(outer_splits))
-            for s in range(n_inner[o])
-            for u in range(len(plan))
-        ]
-        upstream = parallel(
-            delayed(_upstream_task)(
-                estimator, plan[u][0], X, y, *inner_splits[o][s], _where(o, s, plan[u][0])
-            )
-            for o, s, u in up_jobs
-        )
-        prepared = dict(zip(up_jobs, upstream, strict=True))
-        final_jobs = [(o, s, u, c) for o, s, u in up_jobs for c in plan[u][1]]
-        results = parallel(
-            delayed(_final_task)(
-                final_estimator,
-                _split_params(candidates[c], final_name)[1],
-                prepared[o, s, u][0],
-                prepared[o, s, u][1],
-                prepared[o, s, u][2],
-                _safe_indexing(y, inner_splits[o][s][1]),
-                scorer,
-                _where(o, s, candidates[c]),
-            )
-            for o, s, u, c in final_jobs
-        )
-        for (o, _s, _u), (*_, seconds) in prepared.items():
-            fit_time[o] += seconds
-        for (o, s, _, c), (score, seconds) in zip(final_jobs, results, strict=True):
-            scores[o][c, s] = score
-            fit_time[o] += seconds
-
+    scores, fit_time = _run_inner(search, parallel)
     selections = [_select_best(fold_scores) for fold_scores in scores]
-    refits = parallel(
-        delayed(_refit_task)(
-            estimator,
-            candidates[best],
-            X,
-            y,
-            train,
-            test,
-            scorer,
-            return_estimator,
-            _where(o, None, candidates[best]),
-        )
-        for o, ((best, _, _), (train, test)) in enumerate(
-            zip(selections, outer_splits, strict=True)
-        )
-    )
-
-    result: dict[str, Any] = {
-        "test_score": np.array([r[0] for r in refits]),
-        "fit_time": fit_time + np.array([r[1] for r in refits]),
-        "score_time": np.array([r[2] for r in refits]),
-        "best_params": [candidates[best] for best, _, _ in selections],
-        "best_score": np.array([means[best] for best, means, _ in selections]),
-        "cv_results": [
-            _cv_results(candidates, fold_scores, means, ranks)
-            for fold_scores, (_, means, ranks) in zip(scores, selections, strict=True)
-        ],
-    }
-    if return_estimator:
-        result["estimator"] = [r[3] for r in refits]
-    return result
-
-
-def _cv_results(
-    candidates: list[dict], scores: np.ndarray, means: np.ndarray, ranks: np.ndarray
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "params": candidates,
-        "mean_test_score": means,
-        "std_test_score": np.std(scores, axis=1),
-        "rank_test_score": ranks,
-    }
-    for split in range(scores.shape[1]):
-        out[f"split{split}_test_score"] = scores[:, split]
-    return out
+    refits = _refit(search, parallel, [best for best, _, _ in selections], return_estimator)
+    return _render(search, scores, fit_time, selections, refits, return_estimator)

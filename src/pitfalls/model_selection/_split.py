@@ -2,21 +2,63 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import warnings
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.model_selection._split import BaseCrossValidator, GroupsConsumerMixin, _build_repr
+import pandas as pd
+from sklearn.model_selection import BaseCrossValidator
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _num_samples
 
-from .._validation import check_groups, check_per_sample
+from .._compat import GroupsConsumerMixin
+from .._compat import num_samples as _num_samples
+from .._validation import check_groups, check_per_sample, check_sites
 from ._assign import assign_groups_to_bins, encode, group_stratum_counts
 
-__all__ = ["RepeatedStratifiedGroupKFold", "StratifiedGroupKFold"]
+__all__ = ["RepeatedStratifiedGroupKFold", "StratifiedGroupKFold", "per_sample_repr"]
+
+
+class _PerSample:
+    """Stands for a per-sample array in a repr: its length and distinct values, not its values."""
+
+    def __init__(self, values: Any, unit: str) -> None:
+        self.text = f"<{len(values)} {unit}>"
+        if unit == "samples":
+            self.text = f"<{len(values)} samples at {pd.unique(np.asarray(values)).size} sites>"
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def per_sample_repr(splitter: Any, per_sample: dict[str, str]) -> str:
+    """scikit-learn's splitter repr (parameters sorted), per-sample arrays abbreviated.
+
+    ``per_sample`` maps a parameter holding one value per sample to the unit shown
+    (``"samples"`` for sites, shown with their number of sites); such a parameter
+    is left out while it is None, so a splitter used without it prints as before.
+
+    Examples
+    --------
+    >>> from pitfalls.model_selection import StratifiedGroupKFold
+    >>> StratifiedGroupKFold(3, sites=["a", "b", "a", "c"])
+    StratifiedGroupKFold(n_splits=3, random_state=None, shuffle=False, sites=<4 samples at 3 sites>)
+    """
+    names = sorted(
+        name for name in inspect.signature(type(splitter).__init__).parameters if name != "self"
+    )
+    shown = []
+    for name in names:
+        value = getattr(splitter, name)
+        if name in per_sample:
+            if value is None:
+                continue
+            value = _PerSample(value, per_sample[name])
+        shown.append(f"{name}={value!r}")
+    return f"{type(splitter).__name__}({', '.join(shown)})"
 
 
 def _check_n_splits(n_splits: Any) -> None:
@@ -52,6 +94,33 @@ def _check_stratify_target(y: Any, n_samples: int, owner: str) -> np.ndarray:
             "For a continuous target use sklearn.model_selection.GroupKFold."
         )
     return y
+
+
+def check_shuffle(shuffle: Any, random_state: Any) -> None:
+    """``shuffle`` is a bool, and ``random_state`` is only set when it has an effect."""
+    if not isinstance(shuffle, bool | np.bool_):
+        raise TypeError(f"shuffle must be True or False; got {shuffle!r}.")
+    if not shuffle and random_state is not None:
+        raise ValueError(
+            f"random_state={random_state!r} has no effect because shuffle=False; "
+            "leave random_state=None or set shuffle=True."
+        )
+
+
+def k_fold_of_groups(
+    counts: np.ndarray, n_splits: int, shuffle: bool, random_state: Any
+) -> np.ndarray:
+    """Fold of each group: ``counts`` (groups x strata) split evenly over ``n_splits``."""
+    rng = check_random_state(random_state) if shuffle else None
+    weights = np.full(n_splits, 1.0 / n_splits)
+    return assign_groups_to_bins(counts, weights, rng=rng)
+
+
+def folds_as_splits(fold: np.ndarray, n_splits: int) -> Iterator[Any]:
+    """``(train, test)`` index pairs, test ``fold == i`` for each ``i``."""
+    for i in range(n_splits):
+        test_mask = fold == i
+        yield np.flatnonzero(~test_mask), np.flatnonzero(test_mask)
 
 
 def _warn_rare_classes(counts: np.ndarray, labels: np.ndarray, n_splits: int) -> None:
@@ -92,10 +161,20 @@ class StratifiedGroupKFold(GroupsConsumerMixin, BaseCrossValidator):
         ``random_state`` values give different partitions with the same balance.
     random_state : int, RandomState instance or None, default=None
         Seed of the shuffle; only allowed when ``shuffle=True``.
+    sites : array-like of shape (n_samples,), default=None
+        Site (hospital, scanner) of each sample, given here as
+        :class:`~sklearn.model_selection.PredefinedSplit` takes its folds, so that
+        ``cross_validate`` and ``GridSearchCV`` need not pass it. When given, each
+        fold also receives close to ``1 / n_splits`` of every site's samples (classes
+        and sites are balanced each on its own), so that no site is missing from a
+        test fold. The splitter then belongs to the data set whose order ``sites``
+        follows; in a nested cross-validation, use it for the outer loop.
 
     See Also
     --------
     RepeatedStratifiedGroupKFold : Repeats this splitter with different shuffles.
+    MultilabelStratifiedGroupKFold : The same for several binary labels per sample.
+    LeaveOneSiteOut : Test on each site in turn (external validation).
     train_val_test_split : One grouped, stratified train/validation/test split.
 
     Notes
@@ -126,24 +205,36 @@ class StratifiedGroupKFold(GroupsConsumerMixin, BaseCrossValidator):
     [1 3 7] 0.5
     [4 5] 0.2
     [2 6 8] 0.33
+
+    Patients 1 to 5 come from site A, 6 to 8 from site B; one fold tests site A
+    alone, unless the folds are asked to hold every site:
+
+    >>> sites = np.where(groups <= 5, "A", "B")
+    >>> [np.unique(sites[test]).tolist() for _, test in cv.split(X, y, groups)]
+    [['A', 'B'], ['A'], ['A', 'B']]
+    >>> cv = StratifiedGroupKFold(n_splits=3, sites=sites)
+    >>> [np.unique(sites[test]).tolist() for _, test in cv.split(X, y, groups)]
+    [['A', 'B'], ['A', 'B'], ['A', 'B']]
     """
 
     __metadata_request__split: ClassVar[dict[str, bool]] = {"groups": True}
 
     def __init__(
-        self, n_splits: int = 5, *, shuffle: bool = False, random_state: Any = None
+        self,
+        n_splits: int = 5,
+        *,
+        shuffle: bool = False,
+        random_state: Any = None,
+        sites: Any = None,
     ) -> None:
         _check_n_splits(n_splits)
-        if not isinstance(shuffle, bool | np.bool_):
-            raise TypeError(f"shuffle must be True or False; got {shuffle!r}.")
-        if not shuffle and random_state is not None:
-            raise ValueError(
-                f"random_state={random_state!r} has no effect because shuffle=False; "
-                "leave random_state=None or set shuffle=True."
-            )
+        check_shuffle(shuffle, random_state)
+        if sites is not None:
+            check_sites(sites, name="sites")
         self.n_splits = n_splits
         self.shuffle = shuffle
         self.random_state = random_state
+        self.sites = sites
 
     def fold_of_samples(self, X: Any, y: Any, groups: Any) -> np.ndarray:
         """Test-fold index of every sample.
@@ -181,9 +272,12 @@ class StratifiedGroupKFold(GroupsConsumerMixin, BaseCrossValidator):
         class_codes, labels = encode(y)
         counts = group_stratum_counts(group_codes, class_codes)
         _warn_rare_classes(counts, labels, self.n_splits)
-        rng = check_random_state(self.random_state) if self.shuffle else None
-        weights = np.full(self.n_splits, 1.0 / self.n_splits)
-        return assign_groups_to_bins(counts, weights, rng=rng)[group_codes]
+        if self.sites is not None:
+            # one block of columns per variable: each fold then gets its share of every
+            # class and, on its own, of every site (their combinations may be too rare)
+            site_codes = encode(check_sites(self.sites, n_samples, name="sites"))[0]
+            counts = np.hstack([counts, group_stratum_counts(group_codes, site_codes)])
+        return k_fold_of_groups(counts, self.n_splits, self.shuffle, self.random_state)[group_codes]
 
     def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[Any]:
         """Generate indices to split data into training and test set.
@@ -211,10 +305,7 @@ class StratifiedGroupKFold(GroupsConsumerMixin, BaseCrossValidator):
         >>> [test.tolist() for _, test in cv.split([0] * 4, [0, 1, 0, 1], [1, 1, 2, 2])]
         [[0, 1], [2, 3]]
         """
-        fold = self.fold_of_samples(X, y, groups)
-        for i in range(self.n_splits):
-            test_mask = fold == i
-            yield np.flatnonzero(~test_mask), np.flatnonzero(test_mask)
+        yield from folds_as_splits(self.fold_of_samples(X, y, groups), self.n_splits)
 
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
         """Return the number of splitting iterations, ``n_splits``.
@@ -236,6 +327,9 @@ class StratifiedGroupKFold(GroupsConsumerMixin, BaseCrossValidator):
         """
         return int(self.n_splits)
 
+    def __repr__(self) -> str:
+        return per_sample_repr(self, {"sites": "samples"})
+
 
 class RepeatedStratifiedGroupKFold(GroupsConsumerMixin):
     """Repeat :class:`StratifiedGroupKFold` ``n_repeats`` times with different shuffles.
@@ -251,6 +345,9 @@ class RepeatedStratifiedGroupKFold(GroupsConsumerMixin):
         Number of repetitions; at least 1.
     random_state : int, RandomState instance or None, default=None
         Controls the shuffles. Pass an int for the same splits on every call.
+    sites : array-like of shape (n_samples,), default=None
+        Site of each sample, to balance across folds as well as the classes (see
+        :class:`StratifiedGroupKFold`).
 
     See Also
     --------
@@ -273,8 +370,16 @@ class RepeatedStratifiedGroupKFold(GroupsConsumerMixin):
     n_splits: int
     n_repeats: int
     random_state: Any
+    sites: Any
 
-    def __init__(self, *, n_splits: int = 5, n_repeats: int = 10, random_state: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        n_splits: int = 5,
+        n_repeats: int = 10,
+        random_state: Any = None,
+        sites: Any = None,
+    ) -> None:
         _check_n_splits(n_splits)
         if isinstance(n_repeats, bool) or not isinstance(n_repeats, numbers.Integral):
             raise ValueError(
@@ -286,6 +391,7 @@ class RepeatedStratifiedGroupKFold(GroupsConsumerMixin):
         self.n_splits = n_splits
         self.n_repeats = n_repeats
         self.random_state = random_state
+        self.sites = sites
 
     def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[Any]:
         """Generate indices to split data into training and test set, repeat by repeat.
@@ -316,7 +422,9 @@ class RepeatedStratifiedGroupKFold(GroupsConsumerMixin):
         """
         rng = check_random_state(self.random_state)
         for _ in range(self.n_repeats):
-            cv = StratifiedGroupKFold(self.n_splits, shuffle=True, random_state=rng)
+            cv = StratifiedGroupKFold(
+                self.n_splits, shuffle=True, random_state=rng, sites=self.sites
+            )
             yield from cv.split(X, y, groups)
 
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
@@ -340,4 +448,4 @@ class RepeatedStratifiedGroupKFold(GroupsConsumerMixin):
         return int(self.n_splits * self.n_repeats)
 
     def __repr__(self) -> str:
-        return str(_build_repr(self))
+        return per_sample_repr(self, {"sites": "samples"})

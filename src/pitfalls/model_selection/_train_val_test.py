@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
-from sklearn.utils._indexing import _safe_indexing
-from sklearn.utils.validation import _num_samples
 
-from .._manifest import check_columns, read_manifest
-from .._validation import check_groups, describe_values
-from ..exceptions import GroupLeakageError
+from .._compat import num_samples as _num_samples
+from .._compat import safe_indexing as _safe_indexing
+from .._manifest import ManifestError, check_columns, read_manifest
+from .._validation import check_groups, check_sites, describe_values
+from ..exceptions import GroupLeakageError, LeakageWarning
 from ._assign import assign_groups_to_bins, encode, group_stratum_counts
 from ._split import _check_labels
+from ._time import as_time_axis
 
 __all__ = ["assign_splits", "train_val_test_split"]
 
@@ -77,6 +79,7 @@ def train_val_test_split(
     val_size: float = 0.15,
     test_size: float = 0.15,
     random_state: Any = None,
+    sites: Any = None,
 ) -> list[Any]:
     """Split arrays into train, validation and test sets, keeping each group on one side.
 
@@ -102,6 +105,11 @@ def train_val_test_split(
         ``val_size + test_size`` must be below 1.
     random_state : int, RandomState instance or None, default=None
         Controls which groups go where. Pass an int for reproducible output.
+    sites : array-like of shape (n_samples,), default=None
+        Site (hospital, scanner) of each sample. When given, every site is divided
+        in the same proportions too (class and site each on its own), so that no
+        site is confined to one split. To test on sites never trained on instead,
+        use :func:`assign_splits` with ``holdout_sites`` or :class:`LeaveOneSiteOut`.
 
     Returns
     -------
@@ -135,6 +143,18 @@ def train_val_test_split(
     (6, 2, 2)
     >>> set(g_train) & set(g_test), set(g_val) & set(g_test)
     (set(), set())
+
+    With ``sites``, each site is divided like the classes, so that site B (three
+    of twelve patients) is in the validation and test splits too:
+
+    >>> groups, y = np.repeat(np.arange(12), 2), np.tile([0, 1], 12)
+    >>> sites = np.repeat(list("AABAAABAAABC"), 2)
+    >>> for by_site in (None, sites):
+    ...     parts = train_val_test_split(sites, groups=groups, stratify=y, sites=by_site,
+    ...                                  val_size=0.25, test_size=0.25, random_state=0)
+    ...     print([np.unique(part).tolist() for part in parts])
+    [['A', 'B', 'C'], ['A'], ['A']]
+    [['A', 'B', 'C'], ['A', 'B'], ['A', 'B']]
     """
     if not arrays:
         raise ValueError("At least one array required as input.")
@@ -156,6 +176,8 @@ def train_val_test_split(
     strata = []
     if stratify is not None:
         strata.append(_check_labels(stratify, n_samples, name="stratify"))
+    if sites is not None:
+        strata.append(check_sites(sites, n_samples, name="sites"))
     weights = np.array([1.0 - val - test, val, test])
     split_of_sample = _split_samples(
         groups, strata, weights, random_state, names=("train", "val", "test")
@@ -206,6 +228,51 @@ def _holdout_mask(df: pd.DataFrame, group: str, site: str, holdout_sites: Any) -
     return mask
 
 
+def _temporal_mask(
+    df: pd.DataFrame, group: str, time: str, test_after: Any, external: np.ndarray
+) -> np.ndarray:
+    """Rows of the patients first seen on or after ``test_after`` (held-out sites aside)."""
+    times, is_date = as_time_axis(df[time].to_numpy(), name=f"time column {time!r}")
+    cutoff_axis, cutoff_is_date = as_time_axis(np.asarray([test_after]), name="test_after")
+    if cutoff_is_date != is_date:
+        kind = "dates" if is_date else "numbers"
+        raise ValueError(
+            f"test_after={test_after!r} and the time column {time!r} must both be dates or "
+            f"both numbers; the column holds {kind}."
+        )
+    cutoff = cutoff_axis[0]
+    codes = encode(df[group].to_numpy())[0]
+    first = np.full(int(codes.max()) + 1, np.inf)
+    np.minimum.at(first, codes[~external], times[~external])
+    temporal_patient = first >= cutoff
+    temporal = temporal_patient[codes] & ~external
+    developing = ~temporal & ~external
+    if not temporal.any() or not developing.any():
+        empty = "temporal test split" if not temporal.any() else "development data"
+        raise ValueError(
+            f"test_after={test_after!r} leaves the {empty} empty: patients' first exams "
+            f"(outside held-out sites) run from {_show(first[np.isfinite(first)].min(), is_date)} "
+            f"to {_show(first[np.isfinite(first)].max(), is_date)}; pick a date in between."
+        )
+    late = developing & (times >= cutoff)
+    if late.any():
+        patients = pd.unique(df[group].to_numpy()[late])
+        warnings.warn(
+            f"{patients.size} development patient(s) have exams on or after "
+            f"test_after={test_after!r} ({describe_values(patients)}): they were first "
+            "seen before it, so they stay in development with all their exams, which "
+            "overlap the temporal test period. Drop those later exams if the model must "
+            "not see that period.",
+            LeakageWarning,
+            stacklevel=3,
+        )
+    return temporal
+
+
+def _show(value: float, is_date: bool) -> str:
+    return str(pd.Timestamp(int(value))) if is_date else f"{value:g}"
+
+
 def assign_splits(
     manifest: Any,
     *,
@@ -216,13 +283,17 @@ def assign_splits(
     site: str | None = None,
     holdout_sites: Any = None,
     external_name: str = "external",
+    time: str | None = None,
+    test_after: Any = None,
+    temporal_name: str = "temporal",
     random_state: Any = None,
 ) -> pd.Series:
     """Write a grouped, stratified split column for a manifest.
 
     Every row of one group (patient) gets the same split; split sizes are fractions
     of rows; with ``label`` each class is divided in the same proportions as far as
-    the groups allow. Whole sites can be held out as an external test set.
+    the groups allow. Whole sites can be held out as an external test set, and the
+    patients first seen from a date on as a temporal test set, in the same call.
 
     Parameters
     ----------
@@ -244,6 +315,16 @@ def assign_splits(
         Site value(s) whose rows all go to the ``external_name`` split.
     external_name : str, default="external"
         Split name of the held-out sites' rows.
+    time : str, optional
+        Column with each row's exam time (dates or numbers); needed by ``test_after``.
+    test_after : date-like or number, optional
+        Patients whose first exam (outside the held-out sites) is on or after this
+        time go, with all their exams, to the ``temporal_name`` split: a temporal
+        test set of patients never seen before it. Patients first seen earlier stay
+        in development with all their exams; a ``LeakageWarning`` names those with
+        exams on or after ``test_after``.
+    temporal_name : str, default="temporal"
+        Split name of the temporal test set.
     random_state : int, RandomState instance or None, default=None
         Controls which groups go where.
 
@@ -255,13 +336,19 @@ def assign_splits(
     Raises
     ------
     ManifestError
-        If a named column is missing or the group column has missing values.
+        If the manifest has no rows, a named column is missing, or the group, label,
+        site or time column has missing values.
     GroupLeakageError
         If a group has rows in a held-out site and in another site.
+    ValueError
+        If ``test_after`` leaves the temporal split or the development data empty,
+        or only one of ``time`` and ``test_after`` is given.
 
     See Also
     --------
     train_val_test_split : The same split for arrays.
+    LeaveOneSiteOut : Every site held out in turn.
+    GroupTimeSeriesSplit : Forward-chaining folds over patients in time.
 
     Examples
     --------
@@ -277,31 +364,75 @@ def assign_splits(
     ...                             holdout_sites="s3", random_state=0)
     >>> df.groupby("patient")["split"].first().to_dict()
     {'a': 'train', 'b': 'test', 'c': 'test', 'd': 'train', 'e': 'external', 'f': 'external'}
+
+    External and temporal test sets at once: site ``s3`` held out, and the patients
+    first seen in 2021 or later:
+
+    >>> df["date"] = pd.to_datetime(["2019-03-01", "2019-09-01", "2019-05-01", "2019-06-01",
+    ...                              "2020-02-01", "2020-03-01", "2021-01-04", "2021-02-01",
+    ...                              "2021-03-01", "2021-04-01", "2019-01-01", "2021-05-01"])
+    >>> df["split"] = assign_splits(df, group="patient", label="label", sizes=(0.5, 0.5),
+    ...                             names=("train", "test"), site="site",
+    ...                             holdout_sites="s3", time="date",
+    ...                             test_after="2021-01-01", random_state=0)
+    >>> df.groupby("patient")["split"].first().to_dict()
+    {'a': 'train', 'b': 'test', 'c': 'test', 'd': 'temporal', 'e': 'external', 'f': 'external'}
     """
     df = read_manifest(manifest)
+    if df.shape[0] == 0:  # the splitters refuse empty data too
+        raise ManifestError(
+            f"the manifest has no rows; assign_splits needs at least one group (patient) per "
+            f"split ({len(names)} requested: {describe_values(names)})."
+        )
     check_columns(
         df,
-        {"group": group, "label": label, "site": site},
-        required_values=("group", "label", "site"),
+        {"group": group, "label": label, "site": site, "time": time},
+        required_values=("group", "label", "site", "time"),
     )
     weights = _check_sizes(sizes, names)
-    if holdout_sites is not None and site is None:
-        raise ValueError("holdout_sites needs site=, the column that names each row's site.")
-    if external_name in names:
-        raise ValueError(
-            f"external_name={external_name!r} is also one of names {list(names)!r}; "
-            "use a distinct name."
-        )
+    _check_split_options(names, site, holdout_sites, external_name, time, test_after, temporal_name)
+    external = np.zeros(len(df), dtype=bool)
     if holdout_sites is not None:
         assert site is not None
         external = _holdout_mask(df, group, site, holdout_sites)
-    else:
-        external = np.zeros(len(df), dtype=bool)
-    strata = [df[col].to_numpy()[~external] for col in (label, site) if col is not None]
-    split_names = np.asarray([*names, external_name], dtype=object)
+    temporal = np.zeros(len(df), dtype=bool)
+    if time is not None:
+        temporal = _temporal_mask(df, group, time, test_after, external)
+    developing = ~external & ~temporal
+    strata = [df[col].to_numpy()[developing] for col in (label, site) if col is not None]
+    split_names = np.asarray([*names, external_name, temporal_name], dtype=object)
     split_code = np.full(len(df), len(names))
-    if (~external).any():
-        split_code[~external] = _split_samples(
-            df[group].to_numpy()[~external], strata, weights, random_state, names=names
+    split_code[temporal] = len(names) + 1
+    if developing.any():
+        split_code[developing] = _split_samples(
+            df[group].to_numpy()[developing], strata, weights, random_state, names=names
         )
     return pd.Series(split_names[split_code], index=df.index, name="split")
+
+
+def _check_split_options(
+    names: Sequence[str],
+    site: str | None,
+    holdout_sites: Any,
+    external_name: str,
+    time: str | None,
+    test_after: Any,
+    temporal_name: str,
+) -> None:
+    if holdout_sites is not None and site is None:
+        raise ValueError("holdout_sites needs site=, the column that names each row's site.")
+    if (time is None) != (test_after is None):
+        given, needed = ("time", "test_after") if test_after is None else ("test_after", "time")
+        raise ValueError(
+            f"{given}= needs {needed}= too: time names the column of exam times, test_after "
+            "the time from which first-seen patients form the temporal test split."
+        )
+    for option, value in (("external_name", external_name), ("temporal_name", temporal_name)):
+        if value in names:
+            raise ValueError(
+                f"{option}={value!r} is also one of names {list(names)!r}; use a distinct name."
+            )
+    if external_name == temporal_name:
+        raise ValueError(
+            f"external_name and temporal_name are both {external_name!r}; use distinct names."
+        )

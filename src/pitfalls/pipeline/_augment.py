@@ -11,7 +11,9 @@ import pandas as pd
 from scipy import sparse
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import _num_samples
+
+from .._compat import num_samples as _num_samples
+from .._deprecation import renamed_attribute, renamed_kwargs, translate_renamed
 
 __all__ = ["AugmentationSampler"]
 
@@ -25,27 +27,28 @@ class AugmentationSampler(BaseEstimator):
 
     Parameters
     ----------
-    transform : callable
-        ``transform(x, rng) -> x_augmented``, called once per copy of each sample with
+    func : callable
+        ``func(x, rng) -> x_augmented``, called once per copy of each sample with
         that sample alone (a feature vector of shape ``(n_features,)`` or an image of
         shape ``X.shape[1:]``) and a :class:`numpy.random.Generator`; it must return an
         array of the same shape. Any library works inside it (albumentations,
         torchvision, scipy.ndimage), as long as it draws its randomness from ``rng``.
         In a ``Pipeline(..., memory=...)`` it must be picklable (a module-level
         function or a ``functools.partial`` of one; joblib cannot hash a lambda).
+        Named as in :class:`~sklearn.preprocessing.FunctionTransformer`. Formerly
+        ``transform`` (deprecated, removed in 0.3), a name the sampler could not store
+        under its own name: an attribute called ``transform`` makes pipelines take a
+        sampler for a transformer.
     n_copies : int, default=1
         Augmented copies added per sample; the output holds ``(1 + n_copies) *
         n_samples`` rows: the originals first, then the first copy of every row, and
         so on.
     random_state : int, RandomState instance or None, default=None
-        Seeds the generator passed to ``transform``; an int gives the same copies on
+        Seeds the generator passed to ``func``; an int gives the same copies on
         every call.
 
     Attributes
     ----------
-    transform_func : callable
-        The ``transform`` parameter (kept under this name because an attribute called
-        ``transform`` would make pipelines treat the sampler as a transformer).
     sample_indices_ : ndarray of shape (n_samples * (1 + n_copies),)
         For each output row, the input row it was made from (groups and metadata
         follow it in :class:`Pipeline`).
@@ -77,45 +80,31 @@ class AugmentationSampler(BaseEstimator):
 
     # Tells pitfalls.experiments.leakage_gap which steps are augmentation steps.
     _sampling_type = "augmentation"
+    _required_parameters = ["func"]  # noqa: RUF012
+    _RENAMED = {"transform": "func"}  # noqa: RUF012
 
+    @renamed_kwargs(**_RENAMED)
     def __init__(
         self,
-        transform: Callable[[np.ndarray, np.random.Generator], Any],
+        func: Callable[[np.ndarray, np.random.Generator], Any],
         n_copies: int = 1,
         random_state: Any = None,
     ) -> None:
-        # Stored under another name: an attribute called ``transform`` would make
-        # imbalanced-learn (and scikit-learn) take this sampler for a transformer.
-        self.transform_func = transform
+        self.func = func
         self.n_copies = n_copies
         self.random_state = random_state
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """Parameters of this sampler (``transform``, ``n_copies``, ``random_state``).
+    transform_func = renamed_attribute("transform_func", "func")
 
-        Parameters
-        ----------
-        deep : bool, default=True
-            Ignored; the sampler holds no sub-estimators.
-
-        Returns
-        -------
-        dict
-
-        Examples
-        --------
-        >>> from pitfalls.pipeline import AugmentationSampler
-        >>> sorted(AugmentationSampler(abs).get_params())
-        ['n_copies', 'random_state', 'transform']
-        """
-        return {
-            "transform": self.transform_func,
-            "n_copies": self.n_copies,
-            "random_state": self.random_state,
-        }
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN reaches func unchanged
+        return tags
 
     def set_params(self, **params: Any) -> AugmentationSampler:
-        """Set parameters (``transform``, ``n_copies``, ``random_state``).
+        """Set parameters (``func``, ``n_copies``, ``random_state``).
+
+        ``transform`` is the deprecated spelling of ``func``.
 
         Parameters
         ----------
@@ -132,21 +121,14 @@ class AugmentationSampler(BaseEstimator):
         >>> AugmentationSampler(abs).set_params(n_copies=3).n_copies
         3
         """
-        valid = self.get_params()
-        for key, value in params.items():
-            if key not in valid:
-                raise ValueError(
-                    f"Invalid parameter {key!r} for AugmentationSampler; valid parameters "
-                    f"are {sorted(valid)}."
-                )
-            setattr(self, "transform_func" if key == "transform" else key, value)
-        return self
+        renamed = translate_renamed(params, self._RENAMED, owner="AugmentationSampler")
+        return super().set_params(**renamed)
 
     def _check_params(self) -> None:
-        if not callable(self.transform_func):
+        if not callable(self.func):
             raise TypeError(
-                f"transform={self.transform_func!r} is not callable; pass a function "
-                "transform(x, rng) that returns an augmented copy of sample x."
+                f"func={self.func!r} is not callable; pass a function func(x, rng) that "
+                "returns an augmented copy of sample x."
             )
         if (
             not isinstance(self.n_copies, numbers.Integral)
@@ -178,7 +160,7 @@ class AugmentationSampler(BaseEstimator):
         >>> import numpy as np
         >>> from pitfalls.pipeline import AugmentationSampler
         >>> AugmentationSampler(lambda x, rng: x).fit(np.zeros((2, 2)))
-        AugmentationSampler(transform=<function <lambda> ...>)
+        AugmentationSampler(func=<function <lambda> ...>)
         """
         self.fit_resample(X, y)
         return self
@@ -191,8 +173,8 @@ class AugmentationSampler(BaseEstimator):
         X : array-like of shape (n_samples, ...)
             Samples (feature rows or images); a DataFrame comes back as a DataFrame
             with the same columns and, where the copies allow, the same dtypes. The
-            output's dtype is what holds both the input and ``transform``'s output
-            (uint8 images that ``transform`` turns into floats come back as floats).
+            output's dtype is what holds both the input and ``func``'s output
+            (uint8 images that ``func`` turns into floats come back as floats).
             SciPy sparse matrices are refused.
         y : array-like of shape (n_samples,), default=None
             Targets, repeated for the copies (``None`` stays ``None``; a Series stays a
@@ -214,14 +196,8 @@ class AugmentationSampler(BaseEstimator):
         [1.0, 2.0, 2.0, 4.0]
         """
         self._check_params()
-        if sparse.issparse(X):
-            raise TypeError(
-                f"AugmentationSampler got a SciPy sparse matrix ({type(X).__name__}); "
-                "transform(x, rng) works on dense samples: pass X.toarray(), or augment "
-                "before the step that makes the matrix sparse."
-            )
-        data = X.to_numpy() if isinstance(X, pd.DataFrame) else np.asarray(X)
-        n_samples = _num_samples(data)
+        data = self._check_samples(X)
+        n_samples = data.shape[0]
         if y is not None and _num_samples(y) != n_samples:
             raise ValueError(
                 f"y has {_num_samples(y)} entries but X has {n_samples} samples; "
@@ -237,17 +213,38 @@ class AugmentationSampler(BaseEstimator):
             y_res = None if y is None else np.asarray(y)[self.sample_indices_]
         if isinstance(X, pd.DataFrame):
             return _stacked_tables(X, copies), y_res
-        # numpy's promotion keeps what transform made: uint8 images turned into floats
+        # numpy's promotion keeps what func made: uint8 images turned into floats
         # stay floats, jitter added to integer features is not truncated away
         return np.concatenate([data, *copies], axis=0), y_res
+
+    def _check_samples(self, X: Any) -> np.ndarray:
+        """``X`` as an array of at least 2 dimensions; records ``n_features_in_``."""
+        if sparse.issparse(X):
+            raise TypeError(
+                f"AugmentationSampler got a SciPy sparse matrix ({type(X).__name__}); "
+                "func(x, rng) works on dense samples: pass X.toarray(), or augment "
+                "before the step that makes the matrix sparse."
+            )
+        if isinstance(X, pd.DataFrame):
+            data = X.to_numpy()  # any dtypes: _stacked_tables restores them
+        else:
+            data = _numeric_samples(X)
+        for axis, unit in ((0, "sample(s)"), (1, "feature(s)")):
+            if data.shape[axis] == 0:  # scikit-learn's wording
+                raise ValueError(
+                    f"Found array with 0 {unit} (shape={data.shape}) while a minimum of 1 "
+                    "is required."
+                )
+        self.n_features_in_ = data.shape[1]
+        return data
 
     def _augment_all(self, data: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         augmented = []
         for sample in data:
-            result = np.asarray(self.transform_func(sample.copy(), rng))
+            result = np.asarray(self.func(sample.copy(), rng))
             if result.shape != sample.shape:
                 raise ValueError(
-                    f"transform returned shape {result.shape} for a sample of shape "
+                    f"func returned shape {result.shape} for a sample of shape "
                     f"{sample.shape}; it must return an array of the same shape."
                 )
             augmented.append(result)
@@ -256,10 +253,30 @@ class AugmentationSampler(BaseEstimator):
         return np.stack(augmented)
 
 
+def _numeric_samples(X: Any) -> np.ndarray:
+    """Rows of numbers (feature vectors or images) of any numeric dtype, NaN allowed.
+
+    NaN passes through to ``func``, which decides what a missing value becomes; an
+    object array of numbers becomes float64 (numpy's error names anything else).
+    """
+    data = np.asarray(X)
+    if data.dtype.kind == "c":
+        raise ValueError("Complex data not supported; pass real-valued samples.")
+    if data.dtype.kind == "O":
+        data = data.astype(np.float64)
+    if data.ndim < 2:
+        raise ValueError(
+            f"X must hold one row per sample: shape (n_samples, n_features) or images "
+            f"(n_samples, height, width[, channels]); got shape {data.shape}. Reshape a "
+            "single feature with X.reshape(-1, 1)."
+        )
+    return data
+
+
 def _stacked_tables(X: pd.DataFrame, copies: list[np.ndarray]) -> pd.DataFrame:
     """``X`` followed by its augmented copies, each column keeping its dtype where it can.
 
-    The copies' rows come back from ``transform`` as arrays (of objects when the table
+    The copies' rows come back from ``func`` as arrays (of objects when the table
     mixes numbers and text, of float64 when it mixes int32 and float32 columns): each
     column gets its dtype back when its values survive the cast unchanged (an int32,
     a nullable ``Int64``, a categorical column), else the dtype its values need (an

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-import os
-import threading
 import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
     MethodMapping,
-    _routing_enabled,
     process_routing,
 )
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _num_samples, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
+from .._compat import num_samples as _num_samples
+from .._compat import routing_enabled as _routing_enabled
 from .._validation import describe_values
 from ..exceptions import LeakageError, LeakageWarning
-from ._hashing import SCHEME, contains, fingerprints, number_row_hashes, numeric_rows
+from ._hashing import (
+    SCHEME,
+    contains,
+    fingerprints,
+    number_row_hashes,
+    numeric_rows,
+    odd_keys,
+)
 
 __all__ = ["LeakageGuard"]
 
@@ -47,9 +52,9 @@ def _in_sorted(sorted_reference: np.ndarray, query: np.ndarray) -> np.ndarray:
     return sorted_reference[pos] == query
 
 
-# Two-stage check. A fingerprint of a few key columns (those that tell apart the most
-# training rows) goes through a bit filter of the training rows' key fingerprints;
-# only the rows that pass (the copies, plus 1/64 to 1/32 of the rest by chance) get their
+# Two-stage check. A cheap number made of a few key columns (those that tell apart the
+# most training rows) goes through a bit filter of the training rows' key numbers; only
+# the rows that pass (the copies, plus 1/64 to 1/32 of the rest by chance) get their
 # full-row fingerprint computed and looked up. A row identical to a training row has
 # the same key columns, so it always passes: the check stays exact.
 _KEY_SAMPLE_ROWS = 1024
@@ -57,10 +62,28 @@ _KEY_CANDIDATE_COLUMNS = 256
 _MAX_KEY_COLUMNS = 8
 _FILTER_SPARSITY_BITS = 5  # 32 to 64 filter bits per training row: 1.6-3% false passes
 _MAX_FILTER_BITS = 27  # 16 MiB
+# Names the key numbers the filter holds. A guard fitted by a pitfalls whose key numbers
+# differ (or that had none) is checked in one stage, by full fingerprints only.
+_KEY_SCHEME = "key-columns-float64-words"
 
 
 def _key_hashes(rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    return number_row_hashes(rows[:, columns])
+    """One 64-bit number per row, from the bytes of its key columns read as float64.
+
+    ``sum_c key_c * word_c`` modulo ``2**64`` with odd keys, whose top bits (those the
+    filter reads) depend on every bit of the words (multiplicative hashing). Only a
+    filter: equal key columns always give equal numbers, so a copy of a training row
+    always passes; different ones nearly always differ, and a row that passes by chance
+    is then compared by its full fingerprint, never flagged for it. So a key column
+    costs a copy and a multiply-add, not the full fingerprints' hashing.
+    """
+    out = np.zeros(rows.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for key, column in zip(odd_keys(len(columns)), columns, strict=True):
+            word = rows[:, column].astype(np.float64).view(np.uint64)  # a fresh copy
+            word *= key
+            out += word
+    return out
 
 
 def _choose_key_columns(rows: np.ndarray, full_hashes: np.ndarray) -> np.ndarray:
@@ -122,106 +145,23 @@ def _fingerprint_training_rows(X: Any) -> _TrainingPrints:
     return _TrainingPrints(_sorted_unique(full), key_columns, key_filter, key_shift, rows.shape[1])
 
 
-# Below about a megabyte, starting a thread (about 0.1 ms) costs more than the hashing
-# it would hide. numpy releases the GIL in the hashing loops, so the thread runs freely.
-_BACKGROUND_MIN_BYTES = 1 << 20
+def _guard_first(guard_work: Any, X: Any, call: Any) -> tuple[Any, Any]:
+    """Return ``(guard_work(X), call(X))``: the guard reads ``X`` first, in this thread.
 
-
-def _input_beside_the_guard(X: Any) -> Any | None:
-    """What the estimator gets while the guard reads ``X`` on a second thread.
-
-    A read-only view of a NumPy array, or a DataFrame of one numeric dtype itself when
-    pandas hands out its data read-only (copy-on-write, pandas 3): then nothing the
-    estimator does can change what the guard reads. None: run the two in turn (small or
-    other inputs, pandas without copy-on-write, a single CPU).
+    The guard reads the rows as they were passed, before the estimator (which may write
+    into its input) sees them; no thread, no copy and no read-only view is needed. When
+    the guard cannot read ``X`` (``TypeError`` or ``ValueError``), the estimator is called
+    first, so that its own validation error is the one raised; if it takes ``X``, the
+    guard's error stands.
     """
-    if type(X) in (np.ndarray, np.memmap) and X.dtype.kind in "biuf":
-        big, beside = X.nbytes >= _BACKGROUND_MIN_BYTES, _read_only_view(X)
-    elif (
-        isinstance(X, pd.DataFrame)
-        and X.shape[1] > 0
-        and all(dtype == X.dtypes.iloc[0] for dtype in X.dtypes)
-        and pd.api.types.is_numeric_dtype(X.dtypes.iloc[0])
-    ):
-        values = X.to_numpy()  # a view of the frame's block
-        if values.flags.writeable:  # pandas without copy-on-write: fit could write there
-            return None
-        big, beside = values.nbytes >= _BACKGROUND_MIN_BYTES, X
-    else:
-        return None
-    affinity = getattr(os, "sched_getaffinity", None)
-    n_cpus = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
-    return beside if big and n_cpus > 1 else None
-
-
-class _Background:
-    """Run ``func(*args)`` on a daemon thread; ``result()`` joins and re-raises its error."""
-
-    def __init__(self, func: Any, *args: Any) -> None:
-        self._result: Any = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(
-            target=self._run, args=(func, args), name="pitfalls-fingerprints", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, func: Any, args: tuple[Any, ...]) -> None:
-        try:
-            self._result = func(*args)
-        except BaseException as error:  # re-raised in the caller's thread by result()
-            self._error = error
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
-def _read_only_view(X: np.ndarray) -> np.ndarray:
-    view = X.view()
-    view.flags.writeable = False
-    return view
-
-
-def _run_alongside(side_task: Any, X: Any, call: Any) -> tuple[Any, Any]:
-    """Return ``(call(X), side_task(X))``, the two side by side on large arrays.
-
-    ``call`` is the estimator's work, ``side_task`` the guard's (fingerprinting the
-    training rows, checking the evaluation rows). On a large array ``side_task`` runs on
-    a second thread and ``call`` gets a read-only view of ``X`` (or a DataFrame whose
-    data pandas keeps read-only: see :func:`_input_beside_the_guard`); an estimator that
-    writes into its input (a ``ValueError`` about a read-only array) is called again on
-    ``X`` itself once ``side_task`` is done. (Joblib's memory-mapping hands estimators
-    read-only arrays in parallel cross-validation, so scikit-learn compatible ones take
-    them.) Otherwise ``side_task`` runs first, except
-    that when it cannot read ``X``, ``call`` runs first so that the estimator's own
-    validation error is the one raised.
-    """
-    beside = _input_beside_the_guard(X)
-    if beside is None:
-        try:
-            side = side_task(X)
-        except (TypeError, ValueError):
-            result = call(X)
-            return result, side_task(X)  # the estimator took X: the guard's error stands
-        return call(X), side
-    background = _Background(side_task, X)
     try:
-        result = call(beside)
-    except ValueError as error:
-        if "read-only" not in str(error):
-            background.join()  # never leave a thread reading X behind the caller's back
-            raise
-        side = background.result()
-        return call(X), side
-    except BaseException:
-        background.join()
-        raise
-    return result, background.result()
+        guard_result = guard_work(X)
+    except (TypeError, ValueError) as error:
+        guard_error = error
+    else:
+        return guard_result, call(X)
+    call(X)  # outside the except block: its error does not carry the guard's as context
+    raise guard_error
 
 
 def _estimator_has(attr: str) -> Any:
@@ -275,32 +215,26 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
     Notes
     -----
     Cost. ``fit`` fingerprints every training row (vectorised multilinear hashing of
-    the rows' 32-bit pieces, about 4.5 ms for 100 000 x 50 float64 rows on one core,
-    linear in the number of values; see ``pitfalls.pipeline._hashing`` for the collision
-    bound) and builds a bit filter of the fingerprints of a few key columns, those whose
-    values tell the training rows apart best (about 2.5 ms more; the filter takes 4 to 8
-    bytes per training row, next to the 8 of ``fit_fingerprints_``). Each checked
-    method fingerprints only the key columns of its input and then the full rows that
-    pass the filter: the copies of training rows plus 1 in 32 to 1 in 64 of the others
-    (about 1 ms for 100 000 x 50). The check stays exact: a copy of a training row has
-    the same key columns, so it always reaches the full-row comparison. When most
-    evaluation rows share their key columns with training rows without being copies
-    (few distinct values, constant image borders) or are copies, the check costs up to
-    one full fingerprint of the input.
+    the rows' 32-bit pieces, linear in the number of values; see
+    ``pitfalls.pipeline._hashing`` for the collision bound) and builds a bit filter of
+    a cheap number made of a few key columns, those whose values tell the training
+    rows apart best (the filter takes 4 to 8 bytes per training row, next to the 8 of
+    ``fit_fingerprints_``). Each checked method computes only the key numbers of its
+    input and then the full fingerprints of the rows that pass the filter: the copies
+    of training rows plus 1 in 32 to 1 in 64 of the others. The check stays exact: a
+    copy of a training row has the same key columns, so it always reaches the full-row
+    comparison. When most evaluation rows share their key columns with training rows
+    without being copies (few distinct values, constant image borders) or are copies,
+    the check costs up to one full fingerprint of the input. Hashing every training
+    value once is most of the cost, and its floor: the guard keeps neither a copy of
+    the rows nor a reference to them. For 100 000 x 50 float64 rows, fitting and
+    checking took 16 to 18% of the CPU time of a single-threaded LogisticRegression's
+    fit and predict on them, and 0.3% of a random forest's or gradient boosting's, on
+    a loaded machine (``benchmarks/bench_guard.py`` prints the figures).
 
-    Threads. On NumPy arrays of a megabyte or more, with more than one CPU, the guard's
-    work runs on a second thread while the estimator fits or predicts, and the
-    estimator gets a read-only view of ``X`` (as joblib's memory-mapping gives it in a
-    parallel cross-validation) so that the rows cannot change while they are read; a
-    DataFrame of one numeric dtype is passed as it is when pandas keeps its data
-    read-only (copy-on-write, pandas 3), other inputs are checked in turn. An
-    estimator that writes into its input is called again on ``X`` itself once the
-    guard's work is done. The fingerprints are always those of the rows as passed to
-    ``fit``. On 100 000 x 50 rows the guard then adds 1-4% to the wall-clock time of a
-    single-threaded LogisticRegression fit and predict (about 0.05 s) and a few percent,
-    within run-to-run noise, to a random forest or gradient boosting; its CPU time, 8 to 10 ms, is what it costs
-    where the estimator keeps every core busy (5-10% of a LogisticRegression using two
-    BLAS threads); see ``benchmarks/bench_guard.py``.
+    Threads. None: the guard does its work in the caller's thread, before the
+    estimator's, and hands the estimator ``X`` itself. The fingerprints are those of
+    the rows as passed to ``fit``, even when the estimator then writes into its input.
 
     Examples
     --------
@@ -354,13 +288,14 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         self._check_on_leak()
         if _routing_enabled():
             fit_params = process_routing(self, "fit", **fit_params).estimator.fit
-        self.estimator_, prints = _run_alongside(
+        prints, self.estimator_ = _guard_first(
             _fingerprint_training_rows,  # the rows as passed, before fit can change them
             X,
             lambda rows: clone(self.estimator).fit(rows, y, **fit_params),
         )
         self.fit_fingerprints_ = prints.fingerprints
         self._fingerprint_scheme = SCHEME
+        self._key_scheme = _KEY_SCHEME
         self._key_columns: np.ndarray | None = prints.key_columns
         self._key_filter, self._key_shift = prints.key_filter, prints.key_shift
         self._row_width = prints.row_width
@@ -400,6 +335,8 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
                 "fit the guard again with this version of pitfalls."
             )
         key_columns: np.ndarray | None = self._key_columns
+        if getattr(self, "_key_scheme", None) != _KEY_SCHEME:  # an older guard's key filter
+            key_columns = None
         rows = None if key_columns is None else numeric_rows(X)
         if rows is None or key_columns is None:
             return np.flatnonzero(contains(self.fit_fingerprints_, fingerprints(X)))
@@ -422,9 +359,7 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
         check_is_fitted(self, "fit_fingerprints_")
         self._check_on_leak()
         call = getattr(self.estimator_, method)
-        result, leaked = _run_alongside(
-            self.find_leaks, X, lambda rows: call(rows, *args, **params)
-        )
+        leaked, result = _guard_first(self.find_leaks, X, lambda rows: call(rows, *args, **params))
         self._report(leaked, X, method)
         return result
 

@@ -14,7 +14,9 @@ little-endian 64-bit words ``w_j = x_2j + 2**32 x_2j+1``, one ``einsum`` gives
 The aligned pass runs at memory speed (about 1.5 ms for 100 000 x 50 float64 rows on
 one core); the shifted one, which numpy runs through a buffer because its words are
 unaligned, reads each chunk of rows from the cache right after the aligned pass:
-about 4.5 ms in all, where hashing every word through splitmix64 took 8 to 9 ms.
+about 4.5 ms in all, where hashing every word through splitmix64 took 8 to 9 ms. Rows
+of 8 to 512 words are hashed faster still (about 3.5 ms) by one ``einsum`` over the
+32-bit pieces themselves, each with its total key (below): the same sums.
 
 Collisions. Two rows collide when ``sum_j a_j D_j + sum_j b_j E_j = 0 (mod 2**64)``,
 where ``D_j`` and ``E_j`` are the differences of their aligned and shifted words. Every
@@ -42,8 +44,10 @@ __all__ = [
     "fingerprints",
     "number_row_hashes",
     "numeric_rows",
+    "odd_keys",
     "row_hashes",
     "sparse_row_hashes",
+    "splitmix_finalise",
 ]
 
 # Names the fingerprint function: fingerprints made by another scheme (pitfalls
@@ -80,11 +84,20 @@ def _as_words(X: Any) -> np.ndarray:
     return np.ascontiguousarray(raw).view(_WORD)
 
 
-def _splitmix_finalise(x: np.ndarray, scratch: np.ndarray) -> None:
+def splitmix_finalise(x: np.ndarray, scratch: np.ndarray) -> None:
     """splitmix64's finaliser (a bijection with full avalanche) on every element, in place.
 
     ``scratch`` (same shape) takes the shifted copies: a fresh temporary per step would
     cost a page fault per 4 KiB, about as much as the arithmetic.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.pipeline._hashing import splitmix_finalise
+    >>> x = np.array([0, 1, 2], dtype=np.uint64)
+    >>> splitmix_finalise(x, np.empty_like(x))
+    >>> x[0] == 0, len(set(x.tolist()))  # zero stays zero; distinct stay distinct
+    (np.True_, 3)
     """
     for shift, multiplier in ((30, _MIX_1), (27, _MIX_2)):
         np.right_shift(x, np.uint64(shift), out=scratch)
@@ -98,12 +111,20 @@ def _odd_keys_at(positions: np.ndarray) -> np.ndarray:
     """The fixed, odd, pseudo-random 64-bit keys at ``positions`` of a splitmix64 stream."""
     with np.errstate(over="ignore"):
         keys = (positions.astype(np.uint64) + np.uint64(1)) * _GOLDEN
-        _splitmix_finalise(keys, np.empty_like(keys))
+        splitmix_finalise(keys, np.empty_like(keys))
     return keys | np.uint64(1)
 
 
-def _odd_keys(n_keys: int) -> np.ndarray:
-    """The first ``n_keys`` keys of the stream."""
+def odd_keys(n_keys: int) -> np.ndarray:
+    """The first ``n_keys`` keys of the stream: the same numbers in every process.
+
+    Examples
+    --------
+    >>> from pitfalls.pipeline._hashing import odd_keys
+    >>> keys = odd_keys(3)
+    >>> keys.dtype.name, bool((keys % 2 == 1).all())
+    ('uint64', True)
+    """
     return _odd_keys_at(np.arange(n_keys))
 
 
@@ -156,11 +177,43 @@ def row_hashes(X: Any) -> np.ndarray:
     if column_major is not None:
         return _column_major_row_hashes(column_major)
     words = _as_words(X)
+    if _PIECE_EINSUM_MIN_WORDS <= words.shape[1] <= _PIECE_EINSUM_MAX_WORDS:
+        out = _piece_row_sums(words)
+    else:
+        out = _word_row_sums(words)
+    with np.errstate(over="ignore"):
+        splitmix_finalise(out, np.empty_like(out))
+    return out
+
+
+# Rows of 8 to 512 words (100 000 x 50 float64: 3.5 ms instead of 4.5 ms) take one
+# einsum over their 32-bit pieces; shorter rows are summed a column at a time, longer
+# ones (images) through the aligned and shifted words, which read them once from memory.
+_PIECE_EINSUM_MIN_WORDS = 8
+_PIECE_EINSUM_MAX_WORDS = 512
+
+
+def _piece_row_sums(words: np.ndarray) -> np.ndarray:
+    """The multilinear sums of the rows' 32-bit pieces, in one einsum.
+
+    numpy widens the pieces to 64 bits a buffer at a time; each piece gets its total
+    key (see :func:`_piece_keys`), so the sums equal those of :func:`_word_row_sums`.
+    """
+    n_words = words.shape[1]
+    low, high = _piece_keys(np.arange(n_words), n_words)
+    keys = np.empty(2 * n_words, dtype=np.uint64)
+    keys[0::2], keys[1::2] = low, high
+    with np.errstate(over="ignore"):
+        return np.einsum("ij,j->i", words.view("<u4"), keys)
+
+
+def _word_row_sums(words: np.ndarray) -> np.ndarray:
+    """``sum_j a_j w_j + sum_j b_j v_j`` of each row (the aligned and shifted words)."""
     n_rows, n_words = words.shape
     out = np.zeros(n_rows, dtype=np.uint64)
-    scratch = np.empty_like(out)  # for the shifted words' sums, then the finaliser's shifts
+    scratch = np.empty_like(out)  # for the shifted words' sums
     if n_rows and n_words:
-        keys = _odd_keys(2 * n_words - 1)
+        keys = odd_keys(2 * n_words - 1)
         chunk = max(1, _CHUNK_BYTES // (8 * n_words))
         # room for one column's terms, for the column-wise sums of 2 to 7 words (with
         # n_words <= 8, one of the two passes takes them); one word needs none
@@ -174,8 +227,6 @@ def row_hashes(X: Any) -> np.ndarray:
                     shifted = _shifted_words(words[rows])
                     _keyed_row_sums(shifted, keys[n_words:], scratch[rows], chunk_term)
                     out[rows] += scratch[rows]
-    with np.errstate(over="ignore"):
-        _splitmix_finalise(out, scratch)
     return out
 
 
@@ -208,7 +259,7 @@ def _column_major_row_hashes(words: np.ndarray) -> np.ndarray:
     """
     n_rows, n_words = words.shape
     low_keys, _ = _piece_keys(np.arange(n_words), n_words)
-    shifted_keys = _odd_keys(2 * n_words - 1)[n_words:]
+    shifted_keys = odd_keys(2 * n_words - 1)[n_words:]
     out = np.einsum("ij,j->i", words, low_keys)
     high = np.empty(n_rows, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -216,7 +267,7 @@ def _column_major_row_hashes(words: np.ndarray) -> np.ndarray:
             np.right_shift(words[:, column], np.uint64(32), out=high)
             high *= shifted_keys[column]
             out += high
-        _splitmix_finalise(out, high)
+        splitmix_finalise(out, high)
     return out
 
 
@@ -260,14 +311,18 @@ def sparse_row_hashes(X: Any) -> np.ndarray:
     if n_columns and csr.nnz:
         # + 0.0: a stored -0.0 is +0.0 in the dense rows (toarray adds it to a zero)
         words = (csr.data.astype(np.float64) + 0.0).view(_WORD)
-        low_keys, high_keys = _piece_keys(csr.indices.astype(np.int64), n_columns)
+        if n_columns <= csr.nnz:  # a key per column, then one per stored value
+            column_low, column_high = _piece_keys(np.arange(n_columns), n_columns)
+            low_keys, high_keys = column_low[csr.indices], column_high[csr.indices]
+        else:  # very wide rows (text, radiomics bins): keys of the stored columns only
+            low_keys, high_keys = _piece_keys(csr.indices.astype(np.int64), n_columns)
         with np.errstate(over="ignore"):
             terms = low_keys * (words & np.uint64(0xFFFFFFFF))
             terms += high_keys * (words >> np.uint64(32))
             running = np.concatenate([np.zeros(1, np.uint64), np.cumsum(terms, dtype=np.uint64)])
             out = running[csr.indptr[1:]] - running[csr.indptr[:-1]]
     with np.errstate(over="ignore"):
-        _splitmix_finalise(out, np.empty_like(out))
+        splitmix_finalise(out, np.empty_like(out))
     return out
 
 

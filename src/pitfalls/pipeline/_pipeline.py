@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 from imblearn import pipeline as imb_pipeline
-from sklearn.base import clone
-from sklearn.pipeline import _name_estimators
-from sklearn.utils.validation import _num_samples, check_memory
+from sklearn.pipeline import make_pipeline as sk_make_pipeline
+from sklearn.utils.validation import check_memory
 
-from ._provenance import index_sample_params, source_indices
+from .._compat import (
+    num_samples,
+    pipeline_step_message,
+    pipeline_step_params,
+    validate_pipeline_steps,
+)
+from ._fit_steps import fit_steps
+from ._provenance import follow_rows, index_sample_params, rows_must_follow, sample_indices
 
 __all__ = ["Pipeline", "make_pipeline"]
 
@@ -37,11 +44,15 @@ class Pipeline(imb_pipeline.Pipeline):
     nearest input row of its class (over the numeric columns, so SMOTENC's rows follow
     the rows they were interpolated from). NumPy arrays of any dimension, SciPy sparse
     matrices (never densified) and DataFrames with categorical columns all work. The
-    bookkeeping is free for samplers with ``sample_indices_`` (``RandomOverSampler``);
-    for SMOTE-like samplers the nearest-row search costs about the sampler's own
-    neighbour search times the imbalance ratio: negligible on cohorts of thousands of
-    rows, about 7 times imbalanced-learn's pipeline fit with SMOTE on 100 000 x 50
-    rows, 1 in 10 positive (``benchmarks/bench_pipeline.py``).
+    bookkeeping is free for samplers with ``sample_indices_`` (``RandomOverSampler``,
+    the under-samplers, :class:`AugmentationSampler`). For SMOTE-like samplers the
+    sources are searched only when per-sample metadata is passed for a step after the
+    sampler, the one case that needs them: the search costs about the sampler's own
+    neighbour search times the imbalance ratio (negligible on cohorts of thousands of
+    rows, several times imbalanced-learn's pipeline fit with SMOTE on 100 000 x 50
+    rows, 1 in 10 positive; ``benchmarks/bench_pipeline.py``). Without such metadata
+    the pipeline fits as imbalanced-learn's does, at the same cost, and
+    ``sample_indices_`` is not set.
 
     Parameters
     ----------
@@ -59,6 +70,9 @@ class Pipeline(imb_pipeline.Pipeline):
     sample_indices_ : ndarray of shape (n_rows_seen_by_final_step,)
         After ``fit``: for each row given to the final estimator, the index of the row
         of ``X`` it comes from (``arange(n_samples)`` when no sampler changed the rows).
+        Defined only when every sampler reports its rows (``sample_indices_``) or
+        per-sample metadata was passed for a step after a sampler; otherwise reading it
+        raises an ``AttributeError`` that says so (``hasattr`` is False).
     named_steps : Bunch
         Access the steps by name.
 
@@ -93,48 +107,40 @@ class Pipeline(imb_pipeline.Pipeline):
 
     steps: list[Any]
 
+    @property
+    def sample_indices_(self) -> np.ndarray:
+        # set by fit: the row of X each row given to the final step comes from
+        if not hasattr(self, "_row_origin"):
+            raise AttributeError("sample_indices_ is set by fit; this Pipeline is not fitted.")
+        return sample_indices(self._row_origin, self._n_samples_fit)
+
     def _fit(
         self, X: Any, y: Any = None, routed_params: Any = None, raw_params: Any = None
     ) -> tuple[Any, Any]:
-        # Same loop as imblearn.pipeline.Pipeline._fit, plus the bookkeeping of where
-        # each row came from, applied to the metadata of every later step.
+        # imbalanced-learn's Pipeline._fit (the hook its fit, fit_transform, fit_predict
+        # and fit_resample call), plus the bookkeeping of where each row came from,
+        # applied to the metadata of every later step.
         self.steps = list(self.steps)
-        self._validate_steps()
-        memory = check_memory(self.memory)
-        fit_transform_one_cached = memory.cache(imb_pipeline._fit_transform_one)
-        fit_resample_one_cached = memory.cache(imb_pipeline._fit_resample_one)
-
-        n_samples = _num_samples(X)
-        origin: np.ndarray | None = None  # source row in X of each current row
-        for step_idx, name, transformer in self._iter(
-            with_final=False, filter_passthrough=False, filter_resample=False
-        ):
-            if transformer is None or transformer == "passthrough":
-                continue
-            no_cache = hasattr(memory, "location") and memory.location is None
-            cloned = transformer if no_cache else clone(transformer)
-            step_params = self._get_metadata_for_step(
-                step_idx=step_idx, step_params=routed_params[name], all_params=raw_params
-            )
-            if origin is not None:
-                step_params = index_sample_params(step_params, origin, n_samples)
-            message = self._log_message(step_idx)
-            if hasattr(cloned, "transform") or hasattr(cloned, "fit_transform"):
-                X, fitted = fit_transform_one_cached(
-                    cloned, X, y, weight=None, message_clsname="Pipeline",
-                    message=message, params=step_params,
-                )  # fmt: skip
-            else:
-                X_before, y_before = X, y
-                X, y, fitted = fit_resample_one_cached(
-                    cloned, X, y, message_clsname="Pipeline", message=message,
-                    params=step_params,
-                )  # fmt: skip
-                step_origin = source_indices(fitted, X_before, y_before, X, y)
-                origin = step_origin if origin is None else origin[step_origin]
-            self.steps[step_idx] = (name, fitted)
-
-        self.sample_indices_ = np.arange(n_samples) if origin is None else origin
+        validate_pipeline_steps(self)
+        n_samples = num_samples(X)
+        # the exact source search for synthetic rows runs only when metadata must
+        # follow them (rows a sampler reports are followed for free)
+        search = rows_must_follow(self.steps, routed_params, n_samples)
+        fitted = fit_steps(
+            ((position, name, step) for position, (name, step) in enumerate(self.steps[:-1])),
+            X,
+            y,
+            memory=check_memory(self.memory),
+            params=lambda position, name: pipeline_step_params(
+                self, position, routed_params[name], raw_params
+            ),
+            message=lambda position: pipeline_step_message(self, position),
+            follow=functools.partial(follow_rows, search=search),
+        )
+        for position, name, step in fitted.steps:
+            self.steps[position] = (name, step)
+        origin = fitted.origin
+        self._row_origin, self._n_samples_fit = origin, n_samples
         final_name = self.steps[-1][0]
         # with routing on and no metadata passed, routed_params is scikit-learn's
         # EmptyRequest: no mapping (``in`` would loop forever on its __getitem__)
@@ -144,7 +150,7 @@ class Pipeline(imb_pipeline.Pipeline):
             routed_params[final_name] = index_sample_params(
                 routed_params[final_name], origin, n_samples
             )
-        return X, y
+        return fitted.X, fitted.y
 
 
 def make_pipeline(
@@ -176,6 +182,5 @@ def make_pipeline(
     >>> [name for name, _ in pipe.steps]
     ['randomoversampler', 'decisiontreeclassifier']
     """
-    return Pipeline(
-        _name_estimators(steps), memory=memory, transform_input=transform_input, verbose=verbose
-    )
+    named = sk_make_pipeline(*steps).steps  # the step names scikit-learn would give
+    return Pipeline(named, memory=memory, transform_input=transform_input, verbose=verbose)

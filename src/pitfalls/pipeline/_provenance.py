@@ -18,22 +18,37 @@ The rule, in order:
    interpolates the numeric columns the same way but gives the categorical ones the
    neighbours' most common value, so categories are left out of the distance; only a
    table with no numeric column (SMOTEN) is compared on its one-hot encoded categories.
+
+Rules 2 and 3 cost time (rule 3 about the sampler's own neighbour search times the
+imbalance ratio), so :class:`~pitfalls.pipeline.Pipeline` applies them only when
+something must follow the rows: per-sample metadata for a step after a sampler
+(:func:`rows_must_follow`, :func:`follow_rows`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.neighbors import NearestNeighbors
-from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import _is_arraylike_not_scalar, _num_samples
 
+from .._compat import is_arraylike_not_scalar as _is_arraylike_not_scalar
+from .._compat import num_samples as _num_samples
+from .._compat import safe_indexing as _safe_indexing
 from ._hashing import fingerprints, numeric_rows
 
-__all__ = ["index_sample_params", "source_indices"]
+__all__ = [
+    "Untracked",
+    "follow_rows",
+    "index_sample_params",
+    "rows_must_follow",
+    "sample_indices",
+    "source_indices",
+]
 
 _LABEL_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd, so fingerprint -> fingerprint * mix is one-to-one
 
@@ -69,9 +84,9 @@ def source_indices(sampler: Any, X_in: Any, y_in: Any, X_out: Any, y_out: Any) -
     >>> sorted(set(idx[8:].tolist())) <= [0, 1, 2]  # synthetic rows map to class-1 rows
     True
     """
-    known = getattr(sampler, "sample_indices_", None)
-    if known is not None and len(known) == _num_samples(X_out):
-        return np.asarray(known, dtype=np.intp)
+    known = _reported_indices(sampler, X_out)
+    if known is not None:
+        return known
 
     result = _first_equal_rows(X_in, y_in, X_out, y_out)
     unmatched = np.flatnonzero(result < 0)
@@ -81,6 +96,187 @@ def source_indices(sampler: Any, X_in: Any, y_in: Any, X_out: Any, y_out: Any) -
             rows_in, y_in, rows_out[unmatched], y_out, unmatched
         )
     return result
+
+
+def _reported_indices(sampler: Any, X_out: Any) -> np.ndarray | None:
+    """The sampler's own ``sample_indices_``, when it has one for these rows."""
+    known = getattr(sampler, "sample_indices_", None)
+    if known is not None and len(known) == _num_samples(X_out):
+        return np.asarray(known, dtype=np.intp)
+    return None
+
+
+class Untracked:
+    """Where the rows come from was not worked out (nothing had to follow them).
+
+    Parameters
+    ----------
+    sampler : str
+        The class name of the first sampler whose rows were not traced.
+
+    Examples
+    --------
+    >>> from pitfalls.pipeline._provenance import Untracked
+    >>> Untracked("SMOTE")
+    Untracked('SMOTE')
+    """
+
+    def __init__(self, sampler: str) -> None:
+        self.sampler = sampler
+
+    def __repr__(self) -> str:
+        return f"Untracked({self.sampler!r})"
+
+
+def follow_rows(
+    origin: np.ndarray | Untracked | None,
+    sampler: Any,
+    X_in: Any,
+    y_in: Any,
+    X_out: Any,
+    y_out: Any,
+    *,
+    search: bool,
+) -> np.ndarray | Untracked:
+    """Compose ``origin`` with where each row of one sampler's output comes from.
+
+    Parameters
+    ----------
+    origin : ndarray of int, Untracked or None
+        For each input row of the sampler, its row in the pipeline's ``X``; None when
+        no sampler ran before (the rows are ``X``'s own).
+    sampler : object
+        The fitted sampler that turned ``(X_in, y_in)`` into ``(X_out, y_out)``.
+    X_in, y_in, X_out, y_out : array-like
+        Its input and output.
+    search : bool
+        Whether to work out the sources the sampler does not report (rules 2 and 3
+        of this module, which cost time); when False such a sampler's rows are left
+        :class:`Untracked`. Rows a sampler reports (``sample_indices_``) are always
+        followed: that is free.
+
+    Returns
+    -------
+    ndarray of int or Untracked
+        For each output row, its row in the pipeline's ``X``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from imblearn.over_sampling import SMOTE, RandomOverSampler
+    >>> from pitfalls.pipeline._provenance import follow_rows
+    >>> X, y = np.array([[0.0], [0.1], [0.3], [5.0], [5.2], [5.4]]), np.array([0, 0, 0, 0, 1, 1])
+    >>> ros = RandomOverSampler(random_state=0)
+    >>> X_res, y_res = ros.fit_resample(X, y)
+    >>> origin = follow_rows(None, ros, X, y, X_res, y_res, search=False)  # reported: free
+    >>> origin.tolist()
+    [0, 1, 2, 3, 4, 5, 4, 5]
+    >>> smote = SMOTE(k_neighbors=1, random_state=0)
+    >>> X_syn, y_syn = smote.fit_resample(X, y)
+    >>> follow_rows(None, smote, X, y, X_syn, y_syn, search=False)
+    Untracked('SMOTE')
+    >>> follow_rows(None, smote, X, y, X_syn, y_syn, search=True).tolist()  # nearest rows
+    [0, 1, 2, 3, 4, 5, 5, 4]
+    """
+    if isinstance(origin, Untracked):
+        return origin
+    step_origin = _reported_indices(sampler, X_out)
+    if step_origin is None:
+        if not search:
+            return Untracked(type(sampler).__name__)
+        step_origin = source_indices(sampler, X_in, y_in, X_out, y_out)
+    return step_origin if origin is None else origin[step_origin]
+
+
+def _is_per_sample(value: Any, n_samples: int) -> bool:
+    """scikit-learn's rule for metadata cut with the rows in cross-validation."""
+    return _is_arraylike_not_scalar(value) and _num_samples(value) == n_samples
+
+
+def _has_per_sample(params: Any, n_samples: int) -> bool:
+    if isinstance(params, Mapping):
+        return any(_has_per_sample(value, n_samples) for value in params.values())
+    return _is_per_sample(params, n_samples)
+
+
+def rows_must_follow(steps: list[tuple[str, Any]], routed_params: Any, n_samples: int) -> bool:
+    """Whether any per-sample metadata goes to a step after the pipeline's first sampler.
+
+    Only then must the rows a sampler returns be traced back to ``X`` (to re-index that
+    metadata); otherwise the search for the sources of synthetic rows is skipped.
+
+    Parameters
+    ----------
+    steps : list of (str, estimator)
+        The pipeline's steps, the final one last.
+    routed_params : mapping or None
+        The fit parameters of each step, as the pipeline routed them (``{step name:
+        {method: {parameter: value}}}``, or scikit-learn's ``EmptyRequest``).
+    n_samples : int
+        The number of rows of ``X``: an array of that length is per-sample.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from imblearn.over_sampling import SMOTE
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from pitfalls.pipeline._provenance import rows_must_follow
+    >>> steps = [("smote", SMOTE()), ("model", LogisticRegression())]
+    >>> rows_must_follow(steps, {"model": {"fit": {"sample_weight": np.ones(4)}}}, 4)
+    True
+    >>> rows_must_follow(steps, {"model": {"fit": {"verbose": 1}}}, 4)
+    False
+    """
+    if routed_params is None:
+        return False
+    samplers = [i for i, (_, step) in enumerate(steps[:-1]) if _is_sampler(step)]
+    if not samplers:
+        return False
+    later = [name for name, _ in steps[samplers[0] + 1 :]]
+    return any(_has_per_sample(routed_params.get(name, {}), n_samples) for name in later)
+
+
+def _is_sampler(step: Any) -> bool:
+    # imbalanced-learn's rule: a step with neither transform nor fit_transform resamples
+    if step is None or (isinstance(step, str) and step == "passthrough"):
+        return False
+    return not (hasattr(step, "transform") or hasattr(step, "fit_transform"))
+
+
+def sample_indices(origin: np.ndarray | Untracked | None, n_samples: int) -> np.ndarray:
+    """The pipeline's ``sample_indices_`` from its fit's ``origin``.
+
+    Raises
+    ------
+    AttributeError
+        When a sampler's rows were not traced (no per-sample metadata followed them):
+        ``hasattr(pipe, "sample_indices_")`` is then False.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from pitfalls.pipeline._provenance import Untracked, sample_indices
+    >>> sample_indices(None, 3).tolist()
+    [0, 1, 2]
+    >>> sample_indices(Untracked("SMOTE"), 3)
+    Traceback (most recent call last):
+    ...
+    AttributeError: sample_indices_ was not worked out: SMOTE does not report ...
+    """
+    if isinstance(origin, Untracked):
+        raise AttributeError(
+            f"sample_indices_ was not worked out: {origin.sampler} does not report where "
+            "the rows it returns come from (it has no sample_indices_), and finding the "
+            "source of each synthetic row (an exact nearest-row search) is done only "
+            "when per-sample metadata follows the rows. Pass the metadata to fit for a "
+            "step after the sampler (for example pipe.fit(X, y, search__groups=groups)), "
+            "as a group-aware search at the end of the pipeline needs anyway."
+        )
+    return np.arange(n_samples) if origin is None else origin
 
 
 def _first_equal_rows(X_in: Any, y_in: Any, X_out: Any, y_out: Any) -> np.ndarray:
@@ -155,18 +351,95 @@ def _nearest_same_class(
     return found
 
 
-# Equally near rows (to rounding) are told apart by their order, not by how the search
-# happened to visit them: dense and sparse rows then get the same sources.
+# Equally near rows (to rounding: within a relative 1e-9) are told apart by their
+# order, the first wins, however the search visited them: dense and sparse rows then
+# get the same sources. The dense search looks at the nearest few rows; when all of
+# them tie, every row is looked at.
 _TIE_NEIGHBOURS = 4
+_TIE_RELATIVE, _TIE_ABSOLUTE = 1e-9, 1e-12
+_NO_ROW = np.iinfo(np.intp).max
 
 
 def _first_nearest(reference: Any, queries: Any) -> np.ndarray:
     """For each query row, the first of the reference rows nearest to it."""
+    if sparse.issparse(reference):
+        return _first_nearest_sparse(sparse.csr_matrix(reference), sparse.csr_matrix(queries))
     n_neighbours = min(_TIE_NEIGHBOURS, reference.shape[0])
     search = NearestNeighbors(n_neighbors=n_neighbours).fit(reference)
     distances, positions = search.kneighbors(queries)
-    tied = distances <= distances[:, :1] * (1 + 1e-9) + 1e-12
-    return np.where(tied, positions, np.iinfo(np.intp).max).min(axis=1)
+    found = _first_of_tied(distances, positions)
+    if n_neighbours < reference.shape[0]:
+        crowded = np.flatnonzero(distances[:, -1] <= _tie_limit(distances[:, 0]))
+        if crowded.size:  # more equally near rows than the search returned
+            every = euclidean_distances(queries[crowded], reference)
+            found[crowded] = _first_of_tied(every, np.arange(reference.shape[0]))
+    return found
+
+
+def _tie_limit(nearest: np.ndarray) -> np.ndarray:
+    return nearest * (1 + _TIE_RELATIVE) + _TIE_ABSOLUTE
+
+
+def _first_of_tied(distances: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Per row of ``distances``: the smallest position among the nearest (to rounding)."""
+    limit = _tie_limit(distances.min(axis=1))[:, None]
+    return np.where(distances <= limit, positions, _NO_ROW).min(axis=1)
+
+
+# Sparse rows: only the reference rows that share a column with a query have a nonzero
+# dot product with it; every other row is at sqrt(|q|^2 + |r|^2), so among those the
+# ones with the smallest norms are the nearest. The candidates of a query are the rows
+# it overlaps and this many smallest-norm rows.
+_SMALLEST_NORMS = 8
+_SPARSE_CHUNK_ROWS = 4096
+
+
+def _first_nearest_sparse(reference: sparse.csr_matrix, queries: sparse.csr_matrix) -> np.ndarray:
+    """``_first_nearest`` of sparse rows, from their dot products with overlapping rows.
+
+    Distances are those scikit-learn computes for sparse rows
+    (``sqrt(|q|^2 + |r|^2 - 2 q.r)``); the search costs the sparse product of the
+    queries with the reference rows, not a dense distance matrix.
+    """
+    n_reference = reference.shape[0]
+    reference_sq = _row_norms_squared(reference)
+    by_norm = np.lexsort((np.arange(n_reference), reference_sq))[:_SMALLEST_NORMS]
+    beyond = reference_sq[by_norm[-1]]  # every other row's norm is at least this
+    smallest_t = reference[by_norm].T.tocsc()
+    found = np.empty(queries.shape[0], dtype=np.intp)
+    for start in range(0, queries.shape[0], _SPARSE_CHUNK_ROWS):
+        chunk = queries[start : start + _SPARSE_CHUNK_ROWS]
+        query_sq = _row_norms_squared(chunk)
+        dots = (chunk @ reference.T).tocsr()  # one entry per overlapping pair
+        rows = np.repeat(np.arange(chunk.shape[0]), np.diff(dots.indptr))
+        rows = np.concatenate([rows, np.repeat(np.arange(chunk.shape[0]), by_norm.size)])
+        columns = np.concatenate([dots.indices, np.tile(by_norm, chunk.shape[0])])
+        products = np.concatenate([dots.data, (chunk @ smallest_t).toarray().ravel()])
+        squared = np.maximum(query_sq[rows] + reference_sq[columns] - 2 * products, 0.0)
+        nearest, first = _first_of_tied_grouped(np.sqrt(squared), rows, columns, chunk.shape[0])
+        found[start : start + chunk.shape[0]] = first
+        if by_norm.size < n_reference:  # rows beyond the candidates could tie: look at all
+            crowded = np.flatnonzero(np.sqrt(query_sq + beyond) <= _tie_limit(nearest))
+            if crowded.size:
+                every = euclidean_distances(chunk[crowded], reference)
+                found[start + crowded] = _first_of_tied(every, np.arange(n_reference))
+    return found
+
+
+def _row_norms_squared(rows: sparse.csr_matrix) -> np.ndarray:
+    return np.asarray(rows.multiply(rows).sum(axis=1), dtype=np.float64).ravel()
+
+
+def _first_of_tied_grouped(
+    distances: np.ndarray, rows: np.ndarray, columns: np.ndarray, n_rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_first_of_tied`` of candidate lists given as (row, column, distance) triples."""
+    nearest = np.full(n_rows, np.inf)
+    np.minimum.at(nearest, rows, distances)
+    tied = distances <= _tie_limit(nearest)[rows]
+    first = np.full(n_rows, _NO_ROW, dtype=np.intp)
+    np.minimum.at(first, rows[tied], columns[tied])
+    return nearest, first
 
 
 def index_sample_params(params: Any, indices: np.ndarray, n_samples: int) -> Any:
@@ -190,7 +463,7 @@ def index_sample_params(params: Any, indices: np.ndarray, n_samples: int) -> Any
     for key, value in params.items():
         if isinstance(value, dict):
             out[key] = index_sample_params(value, indices, n_samples)
-        elif _is_arraylike_not_scalar(value) and _num_samples(value) == n_samples:
+        elif _is_per_sample(value, n_samples):
             out[key] = _safe_indexing(value, indices)
         else:
             out[key] = value

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
+from .._compat import add_note
 from .._optional import import_optional
 from .._validation import describe_values
 
@@ -132,8 +133,7 @@ def _extract_one(
             )
         except Exception as exc:
             if errors == "raise":
-                if hasattr(exc, "add_note"):  # Python >= 3.11
-                    exc.add_note(f"while extracting radiomics features of case {case!r}")
+                add_note(exc, f"while extracting radiomics features of case {case!r}")
                 raise
             return {}, f"{type(exc).__name__}: {exc}"
     features = {
@@ -171,7 +171,7 @@ def extract_features(
     spacing: Any = None,
     settings: Mapping[str, Any] | str | os.PathLike | None = None,
     n_jobs: int | None = None,
-    verbose: bool = True,
+    verbose: int = 0,
     errors: str = "raise",
 ) -> pd.DataFrame:
     """Extract pyradiomics features, one row per case.
@@ -199,8 +199,9 @@ def extract_features(
     n_jobs : int, optional
         Cases extracted in parallel with joblib (``None``: 1, ``-1``: all
         cores); works with ``joblib.parallel_config(backend="dask")``.
-    verbose : bool, default=True
-        Show a progress bar over cases (tqdm, on stderr).
+    verbose : int, default=0
+        Quiet by default, as in scikit-learn; ``verbose=1`` (or True) shows a progress
+        bar over cases (tqdm, on stderr).
     errors : {"raise", "warn"}, default="raise"
         What a case that pyradiomics cannot process (an empty mask, a mask
         that does not fit its image, an unreadable file) does: stop the run

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -36,8 +37,8 @@ class RadiomicsFeatureExtractor(TransformerMixin, BaseEstimator):
         and SimpleITK images.
     n_jobs : int, optional
         Cases extracted in parallel with joblib.
-    verbose : bool, default=False
-        Show a progress bar.
+    verbose : int, default=0
+        Quiet by default; ``verbose=1`` shows a progress bar over cases.
 
     Attributes
     ----------
@@ -66,7 +67,7 @@ class RadiomicsFeatureExtractor(TransformerMixin, BaseEstimator):
         mask_column: str = "mask",
         spacing: Any = None,
         n_jobs: int | None = None,
-        verbose: bool = False,
+        verbose: int = 0,
     ) -> None:
         self.settings = settings
         self.image_column = image_column
@@ -87,8 +88,14 @@ class RadiomicsFeatureExtractor(TransformerMixin, BaseEstimator):
                         f"{list(map(str, X.columns))}. Set {role} to the right column."
                     )
             return list(X[self.image_column]), list(X[self.mask_column])
+        if sparse.issparse(X):
+            raise TypeError(
+                f"X is a SciPy sparse matrix ({type(X).__name__}); RadiomicsFeatureExtractor "
+                "takes a DataFrame with image and mask columns or a sequence of (image, mask) "
+                "pairs."
+            )
         pairs = list(X)
-        if not all(len(pair) == 2 for pair in pairs):
+        if not all(isinstance(pair, Sized) and len(pair) == 2 for pair in pairs):
             raise ValueError(
                 "X must be a DataFrame with image and mask columns or a sequence of "
                 "(image, mask) pairs."

@@ -19,6 +19,7 @@ name                       paper                                   needs
 ``accuracy``               section (2), the 94% naive model        \\-
 ``segmentation-baseline``  Table 3 and Figure 3                    \\-
 ``batch-effect``           model I and Figure 4                    torch
+``site-gap``               section (3), an external batch          \\-
 =========================  ======================================  ==========
 
 Examples
@@ -43,7 +44,7 @@ from ._paper import (
 from ._registry import EXPERIMENTS, Experiment, get_experiment, list_experiments, run, run_all
 from ._report import write_report
 from ._result import ExperimentResult, format_mean_sd, format_pvalue
-from ._settings import Settings, resolve_device, resolve_settings
+from ._settings import Settings, check_device, resolve_device, resolve_settings
 from ._tables import combined_table2
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "ExperimentResult",
     "PaperRow",
     "Settings",
+    "check_device",
     "combined_table2",
     "example_arguments",
     "format_mean_sd",

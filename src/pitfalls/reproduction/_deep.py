@@ -10,6 +10,7 @@ network for :func:`pitfalls.torch.small_cnn` on 32-64 px images for a few epochs
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import tempfile
@@ -23,7 +24,7 @@ import pandas as pd
 
 from ._paper import METRICS, PAPER_BATCH_EFFECT
 from ._result import ExperimentResult
-from ._settings import Settings, resolve_device
+from ._settings import Settings, check_device
 from ._tables import binary_metrics, table2_result
 
 __all__ = [
@@ -114,7 +115,7 @@ def torch_threads(settings: Settings) -> Iterator[None]:
     """
     import torch
 
-    if not settings.quick or resolve_device(settings.device) != "cpu":
+    if not settings.quick or check_device(settings.device) != "cpu":
         yield
         return
     before = torch.get_num_threads()
@@ -146,7 +147,7 @@ def image_classifier(
     from pitfalls.torch import TorchImageClassifier
 
     weights, _ = _resnet_weights(settings)
-    device = resolve_device(settings.device)
+    device = check_device(settings.device)
     return TorchImageClassifier(
         settings.architecture,
         module=quick_cnn if settings.architecture == "small" else None,
@@ -225,6 +226,24 @@ def _split_indices(
     return np.sort(np.r_[train, val]), np.sort(test)
 
 
+def _f1_with_patient_interval(
+    y_true: np.ndarray, y_pred: np.ndarray, patients: np.ndarray, seed: int
+) -> str:
+    """Test F1 with its 95% interval from resampling patients (their patches are not independent)."""
+    from pitfalls.exceptions import MetricWarning
+    from pitfalls.metrics import classification_summary
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricWarning)
+        summary = classification_summary(y_true, y_pred, groups=patients, random_state=seed)
+    row = summary.to_frame().loc["f1"]
+    return (
+        f"F1 {row['value']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}] on "
+        f"{summary.n_samples} test patches of {summary.n_groups} patients (95% CI, "
+        f"{summary.n_bootstraps} patient-level bootstrap replicates)"
+    )
+
+
 def _train_and_score(
     settings: Settings,
     images: np.ndarray,
@@ -234,15 +253,28 @@ def _train_and_score(
     transform: Any,
     seed: int,
     fit_groups: bool,
+    patients: np.ndarray | None = None,
     epochs: int | None = None,
     verbose: bool = False,
-) -> dict[str, float]:
+) -> dict[str, Any]:
+    """The four metrics on the test split; with ``patients``, also ``f1_ci`` (a note)."""
     train, test = _split_indices(labels, split_groups, seed)
     model = image_classifier(
         settings, transform=transform, random_state=seed, epochs=epochs, verbose=verbose
     )
     model.fit(images[train], labels[train], groups=split_groups[train] if fit_groups else None)
-    return binary_metrics(labels[test], np.asarray(model.predict(images[test])))
+    predictions = np.asarray(model.predict(images[test]))
+    scores: dict[str, Any] = dict(binary_metrics(labels[test], predictions))
+    if patients is not None:
+        scores["f1_ci"] = _f1_with_patient_interval(labels[test], predictions, patients[test], seed)
+    return scores
+
+
+def _runs_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
+    """Per-repeat metrics; the first run's patient-level F1 interval in ``attrs``."""
+    frame = pd.DataFrame(runs, columns=list(METRICS))
+    frame.attrs["f1_ci"] = runs[0].get("f1_ci", "") if runs else ""
+    return frame
 
 
 @functools.lru_cache(maxsize=4)
@@ -259,11 +291,11 @@ def _correct_patch_model(settings: Settings, data: Path | None, verbose: bool) -
         _train_and_score(
             settings, images, labels, patients,
             transform=augmentation_transform(), seed=settings.random_state + r, fit_groups=True,
-            verbose=verbose,
+            patients=patients, verbose=verbose,
         )
         for r in range(settings.dl_repeats)
     ]  # fmt: skip
-    return pd.DataFrame(runs, columns=list(METRICS))
+    return _runs_frame(runs)
 
 
 def _augment_all(images: np.ndarray, n_copies: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -293,6 +325,15 @@ def _augment_all(images: np.ndarray, n_copies: int, seed: int) -> tuple[np.ndarr
     return stacked, augmented["source_row"].to_numpy()
 
 
+def _interval_notes(scores: dict[str, pd.DataFrame]) -> list[str]:
+    """One note per model: its first repeat's test F1 with the patient-level interval."""
+    return [
+        f"model {model}, repeat 1: {frame.attrs['f1_ci']}"
+        for model, frame in scores.items()
+        if frame.attrs.get("f1_ci")
+    ]
+
+
 def _figure_scores(scores: dict[str, pd.DataFrame], title: str) -> Any:
     import matplotlib.pyplot as plt
 
@@ -307,7 +348,7 @@ def _figure_scores(scores: dict[str, pd.DataFrame], title: str) -> Any:
 
 
 def _dl_notes(settings: Settings, data: Path | None, *, cohort: str = "patch") -> list[str]:
-    device = resolve_device(settings.device)
+    device = check_device(settings.device)
     _, weights_note = _resnet_weights(settings)
     notes = [
         f"{settings.architecture} network, {settings.epochs} epochs, batch {settings.batch_size}, "
@@ -327,6 +368,7 @@ def run_augmentation(settings: Settings, data: Path | None, verbose: bool) -> Ex
     """Model C (augmented copies made before the split) vs model D (augment in training)."""
     images, manifest = load_patches(settings, data)
     labels = manifest["label"].to_numpy()
+    patients = manifest["patient_id"].to_numpy()
     runs = []
     for r in range(settings.dl_repeats):
         seed = settings.random_state + r
@@ -336,11 +378,12 @@ def run_augmentation(settings: Settings, data: Path | None, verbose: bool) -> Ex
         runs.append(
             _train_and_score(
                 settings, augmented, labels[source], np.arange(len(augmented)),
-                transform=None, seed=seed, fit_groups=False, verbose=verbose,
+                transform=None, seed=seed, fit_groups=False, patients=patients[source],
+                verbose=verbose,
             )
         )  # fmt: skip
     scores = {
-        "C": pd.DataFrame(runs, columns=list(METRICS)),
+        "C": _runs_frame(runs),
         "D": _correct_patch_model(settings, data, verbose),
     }
     notes = [
@@ -348,6 +391,7 @@ def run_augmentation(settings: Settings, data: Path | None, verbose: bool) -> Ex
         f"model C: {_N_COPIES} augmented copies of every patch written before a random split; "
         "model D: patient-level split, augmentation on the fly in training only "
         "(the paper's D and F are the same model)",
+        *_interval_notes(scores),
     ]
     return table2_result(
         name="augmentation",
@@ -366,22 +410,24 @@ def run_patient_split(settings: Settings, data: Path | None, verbose: bool) -> E
     """Model E (patches split at random) vs model F (each patient in one split)."""
     images, manifest = load_patches(settings, data)
     labels = manifest["label"].to_numpy()
+    patients = manifest["patient_id"].to_numpy()
     runs = [
         _train_and_score(
             settings, images, labels, np.arange(len(labels)),
             transform=augmentation_transform(), seed=settings.random_state + r, fit_groups=False,
-            verbose=verbose,
+            patients=patients, verbose=verbose,
         )
         for r in range(settings.dl_repeats)
     ]  # fmt: skip
     scores = {
-        "E": pd.DataFrame(runs, columns=list(METRICS)),
+        "E": _runs_frame(runs),
         "F": _correct_patch_model(settings, data, verbose),
     }
     notes = [
         *_dl_notes(settings, data),
         "model E: patches split at random (a patient's patches on both sides); "
         "model F: patient-level split (pitfalls.model_selection.train_val_test_split with groups)",
+        *_interval_notes(scores),
     ]
     return table2_result(
         name="patient-split",
@@ -523,99 +569,158 @@ def _network_input(model: Any, images: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(batch)
 
 
-@_limit_threads
-def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> ExperimentResult:
-    """Model I: trained on pneumonia from source A vs normals from source B, tested on
-    source-A normals; Integrated Gradients show where it looks."""
+@dataclasses.dataclass(frozen=True)
+class _ModelI:
+    """Model I fitted on the internal set and its predictions on both evaluations."""
+
+    model: Any
+    test: np.ndarray  # internal test rows (pneumonia from A, normals from B)
+    external: np.ndarray  # external rows (normals from source A)
+    internal_scores: dict[str, float]
+    internal_normals_ok: float  # share of internal-test normals called normal
+    external_predictions: np.ndarray
+    external_ok: float  # share of external normals called normal
+
+
+def _fit_and_evaluate_model_i(
+    settings: Settings, images: np.ndarray, manifest: pd.DataFrame, verbose: bool
+) -> _ModelI:
+    labels = manifest["label"].to_numpy()
+    model, test, external = _fit_on_internal(settings, images, manifest, verbose)
+    normal_test = test[labels[test] == 0]
+    external_predictions = np.asarray(model.predict(images[external]))
+    return _ModelI(
+        model=model,
+        test=test,
+        external=external,
+        internal_scores=binary_metrics(labels[test], np.asarray(model.predict(images[test]))),
+        internal_normals_ok=float(np.mean(model.predict(images[normal_test]) == 0)),
+        external_predictions=external_predictions,
+        external_ok=float(np.mean(external_predictions == 0)),
+    )
+
+
+def _figure4(
+    fit: _ModelI, images: np.ndarray, masks: np.ndarray | None
+) -> tuple[Any, np.ndarray, np.ndarray | None]:
+    """Figure 4: where model I looks on external normals, those it calls pneumonia first.
+
+    Returns the figure, the external rows attributed and, with lung masks, the share
+    of each one's |attribution| outside the lungs.
+    """
+    import matplotlib.pyplot as plt
+
     from pitfalls.torch import plot_attribution
     from pitfalls.torch._attribution import _fraction_outside
 
-    images, manifest, masks = _load_xray(settings, data)
-    labels = manifest["label"].to_numpy()
-    model, test, external = _fit_on_internal(settings, images, manifest, verbose)
-    internal_scores = binary_metrics(labels[test], np.asarray(model.predict(images[test])))
-    normal_test = test[labels[test] == 0]
-    internal_normals_ok = float(np.mean(model.predict(images[normal_test]) == 0))
-    external_predictions = np.asarray(model.predict(images[external]))
-    external_ok = float(np.mean(external_predictions == 0))
-
-    # Figure 4: where the model looks on external normals, those it calls pneumonia first
-    shown = external[np.argsort(external_predictions != 1, kind="stable")][:8]
-    attributions = _pneumonia_attributions(model, images[shown])
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(8, 4.3))
+    called_pneumonia = fit.external_predictions == 1
+    shown = fit.external[np.argsort(~called_pneumonia, kind="stable")][:8]
+    attributions = _pneumonia_attributions(fit.model, images[shown])
     outside = None if masks is None else _fraction_outside(attributions, masks[shown])
+    figure, axes = plt.subplots(1, 2, figsize=(8, 4.3))
     for ax, k in zip(axes, range(min(2, len(shown))), strict=False):
         roi = None if masks is None else masks[shown[k]]
-        attribution = np.asarray(attributions[k].detach().cpu())
-        plot_attribution(images[shown[k]], attribution, roi, ax=ax)
+        plot_attribution(images[shown[k]], np.asarray(attributions[k].detach().cpu()), roi, ax=ax)
         called = (
             "pneumonia"
-            if external_predictions[np.flatnonzero(external == shown[k])[0]]
+            if called_pneumonia[np.flatnonzero(fit.external == shown[k])[0]]
             else "normal"
         )
         where = "" if outside is None else f"\n{outside[k]:.0%} of |attribution| outside lungs"
         ax.set_title(f"external normal, called {called}{where}", fontsize=9)
+    return figure, shown, outside
+
+
+def _batch_effect_table(fit: _ModelI) -> pd.DataFrame:
+    """The paper's figures for model I beside this run's."""
     paper = PAPER_BATCH_EFFECT
+    header = {k: "F1" if k == "f1" else k.capitalize() for k in METRICS}
+    no_metrics = dict.fromkeys(header.values(), "n/a")
     rows = [
         {"Evaluation": "internal test (Batch X-Ray)", "Source": "paper",
-         **{k.capitalize() if k != "f1" else "F1": f"{paper[k]:.3f}" for k in METRICS},
-         "External normals correct": "n/a"},
+         **{header[k]: f"{paper[k]:.3f}" for k in METRICS}, "External normals correct": "n/a"},
         {"Evaluation": "internal test (Batch X-Ray)", "Source": "this run",
-         **{k.capitalize() if k != "f1" else "F1": f"{v:.3f}" for k, v in internal_scores.items()},
+         **{header[k]: f"{v:.3f}" for k, v in fit.internal_scores.items()},
          "External normals correct": "n/a"},
-        {"Evaluation": "external normals (source A)", "Source": "paper",
-         **dict.fromkeys(("Accuracy", "Precision", "Recall", "F1"), "n/a"),
+        {"Evaluation": "external normals (source A)", "Source": "paper", **no_metrics,
          "External normals correct": f"{paper['external_correct_fraction']:.2%}"},
-        {"Evaluation": "external normals (source A)", "Source": "this run",
-         **dict.fromkeys(("Accuracy", "Precision", "Recall", "F1"), "n/a"),
-         "External normals correct": f"{external_ok:.2%}"},
+        {"Evaluation": "external normals (source A)", "Source": "this run", **no_metrics,
+         "External normals correct": f"{fit.external_ok:.2%}"},
     ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _batch_effect_scores(fit: _ModelI) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """This run's numbers (one row per evaluation) and the internal/external contrast."""
     comparisons = pd.DataFrame(
         [
             {
                 "leaky": "internal normals correct",
                 "correct": "external normals correct",
                 "metric": "fraction of normals classified normal",
-                "leaky_value": internal_normals_ok,
-                "correct_value": external_ok,
+                "leaky_value": fit.internal_normals_ok,
+                "correct_value": fit.external_ok,
             }
         ]
     )
     scores = pd.DataFrame(
         {
-            "internal": {**internal_scores, "normals_correct": internal_normals_ok},
-            "external": {"normals_correct": external_ok},
+            "internal": {**fit.internal_scores, "normals_correct": fit.internal_normals_ok},
+            "external": {"normals_correct": fit.external_ok},
         }
     ).T
+    return scores, comparisons
+
+
+def _attribution_note(
+    settings: Settings,
+    scores: pd.DataFrame,
+    masks: np.ndarray,
+    shown: np.ndarray,
+    outside: np.ndarray,
+    verbose: bool,
+) -> str:
+    """Add Figure 4's share outside the lungs, for model I and its control, to ``scores``;
+    return the note that reads it."""
+    uniform = 1 - float(np.mean(masks[shown]))
+    control, control_uniform = _control_outside_lungs(settings, len(shown), verbose)
+    scores.loc["external", "attribution_outside_lungs"] = float(np.median(outside))
+    scores.loc["control", "attribution_outside_lungs"] = control
+    return (
+        f"median share of |Integrated Gradients| (blurred-image baseline) outside the "
+        f"lung fields on {len(shown)} external normals: model I {np.median(outside):.0%} "
+        f"(where {uniform:.0%} of the pixels are); a control trained the same way on "
+        f"images whose source says nothing about the label (make_batch_xray("
+        f"source_effect=0)), which has to find the disease in the lungs: {control:.0%} "
+        f"(pixels {control_uniform:.0%})"
+    )
+
+
+@_limit_threads
+def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> ExperimentResult:
+    """Model I: trained on pneumonia from source A vs normals from source B, tested on
+    source-A normals; Integrated Gradients show where it looks."""
+    images, manifest, masks = _load_xray(settings, data)
+    fit = _fit_and_evaluate_model_i(settings, images, manifest, verbose)
+    figure, shown, outside = _figure4(fit, images, masks)
+    scores, comparisons = _batch_effect_scores(fit)
     notes = [
         *_dl_notes(settings, data, cohort="chest X-ray"),
         "internal: pneumonia only from source A, normals only from source B; external: "
-        f"{len(external)} normals from source A"
+        f"{len(fit.external)} normals from source A"
         + (" (pitfalls.datasets.make_batch_xray)" if data is None else " (Kermany normals)"),
     ]
     if masks is not None and outside is not None:
-        uniform = 1 - float(np.mean(masks[shown]))
-        control, control_uniform = _control_outside_lungs(settings, len(shown), verbose)
-        scores.loc["external", "attribution_outside_lungs"] = float(np.median(outside))
-        scores.loc["control", "attribution_outside_lungs"] = control
-        notes.insert(
-            1,
-            f"median share of |Integrated Gradients| (blurred-image baseline) outside the "
-            f"lung fields on {len(shown)} external normals: model I {np.median(outside):.0%} "
-            f"(where {uniform:.0%} of the pixels are); a control trained the same way on "
-            f"images whose source says nothing about the label (make_batch_xray("
-            f"source_effect=0)), which has to find the disease in the lungs: {control:.0%} "
-            f"(pixels {control_uniform:.0%})",
-        )
+        notes.insert(1, _attribution_note(settings, scores, masks, shown, outside, verbose))
     return ExperimentResult(
         name="batch-effect",
         title="Model I: batch effect, internal test vs external normals, Integrated Gradients",
         reference="Section (3), model I and Figure 4",
-        table=pd.DataFrame(rows),
+        table=_batch_effect_table(fit),
         scores=scores,
         comparisons=comparisons,
         figures={"Figure 4: Integrated Gradients on external normals": figure},
         notes=notes,
+        # scores.csv holds every run's figures: here one row per evaluation
+        raw=scores.rename_axis("evaluation").reset_index(),
     )

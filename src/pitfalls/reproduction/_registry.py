@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
 
+from .. import _optional
 from ._result import ExperimentResult
 from ._settings import Settings, resolve_settings
 
@@ -49,6 +50,54 @@ class Experiment:
     needs_torch: bool
     data_help: str
     func_path: str
+
+    @property
+    def extra(self) -> str | None:
+        """The pitfalls extra the experiment needs beyond a core install, if any.
+
+        Examples
+        --------
+        >>> from pitfalls.reproduction import EXPERIMENTS
+        >>> EXPERIMENTS["batch-effect"].extra, EXPERIMENTS["accuracy"].extra
+        ('torch', None)
+        """
+        return "torch" if self.needs_torch else None
+
+    def missing_modules(self) -> list[str]:
+        """Packages of :attr:`extra` that are not installed (``[]``: it can run).
+
+        Nothing is imported to find out, so asking is cheap even for torch.
+
+        Examples
+        --------
+        >>> from pitfalls.reproduction import EXPERIMENTS
+        >>> EXPERIMENTS["accuracy"].missing_modules()
+        []
+        """
+        if self.extra is None:
+            return []
+        # looked up on the module at call time: tests simulate a missing extra there
+        return _optional.missing_modules(self.extra)
+
+    def missing_extra(self) -> str | None:
+        """Why the experiment cannot run on this install, with the fix; None when it can.
+
+        Reads "needs the torch extra (torch not installed); install it with: pip
+        install "pitfalls[torch]"".
+
+        Examples
+        --------
+        >>> from pitfalls.reproduction import EXPERIMENTS
+        >>> EXPERIMENTS["oversampling"].missing_extra() is None
+        True
+        """
+        missing = self.missing_modules()
+        if not missing or self.extra is None:
+            return None
+        return (
+            f"needs the {self.extra} extra ({', '.join(missing)} not installed); "
+            f"install it with: {_optional.install_hint(self.extra)}"
+        )
 
     def load(self) -> ExperimentFunc:
         """Import and return the function implementing the experiment.
@@ -127,6 +176,15 @@ _CATALOG = (
         "stage_2_train_images/*.dcm)",
         "._deep:run_batch_effect",
     ),
+    Experiment(
+        "site-gap",
+        "Site gap: internal cross-validation vs each site held out (batch effect)",
+        "Section (3), evaluation on an external batch",
+        False,
+        "a manifest CSV with columns patient, site, label and one numeric column per "
+        "feature (other text or date columns are ignored)",
+        "._site_gap:run_site_gap",
+    ),
 )
 
 #: Read-only mapping of experiment name to :class:`Experiment`, in the paper's order.
@@ -141,7 +199,7 @@ def list_experiments() -> list[str]:
     >>> from pitfalls.reproduction import list_experiments
     >>> list_experiments()  # doctest: +NORMALIZE_WHITESPACE
     ['oversampling', 'augmentation', 'patient-split', 'feature-selection', 'accuracy',
-     'segmentation-baseline', 'batch-effect']
+     'segmentation-baseline', 'batch-effect', 'site-gap']
     """
     return list(EXPERIMENTS)
 
@@ -228,6 +286,13 @@ def run(
     -------
     ExperimentResult
 
+    Raises
+    ------
+    ValueError
+        For an unknown experiment name or unusable settings.
+    ImportError
+        When the experiment needs an extra that is not installed (before anything runs).
+
     Examples
     --------
     >>> import dataclasses
@@ -253,6 +318,9 @@ def run(
             n_jobs=n_jobs,
         )
     path = _check_data(data)
+    missing = experiment.missing_extra()
+    if missing is not None:
+        raise ImportError(f"experiment {name!r} {missing}")
     start = time.perf_counter()
     result = experiment.load()(settings, path, verbose)
     result = replace(result, elapsed=time.perf_counter() - start, settings=settings.as_dict())
@@ -295,6 +363,14 @@ def run_all(
     -------
     list of ExperimentResult
 
+    Raises
+    ------
+    ValueError
+        For an unknown experiment name.
+    ImportError
+        When a selected experiment needs an extra that is not installed (checked before
+        anything runs; the message says how to install it).
+
     Examples
     --------
     >>> from pitfalls.reproduction import run_all
@@ -307,6 +383,13 @@ def run_all(
     data = dict(data or {})
     for name in [*selected, *data]:
         get_experiment(name)
+    missing = {name: get_experiment(name).missing_extra() for name in selected}
+    if any(missing.values()):
+        # before anything runs, not after an hour of radiomics
+        raise ImportError(
+            "; ".join(f"{name} {why}" for name, why in missing.items() if why)
+            + "; or leave those experiments out of names (pitfalls reproduce skips them)."
+        )
     if settings is None:
         resolve_settings(quick=quick, device=device, n_repeats=n_repeats)  # fail early
     results = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -82,8 +82,33 @@ def _settings_line(results: Sequence[ExperimentResult]) -> str:
     return ", ".join(f"{k}={settings[k]}" for k in keys if k in settings)
 
 
+def _scores_frame(result: ExperimentResult) -> pd.DataFrame:
+    """The run's numbers for scores.csv: the per-repeat ``raw`` frame when the experiment
+    keeps one, else its ``scores`` table (one row per model or evaluation)."""
+    if result.raw is not None:
+        frame = result.raw
+    else:
+        frame = result.scores.rename_axis(result.scores.index.name or "row").reset_index()
+    return frame.assign(experiment=result.name)
+
+
+def _skipped_parts(skipped: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """The "Not run" section, Markdown and HTML, for experiments skipped up front."""
+    if not skipped:
+        return [], []
+    markdown = ["## Not run", "", *(f"- {name}: {why}" for name, why in skipped.items()), ""]
+    items = "".join(
+        f"<li>{html.escape(name)}: {html.escape(why)}</li>" for name, why in skipped.items()
+    )
+    return markdown, ["<h2>Not run</h2>", f'<ul class="note">{items}</ul>']
+
+
 def write_report(
-    results: Sequence[ExperimentResult], out: str | Path, *, title: str = _TITLE
+    results: Sequence[ExperimentResult],
+    out: str | Path,
+    *,
+    title: str = _TITLE,
+    skipped: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
     """Write ``report.md``, ``report.html``, ``figures/*.png`` and ``scores.csv`` to ``out``.
 
@@ -98,11 +123,17 @@ def write_report(
         Output directory; created if needed, existing report files are replaced.
     title : str, optional
         Heading of the report.
+    skipped : mapping of str to str, optional
+        Experiments that were not run -> why (e.g. an extra that is not installed);
+        listed under "Not run".
 
     Returns
     -------
     dict of str to Path
         Paths written: ``"markdown"``, ``"html"``, ``"scores"`` and one per figure.
+        ``scores.csv`` holds every result's numbers in long form with an
+        ``experiment`` column: the per-repeat ``raw`` frame where there is one, else
+        the ``scores`` table.
 
     Examples
     --------
@@ -137,21 +168,21 @@ def write_report(
             "<h2>Table 2 at a glance (models A-H)</h2>",
             table2.to_html(index=False, escape=True, border=0),
         ]
-    score_frames = []
     for result in results:
         figures = _save_figures(result, figures_dir)
         written.update({f"figure:{result.name}:{name}": path for name, path in figures.items()})
         relative = {name: f"figures/{path.name}" for name, path in figures.items()}
         md_parts.append(result.to_markdown(figure_paths=relative))
         html_parts.append(_html_section(result, figures))
-        if result.raw is not None:
-            score_frames.append(result.raw.assign(experiment=result.name))
-    html_parts.append("</body></html>")
+    skipped_md, skipped_html = _skipped_parts(dict(skipped or {}))
+    md_parts += skipped_md
+    html_parts += [*skipped_html, "</body></html>"]
     written["markdown"] = out / "report.md"
     written["markdown"].write_text("\n".join(md_parts), encoding="utf-8")
     written["html"] = out / "report.html"
     written["html"].write_text("\n".join(html_parts), encoding="utf-8")
     written["scores"] = out / "scores.csv"
-    scores = pd.concat(score_frames, ignore_index=True) if score_frames else pd.DataFrame()
+    frames = [frame for frame in map(_scores_frame, results) if not frame.empty]
+    scores = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     scores.to_csv(written["scores"], index=False)
     return written

@@ -55,7 +55,7 @@ def format_pvalue(pvalue: float) -> str:
     return "<0.001" if pvalue < 0.001 else f"{pvalue:.3f}"
 
 
-@dataclass
+@dataclass(repr=False)
 class ExperimentResult:
     """The outcome of one reproduced experiment.
 
@@ -230,6 +230,28 @@ class ExperimentResult:
         if self.notes:
             parts += ["Notes:", "", *(f"- {note}" for note in self.notes), ""]
         return "\n".join(parts)
+
+    def to_frame(self) -> pd.DataFrame:
+        """This run's numbers: one row per model, one column per metric (a copy of ``scores``).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from pitfalls.reproduction import ExperimentResult
+        >>> r = ExperimentResult(name="d", title="Demo", reference="", table=pd.DataFrame(),
+        ...                      scores=pd.DataFrame({"f1": [0.9]}, index=["A"]))
+        >>> r.to_frame().loc["A", "f1"]
+        np.float64(0.9)
+        """
+        return self.scores.copy()
+
+    def __repr__(self) -> str:
+        return (
+            f"ExperimentResult(name={self.name!r}, reference={self.reference!r}, "
+            f"models={list(map(str, self.scores.index))}, "
+            f"leaky_beats_correct={self.leaky_beats_correct}, figures={sorted(self.figures)}, "
+            f"elapsed={self.elapsed:.1f} s)"
+        )
 
     def __str__(self) -> str:
         return self.to_text()

@@ -6,7 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Settings", "resolve_device", "resolve_settings"]
+from .._deprecation import warn_renamed_function
+
+__all__ = ["Settings", "check_device", "resolve_device", "resolve_settings"]
 
 _DEVICES = ("auto", "cpu", "cuda")
 
@@ -66,8 +68,12 @@ class Settings:
         return dataclasses.asdict(self)
 
 
-def resolve_device(device: str) -> str:
-    """Turn ``"auto"`` into ``"cuda"`` when a CUDA device is usable, else ``"cpu"``.
+def check_device(device: str) -> str:
+    """Check the reproduction's ``device`` setting; ``"auto"`` becomes ``"cuda"`` or ``"cpu"``.
+
+    ``"auto"`` is ``"cuda"`` when torch sees a CUDA device, else ``"cpu"`` (also without
+    torch installed). Formerly ``resolve_device``, a name :func:`pitfalls.torch.resolve_device`
+    keeps for the torch side (which returns a ``torch.device`` and knows Apple's MPS).
 
     Parameters
     ----------
@@ -85,10 +91,10 @@ def resolve_device(device: str) -> str:
 
     Examples
     --------
-    >>> from pitfalls.reproduction import resolve_device
-    >>> resolve_device("cpu")
+    >>> from pitfalls.reproduction import check_device
+    >>> check_device("cpu")
     'cpu'
-    >>> resolve_device("tpu")
+    >>> check_device("tpu")
     Traceback (most recent call last):
     ...
     ValueError: device='tpu' is not one of 'auto', 'cpu', 'cuda'.
@@ -108,6 +114,33 @@ def resolve_device(device: str) -> str:
             "device='cuda' was requested but torch sees no CUDA device; use --device cpu."
         )
     return "cuda" if cuda else "cpu"
+
+
+def resolve_device(device: str) -> str:
+    """Deprecated alias of :func:`check_device` (removed in 0.3).
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"}
+
+    Returns
+    -------
+    str
+        ``"cpu"`` or ``"cuda"``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from pitfalls.reproduction import resolve_device
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", FutureWarning)
+    ...     resolve_device("cpu")
+    'cpu'
+    """
+    warn_renamed_function(
+        "pitfalls.reproduction.resolve_device", "pitfalls.reproduction.check_device"
+    )
+    return check_device(device)
 
 
 def resolve_settings(

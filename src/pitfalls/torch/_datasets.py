@@ -13,89 +13,14 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from .._manifest import ManifestError, check_columns, read_manifest
+from .._images import MODES, convert_mode, load_image
+from .._manifest import check_columns, read_manifest
 from .._validation import describe_values
-from ..exceptions import LeakageWarning, PitfallWarning
+from ..exceptions import LeakageWarning, ManifestError, PitfallWarning
 from ..model_selection import check_group_disjoint
 from ._transforms import apply_transform, is_random_transform, seeded
 
 __all__ = ["ManifestImageDataset", "augment_before_split", "load_image", "split_datasets"]
-
-_TIFF_SUFFIXES = {".tif", ".tiff"}
-_MODES = (None, "L", "RGB")
-
-
-def _convert_mode(array: np.ndarray, mode: str | None) -> np.ndarray:
-    if mode is None:
-        return array
-    if mode == "RGB":
-        if array.ndim == 2:
-            return np.repeat(array[:, :, None], 3, axis=2)
-        if array.shape[2] == 1:
-            return np.repeat(array, 3, axis=2)
-        return array[:, :, :3]  # drop an alpha channel
-    # mode == "L": ITU-R 601-2 luma, the weights PIL uses for convert("L")
-    if array.ndim == 3 and array.shape[2] >= 3:
-        luma = array[:, :, :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        return luma.round().astype(array.dtype) if array.dtype.kind in "ui" else luma
-    return array[:, :, 0] if array.ndim == 3 else array
-
-
-def load_image(path: str | os.PathLike[str], mode: str | None = None) -> np.ndarray:
-    """Read an image file into a channels-last NumPy array.
-
-    PNG, JPEG, BMP and other formats Pillow reads; TIFF through ``tifffile`` when it is
-    installed (16-bit and multi-channel microscopy files), Pillow otherwise; ``.npy``
-    and ``.npz`` (first array) files as stored.
-
-    Parameters
-    ----------
-    path : path-like
-        The image file.
-    mode : {None, "L", "RGB"}, default=None
-        ``None`` keeps the file's channels; ``"L"`` gives ``H x W`` grayscale; ``"RGB"``
-        gives ``H x W x 3`` (grayscale repeated, alpha dropped).
-
-    Returns
-    -------
-    ndarray of shape (H, W) or (H, W, C)
-
-    Examples
-    --------
-    >>> import tempfile, numpy as np
-    >>> from pathlib import Path
-    >>> from PIL import Image
-    >>> from pitfalls.torch import load_image
-    >>> path = Path(tempfile.mkdtemp()) / "x.png"
-    >>> Image.fromarray(np.zeros((4, 5), dtype=np.uint8)).save(path)
-    >>> load_image(path).shape, load_image(path, mode="RGB").shape
-    ((4, 5), (4, 5, 3))
-    """
-    if mode not in _MODES:
-        raise ValueError(f"mode={mode!r} is not supported; use None, 'L' or 'RGB'.")
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        array = np.load(path, allow_pickle=False)
-    elif suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            array = archive[archive.files[0]]
-    elif suffix in _TIFF_SUFFIXES and _has_tifffile():
-        import tifffile
-
-        array = tifffile.imread(path)
-    else:
-        with Image.open(path) as img:
-            array = np.array(img)  # a writable copy (np.asarray of a PIL image is read-only)
-    return _convert_mode(array, mode)
-
-
-def _has_tifffile() -> bool:
-    try:
-        import tifffile  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _label_codes(values: pd.Series, classes: Sequence[Any] | None) -> tuple[list[Any], np.ndarray]:
@@ -173,7 +98,7 @@ class ManifestImageDataset(torch.utils.data.Dataset):
         mode: str | None = None,
         classes: Sequence[Any] | None = None,
     ) -> None:
-        if mode not in _MODES:
+        if mode not in MODES:
             raise ValueError(f"mode={mode!r} is not supported; use None, 'L' or 'RGB'.")
         df = read_manifest(manifest)
         check_columns(df, {"image": image, "label": label}, required_values=("image", "label"))
@@ -211,7 +136,7 @@ class ManifestImageDataset(torch.utils.data.Dataset):
         """
         value = self._images[index]
         if isinstance(value, np.ndarray):  # a copy: in-place transforms must not edit the manifest
-            return _convert_mode(value.copy(), self.mode)
+            return convert_mode(value.copy(), self.mode)
         path = self._path(value)
         try:
             return self.loader(path, self.mode)

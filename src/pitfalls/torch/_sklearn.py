@@ -7,12 +7,15 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy import sparse
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit, StratifiedShuffleSplit
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.utils.data import Dataset
 
+from .._validation import describe_values
 from ._models import resnet50_classifier, small_cnn
 from ._training import fit_classifier, predict
 from ._transforms import apply_transform, seeded
@@ -28,7 +31,19 @@ def _images_to_tensor(X: Any) -> torch.Tensor:
     ``uint8`` images stay ``uint8`` (a quarter of the memory of float32, which matters at
     the paper's 22,000 patches of 224 px); :func:`_as_float` scales them item by item.
     """
+    if sparse.issparse(X):
+        raise TypeError(
+            f"X is a SciPy sparse matrix ({type(X).__name__}); TorchImageClassifier needs "
+            "dense image arrays of shape (n_samples, height, width[, channels])."
+        )
     array = np.asarray(X)
+    if array.dtype.kind == "c":
+        raise ValueError("Complex data not supported; pass real-valued images.")
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise ValueError(
+            "X contains NaN or infinity; the network would train on NaN losses. Impute or "
+            "drop those images."
+        )
     if array.ndim == 3:
         array = array[..., None]
     if array.ndim != 4:
@@ -117,7 +132,8 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         that state (a long run interrupted goes on where it stopped).
     random_state : int, optional
         Seeds initialisation, the validation split, shuffling and augmentation.
-    verbose : bool, default=False
+    verbose : int, default=0
+        Quiet by default; ``verbose=1`` shows a progress bar over epochs.
 
     Attributes
     ----------
@@ -164,7 +180,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         num_workers: int = 0,
         checkpoint: Any = None,
         random_state: int | None = None,
-        verbose: bool = False,
+        verbose: int = 0,
     ) -> None:
         self.architecture = architecture
         self.module = module
@@ -220,6 +236,23 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
             train, val = next(ShuffleSplit(n_splits=1, **kwargs).split(everything))
         return train, val
 
+    @staticmethod
+    def _check_targets(y: Any) -> np.ndarray:
+        if y is None:
+            raise ValueError(
+                "TorchImageClassifier requires y to be passed, but the target y is None; "
+                "pass one class label per image."
+            )
+        labels = np.asarray(y)
+        check_classification_targets(labels)
+        classes = np.unique(labels)
+        if classes.size < 2:
+            raise ValueError(
+                f"y has a single class ({describe_values(classes)}); a classifier needs at "
+                "least two classes."
+            )
+        return labels
+
     def fit(self, X: Any, y: Any, groups: Any = None) -> TorchImageClassifier:
         """Train on image arrays.
 
@@ -243,8 +276,8 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         >>> clf.fit(np.zeros((4, 6, 6, 3)), ["a", "b", "a", "b"]).n_channels_
         3
         """
+        y = self._check_targets(y)
         images = self._inputs(X)
-        y = np.asarray(y)
         if len(y) != len(images):
             raise ValueError(f"X has {len(images)} images but y has {len(y)} labels.")
         self.classes_, codes = np.unique(y, return_inverse=True)

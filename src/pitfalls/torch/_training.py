@@ -27,12 +27,13 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
+from .._tables import format_number, markdown_table
 from ._transforms import seeded
 
 __all__ = ["FitResult", "fit_classifier", "predict", "resolve_device"]
 
 
-@dataclass
+@dataclass(repr=False)
 class FitResult:
     """What :func:`fit_classifier` returns.
 
@@ -53,14 +54,112 @@ class FitResult:
     --------
     >>> import pandas as pd, torch
     >>> from pitfalls.torch import FitResult
-    >>> FitResult(torch.nn.Identity(), pd.DataFrame(), 0, 0.5).best_val_loss
-    0.5
+    >>> history = pd.DataFrame({"epoch": [0, 1], "train_loss": [0.9, 0.6], "val_loss": [0.8, 0.7]})
+    >>> res = FitResult(torch.nn.Identity(), history, 1, 0.7)
+    >>> res
+    FitResult(model=Identity, n_epochs=2, best_epoch=1, best_val_loss=0.7, final_train_loss=0.6)
+    >>> print(res.to_markdown())
+    | epoch | train_loss | val_loss |
+    | :--- | ---: | ---: |
+    | 0 | 0.9000 | 0.8000 |
+    | 1 | 0.6000 | 0.7000 |
     """
 
     model: nn.Module
     history: pd.DataFrame
     best_epoch: int
     best_val_loss: float
+
+    def __repr__(self) -> str:
+        final = float(self.history["train_loss"].iloc[-1]) if len(self.history) else math.nan
+        return (
+            f"FitResult(model={type(self.model).__name__}, n_epochs={len(self.history)}, "
+            f"best_epoch={self.best_epoch}, best_val_loss={self.best_val_loss:.4g}, "
+            f"final_train_loss={final:.4g})"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The training history, one row per epoch (a copy of :attr:`history`).
+
+        Returns
+        -------
+        DataFrame
+            Columns ``epoch``, ``train_loss``, ``val_loss``.
+
+        Examples
+        --------
+        >>> import pandas as pd, torch
+        >>> from pitfalls.torch import FitResult
+        >>> h = pd.DataFrame({"epoch": [0], "train_loss": [0.5], "val_loss": [0.4]})
+        >>> FitResult(torch.nn.Identity(), h, 0, 0.4).to_frame().columns.tolist()
+        ['epoch', 'train_loss', 'val_loss']
+        """
+        return self.history.copy()
+
+    def to_markdown(self, digits: int = 4) -> str:
+        """The training history as a Markdown table.
+
+        Parameters
+        ----------
+        digits : int, default=4
+            Decimals of the losses.
+
+        Returns
+        -------
+        str
+
+        Examples
+        --------
+        >>> import pandas as pd, torch
+        >>> from pitfalls.torch import FitResult
+        >>> h = pd.DataFrame({"epoch": [0], "train_loss": [0.5], "val_loss": [float("nan")]})
+        >>> FitResult(torch.nn.Identity(), h, 0, float("nan")).to_markdown().splitlines()[-1]
+        '| 0 | 0.5000 | nan |'
+        """
+        rows = [
+            [format_number(float(v), digits) if isinstance(v, float) else str(v) for v in row]
+            for row in self.history.itertuples(index=False)
+        ]
+        return markdown_table([str(c) for c in self.history.columns], rows)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Training and validation loss per epoch, the best epoch marked.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw on; a new figure when None.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import pandas as pd, torch
+        >>> from pitfalls.torch import FitResult
+        >>> h = pd.DataFrame({"epoch": [0, 1], "train_loss": [0.9, 0.6], "val_loss": [0.8, 0.7]})
+        >>> ax = FitResult(torch.nn.Identity(), h, 1, 0.7).plot()
+        >>> [line.get_label() for line in ax.get_lines()]
+        ['train', 'validation', 'best epoch (1)']
+        """
+        if ax is None:
+            import matplotlib.pyplot as plt
+
+            _, ax = plt.subplots()
+        epochs = self.history["epoch"]
+        ax.plot(epochs, self.history["train_loss"], marker="o", label="train")
+        if self.history["val_loss"].notna().any():
+            ax.plot(epochs, self.history["val_loss"], marker="o", label="validation")
+        ax.axvline(
+            self.best_epoch, color="k", linestyle=":", label=f"best epoch ({self.best_epoch})"
+        )
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cross-entropy loss")
+        ax.legend()
+        return ax
 
 
 def _local_rank() -> int:
@@ -310,7 +409,7 @@ def fit_classifier(
     resume: bool = False,
     lr_schedule: str | None = None,
     random_state: int | None = None,
-    verbose: bool = True,
+    verbose: int = 0,
 ) -> FitResult:
     """Train a classifier as in the paper and keep the weights with the lowest validation loss.
 
@@ -363,8 +462,9 @@ def fit_classifier(
         Seeds model-independent randomness (shuffling, dropout, augmentation, workers) for
         the run; the caller's random generators are restored afterwards. Seed the model's
         initialisation yourself (e.g. ``torch.manual_seed`` before building it).
-    verbose : bool, default=True
-        A tqdm progress bar with the losses (rank 0 only).
+    verbose : int, default=0
+        Quiet by default, as in scikit-learn; ``verbose=1`` (or True) shows a tqdm
+        progress bar with the losses (rank 0 only).
 
     Returns
     -------
@@ -526,7 +626,7 @@ class _Run:
                 _save_checkpoint(self.checkpoint, self.best_state, epoch, val_loss, self.optimizer)
         self._save_last(epoch)
 
-    def fit(self, verbose: bool) -> FitResult:
+    def fit(self, verbose: int) -> FitResult:
         bar = tqdm(
             range(self.start, self.epochs),
             disable=not verbose or self.trainer.rank != 0,
