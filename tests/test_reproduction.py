@@ -36,6 +36,7 @@ TINY = dataclasses.replace(
     k_best=30,
     rfe_step=5,
     epochs=5,
+    xray_epochs=5,
     patches_per_patient=4,
     image_size=16,
     xray_counts=(48, 48, 24),
@@ -98,6 +99,11 @@ def test_quick_and_full_settings():
     )
     assert quick.n_repeats < full.n_repeats and quick.n_estimators < full.n_estimators
     assert resolve_settings(n_repeats=7).dl_repeats == 7
+    # quick networks fit their data with a one-cycle schedule; full mode is the paper's
+    # constant Adam 1e-4, with checkpoints to resume a run of hours
+    assert (quick.lr_schedule, quick.checkpoint_dir, quick.dl_repeats) == ("onecycle", None, 5)
+    assert (full.lr_schedule, full.xray_epochs, full.xray_learning_rate) == ("constant", 100, 1e-4)
+    assert full.checkpoint_dir == "pitfalls-out/checkpoints"
     assert resolve_settings(random_state=3).as_dict()["random_state"] == 3
 
 
@@ -229,7 +235,7 @@ def test_deep_experiments_in_tiny_mode(name, tmp_path):
     pytest.importorskip("torch")
     tiny = {
         # the batch-effect model needs a few more images and epochs to separate the sources
-        "batch-effect": dataclasses.replace(TINY, xray_counts=(120, 120, 60), epochs=12),
+        "batch-effect": dataclasses.replace(TINY, xray_counts=(120, 120, 60), xray_epochs=12),
         # one model C: writing the augmented copies is the slow part
         "augmentation": dataclasses.replace(TINY, dl_repeats=1),
     }.get(name, TINY)
@@ -242,6 +248,9 @@ def test_deep_experiments_in_tiny_mode(name, tmp_path):
         shares = result.scores.loc[["external", "control"], "attribution_outside_lungs"]
         assert shares.between(0, 1).all()
         assert any("a control trained the same way" in note for note in result.notes)
+        # ... each over its external normals, with the rank-sum test over images
+        assert 0 <= result.scores.loc["external", "attribution_ranksum_pvalue"] <= 1
+        assert any("rank-sum over images" in note for note in result.notes)
         # a run of only this experiment writes its own figures to scores.csv
         written = pd.read_csv(write_report([result], tmp_path)["scores"])
         assert written["evaluation"].tolist() == ["internal", "external", "control"]
@@ -253,6 +262,103 @@ def test_deep_experiments_in_tiny_mode(name, tmp_path):
     if name == "patient-split":  # two trained models per row: mean ± sd and a rank-sum test
         assert not np.isnan(result.comparisons["statistic"].iloc[0])
         assert "±" in result.table.query("Source == 'this run'")["F1"].iloc[0]
+    if name != "batch-effect":
+        _check_training_f1_and_twins(result)
+
+
+def _check_training_f1_and_twins(result):
+    """Training F1 beside test F1, and the shares of test patches with a twin in training."""
+    table = result.table.set_index(["Model", "Source"])
+    leaky, correct = result.comparisons[["leaky", "correct"]].iloc[0]
+    for model in (leaky, correct):
+        assert table.loc[(model, "paper"), "Training F1"] == "n/a"
+        assert table.loc[(model, "this run"), "Training F1"] != "n/a"
+    raw = result.raw.set_index("model")
+    assert raw["train_f1"].between(0, 1).all()
+    # patient-level split: no test patch has a patch of its patient in training
+    assert (raw.loc[correct, "twin_share"] == 0).all()
+    assert raw.loc[correct, "f1_with_twin"].isna().all()
+    np.testing.assert_allclose(raw.loc[correct, "f1_without_twin"], raw.loc[correct, "f1"])
+    # random patch split: with 4 patches a patient, nearly every test patch has one
+    if leaky == "E":
+        assert (raw.loc["E", "twin_share"] > 0.8).all()
+    else:  # one augmented copy per patch, random split: most test patches have their twin
+        assert raw.loc["C", "twin_share"].between(0.5, 1).all()
+    assert any(f"model {leaky}: training F1" in note for note in result.notes)
+
+
+def test_twin_scores_by_hand():
+    from pitfalls.reproduction._deep import _twin_scores
+
+    y_true = np.array([1, 1, 0, 0, 1, 0])
+    y_pred = np.array([1, 1, 0, 1, 0, 0])
+    has_twin = np.array([True, True, True, True, False, False])
+    scores = _twin_scores(y_true, y_pred, has_twin)
+    # with a twin: 2 TP, 1 FP -> F1 = 2*2 / (2*2 + 1) = 0.8; without: no TP -> 0
+    assert scores == {"twin_share": pytest.approx(4 / 6), "f1_with_twin": pytest.approx(0.8),
+                      "f1_without_twin": 0.0}  # fmt: skip
+    assert np.isnan(_twin_scores(y_true, y_pred, np.ones(6, bool))["f1_without_twin"])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("turn", ["identity", "flip-x", "flip-y", "transpose", "rot90",
+                                  "rot180", "rot270", "anti-transpose"])  # fmt: skip
+def test_patch_cnn_gives_all_eight_twins_the_same_output(turn):
+    torch = pytest.importorskip("torch")
+    from pitfalls.reproduction._deep import patch_cnn
+
+    torch.manual_seed(0)
+    net = patch_cnn(2, 3).eval()
+    x = torch.rand(3, 3, 32, 32)
+    twin = {
+        "identity": x, "flip-x": x.flip(-1), "flip-y": x.flip(-2),
+        "transpose": x.transpose(-1, -2), "rot90": torch.rot90(x, 1, (-2, -1)),
+        "rot180": torch.rot90(x, 2, (-2, -1)), "rot270": torch.rot90(x, 3, (-2, -1)),
+        "anti-transpose": torch.rot90(x, 1, (-2, -1)).flip(-1),
+    }[turn]  # fmt: skip
+    with torch.no_grad():
+        torch.testing.assert_close(net(twin), net(x), rtol=1e-4, atol=1e-5)
+        # ... but not blind: other images get other outputs
+        assert not torch.allclose(net(0.3 * x), net(x), atol=1e-4)
+
+
+@pytest.mark.torch
+def test_full_mode_prints_a_measured_time_estimate(capsys):
+    pytest.importorskip("torch")
+    from pitfalls.reproduction._deep import announce_estimate
+
+    full_tiny = dataclasses.replace(
+        resolve_settings(quick=False, device="cpu"), architecture="small", batch_size=4
+    )
+    note = announce_estimate(full_tiny, "patient-split (E, F)", n_images=40, n_models=2,
+                             image_shape=(16, 3))  # fmt: skip
+    assert note.startswith("patient-split (E, F): estimated training time ")
+    assert "2 model(s), 100 epochs of 40 images" in note
+    assert "checkpoints in pitfalls-out/checkpoints/ (rerun the same command to resume)" in note
+    assert capsys.readouterr().err.strip() == f"pitfalls reproduce: {note}"
+    # quick mode returns the note without printing it
+    announce_estimate(dataclasses.replace(full_tiny, quick=True), "x", n_images=8, n_models=1,
+                      image_shape=(16, 3))  # fmt: skip
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.torch
+@pytest.mark.slow
+def test_deep_experiment_resumes_from_its_checkpoints(tmp_path):
+    pytest.importorskip("torch")
+    settings = dataclasses.replace(TINY, epochs=2, checkpoint_dir=str(tmp_path))
+    first = run("patient-split", settings=settings)
+    last = sorted(tmp_path.glob("*.pt.last"))
+    # one file per trained model: E and D/F, two repeats each
+    assert [p.name for p in last] == ["model-D-seed0.pt.last", "model-D-seed1.pt.last",
+                                      "model-E-seed0.pt.last", "model-E-seed1.pt.last"]  # fmt: skip
+    written = {p: p.stat().st_mtime_ns for p in last}
+    from pitfalls.reproduction import _deep
+
+    _deep._correct_patch_model.cache_clear()
+    again = run("patient-split", settings=settings)  # finished runs: nothing is retrained
+    assert {p: p.stat().st_mtime_ns for p in last} == written
+    pd.testing.assert_frame_equal(again.raw, first.raw)
 
 
 # ------------------------------------------------------------------------- reports

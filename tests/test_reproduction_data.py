@@ -96,7 +96,7 @@ def test_batch_effect_on_kermany_and_rsna_layouts(tmp_path, write_dicom):
             classes.append(f"{pid},Normal")
     (rsna / "stage_2_train_labels.csv").write_text("\n".join(labels) + "\n")
     (rsna / "stage_2_detailed_class_info.csv").write_text("\n".join(classes) + "\n")
-    settings = dataclasses.replace(TINY, xray_size=32, epochs=12)
+    settings = dataclasses.replace(TINY, xray_size=32, xray_epochs=12)
     result = run("batch-effect", data=tmp_path, settings=settings)
     assert result.scores.loc["internal", "accuracy"] > 0.9
     assert result.leaky_beats_correct, result.to_text()

@@ -47,6 +47,32 @@ def _paper_cell(model: str, metric: str) -> str:
     return format_mean_sd(mean, sd, digits=2 if sd is not None else 3)
 
 
+def _pair_table(leaky: str, correct: str, scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Paper and this run for both models; deep models also get their training F1.
+
+    The paper does not report training scores (``n/a``); this run's show whether the
+    network fitted its training data, which a leak through memorised twins needs.
+    """
+    with_training = any("train_f1" in scores[m].columns for m in (leaky, correct))
+    rows = []
+    for model in (leaky, correct):
+        paper = PAPER_TABLE2[model]
+        digits = 2 if len(scores[model]) > 1 else 3
+        for source in ("paper", "this run"):
+            row = {"Model": model, "Approach": paper.approach, "Source": source}
+            for metric in METRICS:
+                row[_HEADERS[metric]] = (
+                    _paper_cell(model, metric)
+                    if source == "paper"
+                    else _run_cell(scores[model][metric], digits)
+                )
+            if with_training:
+                train_f1 = scores[model].get("train_f1", pd.Series(dtype=float))
+                row["Training F1"] = "n/a" if source == "paper" else _run_cell(train_f1, digits)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def table2_result(
     *,
     name: str,
@@ -61,27 +87,15 @@ def table2_result(
     """Assemble an :class:`ExperimentResult` for a leaky/correct pair of Table 2.
 
     ``scores`` maps the model letter to a frame of per-repeat scores with one
-    column per metric of :data:`METRICS` (one row for a single trained model).
+    column per metric of :data:`METRICS` (one row for a single trained model), and
+    for deep models ``train_f1`` (printed as a "Training F1" column).
     The rank-sum test on F1 is ``compare_runs(correct, leaky)``, the paper's sign
     convention (negative when the leaky model scores higher); it needs at least
     two repeats per model.
     """
     from pitfalls.metrics import compare_runs
 
-    rows = []
-    for model in (leaky, correct):
-        paper = PAPER_TABLE2[model]
-        digits = 2 if len(scores[model]) > 1 else 3
-        for source in ("paper", "this run"):
-            row = {"Model": model, "Approach": paper.approach, "Source": source}
-            for metric in METRICS:
-                row[_HEADERS[metric]] = (
-                    _paper_cell(model, metric)
-                    if source == "paper"
-                    else _run_cell(scores[model][metric], digits)
-                )
-            rows.append(row)
-    table = pd.DataFrame(rows)
+    table = _pair_table(leaky, correct, scores)
     means = pd.DataFrame({m: scores[m][list(METRICS)].mean() for m in (leaky, correct)}).T
     leaky_f1 = scores[leaky]["f1"].to_numpy(dtype=float)
     correct_f1 = scores[correct]["f1"].to_numpy(dtype=float)
@@ -159,7 +173,7 @@ def combined_table2(results: Sequence[ExperimentResult]) -> pd.DataFrame | None:
         return None
     table = pd.concat(frames, ignore_index=True)
     # the paper's model D and F are one model: keep each (model, source) once
-    table = table.drop_duplicates(subset=["Model", "Source"])
+    table = table.drop_duplicates(subset=["Model", "Source"]).fillna("")
     order = {model: i for i, model in enumerate(PAPER_TABLE2)}
     table = table.assign(_order=table["Model"].map(order)).sort_values(
         ["_order", "Source"], kind="stable"
