@@ -626,6 +626,10 @@ def test_onecycle_schedule_and_unknown_schedule():
             if "running" not in k and "num_batches" not in k
         )
     assert 0 < moved["onecycle"] < moved[None]
+    # the best epoch is chosen after the warm-up (the first 30% of the steps)
+    history = _fit_toy(_toy(), None, lr_schedule="onecycle", epochs=10)
+    assert history.best_epoch >= 3
+    assert history.best_val_loss == history.history["val_loss"].iloc[3:].min()
 
 
 def test_classifier_records_its_training_and_validation_rows():

@@ -418,7 +418,9 @@ def _f1_with_patient_interval(
 #: were fitted on), the epoch kept, and the explanation of the leak: the share of test
 #: patches with a twin in training (an augmented copy of the same patch for model C, a
 #: patch of the same patient for E, D and F) and test F1 on those with and without one.
-EXPLAINING = ("train_f1", "best_epoch", "twin_share", "f1_with_twin", "f1_without_twin")
+EXPLAINING = (
+    "train_f1", "best_epoch", "twin_share", "f1_with_twin", "f1_without_twin", "patient_share",
+)  # fmt: skip
 
 
 def _twin_scores(y_true: np.ndarray, y_pred: np.ndarray, has_twin: np.ndarray) -> dict[str, float]:
@@ -468,6 +470,8 @@ def _train_and_score(
     has_twin = np.isin(twin_key[test], twin_key[fitted])
     scores.update(_twin_scores(labels[test], predictions, has_twin))
     if patients is not None:
+        # model C's test patches without a twin may still have their patient in training
+        scores["patient_share"] = float(np.mean(np.isin(patients[test], patients[fitted])))
         scores["f1_ci"] = _f1_with_patient_interval(labels[test], predictions, patients[test], seed)
     return scores
 
@@ -558,6 +562,11 @@ def _explaining_notes(scores: dict[str, pd.DataFrame]) -> list[str]:
             f"{mean['best_epoch']:.0f} on average); {mean['twin_share']:.0%} of test patches "
             f"have {_TWIN_WORDS.get(model, 'a twin')} in training; test F1 "
             f"{frame['f1_with_twin'].mean():.3f} on those, {without_text}"
+            + (
+                f"; {mean['patient_share']:.0%} have a patch of the same patient in training"
+                if model == "C" and not np.isnan(mean["patient_share"])
+                else ""
+            )
             if mean["twin_share"] > 0
             else f"model {model}: training F1 {mean['train_f1']:.3f} (weights of epoch "
             f"{mean['best_epoch']:.0f} on average); no test patch has "

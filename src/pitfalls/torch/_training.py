@@ -457,7 +457,11 @@ def fit_classifier(
         None or ``"constant"``: ``lr`` throughout (the paper). ``"onecycle"``: warm up
         to ``lr`` over the first 30% of the steps, then anneal to ``lr / 10**4``
         (``torch.optim.lr_scheduler.OneCycleLR``); a small network trained from scratch
-        fits its training data in far fewer epochs this way.
+        fits its training data in far fewer epochs this way. The best epoch is then
+        picked among the epochs after the warm-up: during it the network has barely
+        trained, and when the validation data share little with the training data
+        (other patients) a near-untrained model that answers 50/50 can have the lowest
+        validation loss of all.
     random_state : int, optional
         Seeds model-independent randomness (shuffling, dropout, augmentation, workers) for
         the run; the caller's random generators are restored afterwards. Seed the model's
@@ -563,6 +567,8 @@ class _Run:
         self.best_loss, self.best_epoch = math.inf, -1
         self.best_state: dict[str, torch.Tensor] | None = None
         self.start = 0
+        # one cycle: choose among the epochs after the warm-up (30% of the steps)
+        self.select_from = min(int(0.3 * epochs), epochs - 1) if scheduler is not None else 0
 
     @property
     def last_path(self) -> Path | None:
@@ -617,7 +623,8 @@ class _Run:
         train_loss = trainer.train_epoch(self.train_loader, self.optimizer, self.scheduler)
         val_loss = math.nan if self.val_loader is None else trainer.evaluate(self.val_loader)
         self.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
-        if self.val_loader is None or val_loss < self.best_loss:
+        eligible = epoch >= self.select_from
+        if eligible and (self.val_loader is None or val_loss < self.best_loss):
             self.best_loss, self.best_epoch = val_loss, epoch
             self.best_state = {
                 k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()
