@@ -101,7 +101,7 @@ def test_quick_and_full_settings():
     assert resolve_settings(n_repeats=7).dl_repeats == 7
     # quick networks fit their data with a one-cycle schedule; full mode is the paper's
     # constant Adam 1e-4, with checkpoints to resume a run of hours
-    assert (quick.lr_schedule, quick.checkpoint_dir, quick.dl_repeats) == ("onecycle", None, 5)
+    assert (quick.lr_schedule, quick.checkpoint_dir, quick.dl_repeats) == ("onecycle", None, 4)
     assert (full.lr_schedule, full.xray_epochs, full.xray_learning_rate) == ("constant", 100, 1e-4)
     assert full.checkpoint_dir == "pitfalls-out/checkpoints"
     assert resolve_settings(random_state=3).as_dict()["random_state"] == 3
@@ -265,10 +265,10 @@ def test_deep_experiments_in_tiny_mode(name, tmp_path):
         assert not np.isnan(result.comparisons["statistic"].iloc[0])
         assert "±" in result.table.query("Source == 'this run'")["F1"].iloc[0]
     if name != "batch-effect":
-        _check_training_f1_and_twins(result)
+        _check_training_f1_and_twins(result, tiny.epochs)
 
 
-def _check_training_f1_and_twins(result):
+def _check_training_f1_and_twins(result, epochs):
     """Training F1 beside test F1, and the shares of test patches with a twin in training."""
     table = result.table.set_index(["Model", "Source"])
     leaky, correct = result.comparisons[["leaky", "correct"]].iloc[0]
@@ -277,6 +277,8 @@ def _check_training_f1_and_twins(result):
         assert table.loc[(model, "this run"), "Training F1"] != "n/a"
     raw = result.raw.set_index("model")
     assert raw["train_f1"].between(0, 1).all()
+    # the kept epoch (counted from 1) comes after the one-cycle warm-up
+    assert raw["best_epoch"].between(int(0.3 * epochs) + 1, epochs).all()
     # patient-level split: no test patch has a patch of its patient in training
     assert (raw.loc[[correct], "twin_share"] == 0).all()
     assert raw.loc[[correct], "f1_with_twin"].isna().all()
@@ -351,9 +353,11 @@ def test_deep_experiment_resumes_from_its_checkpoints(tmp_path):
     settings = dataclasses.replace(TINY, epochs=2, checkpoint_dir=str(tmp_path))
     first = run("patient-split", settings=settings)
     last = sorted(tmp_path.glob("*.pt.last"))
-    # one file per trained model: E and D/F, two repeats each
-    assert [p.name for p in last] == ["model-D-seed0.pt.last", "model-D-seed1.pt.last",
-                                      "model-E-seed0.pt.last", "model-E-seed1.pt.last"]  # fmt: skip
+    # one file per trained model: E and D/F, two repeats each; named after what it trains on
+    assert [p.name[:7] + p.name[-13:] for p in last] == [
+        "model-D-seed0.pt.last", "model-D-seed1.pt.last",
+        "model-E-seed0.pt.last", "model-E-seed1.pt.last",
+    ]  # fmt: skip
     written = {p: p.stat().st_mtime_ns for p in last}
     from pitfalls.reproduction import _deep
 
@@ -361,6 +365,10 @@ def test_deep_experiment_resumes_from_its_checkpoints(tmp_path):
     again = run("patient-split", settings=settings)  # finished runs: nothing is retrained
     assert {p: p.stat().st_mtime_ns for p in last} == written
     pd.testing.assert_frame_equal(again.raw, first.raw)
+    # other data (another cohort seed) never resumes from these checkpoints
+    _deep._correct_patch_model.cache_clear()
+    run("patient-split", settings=dataclasses.replace(settings, random_state=5, dl_repeats=1))
+    assert len(list(tmp_path.glob("*.pt.last"))) == 6
 
 
 # ------------------------------------------------------------------------- reports

@@ -637,6 +637,7 @@ def test_classifier_records_its_training_and_validation_rows():
     clf = TorchImageClassifier(epochs=1, validation_fraction=0.25, device="cpu", random_state=0)
     clf.fit(x.numpy()[:, 0], y.numpy())
     assert len(clf.validation_indices_) == 5
+    assert clf.best_epoch_ == 0
     assert sorted(np.r_[clf.train_indices_, clf.validation_indices_].tolist()) == list(range(20))
     clf.set_params(validation_fraction=0).fit(x.numpy()[:, 0], y.numpy())
     assert len(clf.validation_indices_) == 0 and len(clf.train_indices_) == 20

@@ -143,6 +143,8 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         The trained network.
     history_ : DataFrame
         Loss per epoch.
+    best_epoch_ : int
+        The epoch (0-based) whose weights were kept.
     n_channels_ : int
     train_indices_, validation_indices_ : ndarray
         Rows of ``X`` the weights were fitted on, and the rows held out to pick the
@@ -312,6 +314,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         self.validation_indices_ = np.asarray([] if val_idx is None else val_idx, dtype=np.intp)
         self.model_ = result.model
         self.history_ = result.history
+        self.best_epoch_ = int(result.best_epoch)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
