@@ -317,11 +317,14 @@ def test_rgb_and_gray_versions_hash_alike():
 def test_progress_bar_goes_to_stderr_only_when_asked(image_manifest, capsys):
     root, df = image_manifest
     paths = [root / p for p in df.path]
-    hash_images(paths, progress=True)
+    hash_images(paths, verbose=True)
     out, err = capsys.readouterr()
     assert out == "" and "hashing images" in err and "12/12" in err
-    hash_images(paths)  # default: only on a terminal, and pytest's stderr is not one
+    hash_images(paths)  # quiet by default
     assert capsys.readouterr().err == ""
+    with pytest.warns(FutureWarning, match="'progress' was renamed 'verbose'"):
+        hash_images(paths, progress=True)  # the old spelling still works
+    assert "12/12" in capsys.readouterr().err
 
 
 def test_parallel_hashing_matches_serial(image_manifest):

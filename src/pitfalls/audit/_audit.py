@@ -540,7 +540,7 @@ def _hash(data: AuditData, manifest: Any, plan: AuditPlan) -> None:
         root=plan.root,
         max_pixels=plan.max_pixels,
         n_jobs=plan.n_jobs,
-        progress=plan.verbose,
+        verbose=plan.verbose,
     )
     data.image_paths = [str(p) for p in resolved]
 

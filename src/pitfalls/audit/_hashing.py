@@ -94,6 +94,7 @@ from typing import Any
 import numpy as np
 from scipy.fft import dct
 
+from .._deprecation import renamed_kwargs
 from .._images import load_image
 from .._manifest import ManifestError
 from ._io import DEFAULT_MAX_PIXELS, ImageTooLargeError, check_max_pixels, read_image
@@ -736,6 +737,7 @@ def _hash_all(
     return results
 
 
+@renamed_kwargs(progress="verbose")
 def hash_images(
     paths: Sequence[Path],
     *,
@@ -744,7 +746,7 @@ def hash_images(
     root: str | os.PathLike | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     n_jobs: int | None = None,
-    progress: bool | None = None,
+    verbose: bool = False,
 ) -> ImageHashes:
     """Exact and perceptual hashes of image files, in parallel with joblib.
 
@@ -774,8 +776,9 @@ def hash_images(
         ``joblib.parallel_config`` runs them (e.g. ``backend="dask"`` to hash on a
         cluster). An integer caps the workers (``-1``: all CPUs; never more than
         the CPUs).
-    progress : bool, optional
-        Show a progress bar on stderr; default: only when stderr is a terminal.
+    verbose : bool, default=False
+        Show a progress bar on stderr (formerly ``progress``, deprecated; removed
+        in 0.3).
 
     Returns
     -------
@@ -806,7 +809,7 @@ def hash_images(
     rows = list(range(len(paths))) if rows is None else list(rows)
     workers = _n_workers(n_jobs, len(paths))
     base = None if root is None else Path(root).resolve()
-    bar = _progress_bar(len(paths), sys.stderr.isatty() if progress is None else progress)
+    bar = _progress_bar(len(paths), bool(verbose))
     try:
         results = _hash_all(list(_chunks(paths, _CHUNK)), (base, max_pixels), workers, bar)
     finally:

@@ -472,8 +472,8 @@ def calibration_summary(
     >>> prob = rng.uniform(0.05, 0.95, 400)
     >>> y = (rng.random(400) < prob).astype(int)
     >>> c = calibration_summary(y, prob, n_bootstraps=200, random_state=0)
-    >>> c.table.loc["slope", "ci_low"] < 1 < c.table.loc["slope", "ci_high"]
-    np.True_
+    >>> bool(c.table.loc["slope", "ci_low"] < 1 < c.table.loc["slope", "ci_high"])
+    True
     >>> calibration_summary(y, 2 * prob - 0.5)
     Traceback (most recent call last):
     ...

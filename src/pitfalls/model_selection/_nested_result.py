@@ -43,8 +43,8 @@ class NestedCVResult(dict[str, Any]):
     ...     score_time=np.array([0.01, 0.01]), best_score=np.array([0.9, 0.85]),
     ...     best_params=[{"max_depth": 2}, {"max_depth": 3}], cv_results=[{}, {}],
     ... )
-    >>> result["test_score"].mean(), "best_params" in result
-    (np.float64(0.75), True)
+    >>> float(result["test_score"].mean()), "best_params" in result
+    (0.75, True)
     >>> result
     NestedCVResult(test_score 0.750 ± 0.071 over 2 outer folds; best inner score 0.875; best_params: {'max_depth': 2}, {'max_depth': 3})
     >>> result.to_frame()

@@ -226,9 +226,9 @@ def permutation_test_score(
 
     >>> from sklearn.model_selection import GroupKFold
     >>> from sklearn.model_selection import permutation_test_score as sklearn_version
-    >>> sklearn_version(GaussianNB(), X, y, groups=patients, cv=GroupKFold(5),
-    ...                 n_permutations=19)[2]
-    np.float64(1.0)
+    >>> float(sklearn_version(GaussianNB(), X, y, groups=patients, cv=GroupKFold(5),
+    ...                       n_permutations=19)[2])
+    1.0
     """
     _check_n_permutations(n_permutations)
     if groups is None:

@@ -96,8 +96,8 @@ def splitmix_finalise(x: np.ndarray, scratch: np.ndarray) -> None:
     >>> from pitfalls.pipeline._hashing import splitmix_finalise
     >>> x = np.array([0, 1, 2], dtype=np.uint64)
     >>> splitmix_finalise(x, np.empty_like(x))
-    >>> x[0] == 0, len(set(x.tolist()))  # zero stays zero; distinct stay distinct
-    (np.True_, 3)
+    >>> bool(x[0] == 0), len(set(x.tolist()))  # zero stays zero; distinct stay distinct
+    (True, 3)
     """
     for shift, multiplier in ((30, _MIX_1), (27, _MIX_2)):
         np.right_shift(x, np.uint64(shift), out=scratch)

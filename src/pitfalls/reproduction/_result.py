@@ -240,8 +240,8 @@ class ExperimentResult:
         >>> from pitfalls.reproduction import ExperimentResult
         >>> r = ExperimentResult(name="d", title="Demo", reference="", table=pd.DataFrame(),
         ...                      scores=pd.DataFrame({"f1": [0.9]}, index=["A"]))
-        >>> r.to_frame().loc["A", "f1"]
-        np.float64(0.9)
+        >>> float(r.to_frame().loc["A", "f1"])
+        0.9
         """
         return self.scores.copy()
 
