@@ -354,7 +354,7 @@ def test_deep_experiment_resumes_from_its_checkpoints(tmp_path):
     first = run("patient-split", settings=settings)
     last = sorted(tmp_path.glob("*.pt.last"))
     # one file per trained model: E and D/F, two repeats each; named after what it trains on
-    assert [p.name[:7] + p.name[-13:] for p in last] == [
+    assert sorted(p.name[:8] + p.name[-13:] for p in last) == [
         "model-D-seed0.pt.last", "model-D-seed1.pt.last",
         "model-E-seed0.pt.last", "model-E-seed1.pt.last",
     ]  # fmt: skip
