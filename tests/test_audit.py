@@ -285,7 +285,7 @@ def test_temporal_check():
     row = finding(audit(df, **KW, time="date"), "PF111")
     assert row.n_affected == (df.split == "test").sum()
     assert row.leakage_types == ["L3.1"]
-    with pytest.warns(FutureWarning, match=r"audit\(date=\) is deprecated; use time="):
+    with pytest.warns(FutureWarning, match="audit: the parameter 'date' was renamed 'time'"):
         old = audit(df, **KW, date="date")
     pd.testing.assert_frame_equal(old.to_frame(), audit(df, **KW, time="date").to_frame())
     df.loc[0, "date"] = "not a date"

@@ -436,7 +436,7 @@ def test_deprecated_parameters_and_attributes_warn_and_still_work():
     df = pd.DataFrame({"pid": ["a", "a", "b"], "split": ["train", "test", "test"]})
     with pytest.warns(FutureWarning, match=r"audit\(random_state=\) is deprecated and unused"):
         audit(df, group="pid", split="split", random_state=0)
-    with pytest.warns(FutureWarning, match=r"audit\(progress=\) is deprecated; use verbose="):
+    with pytest.warns(FutureWarning, match="audit: the parameter 'progress' was renamed 'verbose'"):
         report = audit(df, group="pid", split="split", progress=False)
     with pytest.warns(FutureWarning, match=r"finding_list is deprecated"):
         assert [f.code for f in report.finding_list] == codes(report)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._deprecation import renamed_kwargs
 from .._manifest import ManifestError, check_columns, read_manifest
 from .._validation import describe_values
 from ._checks import (
@@ -70,6 +71,7 @@ class AuditPlan:
         return roles | ({"features"} if self.features else set())
 
 
+@renamed_kwargs(date="time", progress="verbose")
 def audit(
     manifest: Any,
     *,
@@ -92,8 +94,6 @@ def audit(
     n_jobs: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     verbose: bool = False,
-    date: str | None = None,
-    progress: bool | None = None,
     random_state: Any = _DEPRECATED,
 ) -> AuditReport:
     """Audit a data split for leakage, duplicates, site confounding and class balance.
@@ -197,10 +197,6 @@ def audit(
         header before decoding; a larger image is an error naming its path and size.
     verbose : bool, default=False
         Progress bar on stderr while hashing images.
-    date : str, optional
-        Deprecated alias of ``time``.
-    progress : bool, optional
-        Deprecated alias of ``verbose``.
     random_state : object, optional
         Deprecated and unused: every check is deterministic. Passing it warns.
 
@@ -218,8 +214,8 @@ def audit(
     Warns
     -----
     FutureWarning
-        When a deprecated parameter (``date``, ``progress``, ``random_state``) is
-        passed.
+        When a deprecated parameter is passed: ``date`` (renamed ``time``),
+        ``progress`` (renamed ``verbose``), ``random_state`` (unused).
 
     Notes
     -----
@@ -255,7 +251,13 @@ def audit(
     0  PF101     1    0    p1  train
     1  PF101     1    1    p1   test
     """
-    time, verbose = _deprecated_aliases(date, time, progress, verbose, random_state)
+    if random_state is not _DEPRECATED:
+        warnings.warn(
+            "audit(random_state=) is deprecated and unused (every check is deterministic); "
+            "it will be removed in a future version: drop the argument.",
+            FutureWarning,
+            stacklevel=2,
+        )
     try:
         check_fail_on(fail_on)
     except ValueError as exc:
@@ -279,39 +281,6 @@ def audit(
 
 
 # --- validate -----------------------------------------------------------------------
-
-
-def _deprecated_aliases(
-    date: str | None, time: str | None, progress: bool | None, verbose: bool, random_state: Any
-) -> tuple[str | None, bool]:
-    """Map the deprecated ``date``/``progress`` onto ``time``/``verbose``; warn on each."""
-    if random_state is not _DEPRECATED:
-        warnings.warn(
-            "audit(random_state=) is deprecated and unused (every check is deterministic); "
-            "it will be removed in a future version: drop the argument.",
-            FutureWarning,
-            stacklevel=3,
-        )
-    if date is not None:
-        if time is not None:
-            raise ManifestError(
-                f"time={time!r} and date={date!r} were both given; pass time= only "
-                "(date= is its deprecated name)."
-            )
-        warnings.warn(
-            "audit(date=) is deprecated; use time= (the same column).",
-            FutureWarning,
-            stacklevel=3,
-        )
-        time = date
-    if progress is not None:
-        warnings.warn(
-            "audit(progress=) is deprecated; use verbose= (quiet by default).",
-            FutureWarning,
-            stacklevel=3,
-        )
-        verbose = bool(progress)
-    return time, bool(verbose)
 
 
 def _plan(
