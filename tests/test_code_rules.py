@@ -32,10 +32,6 @@ COMPAT = SRC / "_compat.py"
 THIRD_PARTY = ("sklearn", "imblearn")
 MAX_CODE_LINES = 80
 
-# Functions allowed over the limit while they are being split, "module:qualified.name"
-# -> issue number (none now); an entry that has become short enough fails the test.
-TOO_LONG_FOR_NOW: dict[str, int] = {}
-
 
 def _modules() -> list[Path]:
     return sorted(SRC.rglob("*.py"))
@@ -359,10 +355,7 @@ def test_no_function_over_80_code_lines():
         for name, size in function_sizes(path).items()
         if size > MAX_CODE_LINES
     }
-    unexpected = {name: size for name, size in too_long.items() if name not in TOO_LONG_FOR_NOW}
-    assert not unexpected, (
+    assert not too_long, (
         f"functions over {MAX_CODE_LINES} lines of code (docstrings and comments not "
-        f"counted); split them into phases: {unexpected}"
+        f"counted); split them into phases: {too_long}"
     )
-    fixed = sorted(set(TOO_LONG_FOR_NOW) - set(too_long))
-    assert not fixed, f"now short enough: remove {fixed} from TOO_LONG_FOR_NOW"

@@ -357,23 +357,10 @@ def test_results_share_one_protocol(name):
         plt.close("all")
 
 
-# public result classes that do not yet follow the protocol, with the reason (none now)
-_PROTOCOL_PENDING: dict[str, str] = {}
-
-
 @pytest.mark.parametrize(
     ("qualified", "cls"),
     [
-        pytest.param(
-            qualified,
-            cls,
-            marks=(
-                pytest.mark.xfail(reason=_PROTOCOL_PENDING[cls.__name__], strict=True)
-                if cls.__name__ in _PROTOCOL_PENDING
-                else ()
-            ),
-            id=qualified,
-        )
+        pytest.param(qualified, cls, id=qualified)
         for qualified, cls in _public_classes()
         if cls.__name__.endswith(("Result", "Report", "Summary"))
     ],
