@@ -288,18 +288,7 @@ def _fake_dists(directory, *, extra=(), drop=()):
     import tarfile
     import zipfile
 
-    members = [
-        "src/pitfalls/__init__.py",
-        "src/pitfalls/py.typed",
-        "src/pitfalls/cli/__init__.py",
-        "tests/test_package.py",
-        "constraints-min.txt",
-        "bin/test",
-        "LICENSE",
-        "README.md",
-        "pyproject.toml",
-        *extra,
-    ]
+    members = [*_check_dist()._SDIST_REQUIRED, *extra]  # what the check asks for, no copy
     with tarfile.open(directory / "pitfalls-1.0.tar.gz", "w:gz") as archive:
         for name in members:
             if name not in drop:
