@@ -34,7 +34,7 @@ from ._checks import (
 from ._hashing import hash_images, resolve_image_paths
 from ._io import DEFAULT_MAX_PIXELS
 from ._report import AuditReport, check_fail_on
-from ._rows import with_embeddings
+from ._rows import embedding_names, with_embeddings
 
 __all__ = ["audit"]
 
@@ -304,7 +304,7 @@ def _plan(
     if features is not None and not isinstance(features, str) and np.ndim(features) == 2:
         # an array of embeddings: columns embedding_0... are added to the manifest
         embeddings = features
-        features = with_embeddings(pd.DataFrame(index=range(len(features))), features)[1]
+        features = embedding_names(np.shape(features)[1])
     assert not isinstance(features, np.ndarray)
     return AuditPlan(
         columns={**roles, "time": time, "id": id_column},

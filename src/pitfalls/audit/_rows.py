@@ -349,6 +349,18 @@ def _project(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarra
 # --- the audit check ---------------------------------------------------------------------
 
 
+def embedding_names(n_dims: int) -> list[str]:
+    """The manifest columns ``audit(features=array)`` adds: ``embedding_0``...
+
+    Examples
+    --------
+    >>> from pitfalls.audit._rows import embedding_names
+    >>> embedding_names(2)
+    ['embedding_0', 'embedding_1']
+    """
+    return [f"{_EMBEDDING_PREFIX}{i}" for i in range(n_dims)]
+
+
 def with_embeddings(df: pd.DataFrame, features: Any) -> tuple[pd.DataFrame, Any]:
     """``audit(features=array)``: the embeddings become columns ``embedding_0``...
 
@@ -371,7 +383,7 @@ def with_embeddings(df: pd.DataFrame, features: Any) -> tuple[pd.DataFrame, Any]
             f"features is an array of {values.shape[0]} rows but the manifest has "
             f"{df.shape[0]}; pass one embedding per manifest row, in the same order."
         )
-    names = [f"{_EMBEDDING_PREFIX}{i}" for i in range(values.shape[1])]
+    names = embedding_names(values.shape[1])
     embedded = pd.DataFrame(values, index=df.index, columns=names)
     return pd.concat([df.drop(columns=names, errors="ignore"), embedded], axis=1), names
 
