@@ -28,6 +28,7 @@ __all__ = ["CalibrationSummary", "calibration_summary"]
 # Probabilities are clipped to [_EPS, 1 - _EPS] before the logit of the recalibration.
 _EPS = 1e-8
 _MAX_NEWTON = 50
+_MAX_HALVINGS = 30  # of a Newton step that would lower the likelihood
 _TOLERANCE = 1e-10
 _STRATEGIES = ("uniform", "quantile")
 
@@ -45,8 +46,8 @@ def fit_recalibration(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Weighted logistic regression ``P(y) = expit(a + b x)``, one fit per row of ``weights``.
 
-    Newton-Raphson, all rows at once; a row that does not converge (separation, a
-    singular Hessian) gives NaN.
+    Newton-Raphson with step halving (each step raises the likelihood), all rows at
+    once; a row that does not converge (separation, a singular Hessian) gives NaN.
 
     Examples
     --------
@@ -83,6 +84,10 @@ def _newton(
         det = h00 * h11 - h01 * h01
         step_a = (h11 * g0 - h01 * g1) / det
         step_b = (h00 * g1 - h01 * g0) / det
+        # A full Newton step from far away can overshoot and diverge on data whose
+        # maximum-likelihood fit exists: shorten it until the likelihood does not drop.
+        scale = _ascent_scale(a[active], b[active], step_a, step_b, (x, y, w))
+        step_a, step_b = scale * step_a, scale * step_b
         a[active] += step_a
         b[active] += step_b
         index = np.flatnonzero(active)
@@ -92,6 +97,29 @@ def _newton(
         active[index[finished | broken]] = False
         if not active.any():
             break
+
+
+def _log_likelihood(
+    a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> Any:
+    z = a[:, None] + b[:, None] * x
+    return (w * (y * z - np.logaddexp(0.0, z))).sum(axis=1)
+
+
+def _ascent_scale(
+    a: np.ndarray, b: np.ndarray, step_a: np.ndarray, step_b: np.ndarray, data: tuple
+) -> np.ndarray:
+    """Per row, the largest of 1, 1/2, 1/4... whose step does not lower the likelihood."""
+    x, y, w = data
+    before = _log_likelihood(a, b, x, y, w)
+    scale = np.ones_like(a)
+    for _ in range(_MAX_HALVINGS):
+        after = _log_likelihood(a + scale * step_a, b + scale * step_b, x, y, w)
+        worse = after < before - 1e-12 * np.abs(before)
+        if not worse.any():
+            break
+        scale[worse] *= 0.5
+    return scale
 
 
 @dataclass(frozen=True)
