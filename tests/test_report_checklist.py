@@ -441,6 +441,16 @@ def test_author_items_still_give_the_numbers_the_data_hold(key, expected):
         (("CLAIM 2024", "38"), _keep_metrics("roc_auc"), (), "needs_author", NONE),
         (("TRIPOD+AI", "23a"), None, ("subgroups",), "needs_author", "no subgroup"),
         (("TRIPOD+AI", "23a"), None, ("performance",), "needs_author", NONE),
+        (("CLAIM 2024", "12"), lambda d: d["cohort"].update(missing={}), (), "needs_author", NONE),
+        # the share is of the performance section's positive label when it names one
+        (
+            ("TRIPOD+AI", "20c"),
+            lambda d: d["performance"].update(pos_label="0"),
+            (),
+            "evidenced",
+            "'train' 57% (40 of 70 patients)",
+        ),
+        (("TRIPOD+AI", "20c"), None, ("performance",), "evidenced", "class '1'"),
     ],
 )
 def test_other_branches_of_the_rules(key, edit, unavailable, verdict, expected):

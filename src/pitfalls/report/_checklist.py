@@ -321,10 +321,9 @@ def _data_sources(sections: Mapping[str, Section]) -> _Verdict:
 
 
 def _missing_data(sections: Mapping[str, Section]) -> _Verdict:
-    cohort = _data(sections, "cohort")
-    if cohort is None:
+    missing = (_data(sections, "cohort") or {}).get("missing") or {}
+    if not missing:
         return _needs()
-    missing = cohort.get("missing") or {}
     total = sum(int(n) for n in missing.values())
     if total == 0:
         return _evidenced(f"0 values are missing in the {len(missing)} columns used.", "cohort")
@@ -361,7 +360,9 @@ def _class_mix_by_split(sections: Mapping[str, Section]) -> _Verdict:
     labels = sorted({str(label) for s in splits for label in (s.get("classes") or {})})
     if len(splits) < 2 or not labels:
         return _needs(f"{len(splits)} split(s): nothing to compare.", "cohort")
-    positive = labels[-1]  # the report's default positive label: the larger, as text
+    # the performance section's positive label, else the report's default: the larger, as text
+    given = str((_data(sections, "performance") or {}).get("pos_label"))
+    positive = given if given in labels else labels[-1]
     shares = []
     for s in splits:
         classes = s.get("classes") or {}

@@ -466,7 +466,7 @@ _TRIPOD_ITEMS = (
         "included, with the development data.",
         "the class mix of each split side by side",
         "compare the evaluation data with the development data",
-        ("cohort",),
+        ("cohort", "performance"),
     ),
     GuidelineItem(
         _TRIPOD,
