@@ -4,7 +4,32 @@ Work in progress (issue #16): the data model is here; :func:`study_report`, its
 renderers, the checklist and the ``pitfalls report`` command are being added.
 """
 
+from ._checklist import RULES, VERDICTS, fill_checklist
+from ._guidelines import (
+    GUIDELINE_ITEMS,
+    GUIDELINES,
+    Guideline,
+    GuidelineItem,
+    format_guideline,
+    guideline_items,
+)
 from ._model import SECTION_KEYS, STATUSES, ReportFigure, ReportTable, Section
 from ._report import StudyReport
 
-__all__ = ["SECTION_KEYS", "STATUSES", "ReportFigure", "ReportTable", "Section", "StudyReport"]
+__all__ = [
+    "GUIDELINES",
+    "GUIDELINE_ITEMS",
+    "RULES",
+    "SECTION_KEYS",
+    "STATUSES",
+    "VERDICTS",
+    "Guideline",
+    "GuidelineItem",
+    "ReportFigure",
+    "ReportTable",
+    "Section",
+    "StudyReport",
+    "fill_checklist",
+    "format_guideline",
+    "guideline_items",
+]
