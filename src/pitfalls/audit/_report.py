@@ -377,7 +377,7 @@ class AuditReport:
             "| --- | --- | --- | --- |",
         ]
         out += [
-            f"| {row.item} | {_md(row.guideline)} | {row.status} | {_md(row.evidence)} |"
+            f"| {row.item} | {markdown_escape(row.guideline)} | {row.status} | {markdown_escape(row.evidence)} |"
             for row in self.checklist().itertuples()
         ]
         if self.checks_skipped:
@@ -583,13 +583,13 @@ def findings_markdown(
     ]
     out += [
         f"| {f.code} | {f.severity} | {f.check} | {f.n_affected} | "
-        f"{f.n_items} {plural_unit(f.unit, f.n_items)} | {_md(f.title)} |"
+        f"{f.n_items} {plural_unit(f.unit, f.n_items)} | {markdown_escape(f.title)} |"
         for f in findings
     ]
     out.append("")
     for f in findings:
-        out += [f"### {f.code} {f.check} ({f.severity})", "", _md(f.detail), ""]
-        out += [f"- {_md(e)}" for e in f.examples]
+        out += [f"### {f.code} {f.check} ({f.severity})", "", markdown_escape(f.detail), ""]
+        out += [f"- {markdown_escape(e)}" for e in f.examples]
         if more_text(f):
             out.append(f"- {more_text(f)} ({hint.format(code=f.code)})")
         if f.examples:
@@ -637,8 +637,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def markdown_escape(text: Any) -> str:
+    """Text for one Markdown line or table cell: ``\\ | < >`` escaped, newlines as spaces.
+
+    ``<`` and ``>`` are escaped so that an id such as ``<b>`` is shown as written,
+    not read as HTML by a Markdown viewer.
+    """
+    text = str(text).replace("\n", " ")
+    for char in "\\|<>":
+        text = text.replace(char, "\\" + char)
+    return text
 
 
 def _table_dict(table: pd.DataFrame | None) -> dict[str, dict[str, int]] | None:
