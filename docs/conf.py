@@ -111,5 +111,22 @@ class ChecklistDirective(Directive):
         return []
 
 
+# -- the sample study report (docs/report.rst links it) ----------------------------------
+def write_sample_report(app, exception):  # type: ignore[no-untyped-def]
+    """Write the sample report's HTML page into the built site's ``_static`` folder.
+
+    Computed from a synthetic cohort at every build (docs/_sample_report.py), so the
+    page always shows what this version of pitfalls writes; no generated file is kept
+    in the repository.
+    """
+    if exception is not None or app.builder.format != "html":
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _sample_report import write_sample_report as write
+
+    write(Path(app.outdir) / "_static" / "sample_report.html")
+
+
 def setup(app):  # type: ignore[no-untyped-def]
     app.add_directive("pitfalls-checklist", ChecklistDirective)
+    app.connect("build-finished", write_sample_report)
