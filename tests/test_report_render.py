@@ -22,6 +22,7 @@ import pytest
 from pitfalls.audit import Finding, audit
 from pitfalls.audit._report import finding_json
 from pitfalls.report import SECTION_KEYS, ReportFigure, ReportTable, Section, StudyReport
+from pitfalls.report._findings import REPORT_CHECKS, report_finding
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "report.rst"
 NASTY = "<script>alert('x')</script> & <b>"
@@ -220,17 +221,30 @@ def test_findings_frame_is_the_audits_plus_section():
     )
     audited = audit(manifest, group="pid", split="split")
     assert len(audited.findings) >= 2
-    own = _finding("PF499", "low")
     objects = audited._findings  # the audit's Finding objects (no public accessor)
-    report = StudyReport([], [own, *reversed(objects)])
+    slope = report_finding(
+        "PF404", "slope 0.4", n_affected=9, examples=["test"], affected={"item": [1]}
+    )
+    unknown = _finding("PF999", "info")
+    report = StudyReport([], [unknown, slope, *reversed(objects)])
     frame = report.findings
     assert list(frame.columns) == [*audited.findings.columns, "section"]
-    pd.testing.assert_frame_equal(frame.iloc[:-1, :-1], audited.findings)  # most severe first
-    assert frame.code.iloc[-1] == "PF499"
-    assert list(frame.section) == ["audit"] * len(audited.findings) + [None]
+    n = len(objects)
+    pd.testing.assert_frame_equal(frame.iloc[:n, :-1], audited.findings)  # most severe first
+    assert list(frame.code[n:]) == ["PF404", "PF999"]
+    assert list(frame.section) == ["audit"] * n + ["calibration", None]
     doc = report.to_dict()
     for f, record in zip(objects, doc["findings"], strict=False):
         assert record == {**json.loads(json.dumps(finding_json(f))), "section": "audit"}
+    assert doc["findings"][n]["section"] == "calibration"
+
+
+def test_every_report_check_names_a_section():
+    assert {check.section for check in REPORT_CHECKS.values()} <= set(SECTION_KEYS) - {
+        "audit",
+        "cohort",
+        "checklist",
+    }
 
 
 # --- JSON ----------------------------------------------------------------------------------

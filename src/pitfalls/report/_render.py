@@ -153,12 +153,18 @@ def ordered_findings(findings: Sequence[Finding]) -> list[Finding]:
 
 
 def finding_section(finding: Finding) -> str | None:
-    """The key of the section a finding belongs to: ``"audit"`` for the audit's codes."""
+    """The key of the section a finding belongs to (None for a code of neither registry).
+
+    ``"audit"`` for the audit's codes; a report check's own section otherwise
+    (:data:`~pitfalls.report._findings.REPORT_CHECKS`).
+    """
     from ..audit import CHECKS
+    from ._findings import REPORT_CHECKS
 
     if finding.code in CHECKS:
         return "audit"
-    return None
+    check = REPORT_CHECKS.get(finding.code)
+    return None if check is None else check.section
 
 
 def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
