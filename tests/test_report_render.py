@@ -410,3 +410,48 @@ def test_repr_is_one_line(report):
     text = repr(report)
     assert text.startswith("StudyReport(cohort=ok, audit=attention,") and "\n" not in text
     assert text.endswith("1 findings, passed=False)")
+
+
+def _documented_data_keys():
+    """Every ``name`` the guide's list of section data mentions, by section key."""
+    text = DOCS.read_text(encoding="utf-8")
+    block = text.split("The ``data`` of each section", 1)[1].split("\n.. _", 1)[0]
+    found: dict[str, set[str]] = {}
+    for term, body in re.findall(r"^``(\w+)``\n((?:    .*\n?)+)", block, re.M):
+        found[term] = set(re.findall(r"``(\w+)``", body))
+    return found
+
+
+def test_the_data_of_computed_sections_is_documented():
+    from pitfalls.report import study_report
+
+    rng = np.random.default_rng(0)
+    n = 48
+    manifest = pd.DataFrame(
+        {
+            "pid": [f"p{i // 2}" for i in range(n)],
+            "split": np.where(np.arange(n) // 2 % 3 == 0, "test", "train"),
+            "y": np.arange(n) // 2 % 2,
+            "site": np.where(np.arange(n) // 4 % 2 == 0, "A", "B"),
+        }
+    )
+    manifest.loc[manifest.pid.isin(["p0", "p1", "p2", "p3"]), "split"] = "external"
+    manifest["score"] = np.clip(0.3 + 0.4 * manifest.y + rng.normal(0, 0.2, n), 0, 1)
+    report = study_report(
+        manifest, group="pid", split="split", label="y", site="site", score="score",
+        n_bootstraps=20,
+    )  # fmt: skip
+    documented = _documented_data_keys()
+    assert set(documented) == set(SECTION_KEYS)
+    computed = [s for s in report.sections.values() if s.status != "not_available"]
+    assert {"cohort", "performance", "calibration", "subgroups", "external"} <= {
+        s.key for s in computed
+    }
+    for section in computed:
+        data = report.to_dict()["sections"][section.key]["data"]
+        assert set(data) <= documented[section.key], section.key
+        records = [
+            v[0] for v in data.values() if isinstance(v, list) and v and isinstance(v[0], dict)
+        ]
+        for record in records:
+            assert set(record) <= documented[section.key], section.key
