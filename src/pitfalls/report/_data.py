@@ -43,7 +43,7 @@ class StudyData:
     frame: pd.DataFrame
     columns: dict[str, str | None]  # role -> column: group, split, label, site, sample_id
     subgroups: tuple[str, ...]
-    sample_ids: np.ndarray  # text
+    sample_index: pd.Index  # the sample ids as text, unique
     group_codes: np.ndarray  # patient index, in order of first appearance
     group_names: np.ndarray  # text
     split_codes: np.ndarray
@@ -59,6 +59,10 @@ class StudyData:
     predicted: np.ndarray | None = None  # label codes, -1 where no prediction
     prediction_columns: dict[str, str | None] = field(default_factory=dict)  # score, prediction
     missing: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def sample_ids(self) -> np.ndarray:
+        return self.sample_index.to_numpy()
 
     @property
     def n_samples(self) -> int:
@@ -136,11 +140,11 @@ def _read(manifest: Any, columns: dict[str, str | None], subgroups: tuple[str, .
     return frame
 
 
-def _sample_ids(frame: pd.DataFrame, column: str | None) -> np.ndarray:
-    ids = text_values(frame[column] if column is not None else frame.index.to_series())
-    repeated = pd.Series(ids).duplicated(keep=False).to_numpy()
-    if repeated.any():
-        values = pd.unique(ids[repeated])
+def _sample_ids(frame: pd.DataFrame, column: str | None) -> pd.Index:
+    """The sample ids as text, unique (the index's hash table then serves the join)."""
+    ids = pd.Index(text_values(frame[column] if column is not None else frame.index.to_series()))
+    if not ids.is_unique:
+        values = ids[ids.duplicated(keep=False)].unique()
         where = (
             f"sample_id column {column!r}"
             if column is not None
@@ -166,10 +170,14 @@ def _labels(frame: pd.DataFrame, column: str, pos_label: Any) -> tuple[np.ndarra
     codes, names = _codes(text_values(frame[column]), sort=True)
     if len(names) != 2:
         shown = describe_values(names, limit=5)
+        fix = (
+            "evaluate one class against the rest (a column such as label == 'disease')"
+            if len(names) > 2
+            else "a binary evaluation needs both classes in the manifest"
+        )
         raise ManifestError(
             f"label column {column!r} has {len(names)} class(es) ({shown}); the study report "
-            "is binary for now: evaluate one class against the rest (a column such as "
-            "label == 'disease') or give a manifest with both classes."
+            f"is binary for now: {fix}."
         )
     if pos_label is None:
         return codes, names, 1
@@ -218,28 +226,30 @@ def _read_predictions(predictions: Any, sample_id: str | None) -> tuple[pd.DataF
     return table, text_values(table[sample_id])
 
 
-def _positions(pred_ids: np.ndarray, sample_ids: np.ndarray) -> np.ndarray:
-    """Manifest row of each prediction; errors name repeated and unknown ids."""
+def _positions(pred_ids: np.ndarray, sample_index: pd.Index) -> np.ndarray:
+    """Manifest row of each prediction; errors name missing, unknown and repeated ids."""
     missing = pd.isna(pred_ids)
     if missing.any():
         raise ManifestError(
             f"predictions have {int(missing.sum())} row(s) without a sample id; every "
             "prediction needs the id of its manifest row."
         )
-    repeated = pd.Series(pred_ids).duplicated(keep=False).to_numpy()
-    if repeated.any():
-        values = pd.unique(pred_ids[repeated])
-        raise ManifestError(
-            f"predictions repeat {len(values)} sample id(s) ({_ids_sentence(values)}); give "
-            "one prediction per sample (average a sample's predictions first)."
-        )
-    positions = pd.Index(sample_ids).get_indexer(pred_ids)
+    if len(pred_ids) == len(sample_index) and np.array_equal(pred_ids, sample_index.to_numpy()):
+        return np.arange(len(pred_ids))  # predictions in manifest order: no hashing needed
+    positions = sample_index.get_indexer(pred_ids)
     unknown = pred_ids[positions < 0]
     if unknown.size:
         raise ManifestError(
             f"predictions hold {unknown.size} sample id(s) that are not in the manifest: "
             f"{_ids_sentence(unknown)}; predictions are keyed by the manifest's sample id, "
             "compared as text ('007' is not '7')."
+        )
+    repeated = np.flatnonzero(np.bincount(positions, minlength=len(sample_index)) > 1)
+    if repeated.size:
+        raise ManifestError(
+            f"predictions repeat {repeated.size} sample id(s) "
+            f"({_ids_sentence(sample_index[repeated])}); give one prediction per sample "
+            "(average a sample's predictions first)."
         )
     return positions
 
@@ -284,7 +294,7 @@ def _prediction_codes(
 def _join(
     data: StudyData, table: pd.DataFrame, pred_ids: np.ndarray, threshold: float
 ) -> _Predictions:
-    positions = _positions(pred_ids, data.sample_ids)
+    positions = _positions(pred_ids, data.sample_index)
     score_column = data.prediction_columns.get("score")
     label_column = data.columns["label"]
     assert label_column is not None
@@ -371,7 +381,7 @@ def prepare_study(
         frame=frame,
         columns=dict(columns),
         subgroups=subgroups,
-        sample_ids=_sample_ids(frame, columns["sample_id"]),
+        sample_index=_sample_ids(frame, columns["sample_id"]),
         group_codes=group_codes,
         group_names=np.asarray(group_names, dtype=object),
         split_codes=pd.Index(split_names).get_indexer(split_text).astype(np.int64),
@@ -422,7 +432,8 @@ def _named_splits(values: Any, argument: str, data: StudyData) -> list[str] | No
     if unknown:
         raise ManifestError(
             f"{argument}={describe_values(unknown)} not found in split column "
-            f"{data.columns['split']!r} (values: {describe_values(data.split_names)})."
+            f"{data.columns['split']!r}; use split names as written there "
+            f"({describe_values(data.split_names)})."
         )
     return list(dict.fromkeys(names))
 

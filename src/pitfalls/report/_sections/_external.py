@@ -65,7 +65,8 @@ def _from_splits(
     if len(internal_sets) == 1:
         summary = summaries[internal_sets[0].name]
     else:  # several internal test splits: pooled
-        summary = summarise(data, np.concatenate([s.rows for s in internal_sets]), resampling)
+        rows = np.sort(np.concatenate([s.rows for s in internal_sets]))  # manifest order
+        summary = summarise(data, rows, resampling)
     internal = {
         "split": "+".join(s.name for s in internal_sets),
         "metric": metric,

@@ -189,7 +189,7 @@ def subgroups_section(
         )
         return Section("subgroups", _TITLE, "not_available", text=(reason,)), []
     metric = "roc_auc" if data.has_scores else "balanced_accuracy"
-    rows = np.concatenate([s.rows for s in plan])
+    rows = np.sort(np.concatenate([s.rows for s in plan]))  # manifest order
     content, text, tables, figures, findings = {}, [], [], [], []
     text.append(
         f"{metric} on every evaluated sample ({', '.join(s.name for s in plan)}), per level; "
