@@ -1,7 +1,9 @@
 """The study report: the evidence a reviewer asks for, computed from the manifest.
 
-Work in progress (issue #16): the data model is here; :func:`study_report`, its
-renderers, the checklist and the ``pitfalls report`` command are being added.
+:func:`study_report` computes every section from a manifest and a model's
+predictions; the :class:`StudyReport` it returns renders as text, Markdown, JSON and
+one self-contained HTML page, and ``pitfalls report`` runs it on the command line
+(the report guide, :doc:`/report`, documents the sections and the JSON schema).
 """
 
 from ._checklist import RULES, VERDICTS, fill_checklist
@@ -15,6 +17,7 @@ from ._guidelines import (
 )
 from ._model import SECTION_KEYS, STATUSES, ReportFigure, ReportTable, Section
 from ._report import StudyReport
+from ._study import study_report
 
 __all__ = [
     "GUIDELINES",
@@ -32,4 +35,5 @@ __all__ = [
     "fill_checklist",
     "format_guideline",
     "guideline_items",
+    "study_report",
 ]
