@@ -408,8 +408,11 @@ def _bootstrap(problem: _Problem, n_bootstraps: int, rng: np.random.Generator) -
     if problem.scores is not None:
         for j, c in enumerate(columns):
             is_pos = problem.t_idx == c
-            column = ranking_column(problem.scores[:, j], is_pos, problem.plan.codes)
-            ranking.append(column if is_pos.any() else None)
+            # a column without positives or without negatives has no AUC: NaN, as without groups
+            both = is_pos.any() and not is_pos.all()
+            ranking.append(
+                ranking_column(problem.scores[:, j], is_pos, problem.plan.codes) if both else None
+            )
     reps = cluster_bootstrap(
         problem.plan, _confusion_by_patient(problem), ranking, n_bootstraps, rng
     )
