@@ -487,3 +487,23 @@ def test_every_report_code_is_registered_and_documented():
         assert code.startswith("PF4") and check.code == code
         assert f"{code}   {check.name}" in _findings.__doc__
         assert check.severity in ("high", "medium", "low", "info")
+
+
+def test_an_evaluation_split_with_one_class_is_reported_without_failing():
+    def split_of(patient):
+        return np.select([patient % 3 == 0, patient % 3 == 1], ["train", "test"], "external")
+
+    df = _scored(n_patients=300, split_of=split_of)
+    df.loc[df["split"] == "external", "label"] = 1  # e.g. a referral site of patients only
+    report = study_report(df, score="prob", site="split", **KW)
+    external = report.sections["performance"].data["splits"]["external"]
+    assert external["metrics"]["roc_auc"]["value"] is None
+    assert not external["beats_baselines"]
+    assert not {"PF401", "PF402"} & set(_codes(report))
+    assert [f.key for f in report.sections["curves"].figures] == ["curves_test"]
+    calibration = report.sections["calibration"].data["splits"]["external"]
+    assert calibration["slope"] is None and calibration["brier"] is None
+    assert (
+        report.sections["subgroups"].data["columns"]["split"]["levels"]["external"]["value"] is None
+    )
+    assert report.sections["external"].data["gap"] is None
