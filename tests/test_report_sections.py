@@ -507,3 +507,31 @@ def test_an_evaluation_split_with_one_class_is_reported_without_failing():
         report.sections["subgroups"].data["columns"]["split"]["levels"]["external"]["value"] is None
     )
     assert report.sections["external"].data["gap"] is None
+
+
+def test_several_internal_test_splits_are_pooled_against_the_external_one():
+    def split_of(patient):
+        names = np.array(["train", "test_a", "test_b", "external"])
+        return names[patient % 4]
+
+    df = _scored(n_patients=400, split_of=split_of)
+    report = study_report(
+        df, score="prob", evaluation_splits=["test_a", "test_b", "external"], **KW
+    )
+    internal = report.sections["external"].data["internal"]
+    assert internal["split"] == "test_a+test_b"
+    pooled = df[df["split"].isin(["test_a", "test_b"])]
+    prob = pooled["prob"].to_numpy()
+    expected = (
+        _summary(
+            pooled["label"].astype(str).to_numpy(),
+            np.where(prob >= 0.5, "1", "0"),
+            prob,
+            pooled["patient"].to_numpy(),
+        )
+        .to_frame()
+        .loc["roc_auc"]
+    )
+    assert [internal["value"], internal["low"], internal["high"]] == pytest.approx(
+        [expected["value"], expected["ci_low"], expected["ci_high"]]
+    )

@@ -237,7 +237,8 @@ def study_report(
     confidence : float, default=0.95
         Coverage of the percentile intervals.
     random_state : int, numpy Generator or None, default=0
-        Seed of every bootstrap (each metric call gets the same seed).
+        Seed of every bootstrap: each metric call gets this seed (a Generator is
+        passed to every call, which draw from it in turn).
     fail_on : {"high", "medium", "low", "info", "never"}, default="high"
         Least severe finding that makes the report fail (:attr:`StudyReport.passed`).
 
