@@ -184,21 +184,6 @@ def test_multiclass_with_groups_resamples_every_score_column():
     assert frame.loc["recall[2]", "ci_low"] < frame.loc["recall[2]", "ci_high"]
 
 
-@pytest.mark.parametrize("only", [0, 1])
-def test_one_class_with_groups_gives_nan_auc_like_without_groups(only):
-    # an evaluation set (a site, a subgroup) with one class: AUC and AP are undefined,
-    # with or without patients (with patients this crashed in the bin layout)
-    y, score = np.full(4, only), np.array([0.2, 0.5, 0.7, 0.9])
-    kwargs = dict(y_score=score, labels=[0, 1], n_bootstraps=20, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MetricWarning)
-        by_patient = classification_summary(y, (score >= 0.5) * 1, groups=list("abcd"), **kwargs)
-        by_sample = classification_summary(y, (score >= 0.5) * 1, **kwargs)
-    for summary in (by_patient, by_sample):
-        assert np.isnan(summary.to_frame().loc["roc_auc", ["value", "ci_low", "ci_high"]]).all()
-    assert by_patient["accuracy"] == by_sample["accuracy"]
-
-
 def test_stratified_baseline_never_prints_negative_zero():
     # class counts 1, 1, 3: the expected random confusion's MCC came out as -1.3e-16
     s = classification_summary([0, 1, 2, 2, 2], [0, 1, 2, 2, 1], n_bootstraps=0)
