@@ -487,3 +487,51 @@ def test_every_report_code_is_registered_and_documented():
         assert code.startswith("PF4") and check.code == code
         assert f"{code}   {check.name}" in _findings.__doc__
         assert check.severity in ("high", "medium", "low", "info")
+
+
+def test_an_evaluation_split_with_one_class_is_reported_without_failing():
+    def split_of(patient):
+        return np.select([patient % 3 == 0, patient % 3 == 1], ["train", "test"], "external")
+
+    df = _scored(n_patients=300, split_of=split_of)
+    df.loc[df["split"] == "external", "label"] = 1  # e.g. a referral site of patients only
+    report = study_report(df, score="prob", site="split", **KW)
+    external = report.sections["performance"].data["splits"]["external"]
+    assert external["metrics"]["roc_auc"]["value"] is None
+    assert not external["beats_baselines"]
+    assert not {"PF401", "PF402"} & set(_codes(report))
+    assert [f.key for f in report.sections["curves"].figures] == ["curves_test"]
+    calibration = report.sections["calibration"].data["splits"]["external"]
+    assert calibration["slope"] is None and calibration["brier"] is None
+    assert (
+        report.sections["subgroups"].data["columns"]["split"]["levels"]["external"]["value"] is None
+    )
+    assert report.sections["external"].data["gap"] is None
+
+
+def test_several_internal_test_splits_are_pooled_against_the_external_one():
+    def split_of(patient):
+        names = np.array(["train", "test_a", "test_b", "external"])
+        return names[patient % 4]
+
+    df = _scored(n_patients=400, split_of=split_of)
+    report = study_report(
+        df, score="prob", evaluation_splits=["test_a", "test_b", "external"], **KW
+    )
+    internal = report.sections["external"].data["internal"]
+    assert internal["split"] == "test_a+test_b"
+    pooled = df[df["split"].isin(["test_a", "test_b"])]
+    prob = pooled["prob"].to_numpy()
+    expected = (
+        _summary(
+            pooled["label"].astype(str).to_numpy(),
+            np.where(prob >= 0.5, "1", "0"),
+            prob,
+            pooled["patient"].to_numpy(),
+        )
+        .to_frame()
+        .loc["roc_auc"]
+    )
+    assert [internal["value"], internal["low"], internal["high"]] == pytest.approx(
+        [expected["value"], expected["ci_low"], expected["ci_high"]]
+    )

@@ -316,3 +316,16 @@ def test_findings_and_fail_on():
     assert "PF101" in [f.code for f in report.finding_objects]
     assert not report.passed
     assert study_report(crossing, predictions=predictions, score="p", fail_on="never", **KW).passed
+
+
+def test_scores_of_the_manifest_are_checked_there():
+    assert _message(score="p") == (
+        "score='p' is not a column of the manifest; available columns: 'img', 'pid', 'split', 'y'."
+    )
+    manifest = _manifest().assign(p=[np.nan, np.nan, 0.2, 0.8, 0.3, 0.6, 0.1, np.nan])
+    assert _message(manifest=manifest, score="p").startswith(
+        "predictions have a missing 'p' for 1 sample(s) of the evaluation splits"
+    )
+    manifest.loc[7, "p"] = 0.9
+    cohort = study_report(manifest, score="p", **KW).sections["cohort"].data
+    assert cohort["missing"]["p"] == 2

@@ -313,7 +313,9 @@ def _join(
     return _Predictions(positions, score, predicted, n_missing)
 
 
-def _prediction_columns(table: pd.DataFrame, score: str | None, prediction: str | None) -> None:
+def _prediction_columns(
+    table: pd.DataFrame, score: str | None, prediction: str | None, source: str = "predictions"
+) -> None:
     if score is None and prediction is None:
         raise ManifestError(
             "predictions were given without score= or prediction=; name the column of the "
@@ -322,7 +324,7 @@ def _prediction_columns(table: pd.DataFrame, score: str | None, prediction: str 
     for role, column in (("score", score), ("prediction", prediction)):
         if column is not None and column not in table.columns:
             raise ManifestError(
-                f"{role}={column!r} is not a column of the predictions; available columns: "
+                f"{role}={column!r} is not a column of the {source}; available columns: "
                 f"{describe_values(map(str, table.columns), limit=20)}."
             )
 
@@ -403,11 +405,8 @@ def _with_predictions(data: StudyData, predictions: Any, threshold: float) -> St
     if predictions is None and score is None and prediction is None:
         return data
     if predictions is None:  # the scores are columns of the manifest
-        wanted = [c for c in (score, prediction) if c is not None]
-        _prediction_columns(data.frame, score, prediction)
-        present = data.frame[wanted].notna().all(axis=1).to_numpy()
-        table = data.frame.loc[present, wanted]
-        ids = data.sample_ids[present]
+        _prediction_columns(data.frame, score, prediction, source="manifest")
+        table, ids = data.frame, data.sample_ids
     else:
         table, ids = _read_predictions(predictions, data.columns["sample_id"])
         _prediction_columns(table, score, prediction)

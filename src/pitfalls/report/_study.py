@@ -21,6 +21,7 @@ from .._version import __version__
 from ..audit import Finding, audit
 from ..audit._report import check_fail_on
 from ..experiments import LeakageGapResult
+from ._checklist import fill_checklist
 from ._data import EvaluationSet, StudyData, evaluation_splits_of, plan_evaluation, prepare_study
 from ._model import Section
 from ._report import StudyReport
@@ -121,19 +122,6 @@ def _settings(
         "random_state": state if state is None or isinstance(state, int) else repr(state),
         "pitfalls_version": __version__,
     }
-
-
-def _checklist(sections: Mapping[str, Section]) -> Section:
-    try:
-        from ._checklist import fill_checklist
-    except ModuleNotFoundError:  # the guideline checklist ships separately (issue #16)
-        return Section(
-            "checklist",
-            "Reporting checklist",
-            "not_available",
-            text=("The reporting checklist is not part of this build.",),
-        )
-    return fill_checklist(sections)
 
 
 def _sections(
@@ -249,7 +237,8 @@ def study_report(
     confidence : float, default=0.95
         Coverage of the percentile intervals.
     random_state : int, numpy Generator or None, default=0
-        Seed of every bootstrap (each metric call gets the same seed).
+        Seed of every bootstrap: each metric call gets this seed (a Generator is
+        passed to every call, which draw from it in turn).
     fail_on : {"high", "medium", "low", "info", "never"}, default="high"
         Least severe finding that makes the report fail (:attr:`StudyReport.passed`).
 
@@ -313,7 +302,7 @@ def study_report(
     report = _run_audit(manifest, data, names[0], image, root, fail_on)
     sections, findings = _sections(data, plan, report, resampling, results)
     by_key = {section.key: section for section in sections}
-    sections.append(_checklist(by_key))
+    sections.append(fill_checklist(by_key))
     settings = _settings(data, pos_label, float(threshold), names, resampling)
     return StudyReport(
         sections, [*audit_findings(report), *findings], fail_on=fail_on, settings=settings

@@ -35,6 +35,18 @@ def calibrate(data: StudyData, rows: np.ndarray, resampling: Resampling) -> Cali
         )
 
 
+_KEYS = (
+    "brier",
+    "ece",
+    "slope",
+    "slope_low",
+    "slope_high",
+    "intercept",
+    "intercept_low",
+    "intercept_high",
+)
+
+
 def _entry(summary: CalibrationSummary) -> dict[str, Any]:
     table = summary.table
     return {
@@ -50,9 +62,32 @@ def _entry(summary: CalibrationSummary) -> dict[str, Any]:
     }
 
 
+def _split_text(name: str, entry: dict[str, Any], summary: CalibrationSummary) -> list[str]:
+    brier_of_prevalence = fmt(summary.table.loc["brier", "prevalence"])
+    slope = ci_text(entry["slope"], entry["slope_low"], entry["slope_high"])
+    intercept = ci_text(entry["intercept"], entry["intercept_low"], entry["intercept_high"])
+    return [
+        f"{name}: Brier {fmt(entry['brier'])} (a model predicting the prevalence: "
+        f"{brier_of_prevalence}), ECE {fmt(entry['ece'])}, slope {slope} (ideal 1), intercept "
+        f"{intercept} (ideal 0).",
+        *(f"{name}: {message}" for message in summary.warnings),
+    ]
+
+
+def _split_tables(name: str, summary: CalibrationSummary) -> list[ReportTable]:
+    return [
+        ReportTable(
+            f"calibration_{name}", f"Split {name!r}: calibration statistics.", summary.to_frame()
+        ),
+        ReportTable(
+            f"bins_{name}", f"Split {name!r}: the reliability diagram's bins.", summary.bins.copy()
+        ),
+    ]
+
+
 def _finding(name: str, entry: dict[str, Any], n_samples: int) -> list[Finding]:
     low, high = entry["slope_low"], entry["slope_high"]
-    if low is None or high is None or low <= 1.0 <= high:
+    if entry["slope"] is None or low is None or high is None or low <= 1.0 <= high:
         return []
     shown = ci_text(entry["slope"], low, high)
     kind = "too extreme (overfitting)" if high < 1.0 else "too timid"
@@ -110,40 +145,26 @@ def calibration_section(
     outside = _outside_unit_interval(data, plan)
     if outside is not None:
         return Section("calibration", _TITLE, "not_available", text=(outside,)), []
-    splits, findings, tables, figures = {}, [], [], []
+    splits: dict[str, dict[str, Any]] = {}
+    findings: list[Finding] = []
     text = [
         f"pitfalls.metrics.calibration_summary with {N_BINS} equal-width bins; slope and "
         "intercept of the logistic recalibration logit P(y) = a + b logit(score); "
         f"{resampling.percent} intervals of {resampling.n_bootstraps} patient-level bootstrap "
         "replicates."
     ]
+    tables: list[ReportTable] = []
+    figures: list[ReportFigure] = []
     for evaluation in plan:
+        if np.unique(data.label_codes[evaluation.rows]).size < 2:
+            splits[evaluation.name] = {**dict.fromkeys(_KEYS), "n_bins": N_BINS}
+            text.append(f"{evaluation.name}: one class only, so calibration cannot be assessed.")
+            continue
         summary = calibrate(data, evaluation.rows, resampling)
-        entry = _entry(summary)
-        splits[evaluation.name] = entry
-        findings += _finding(evaluation.name, entry, summary.n_samples)
-        text.append(
-            f"{evaluation.name}: Brier {fmt(entry['brier'])} (a model predicting the prevalence: "
-            f"{fmt(summary.table.loc['brier', 'prevalence'])}), ECE {fmt(entry['ece'])}, slope "
-            f"{ci_text(entry['slope'], entry['slope_low'], entry['slope_high'])} (ideal 1), "
-            f"intercept {ci_text(entry['intercept'], entry['intercept_low'], entry['intercept_high'])}"
-            " (ideal 0)."
-        )
-        text += [f"{evaluation.name}: {message}" for message in summary.warnings]
-        tables.append(
-            ReportTable(
-                f"calibration_{evaluation.name}",
-                f"Split {evaluation.name!r}: calibration statistics.",
-                summary.to_frame(),
-            )
-        )
-        tables.append(
-            ReportTable(
-                f"bins_{evaluation.name}",
-                f"Split {evaluation.name!r}: the reliability diagram's bins.",
-                summary.bins.copy(),
-            )
-        )
+        splits[evaluation.name] = _entry(summary)
+        findings += _finding(evaluation.name, splits[evaluation.name], summary.n_samples)
+        text += _split_text(evaluation.name, splits[evaluation.name], summary)
+        tables += _split_tables(evaluation.name, summary)
         figures.append(
             ReportFigure(
                 f"reliability_{evaluation.name}",

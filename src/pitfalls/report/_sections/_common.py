@@ -57,7 +57,7 @@ def fmt(value: Any, digits: int = 3) -> str:
 
 def ci_text(value: Any, low: Any, high: Any, digits: int = 3) -> str:
     """``0.812 [0.790, 0.833]``, or the value alone without an interval."""
-    if number(low) is None or number(high) is None:
+    if number(value) is None or number(low) is None or number(high) is None:
         return fmt(value, digits)
     return f"{fmt(value, digits)} [{fmt(low, digits)}, {fmt(high, digits)}]"
 

@@ -74,7 +74,12 @@ def _from_splits(
     }
     external = []
     for evaluation in (s for s in plan if s.external):
-        entry = {"split": evaluation.name, **_estimate(summaries[evaluation.name], metric)}
+        summary = summaries[evaluation.name]
+        entry = {
+            "split": evaluation.name,
+            **_estimate(summary, metric),
+            "samples": summary.n_samples,
+        }
         entry["pvalue"] = _one_sided_p(internal, entry, resampling.confidence)
         external.append(entry)
     return {"internal": internal, "external": external, "source": "splits"}
@@ -130,7 +135,7 @@ def _findings(content: dict[str, Any]) -> list[Finding]:
             f"{internal['metric']} on {'; '.join(shown)} is below the internal "
             f"{internal['split']} ({ci_text(internal['value'], internal['low'], internal['high'])}; "
             f"{why}): the internal estimate is optimistic for new sites; report the external one.",
-            n_affected=0,
+            n_affected=sum(e.get("samples", 0) for e in low),
             examples=shown,
             affected={
                 "item": np.arange(1, len(low) + 1),

@@ -90,9 +90,14 @@ def baseline_of(entry: Mapping[str, Any]) -> float:
 
 
 def baseline_verdict(entry: Mapping[str, Any]) -> str:
-    """ "beats", "bound" (only the lower bound reaches the baseline) or "point"."""
+    """ "beats", "bound" (only the lower bound reaches the baseline), "point" or "undefined".
+
+    "undefined": the metric has no value (ROC AUC on a split with one class).
+    """
     baseline = baseline_of(entry)
-    if entry["value"] is None or entry["value"] <= baseline:
+    if entry["value"] is None:
+        return "undefined"
+    if entry["value"] <= baseline:
         return "point"
     if entry["low"] is not None and entry["low"] <= baseline:
         return "bound"
@@ -121,7 +126,7 @@ def _split_findings(name: str, split: dict[str, Any], headline: str) -> list[Fin
     }
     for code, metric in (("PF401", headline), ("PF402", "balanced_accuracy")):
         verdict = verdicts[metric]
-        if verdict == "beats" or (code == "PF402" and metric == headline):
+        if verdict in ("beats", "undefined") or (code == "PF402" and metric == headline):
             continue
         what = "is not above" if verdict == "point" else "has a lower confidence bound not above"
         consequence = (
@@ -203,8 +208,11 @@ def performance_section(
             "beats_baselines": baseline_verdict(metrics[headline]) == "beats",
         }
         splits[evaluation.name] = split
-        findings += _split_findings(evaluation.name, split, headline)
         text.append(_split_text(evaluation.name, split))
+        if sum(1 for n in summary.class_counts.values() if n) == 2:
+            findings += _split_findings(evaluation.name, split, headline)
+        else:
+            text.append(f"{evaluation.name}: one class only; the baselines are not compared.")
         text += [f"{evaluation.name}: {message}" for message in summary.warnings]
         tables.append(
             ReportTable(
@@ -286,7 +294,11 @@ def curves_section(
         }
         splits[evaluation.name] = entry
         auc, ap = entry["roc_auc"], entry["average_precision"]
-        if auc["value"] is None or (auc["low"] if auc["low"] is not None else auc["value"]) <= 0.5:
+        if auc["value"] is None:
+            status = "attention"
+            text.append(f"{evaluation.name}: one class only, so no ROC or precision-recall curve.")
+            continue
+        if (auc["low"] if auc["low"] is not None else auc["value"]) <= 0.5:
             status = "attention"
         text.append(
             f"{evaluation.name}: ROC AUC {ci_text(auc['value'], auc['low'], auc['high'])} "
