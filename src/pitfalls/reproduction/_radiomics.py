@@ -193,7 +193,9 @@ def _pair_experiment(
         figures={f"{leaky} vs {correct}: F1 over repeats": figure},
         notes=notes,
     )
-    result.study = out_of_fold_study(appendix_a_pipeline(settings), X, y, settings, leakage=gap)
+    result.study = out_of_fold_study(
+        appendix_a_pipeline(settings, settings.random_state), X, y, settings, leakage=gap
+    )
     return result
 
 
@@ -299,7 +301,9 @@ def run_accuracy(settings: Settings, data: Path | None, verbose: bool) -> Experi
         "precision and F1 of the naive model are undefined (no positive prediction) and shown as 0.",
         *(f"pitfalls.metrics.classification_summary on the naive model warns: {m}" for m in warned),
     ]
-    study = out_of_fold_study(appendix_a_pipeline(settings), X, y_array, settings)
+    study = out_of_fold_study(
+        appendix_a_pipeline(settings, settings.random_state), X, y_array, settings
+    )
     return ExperimentResult(
         name="accuracy",
         title="Accuracy on an imbalanced endpoint: the naive model for distant metastasis",
