@@ -1,7 +1,9 @@
 """The study report: the evidence a reviewer asks for, computed from the manifest.
 
-Work in progress (issue #16): :func:`study_report` computes every section and fills
-the checklist; its renderers and the ``pitfalls report`` command are being added.
+:func:`study_report` computes every section from a manifest and a model's
+predictions; the :class:`StudyReport` it returns renders as text, Markdown, JSON and
+one self-contained HTML page, and ``pitfalls report`` runs it on the command line
+(the report guide, :doc:`/report`, documents the sections and the JSON schema).
 """
 
 from ._checklist import RULES, VERDICTS, fill_checklist

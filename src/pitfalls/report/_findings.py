@@ -43,7 +43,7 @@ Patients in several splits are the audit's PF101, not repeated here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -75,6 +75,8 @@ class ReportCheck:
     meaning: str
     checklist: tuple[int, ...] = ()  # items of the paper's Table 4
     unit: str = "split"
+    # The key of the section that computes it (StudyReport.findings' "section").
+    section: str = field(kw_only=True)
 
 
 REPORT_CHECKS: dict[str, ReportCheck] = {
@@ -89,6 +91,7 @@ REPORT_CHECKS: dict[str, ReportCheck] = {
             "the better naive baseline on an evaluation split; medium when only its lower "
             "confidence bound is not.",
             (7,),
+            section="performance",
         ),
         ReportCheck(
             "PF402",
@@ -98,6 +101,7 @@ REPORT_CHECKS: dict[str, ReportCheck] = {
             "With scores, the balanced accuracy of the predicted labels is not above 0.5 "
             "(low when only its lower bound is not): the threshold does not suit the split.",
             (7,),
+            section="performance",
         ),
         ReportCheck(
             "PF403",
@@ -106,6 +110,7 @@ REPORT_CHECKS: dict[str, ReportCheck] = {
             "Accuracy not above always predicting the majority class",
             "Accuracy does not beat the majority-class baseline: it misleads on this split.",
             (5,),
+            section="performance",
         ),
         ReportCheck(
             "PF404",
@@ -113,6 +118,7 @@ REPORT_CHECKS: dict[str, ReportCheck] = {
             "medium",
             "Calibration slope differs from 1",
             "The confidence interval of the calibration slope excludes 1.",
+            section="calibration",
         ),
         ReportCheck(
             "PF405",
@@ -121,6 +127,7 @@ REPORT_CHECKS: dict[str, ReportCheck] = {
             "Performance differs between subgroups",
             "Cochran's Q on the per-level estimates rejects homogeneity (p < 0.05).",
             unit="subgroup",
+            section="subgroups",
         ),
         ReportCheck(
             "PF406",
@@ -130,6 +137,7 @@ REPORT_CHECKS: dict[str, ReportCheck] = {
             "Cochran's Q on the per-site estimates rejects homogeneity (p < 0.05).",
             (9,),
             unit="site",
+            section="subgroups",
         ),
         ReportCheck(
             "PF407",
@@ -139,6 +147,7 @@ REPORT_CHECKS: dict[str, ReportCheck] = {
             "An external split (or the sites held out) scores significantly below the "
             "internal evaluation.",
             (8,),
+            section="external",
         ),
         ReportCheck(
             "PF408",
@@ -147,6 +156,7 @@ REPORT_CHECKS: dict[str, ReportCheck] = {
             "A leaky protocol inflates the score",
             "leakage_gap found the leaky protocol significantly above the correct one.",
             unit="pitfall",
+            section="leakage",
         ),
     )
 }
