@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -510,3 +511,45 @@ def test_importing_and_listing_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "heavy:"
+
+
+@pytest.mark.parametrize("name", ["oversampling", "feature-selection", "accuracy"])
+def test_study_report_scores_the_out_of_fold_predictions_of_the_correct_model(fast_results, name):
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from pitfalls.report import StudyReport
+    from pitfalls.reproduction._radiomics import appendix_a_pipeline, load_cohort
+
+    study = fast_results[name].study
+    assert isinstance(study, StudyReport)
+    endpoint = {"oversampling": "local_recurrence", "feature-selection": "survival_3y",
+                "accuracy": "distant_metastasis"}[name]  # fmt: skip
+    X, y = load_cohort(endpoint, TINY, None)
+    # the oracle: the same pipeline and folds, cross-validated by scikit-learn
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=TINY.random_state)
+    proba = cross_val_predict(appendix_a_pipeline(TINY, TINY.random_state), X, np.asarray(y),
+                              cv=cv, method="predict_proba")[:, 1]  # fmt: skip
+    performance = study.sections["performance"].data
+    (split,) = performance["evaluation_splits"]
+    scored = performance["splits"][split]
+    assert scored["patients"] == scored["samples"] == len(X)  # one row per patient
+    assert scored["metrics"]["roc_auc"]["value"] == pytest.approx(roc_auc_score(y, proba))
+    assert study.sections["cohort"].data["patients_in_several_splits"] == []
+    has_gap = name != "accuracy"  # the leaky-vs-correct gap of the experiment goes in
+    assert (study.sections["leakage"].status != "not_available") == has_gap
+
+
+def test_write_report_writes_and_links_each_study_report(fast_results, tmp_path):
+    written = write_report(list(fast_results.values()), tmp_path / "out")
+    studies = {key: path for key, path in written.items() if key.startswith("study:")}
+    with_study = [r.name for r in fast_results.values() if r.study is not None]
+    assert sorted(with_study) == ["accuracy", "feature-selection", "oversampling"]
+    assert len(studies) == 2 * len(with_study)  # HTML and JSON each
+    markdown = written["markdown"].read_text()
+    for name in with_study:
+        html_path = tmp_path / "out" / "study_reports" / f"{name}.html"
+        assert studies[f"study:{name}:html"] == html_path
+        assert f"study_reports/{name}.html" in markdown
+        saved = json.loads(studies[f"study:{name}:json"].read_text())
+        assert saved == json.loads(fast_results[name].study.to_json())
