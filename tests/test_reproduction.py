@@ -103,6 +103,10 @@ def test_quick_and_full_settings():
     # quick networks fit their data with a one-cycle schedule; full mode is the paper's
     # constant Adam 1e-4, with checkpoints to resume a run of hours
     assert (quick.lr_schedule, quick.checkpoint_dir, quick.dl_repeats) == ("onecycle", None, 4)
+    # quick patch models keep the weights of the lowest training loss (on other patients the
+    # validation loss of a network trained from scratch is lowest before it fits);
+    # full mode keeps the lowest validation loss
+    assert (quick.monitor, full.monitor) == ("train_loss", "val_loss")
     assert (full.lr_schedule, full.xray_epochs, full.xray_learning_rate) == ("constant", 100, 1e-4)
     assert full.checkpoint_dir == "pitfalls-out/checkpoints"
     assert resolve_settings(random_state=3).as_dict()["random_state"] == 3
@@ -280,6 +284,10 @@ def _check_training_f1_and_twins(result, epochs):
     assert raw["train_f1"].between(0, 1).all()
     # the kept epoch (counted from 1) comes after the one-cycle warm-up
     assert raw["best_epoch"].between(int(0.3 * epochs) + 1, epochs).all()
+    # the validation loss: lowest at some epoch, never lower at the kept one
+    assert raw["val_min_epoch"].between(1, epochs).all()
+    assert (raw["val_loss_kept"] >= raw["val_loss_min"]).all()
+    assert any("validation loss" in note and "lowest" in note for note in result.notes)
     # patient-level split: no test patch has a patch of its patient in training
     assert (raw.loc[[correct], "twin_share"] == 0).all()
     assert raw.loc[[correct], "f1_with_twin"].isna().all()
