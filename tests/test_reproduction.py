@@ -271,6 +271,35 @@ def test_deep_experiments_in_tiny_mode(name, tmp_path):
         assert "±" in result.table.query("Source == 'this run'")["F1"].iloc[0]
     if name != "batch-effect":
         _check_training_f1_and_twins(result, tiny.epochs)
+    _check_deep_study(result)
+
+
+def _check_deep_study(result):
+    """The study report of the correct network: its test split (and model I's external
+    normals), patients never across splits, F1 equal to the table's for that network."""
+    study = result.study
+    cohort = study.sections["cohort"].data
+    performance = study.sections["performance"].data
+    assert cohort["patients_in_several_splits"] == []
+    if result.name == "batch-effect":
+        assert performance["evaluation_splits"] == ["test", "external"]
+        # normals only: the share called normal is the external specificity
+        external = performance["splits"]["external"]["metrics"]
+        assert external["specificity"]["value"] == pytest.approx(
+            result.scores.loc["external", "normals_correct"]
+        )
+        assert "PF201" in study.sections["audit"].data["codes"]  # source confounded with label
+        assert not study.passed
+        return
+    correct = result.comparisons["correct"].iloc[0]
+    assert performance["evaluation_splits"] == ["test"]
+    first_run_f1 = result.raw.set_index("model").loc[[correct], "f1"].iloc[0]
+    assert performance["splits"]["test"]["metrics"]["f1"]["value"] == pytest.approx(first_run_f1)
+    if len(result.raw.set_index("model").loc[[correct]]) < 2:  # one network: no test
+        assert study.sections["leakage"].status == "not_available"
+        return
+    gap = study.sections["leakage"].data["results"][0]
+    assert gap["pitfall"] == ("augmentation" if correct == "D" else "group_split")
 
 
 def _check_training_f1_and_twins(result, epochs):

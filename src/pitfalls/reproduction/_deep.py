@@ -28,6 +28,7 @@ import pandas as pd
 from ._paper import METRICS, PAPER_BATCH_EFFECT
 from ._result import ExperimentResult
 from ._settings import Settings, check_device
+from ._study import held_out_manifest, runs_gap, study_of_predictions
 from ._tables import binary_metrics, table2_result
 
 __all__ = [
@@ -482,6 +483,7 @@ def _train_and_score(
     checkpoint_name: str,
     patients: np.ndarray | None = None,
     verbose: bool = False,
+    keep_predictions: bool = False,
 ) -> dict[str, Any]:
     """Test metrics, training F1 and the twin breakdown of one trained model.
 
@@ -507,6 +509,10 @@ def _train_and_score(
         # model C's test patches without a twin may still have their patient in training
         scores["patient_share"] = float(np.mean(np.isin(patients[test], patients[fitted])))
         scores["f1_ci"] = _f1_with_patient_interval(labels[test], predictions, patients[test], seed)
+    if keep_predictions:  # for the study report: which rows played which part, and scores
+        validation = np.setdiff1d(train, fitted)
+        proba = np.asarray(model.predict_proba(images[test]))[:, 1]
+        scores["evaluation"] = (fitted, validation, test, proba)
     return scores
 
 
@@ -514,6 +520,8 @@ def _runs_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
     """Per-repeat metrics; the first run's patient-level F1 interval in ``attrs``."""
     frame = pd.DataFrame(runs, columns=[*METRICS, *EXPLAINING])
     frame.attrs["f1_ci"] = runs[0].get("f1_ci", "") if runs else ""
+    if runs and "evaluation" in runs[0]:
+        frame.attrs["evaluation"] = runs[0]["evaluation"]
     return frame
 
 
@@ -532,10 +540,27 @@ def _correct_patch_model(settings: Settings, data: Path | None, verbose: bool) -
             settings, images, labels, patients,
             transform=augmentation_transform(), seed=settings.random_state + r, fit_groups=True,
             twin_key=patients, checkpoint_name="model-D", patients=patients, verbose=verbose,
+            keep_predictions=r == 0,
         )
         for r in range(settings.dl_repeats)
     ]  # fmt: skip
     return _runs_frame(runs)
+
+
+def _patch_study(
+    settings: Settings, data: Path | None, scores: dict[str, pd.DataFrame], leaky: str, correct: str
+) -> Any:
+    """Study report of the first correct patch model (D = F), with the leaky runs' gap."""
+    _, manifest = load_patches(settings, data)
+    fitted, validation, test, proba = scores[correct].attrs["evaluation"]
+    study = held_out_manifest(manifest, fitted=fitted, validation=validation, test=test)
+    gap = runs_gap(
+        "augmentation" if leaky == "C" else "group_split",
+        scores[leaky]["f1"].to_numpy(),
+        scores[correct]["f1"].to_numpy(),
+    )
+    scores_of_test = pd.Series(proba, index=test.astype(str))  # sample id = row number
+    return study_of_predictions(study, scores_of_test, settings, leakage=gap)
 
 
 def _augment_all(images: np.ndarray, n_copies: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -707,6 +732,7 @@ def run_augmentation(settings: Settings, data: Path | None, verbose: bool) -> Ex
         scores=scores,
         figures={"C vs D: test F1": _figure_scores(scores, "Augmentation before vs after split")},
         notes=notes,
+        study=_patch_study(settings, data, scores, "C", "D"),
     )
 
 
@@ -748,6 +774,7 @@ def run_patient_split(settings: Settings, data: Path | None, verbose: bool) -> E
         scores=scores,
         figures={"E vs F: test F1": _figure_scores(scores, "Patch-level vs patient-level split")},
         notes=notes,
+        study=_patch_study(settings, data, scores, "E", "F"),
     )
 
 
@@ -910,6 +937,7 @@ class _ModelI:
     internal_normals_ok: float  # share of internal-test normals called normal
     external_predictions: np.ndarray
     external_ok: float  # share of external normals called normal
+    probabilities: np.ndarray  # pneumonia probability of the test rows, then the external
 
 
 def _fit_and_evaluate_model_i(
@@ -927,6 +955,7 @@ def _fit_and_evaluate_model_i(
         internal_normals_ok=float(np.mean(model.predict(images[normal_test]) == 0)),
         external_predictions=external_predictions,
         external_ok=float(np.mean(external_predictions == 0)),
+        probabilities=np.asarray(model.predict_proba(images[np.r_[test, external]]))[:, 1],
     )
 
 
@@ -1038,6 +1067,23 @@ def _attribution_note(
     )
 
 
+def _model_i_study(settings: Settings, manifest: pd.DataFrame, fit: _ModelI) -> Any:
+    """Study report of model I: internal test and external normals, sites A and B.
+
+    The internal training rows are those not in the internal test split; of them, the
+    weights were fitted on ``train_indices_`` and the rest gave the validation loss.
+    """
+    internal = np.flatnonzero(manifest["cohort"].to_numpy() == "internal")
+    train = np.setdiff1d(internal, fit.test)
+    fitted = train[fit.model.train_indices_]
+    study = held_out_manifest(
+        manifest, fitted=fitted, validation=np.setdiff1d(train, fitted), test=fit.test,
+        external=fit.external,
+    )  # fmt: skip
+    scored = np.r_[fit.test, fit.external].astype(str)  # sample id = row number
+    return study_of_predictions(study, pd.Series(fit.probabilities, index=scored), settings)
+
+
 @_limit_threads
 def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> ExperimentResult:
     """Model I: trained on pneumonia from source A vs normals from source B, tested on
@@ -1070,4 +1116,5 @@ def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> Ex
         notes=notes,
         # scores.csv holds every run's figures: here one row per evaluation
         raw=scores.rename_axis("evaluation").reset_index(),
+        study=_model_i_study(settings, manifest, fit),
     )

@@ -183,7 +183,10 @@ def _pair_experiment(
             else f"; data={data}"
         ),
     ]
-    result = table2_result(
+    study = out_of_fold_study(
+        appendix_a_pipeline(settings, settings.random_state), X, y, settings, leakage=gap
+    )
+    return table2_result(
         name=name,
         title=title,
         reference=reference,
@@ -192,11 +195,8 @@ def _pair_experiment(
         scores={leaky: leaky_scores, correct: correct_scores},
         figures={f"{leaky} vs {correct}: F1 over repeats": figure},
         notes=notes,
+        study=study,
     )
-    result.study = out_of_fold_study(
-        appendix_a_pipeline(settings, settings.random_state), X, y, settings, leakage=gap
-    )
-    return result
 
 
 def run_oversampling(settings: Settings, data: Path | None, verbose: bool) -> ExperimentResult:

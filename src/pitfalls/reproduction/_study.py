@@ -16,7 +16,13 @@ import pandas as pd
 
 from ._settings import Settings
 
-__all__ = ["out_of_fold_study", "study_bootstraps", "study_of_predictions"]
+__all__ = [
+    "held_out_manifest",
+    "out_of_fold_study",
+    "runs_gap",
+    "study_bootstraps",
+    "study_of_predictions",
+]
 
 
 def study_bootstraps(settings: Settings) -> int:
@@ -90,4 +96,51 @@ def out_of_fold_study(
         manifest["site"] = np.asarray(sites).astype(str)
     return study_of_predictions(
         manifest, pd.Series(proba[:, 1], index=ids), settings, leakage=leakage
+    )
+
+
+def held_out_manifest(
+    manifest: pd.DataFrame,
+    *,
+    fitted: np.ndarray,
+    validation: np.ndarray,
+    test: np.ndarray,
+    external: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """The study manifest of one trained network: its rows with the split each played.
+
+    ``manifest`` is the experiment's own (``patient_id``, ``label`` and, where there
+    is one, ``site``); the index becomes the sample id as text. Rows the weights were
+    fitted on are ``train``, the rows the training loop held back for its
+    validation loss ``val``, then ``test`` and (model I) ``external``.
+    """
+    split = np.full(len(manifest), "unused", dtype=object)
+    split[fitted], split[validation], split[test] = "train", "val", "test"
+    if external is not None:
+        split[external] = "external"
+    study = pd.DataFrame(
+        {"patient": manifest["patient_id"].astype(str).to_numpy(), "split": split,
+         "label": manifest["label"].to_numpy()},
+        index=pd.Index(np.arange(len(manifest)).astype(str), name="sample"),
+    )  # fmt: skip
+    if "site" in manifest.columns:
+        study["site"] = manifest["site"].astype(str).to_numpy()
+    return study[study["split"] != "unused"]
+
+
+def runs_gap(pitfall: str, leaky: np.ndarray, correct: np.ndarray) -> Any:
+    """A :class:`~pitfalls.experiments.LeakageGapResult` of trained networks' test F1.
+
+    The deep experiments train a few networks per protocol instead of repeating a
+    cross-validation, so their leaky-vs-correct contrast is built from those runs;
+    ``None`` with fewer than two networks on a side.
+    """
+    from pitfalls.experiments import LeakageGapResult
+    from pitfalls.metrics import compare_runs
+
+    leaky, correct = np.asarray(leaky, dtype=float), np.asarray(correct, dtype=float)
+    if min(leaky.size, correct.size) < 2:
+        return None  # one network per protocol: no rank-sum test, no gap to report
+    return LeakageGapResult(
+        pitfall, ["f1"], {"f1": leaky}, {"f1": correct}, compare_runs(leaky, correct)
     )
