@@ -451,6 +451,9 @@ def test_author_items_still_give_the_numbers_the_data_hold(key, expected):
             "'train' 57% (40 of 70 patients)",
         ),
         (("TRIPOD+AI", "20c"), None, ("performance",), "evidenced", "class '1'"),
+        # identical samples in two splits under two patient ids
+        (("Table 4", "4"), _codes("PF102"), (), "failed", "0 of 100 patients have samples"),
+        (("CLAIM 2024", "20"), _codes("PF103"), ("cohort",), "failed", "The audit found PF103"),
     ],
 )
 def test_other_branches_of_the_rules(key, edit, unavailable, verdict, expected):

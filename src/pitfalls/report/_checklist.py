@@ -186,6 +186,21 @@ def _patients_disjoint(sections: Mapping[str, Section]) -> _Verdict:
         )
     if _audit_codes(sections, ("PF101",)):
         return _failed("The audit found PF101: patients with samples in several splits.", "audit")
+    # Identical images (PF102) or feature rows (PF103) in two splits are one patient's data
+    # under two ids, or copies: the audit counts them against this item (CHECKLIST item 4).
+    copies = _audit_codes(sections, next(i.audit_codes for i in CHECKLIST if i.number == 4))
+    if copies:
+        prefix = (
+            f"0 of {_num(cohort.get('n_patients'))} patients have samples in more than one "
+            "split, but the audit"
+            if cohort is not None
+            else "The audit"
+        )
+        return _failed(
+            f"{prefix} found {', '.join(copies)}: identical samples in more than one split, "
+            "so one patient's data (under another id) or copies of it sit in several splits.",
+            "audit",
+        )
     if cohort is None:
         return _needs()
     return _evidenced(

@@ -145,7 +145,8 @@ _TABLE4 = {
     4: (
         "patients not across splits",
         ("cohort", "audit"),
-        "the patients with samples in more than one split (cohort; audit PF101)",
+        "the patients with samples in more than one split (cohort; audit PF101) and identical "
+        "samples in two splits (audit PF102, PF103)",
         "say how patients were kept to one split",
     ),
     5: (
@@ -242,7 +243,8 @@ _CLAIM_ITEMS = (
         "partitions disjoint by patient",
         "State the level at which partitions are disjoint; images of one patient should "
         "not be in more than one partition.",
-        "the patients with samples in more than one split (cohort; audit PF101)",
+        "the patients with samples in more than one split (cohort; audit PF101) and identical "
+        "samples in two splits (audit PF102, PF103)",
         "state that partitions are disjoint at the patient level",
         ("cohort", "audit"),
     ),
