@@ -451,6 +451,14 @@ def test_author_items_still_give_the_numbers_the_data_hold(key, expected):
             "'train' 57% (40 of 70 patients)",
         ),
         (("TRIPOD+AI", "20c"), None, ("performance",), "evidenced", "class '1'"),
+        # a patient with samples of both classes: the share is of the split's patients
+        (
+            ("TRIPOD+AI", "20c"),
+            lambda d: d["cohort"]["splits"][0].update(classes={"0": 41, "1": 30}),
+            (),
+            "evidenced",
+            "'train' 43% (30 of 70 patients)",
+        ),
         # identical samples in two splits under two patient ids
         (("Table 4", "4"), _codes("PF102"), (), "failed", "0 of 100 patients have samples"),
         (("CLAIM 2024", "20"), _codes("PF103"), ("cohort",), "failed", "The audit found PF103"),

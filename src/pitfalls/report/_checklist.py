@@ -380,9 +380,9 @@ def _class_mix_by_split(sections: Mapping[str, Section]) -> _Verdict:
     positive = given if given in labels else labels[-1]
     shares = []
     for s in splits:
-        classes = s.get("classes") or {}
-        n = sum(int(v) for v in classes.values())
-        k = int(classes.get(positive, 0))
+        # of the split's patients: one with samples of both classes counts in both
+        n = int(s.get("patients") or 0)
+        k = int((s.get("classes") or {}).get(positive, 0))
         share = _percent(k / n) if n else "n/a"
         shares.append(f"'{s.get('split')}' {share} ({k} of {n} patients)")
     return _evidenced(f"Share of class '{positive}' by split: {', '.join(shares)}.", "cohort")
