@@ -278,10 +278,30 @@ def _naive_baseline(sections: Mapping[str, Section]) -> _Verdict:
     )
 
 
+def _external_split_names(sections: Mapping[str, Section]) -> set[Any]:
+    """Splits the cohort marks external, and those the external section compared."""
+    cohort = _data(sections, "cohort") or {}
+    names = {s.get("split") for s in _cohort_splits(cohort) if s.get("role") == "external"}
+    names.update(e.get("split") for e in (_data(sections, "external") or {}).get("external") or [])
+    return names
+
+
 def _external_test(sections: Mapping[str, Section]) -> _Verdict:
     external = _data(sections, "external")
     tests = (external or {}).get("external") or []
     if external is None or not tests:
+        # An external split evaluated without an internal one to compare with (the
+        # external section is then not available) still is an external test.
+        perf = _data(sections, "performance") or {}
+        names = _external_split_names(sections)
+        evaluated = {k: v for k, v in (perf.get("splits") or {}).items() if k in names}
+        headline = _headline({**perf, "splits": evaluated})
+        if headline is not None:
+            return _evidenced(
+                f"{_describe(perf, headline)} (an external split) is reported; no "
+                "internal-external gap was computed.",
+                "performance",
+            )
         return _needs("No external (site-held-out) test set was evaluated.")
     internal = external.get("internal") or {}
     return _evidenced(
@@ -468,11 +488,7 @@ def _internal_test(sections: Mapping[str, Section]) -> _Verdict:
     perf = _data(sections, "performance")
     if perf is None:
         return _needs()
-    cohort = _data(sections, "cohort") or {}
-    external = {s.get("split") for s in _cohort_splits(cohort) if s.get("role") == "external"}
-    external.update(
-        e.get("split") for e in (_data(sections, "external") or {}).get("external") or []
-    )
+    external = _external_split_names(sections)
     internal = {k: v for k, v in (perf.get("splits") or {}).items() if k not in external}
     headline = _headline({**perf, "splits": internal})
     if headline is None:
