@@ -18,6 +18,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 from pitfalls.exceptions import MetricWarning
 from pitfalls.metrics import (
     CalibrationSummary,
+    _calibration,
     _recalibration,
     calibration_summary,
     classification_summary,
@@ -25,7 +26,7 @@ from pitfalls.metrics import (
     plot_pr,
     plot_roc,
 )
-from pitfalls.metrics._cluster import as_generator, plan_patients, replicate_chunks
+from pitfalls.metrics._cluster import as_generator, plan_patients, replicate_chunks, sample_plan
 from pitfalls.metrics._recalibration import (
     RecalibrationBootstrap,
     RecalibrationData,
@@ -197,8 +198,10 @@ def _multiplicities(n_patients, n_replicates, seed):
 
 
 def _full_fit(x, y):
+    """The fit of all samples (NaN if separated) and the start of the replicates' fits."""
     a, b = fit_recalibration(x, y, np.ones((1, len(x))))
-    return (0.0, 1.0) if np.isnan(b[0]) else (float(a[0]), float(b[0]))
+    full = (float(a[0]), float(b[0]))
+    return full, (0.0, 1.0) if np.isnan(b[0]) else full
 
 
 def _scipy_weighted_fit(x, y, w, start):
@@ -235,8 +238,8 @@ def test_taylor_coefficients_equal_the_derivatives_of_expit():
 @pytest.mark.parametrize("per_patient", [1, 5])
 def test_bootstrap_fits_equal_scipy_and_sklearn_on_each_replicate(per_patient):
     x, y, codes = _patients(400, per_patient, seed=10)
-    start = _full_fit(x, y)
-    boot = RecalibrationBootstrap(RecalibrationData.build(x, y, codes), start)
+    full, start = _full_fit(x, y)
+    boot = RecalibrationBootstrap(RecalibrationData.build(x, y, codes), full)
     weights = _multiplicities(400, 6, seed=11)
     a, b = boot.fit(weights)
     # the Taylor starts are all but the fits already: one pass over the samples confirms them
@@ -264,13 +267,15 @@ def test_bootstrap_fits_equal_the_solver_started_at_the_full_fit(
     before them (fit_recalibration from the full-data fit) gives the same values, and
     NaN for the same (separated) replicates."""
     x, y, codes = _patients(n_patients, per_patient, seed, separated=separated)
-    start = _full_fit(x, y)
+    full, start = _full_fit(x, y)
     weights = _multiplicities(n_patients, 150, seed + 100)
-    a, b = RecalibrationBootstrap(RecalibrationData.build(x, y, codes), start).fit(weights)
+    boot = RecalibrationBootstrap(RecalibrationData.build(x, y, codes), full)
+    a, b = boot.fit(weights)
     a_ref, b_ref = fit_recalibration(x, y, weights[:, codes].astype(float), start)
     np.testing.assert_array_equal(np.isnan(b), np.isnan(b_ref))
     np.testing.assert_allclose(a, a_ref, rtol=0, atol=1e-8)
     np.testing.assert_allclose(b, b_ref, rtol=0, atol=1e-8)
+    assert boot.taylor == (not separated)  # no series around a fit that does not exist
     # on separated data the previous solver stops on a few replicates with a huge slope
     # (its steps fall under the tolerance): kept as it was, as the rest
     if separated:
@@ -282,14 +287,14 @@ def test_bootstrap_fits_equal_the_solver_started_at_the_full_fit(
 def test_bootstrap_fits_with_a_low_order_series_and_without_one(monkeypatch):
     """Many units leave room for a short series only (starts further off), or none."""
     x, y, codes = _patients(500, 2, seed=5)
-    start = _full_fit(x, y)
+    full, start = _full_fit(x, y)
     weights = _multiplicities(500, 40, seed=6)
     a_ref, b_ref = fit_recalibration(x, y, weights[:, codes].astype(float), start)
     data = RecalibrationData.build(x, y, codes)
     for cells, order in ((500 * 7, 1), (500 * 6, 0)):
         monkeypatch.setattr(_recalibration, "_MOMENT_CELLS", cells)
         assert _recalibration._taylor_order(len(x), 500) == order
-        boot = RecalibrationBootstrap(data, start)
+        boot = RecalibrationBootstrap(data, full)
         assert boot.taylor == (order > 0)
         a, b = boot.fit(weights)
         np.testing.assert_allclose(a, a_ref, rtol=0, atol=1e-8)
@@ -307,44 +312,55 @@ def test_bootstrap_fits_equal_the_previous_solver_on_random_data(
     n_patients, per_patient, slope, seed
 ):
     x, y, codes = _patients(n_patients, per_patient, seed, slope=slope)
-    start = _full_fit(x, y)
+    full, start = _full_fit(x, y)
     weights = _multiplicities(n_patients, 20, seed + 1)
-    a, b = RecalibrationBootstrap(RecalibrationData.build(x, y, codes), start).fit(weights)
+    a, b = RecalibrationBootstrap(RecalibrationData.build(x, y, codes), full).fit(weights)
     a_ref, b_ref = fit_recalibration(x, y, weights[:, codes].astype(float), start)
     np.testing.assert_array_equal(np.isnan(b), np.isnan(b_ref))
     np.testing.assert_allclose(a, a_ref, rtol=0, atol=1e-8)
     np.testing.assert_allclose(b, b_ref, rtol=0, atol=1e-8)
 
 
-def _previous_slope_intervals(y, prob, groups, n_bootstraps, seed):
-    """calibration_summary's slope / intercept intervals as computed before the Taylor
-    starts: the same replicates (chunks of width 2 n), each fitted from the full fit."""
+def _previous_replicates(y, prob, groups, n_bootstraps, seed):
+    """Replicate slopes and intercepts of calibration_summary before the Taylor starts: the
+    same replicates (chunks of width 2 n), each chunk fitted from the full-data fit."""
     x = logit(np.clip(prob, 1e-8, 1 - 1e-8))
     yf = y.astype(float)
-    start = _full_fit(x, yf)
-    plan = plan_patients(groups, y.astype(np.intp), n_samples=len(y))
+    _, start = _full_fit(x, yf)
+    classes = y.astype(np.intp)
+    plan = (
+        sample_plan(classes) if groups is None else plan_patients(groups, classes, n_samples=len(y))
+    )
     fits = [
-        fit_recalibration(x, yf, np.take(w, plan.codes, axis=1).astype(float), start)
+        fit_recalibration(x, yf, np.take(w, plan.codes, axis=1), start)
         for w in replicate_chunks(plan, n_bootstraps, as_generator(seed), width=2 * len(y))
     ]
     a, b = (np.concatenate(values) for values in zip(*fits, strict=True))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanquantile(b, [0.025, 0.975]), np.nanquantile(a, [0.025, 0.975])
+    return a, b
 
 
-@pytest.mark.parametrize(("n", "n_patients"), [(3000, 300), (48, 12)])
-def test_summary_intervals_equal_the_previous_implementation(n, n_patients):
+@pytest.mark.parametrize(("n", "n_patients"), [(3000, 300), (48, 12), (600, 600), (500, None)])
+def test_summary_replicates_and_intervals_equal_the_previous_implementation(n, n_patients):
     y, prob, groups = _calibration_data(n=n, n_patients=n_patients, seed=8)
-    ids = np.char.add("p", groups.astype(str))
+    ids = None if groups is None else np.char.add("p", groups.astype(str))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetricWarning)
         c = calibration_summary(y, prob, groups=ids, n_bootstraps=300, random_state=3)
-    slope, intercept = _previous_slope_intervals(y, prob, ids, 300, 3)
-    np.testing.assert_allclose(c.table.loc["slope", ["ci_low", "ci_high"]], slope, atol=1e-8)
-    np.testing.assert_allclose(
-        c.table.loc["intercept", ["ci_low", "ci_high"]], intercept, atol=1e-8
-    )
+    a_ref, b_ref = _previous_replicates(y, prob, ids, 300, 3)
+    data = _calibration._validate(y, prob, ids, 10, "uniform", 1)
+    reps = _calibration._bootstrap(data, (c.intercept, c.slope), 300, as_generator(3))
+    # the small set has separated replicates: NaN as before, the same ones
+    assert np.isnan(b_ref).any() == (n_patients == 12)
+    np.testing.assert_array_equal(np.isnan(reps["b"]), np.isnan(b_ref))
+    np.testing.assert_allclose(reps["a"], a_ref, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(reps["b"], b_ref, rtol=0, atol=1e-8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for name, values in (("slope", b_ref), ("intercept", a_ref)):
+            expected = np.nanquantile(values, [0.025, 0.975])
+            np.testing.assert_allclose(
+                c.table.loc[name, ["ci_low", "ci_high"]], expected, atol=1e-8
+            )
 
 
 def test_separated_data_keep_nan_intervals():

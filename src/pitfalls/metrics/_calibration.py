@@ -282,19 +282,22 @@ def _validate(
 
 
 def _bootstrap(
-    data: _Data, start: tuple[float, float], n_bootstraps: int, rng: np.random.Generator
+    data: _Data, full_fit: tuple[float, float], n_bootstraps: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """Replicates of every statistic; the same patients for all of them."""
+    """Replicates of every statistic; the same patients for all of them.
+
+    ``full_fit``: the recalibration of all samples (NaN where it did not converge).
+    """
     per_patient = data.per_patient()
     y = data.is_pos.astype(float)
     recalibration = RecalibrationBootstrap(
-        RecalibrationData.build(data.x, y, data.plan.codes), start
+        RecalibrationData.build(data.x, y, data.plan.codes), full_fit
     )
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("brier", "ece", "observed", "a", "b")}
     pending: list[np.ndarray] = []
 
     def fit_pending() -> None:
-        a, b = recalibration.fit(np.concatenate(pending))
+        a, b = recalibration.fit(np.concatenate(pending), batches=list(map(len, pending)))
         parts["a"].append(a)
         parts["b"].append(b)
         pending.clear()
@@ -463,9 +466,9 @@ def calibration_summary(
             "the logistic recalibration did not converge (the predictions separate the "
             "classes); calibration slope and intercept are reported as nan."
         )
-    start = (0.0, 1.0) if np.isnan(b[0]) else (float(a[0]), float(b[0]))
     rng = as_generator(random_state)
-    reps = _bootstrap(data, start, int(n_bootstraps), rng) if n_bootstraps else None
+    full_fit = (float(a[0]), float(b[0]))
+    reps = _bootstrap(data, full_fit, int(n_bootstraps), rng) if n_bootstraps else None
     table, bins = _tables(data, point, reps, confidence)
     for message in messages:
         warnings.warn(message, MetricWarning, stacklevel=2)

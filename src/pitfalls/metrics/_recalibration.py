@@ -7,17 +7,18 @@ changing what is computed:
 
 1. Every replicate's maximum-likelihood fit lies close to the full-data fit
    ``(a0, b0)``. Around it, the logistic function of each sample has a Taylor series in
-   ``t = da + db x`` whose coefficients do not depend on the replicate, so the
-   replicate's score equations become polynomials in ``(da, db)`` whose coefficients
-   are the per-patient sums of ``c_k(a0 + b0 x) x^q`` weighted by the replicate's
-   patient multiplicities: one matrix product for all replicates. Solving these gives
-   each replicate a start within about 1e-12 of its fit.
-2. From that start, the exact Newton iteration on all samples runs as in
-   :func:`fit_recalibration`, with the same convergence criterion; it usually stops
-   after its first step, which is below the tolerance. The start only saves
-   iterations: the result is the same maximum-likelihood fit.
-3. A replicate whose fit does not converge from that start (separation) is refitted
-   from ``(a0, b0)``, the start every replicate had before, so it ends as it did then.
+   ``t = da + db (x - center)`` whose coefficients do not depend on the replicate, so
+   the replicate's score equations become polynomials in ``(da, db)`` whose
+   coefficients are the per-patient sums of ``c_k(a0 + b0 x) (x - center)^q`` weighted
+   by the replicate's patient multiplicities: one matrix product for all replicates.
+   Solving these puts each replicate's start within about 1e-12 of its fit.
+2. From that start, exact Newton steps on all samples (cache-sized blocks) run until
+   the step meets the convergence criterion of :func:`fit_recalibration`; usually the
+   first one does. The log-likelihood is strictly concave, so that point is the same
+   maximum-likelihood fit: the start only saves iterations.
+3. A replicate that does not converge so within a few steps (separation, a start too
+   far off) is fitted by :func:`fit_recalibration` from ``(a0, b0)``, as every
+   replicate was before, so it ends as it did then (NaN where that did not converge).
 """
 
 from __future__ import annotations
@@ -255,7 +256,7 @@ def _taylor_coefficients(eta: np.ndarray, order: int) -> np.ndarray:
     From ``expit' = expit - expit**2``: ``(k + 1) c[k + 1] = c[k] - sum_j c[j] c[k - j]``.
     """
     c = np.empty((len(eta), order + 1))
-    c[:, 0] = 1.0 / (1.0 + np.exp(-eta))
+    c[:, 0] = expit(eta)
     for k in range(order):
         square = np.einsum("ij,ij->i", c[:, : k + 1], c[:, k::-1])
         c[:, k + 1] = (c[:, k] - square) / (k + 1)
@@ -313,14 +314,16 @@ class _Polynomial:
 
 
 class RecalibrationBootstrap:
-    """Recalibration fits of bootstrap replicates (rows of unit multiplicities).
+    """Recalibration fits of bootstrap replicates, given as rows of unit multiplicities.
 
     Parameters
     ----------
     data : RecalibrationData
         The samples; ``data.codes`` gives the unit (patient) of each.
-    start : tuple of float
-        The full-data fit ``(a0, b0)`` (NaN when it did not converge: no Taylor starts).
+    full_fit : tuple of float
+        The fit of all samples ``(a0, b0)``, where every replicate's fit starts. NaN
+        when it did not converge: no Taylor starts then, and the replicates start from
+        ``(0, 1)`` (the identity recalibration, :func:`fit_recalibration`'s default).
 
     Examples
     --------
@@ -340,11 +343,12 @@ class RecalibrationBootstrap:
     True
     """
 
-    def __init__(self, data: RecalibrationData, start: tuple[float, float]) -> None:
+    def __init__(self, data: RecalibrationData, full_fit: tuple[float, float]) -> None:
         self.data = data
-        self.start = (float(start[0]), float(start[1]))
+        converged = bool(np.isfinite(full_fit).all())
+        self.start = (float(full_fit[0]), float(full_fit[1])) if converged else (0.0, 1.0)
         order = _taylor_order(len(data.x), data.n_units)
-        self.taylor = bool(np.isfinite(self.start).all()) and len(data.x) > 0 and order > 0
+        self.taylor = converged and len(data.x) > 0 and order > 0
         if self.taylor:
             x = data.x
             self.center = 0.5 * (float(x.min()) + float(x.max()))
@@ -371,8 +375,15 @@ class RecalibrationBootstrap:
                 )
         return moments
 
-    def fit(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Intercepts and slopes, one per row of ``weights`` (NaN where no fit converged)."""
+    def fit(
+        self, weights: np.ndarray, batches: list[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Intercepts and slopes, one per row of ``weights`` (NaN where no fit converged).
+
+        ``batches``: the number of rows of each batch the rows were fitted in before the
+        Taylor starts (default: as many rows as :data:`_DENSE_CELLS` allows). A row that
+        does not converge from its start is refitted with the rest of its batch.
+        """
         weights = np.asarray(weights, dtype=np.float64)
         a, b, trusted = self.starts(weights)
         converged = np.zeros(len(a), dtype=bool)
@@ -383,16 +394,32 @@ class RecalibrationBootstrap:
                 weights_t = np.ascontiguousarray(weights[index].T)
                 converged[index] = _local_newton(a_local, b_local, weights_t, self.data)
                 a[index], b[index] = a_local, b_local
-        # The others go the way every replicate went before: fit_recalibration from the
-        # full-data fit (step halving, up to 50 steps), which ends them as it did then.
-        rest = np.flatnonzero(~converged)
-        size = max(1, _DENSE_CELLS // max(1, len(self.data.x)))
-        for chunk in np.array_split(rest, -(-rest.size // size)) if rest.size else []:
-            dense = (
-                weights[chunk] if self.data.codes is None else weights[chunk][:, self.data.codes]
-            )
-            a[chunk], b[chunk] = fit_recalibration(self.data.x, self.data.y, dense, self.start)
+        if batches is None:
+            size = max(1, _DENSE_CELLS // max(1, len(self.data.x)))
+            batches = [min(size, len(a) - done) for done in range(0, len(a), size)]
+        self._refit(weights, ~converged, batches, (a, b))
         return a, b
+
+    def _refit(
+        self, weights: np.ndarray, rows: np.ndarray, batches: list[int], fits: tuple
+    ) -> None:
+        """Fit ``rows`` as every replicate was fitted before: fit_recalibration from the
+        full-data fit (step halving, up to 50 steps), in the same batches of rows.
+
+        On separated data the steps end in rounding, which depends on the other rows
+        of the batch: refitting the whole batch ends each row as it did then.
+        """
+        ends = np.cumsum(batches)
+        for end, size in zip(ends.tolist(), batches, strict=True):
+            batch = slice(end - size, end)
+            if not rows[batch].any():
+                continue
+            dense = weights[batch]
+            if self.data.codes is not None:
+                dense = np.take(dense, self.data.codes, axis=1)
+            a, b = fit_recalibration(self.data.x, self.data.y, dense, self.start)
+            redo = rows[batch]
+            fits[0][batch][redo], fits[1][batch][redo] = a[redo], b[redo]
 
     def starts(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each row's start: the root of its Taylor-expanded score equations near ``start``.
