@@ -297,21 +297,21 @@ def _bootstrap(
     pending: list[np.ndarray] = []
 
     def fit_pending() -> None:
-        a, b = recalibration.fit(np.concatenate(pending), batches=list(map(len, pending)))
-        parts["a"].append(a)
-        parts["b"].append(b)
+        weights = np.concatenate(pending)
+        scores = _scores(weights.astype(np.float64) @ per_patient, data.n_bins)
+        a, b = recalibration.fit(weights, batches=list(map(len, pending)))
+        for key, values in (*scores.items(), ("a", a), ("b", b)):
+            if key in parts:
+                parts[key].append(values)
         pending.clear()
 
     # width=2 * n_samples: the chunks of earlier versions, whose draws a random_state
-    # reproduces (the chunk size changes the random stream); the recalibration then
-    # fits several chunks at once.
+    # reproduces (the chunk size changes the random stream); they are scored and fitted
+    # several at once.
     chunks = replicate_chunks(data.plan, n_bootstraps, rng, width=2 * len(y))
     with threadpool_limits(limits=1, user_api="blas"):
         # thin products (few columns) or cache-sized blocks: BLAS threads only contend
         for weights in chunks:
-            scores = _scores(weights.astype(np.float64) @ per_patient, data.n_bins)
-            for key in ("brier", "ece", "observed"):
-                parts[key].append(scores[key])
             pending.append(weights)
             if sum(map(len, pending)) * data.plan.n_patients >= _FIT_CELLS:
                 fit_pending()
