@@ -131,16 +131,21 @@ def test_a_high_finding_exits_1_unless_fail_on_never(tmp_path, capsys):
     assert status == 0 and out.startswith("pitfalls study report: PASSED (1 high")
 
 
-def test_every_format_goes_to_output_and_text_is_the_default(files, tmp_path, capsys):
+def test_every_format_goes_to_output_and_the_name_picks_it_when_not_given(files, tmp_path, capsys):
     for fmt, start in (("md", "# pitfalls study report"), ("html", "<!DOCTYPE html>")):
         path = tmp_path / f"r.{fmt}"
         assert run(capsys, *_scored(files), "--format", fmt, "--output", path)[:2] == (0, "")
         assert path.read_text(encoding="utf-8").startswith(start)
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "http://" not in page and "https://" not in page and page.count("<img") >= 3
-    # As with pitfalls audit, the format is --format's, never guessed from the name.
-    run(capsys, *_scored(files), "--output", tmp_path / "named.html")
-    assert (tmp_path / "named.html").read_text(encoding="utf-8").startswith("pitfalls study report")
+    # Without --format the output's suffix decides (as in pitfalls audit); text otherwise.
+    for name, start in (("named.html", "<!DOCTYPE html>"), ("named.json", "{"),
+                        ("named.md", "# pitfalls study report"),
+                        ("named.txt", "pitfalls study report")):  # fmt: skip
+        run(capsys, *_scored(files), "--output", tmp_path / name)
+        assert (tmp_path / name).read_text(encoding="utf-8").startswith(start)
+    run(capsys, *_scored(files), "--format", "md", "--output", tmp_path / "forced.html")
+    assert (tmp_path / "forced.html").read_text(encoding="utf-8").startswith("# pitfalls")
 
 
 def test_subgroup_and_split_options_take_several_names_and_repeat():
@@ -157,7 +162,7 @@ def test_subgroup_and_split_options_take_several_names_and_repeat():
         None,
     )
     assert (defaults.format, defaults.fail_on, defaults.n_bootstraps, defaults.seed) == (
-        "text", "high", 1000, 0)  # fmt: skip
+        None, "high", 1000, 0)  # fmt: skip
 
 
 # --- unusable input: exit 2, one line ------------------------------------------------------------

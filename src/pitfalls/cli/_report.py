@@ -1,8 +1,7 @@
 """``pitfalls report``: the study report; exit 0 (pass), 1 (a finding fails) or 2 (bad input).
 
-It follows ``pitfalls audit`` and reuses its helpers: the report goes to stdout as text
-unless ``--format`` says otherwise (never guessed from the ``--output`` name, as in the
-audit), an ``--output`` that is an input file is refused, a closed pipe ends quietly.
+It follows ``pitfalls audit`` and reuses its helpers: the format is ``--format``, or
+else follows the ``--output`` name (``.html``, ``.md``, ``.json``; text otherwise), an ``--output`` that is an input file is refused, a closed pipe ends quietly.
 """
 
 from __future__ import annotations
@@ -13,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from .._manifest import ManifestError
-from ._audit import _emit, _same_file
+from ._audit import _emit, _same_file, add_format, output_format
 from ._main import UsageError
 
 __all__ = ["register"]
 
-_FORMATS = ("text", "md", "json", "html")
 _FAIL_ON = ("high", "medium", "low", "info", "never")
 
 
@@ -30,7 +28,8 @@ def register(subparsers: Any) -> None:
     >>> from pitfalls.cli import build_parser
     >>> args = build_parser().parse_args(["report", "m.csv", "--group", "pid", "--split", "s",
     ...                                   "--label", "y", "--subgroup", "sex", "age"])
-    >>> args.command, args.subgroups, args.format, args.fail_on, args.n_bootstraps
+    >>> from pitfalls.cli._audit import output_format
+    >>> args.command, args.subgroups, output_format(args), args.fail_on, args.n_bootstraps
     ('report', ['sex', 'age'], 'text', 'high', 1000)
     """
     parser = subparsers.add_parser(
@@ -115,7 +114,7 @@ def _add_predictions(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_outputs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=_FORMATS, default="text", help="report format")
+    add_format(parser)
     parser.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
     parser.add_argument(
         "--fail-on",
@@ -172,7 +171,8 @@ def run_report(args: argparse.Namespace) -> int:
         raise ManifestError(_located(str(exc), args)) from exc
     except ValueError as exc:  # any other unusable value: one line, exit 2
         raise UsageError(_located(str(exc), args)) from exc
-    _emit(_render(report, args.format), args.output, html=args.format == "html")
+    fmt = output_format(args)
+    _emit(_render(report, fmt), args.output, html=fmt == "html")
     return report.exit_code()
 
 
