@@ -15,21 +15,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
+from scipy.special import logit
 from threadpoolctl import threadpool_limits
 
 from .._tables import format_number, markdown_table, text_table
 from ..exceptions import MetricWarning
 from ._cluster import PatientPlan, as_generator, plan_patients, replicate_chunks, sample_plan
 from ._inputs import check_binary_target, check_probabilities
+from ._recalibration import RecalibrationBootstrap, RecalibrationData, fit_recalibration
 
 __all__ = ["CalibrationSummary", "calibration_summary"]
 
 # Probabilities are clipped to [_EPS, 1 - _EPS] before the logit of the recalibration.
 _EPS = 1e-8
-_MAX_NEWTON = 50
-_MAX_HALVINGS = 30  # of a Newton step that would lower the likelihood
-_TOLERANCE = 1e-10
+# Replicates x patients whose recalibration is fitted at once (a few MB of weights).
+_FIT_CELLS = 1 << 22
 _STRATEGIES = ("uniform", "quantile")
 
 
@@ -39,101 +39,6 @@ def bin_edges(prob: np.ndarray, n_bins: int, strategy: str) -> np.ndarray:
     if strategy == "quantile":
         return np.percentile(prob, np.linspace(0.0, 100.0, n_bins + 1))
     return np.linspace(0.0, 1.0, n_bins + 1)
-
-
-def fit_recalibration(
-    x: np.ndarray, y: np.ndarray, weights: np.ndarray, start: tuple[float, float] = (0.0, 1.0)
-) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted logistic regression ``P(y) = expit(a + b x)``, one fit per row of ``weights``.
-
-    Newton-Raphson with step halving (each step raises the likelihood), all rows at
-    once; a row that does not converge (separation, a singular Hessian) gives NaN.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from pitfalls.metrics._calibration import fit_recalibration
-    >>> x = np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 0.5])
-    >>> y = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
-    >>> a, b = fit_recalibration(x, y, np.ones((1, 6)))
-    >>> round(float(a[0]), 4), round(float(b[0]), 4)
-    (-0.0827, 0.8028)
-    """
-    rows = len(weights)
-    a, b = np.full(rows, start[0]), np.full(rows, start[1])
-    active = np.ones(rows, dtype=bool)
-    converged = np.zeros(rows, dtype=bool)
-    x2 = x * x
-    with np.errstate(all="ignore"):  # a diverging (separated) row turns inf / nan: dropped
-        _newton(a, b, active, converged, (x, x2, y, weights))
-    a[~converged] = np.nan
-    b[~converged] = np.nan
-    return a, b
-
-
-def _newton(
-    a: np.ndarray, b: np.ndarray, active: np.ndarray, converged: np.ndarray, data: tuple
-) -> None:
-    x, x2, y, weights = data
-    # The log-likelihood at each active row's (a, b): the last step's accepted value is the
-    # next step's starting one, so it is computed once per step, not twice.
-    before = None
-    for _ in range(_MAX_NEWTON):
-        w = weights[active]
-        mu = expit(a[active, None] + b[active, None] * x)
-        resid, curvature = w * (y - mu), w * (mu * (1.0 - mu))
-        g0, g1 = resid.sum(axis=1), resid @ x
-        h00, h01, h11 = curvature.sum(axis=1), curvature @ x, curvature @ x2
-        det = h00 * h11 - h01 * h01
-        step_a = (h11 * g0 - h01 * g1) / det
-        step_b = (h00 * g1 - h01 * g0) / det
-        # A full Newton step from far away can overshoot and diverge on data whose
-        # maximum-likelihood fit exists: shorten it until the likelihood does not drop.
-        if before is None:
-            before = _log_likelihood(a[active], b[active], x, y, w)
-        scale, after = _ascent_scale(a[active], b[active], step_a, step_b, (x, y, w), before)
-        step_a, step_b = scale * step_a, scale * step_b
-        a[active] += step_a
-        b[active] += step_b
-        index = np.flatnonzero(active)
-        finished = np.abs(step_a) + np.abs(step_b) < _TOLERANCE * (1.0 + np.abs(b[index]))
-        broken = ~np.isfinite(step_a + step_b)
-        converged[index[finished & ~broken]] = True
-        active[index[finished | broken]] = False
-        before = None if after is None else after[~(finished | broken)]
-        if not active.any():
-            break
-
-
-def _log_likelihood(
-    a: np.ndarray, b: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray
-) -> Any:
-    z = a[:, None] + b[:, None] * x
-    return (w * (y * z - np.logaddexp(0.0, z))).sum(axis=1)
-
-
-def _ascent_scale(
-    a: np.ndarray,
-    b: np.ndarray,
-    step_a: np.ndarray,
-    step_b: np.ndarray,
-    data: tuple,
-    before: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per row, the largest of 1, 1/2, 1/4... whose step does not lower the likelihood.
-
-    Returns the scales and the log-likelihood after the scaled steps (None when some
-    row still lowered it after every halving: its last scale was not evaluated).
-    """
-    x, y, w = data
-    scale = np.ones_like(a)
-    for _ in range(_MAX_HALVINGS):
-        after = _log_likelihood(a + scale * step_a, b + scale * step_b, x, y, w)
-        worse = after < before - 1e-12 * np.abs(before)
-        if not worse.any():
-            return scale, after
-        scale[worse] *= 0.5
-    return scale, None
 
 
 @dataclass(frozen=True)
@@ -377,19 +282,41 @@ def _validate(
 
 
 def _bootstrap(
-    data: _Data, start: tuple[float, float], n_bootstraps: int, rng: np.random.Generator
+    data: _Data, full_fit: tuple[float, float], n_bootstraps: int, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
-    """Replicates of every statistic; the same patients for all of them."""
+    """Replicates of every statistic; the same patients for all of them.
+
+    ``full_fit``: the recalibration of all samples (NaN where it did not converge).
+    """
     per_patient = data.per_patient()
     y = data.is_pos.astype(float)
+    recalibration = RecalibrationBootstrap(
+        RecalibrationData.build(data.x, y, data.plan.codes), full_fit
+    )
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("brier", "ece", "observed", "a", "b")}
-    for weights in replicate_chunks(data.plan, n_bootstraps, rng, width=2 * len(y)):
-        with threadpool_limits(limits=1, user_api="blas"):
-            scores = _scores(weights.astype(np.float64) @ per_patient, data.n_bins)
-        a, b = fit_recalibration(data.x, y, np.take(weights, data.plan.codes, axis=1), start)
+    pending: list[np.ndarray] = []
+
+    def fit_pending() -> None:
+        weights = np.concatenate(pending)
+        scores = _scores(weights.astype(np.float64) @ per_patient, data.n_bins)
+        a, b = recalibration.fit(weights, batches=list(map(len, pending)))
         for key, values in (*scores.items(), ("a", a), ("b", b)):
             if key in parts:
                 parts[key].append(values)
+        pending.clear()
+
+    # width=2 * n_samples: the chunks of earlier versions, whose draws a random_state
+    # reproduces (the chunk size changes the random stream); they are scored and fitted
+    # several at once.
+    chunks = replicate_chunks(data.plan, n_bootstraps, rng, width=2 * len(y))
+    with threadpool_limits(limits=1, user_api="blas"):
+        # thin products (few columns) or cache-sized blocks: BLAS threads only contend
+        for weights in chunks:
+            pending.append(weights)
+            if sum(map(len, pending)) * data.plan.n_patients >= _FIT_CELLS:
+                fit_pending()
+        if pending:
+            fit_pending()
     return {key: np.concatenate(values) for key, values in parts.items()}
 
 
@@ -502,9 +429,12 @@ def calibration_summary(
     slope fixed at 1). The ``prevalence`` column is a model that predicts the prevalence
     for everyone: Brier ``p (1 - p)``, perfect ECE, no slope.
 
-    Each replicate refits the recalibration on the resampled samples (Newton's method,
-    all replicates at once), so the cost grows as ``n_bootstraps * n_samples``.
-    Replicates in which the fit does not converge are left out of the intervals.
+    Each replicate refits the recalibration on the resampled samples, to the same
+    convergence tolerance as the point estimate: Newton's method from a start that a
+    Taylor expansion around the full-data fit puts next to the replicate's fit, so one
+    pass over the samples usually confirms it (the cost grows as ``n_bootstraps *
+    n_samples``, one pass each). Replicates in which the fit does not converge are left
+    out of the intervals.
 
     Examples
     --------
@@ -536,9 +466,9 @@ def calibration_summary(
             "the logistic recalibration did not converge (the predictions separate the "
             "classes); calibration slope and intercept are reported as nan."
         )
-    start = (0.0, 1.0) if np.isnan(b[0]) else (float(a[0]), float(b[0]))
     rng = as_generator(random_state)
-    reps = _bootstrap(data, start, int(n_bootstraps), rng) if n_bootstraps else None
+    full_fit = (float(a[0]), float(b[0]))
+    reps = _bootstrap(data, full_fit, int(n_bootstraps), rng) if n_bootstraps else None
     table, bins = _tables(data, point, reps, confidence)
     for message in messages:
         warnings.warn(message, MetricWarning, stacklevel=2)
