@@ -13,22 +13,28 @@ The rule, in order:
    dimension, SciPy sparse rows (from their stored values) and tables of any dtypes;
 3. otherwise (a synthetic row: SMOTE, ADASYN, cluster centroids) the row comes from its
    nearest input row of the same class (the first of equally near ones), by Euclidean
-   distance over the numeric columns (sparse rows stay sparse). A SMOTE row lies on the segment between a seed sample and
-   one of its neighbours, so this is whichever of the two it lies closer to. SMOTENC
+   distance over the numeric columns (sparse rows stay sparse). A SMOTE row lies on the
+   segment between a seed sample and one of its neighbours, so this is nearly always
+   whichever of the two it lies closer to (a third row can be nearer still). SMOTENC
    interpolates the numeric columns the same way but gives the categorical ones the
    neighbours' most common value, so categories are left out of the distance; only a
    table with no numeric column (SMOTEN) is compared on its one-hot encoded categories.
 
-Rules 2 and 3 cost time (rule 3 about the sampler's own neighbour search times the
-imbalance ratio), so :class:`~pitfalls.pipeline.Pipeline` applies them only when
+Rules 2 and 3 cost time, so :class:`~pitfalls.pipeline.Pipeline` applies them only when
 something must follow the rows: per-sample metadata for a step after a sampler
-(:func:`rows_must_follow`, :func:`follow_rows`).
+(:func:`rows_must_follow`, :func:`follow_rows`). Rule 3 costs about the sampler's own
+neighbour search times the imbalance ratio (every synthetic row against every row of
+its class), except for ``SMOTE`` with an integer ``random_state``: its draws are
+replayed (``pitfalls._compat.smote_seed_rows``) and each row's search starts from the
+row it was grown from, looking only at that row's nearest rows when they are proved to
+hold the answer (about SMOTE's own neighbour search once more). The answers are the
+same either way: the replayed draws only say where to look first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,6 +45,7 @@ from sklearn.neighbors import NearestNeighbors
 from .._compat import is_arraylike_not_scalar as _is_arraylike_not_scalar
 from .._compat import num_samples as _num_samples
 from .._compat import safe_indexing as _safe_indexing
+from .._compat import smote_seed_rows
 from ._hashing import fingerprints, numeric_rows
 
 __all__ = [
@@ -92,10 +99,45 @@ def source_indices(sampler: Any, X_in: Any, y_in: Any, X_out: Any, y_out: Any) -
     unmatched = np.flatnonzero(result < 0)
     if unmatched.size:
         rows_in, rows_out = _search_space(X_in, X_out)
+        seeds = _seed_hints(sampler, y_in, y_out, result.size)
         result[unmatched] = _nearest_same_class(
-            rows_in, y_in, rows_out[unmatched], y_out, unmatched
+            rows_in,
+            y_in,
+            _take_rows(rows_out, unmatched),
+            y_out,
+            unmatched,
+            None if seeds is None else _SeedHints(seeds.rows[unmatched], seeds.list_size),
         )
     return result
+
+
+class _SeedHints(NamedTuple):
+    """A row each searched row was grown from (or -1), to start its search from."""
+
+    rows: np.ndarray  # index into the sampler's input, -1 where none is known
+    list_size: int  # how many nearest rows of a seed to look at (the seed included)
+
+
+def _seed_hints(sampler: Any, y_in: Any, y_out: Any, n_out: int) -> _SeedHints | None:
+    """For each output row, the input row SMOTE grew it from (its draws replayed), or -1.
+
+    SMOTE returns its input rows, then each class's synthetic rows in the order of its
+    draws. Hints only: the search proves each source without trusting them.
+    """
+    seeds = None if y_in is None or y_out is None else smote_seed_rows(sampler, y_in)
+    if seeds is None:
+        return None
+    labels_in, labels_out = np.asarray(y_in).ravel(), np.asarray(y_out).ravel()
+    rows = np.full(n_out, -1, dtype=np.intp)
+    start = labels_in.size
+    for draws in seeds.classes:
+        stop = start + draws.rows.size
+        if stop > n_out or not (labels_out[start:stop] == draws.label).all():
+            return None
+        rows[start:stop] = np.flatnonzero(labels_in == draws.label)[draws.rows]
+        start = stop
+    # the seed's k neighbours, one more row to see beyond the farthest of them
+    return _SeedHints(rows, seeds.n_neighbors + 1) if start == n_out else None
 
 
 def _reported_indices(sampler: Any, X_out: Any) -> np.ndarray | None:
@@ -286,17 +328,19 @@ def _first_equal_rows(X_in: Any, y_in: Any, X_out: Any, y_out: Any) -> np.ndarra
         # a synthetic row can equal a row of another class (SMOTEN on few categories):
         # its source is of its own class, so the label is part of what must match
         labels = np.concatenate([np.asarray(y_in).ravel(), np.asarray(y_out).ravel()])
-        codes = np.unique(labels, return_inverse=True)[1].astype(np.uint64)
+        codes = pd.factorize(labels)[0].astype(np.uint64)
         with np.errstate(over="ignore"):
             hash_in = hash_in * _LABEL_MIX + codes[: hash_in.size]
             hash_out = hash_out * _LABEL_MIX + codes[hash_in.size :]
+    # one hash table for both, several times faster than sorting and searching: pandas
+    # numbers the values in order of first appearance, so the input rows where the
+    # numbering reaches a new value are the first rows of each value
+    codes = pd.factorize(np.concatenate([hash_in, hash_out]))[0]
+    codes_in, codes_out = codes[: hash_in.size], codes[hash_in.size :]
+    first_rows = np.flatnonzero(np.diff(np.maximum.accumulate(codes_in), prepend=-1) > 0)
     found = np.full(hash_out.shape, -1, dtype=np.intp)
-    if hash_in.size:
-        order = np.argsort(hash_in, kind="stable")  # equal rows keep their input order
-        sorted_hashes = hash_in[order]
-        pos = np.minimum(np.searchsorted(sorted_hashes, hash_out), hash_in.size - 1)
-        hit = sorted_hashes[pos] == hash_out
-        found[hit] = order[pos[hit]]
+    known = codes_out < first_rows.size
+    found[known] = first_rows[codes_out[known]]
     return found
 
 
@@ -335,7 +379,12 @@ def _as_table(X: Any) -> pd.DataFrame:
 
 
 def _nearest_same_class(
-    rows_in: Any, y_in: Any, rows_new: Any, y_out: Any, new_positions: np.ndarray
+    rows_in: Any,
+    y_in: Any,
+    rows_new: Any,
+    y_out: Any,
+    new_positions: np.ndarray,
+    seeds: _SeedHints | None = None,
 ) -> np.ndarray:
     if y_in is None or y_out is None:
         return _first_nearest(rows_in, rows_new)
@@ -346,9 +395,35 @@ def _nearest_same_class(
         candidates = np.flatnonzero(y_in_arr == label)
         if candidates.size == 0:  # a class the sampler invented: fall back to all rows
             candidates = np.arange(rows_in.shape[0])
-        wanted = y_new == label
-        found[wanted] = candidates[_first_nearest(rows_in[candidates], rows_new[wanted])]
+        wanted = np.flatnonzero(y_new == label)
+        local = np.full(wanted.size, -1, dtype=np.intp)
+        if seeds is not None and not sparse.issparse(rows_in):
+            local = _first_nearest_from_seeds(
+                _take_rows(rows_in, candidates),
+                _take_rows(rows_new, wanted),
+                _positions_in(candidates, seeds.rows[wanted]),
+                seeds.list_size,
+            )
+        unproven = np.flatnonzero(local < 0)
+        if unproven.size:
+            local[unproven] = _first_nearest(rows_in[candidates], rows_new[wanted[unproven]])
+        found[wanted] = candidates[local]
     return found
+
+
+def _take_rows(rows: Any, positions: np.ndarray) -> Any:
+    """``rows[positions]``; a view when the positions are a run (SMOTE's new rows)."""
+    if positions.size and positions[-1] - positions[0] == positions.size - 1:
+        return rows[positions[0] : positions[-1] + 1]  # sorted and distinct: a run
+    return rows[positions]
+
+
+def _positions_in(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Position of each of ``rows`` in ``sorted_rows``, -1 where it is not there."""
+    if sorted_rows.size == 0:
+        return np.full(rows.shape, -1, dtype=np.intp)
+    positions = np.minimum(np.searchsorted(sorted_rows, rows), sorted_rows.size - 1)
+    return np.where((rows >= 0) & (sorted_rows[positions] == rows), positions, -1)
 
 
 # Equally near rows (to rounding: within a relative 1e-9) are told apart by their
@@ -374,6 +449,95 @@ def _first_nearest(reference: Any, queries: Any) -> np.ndarray:
             every = euclidean_distances(queries[crowded], reference)
             found[crowded] = _first_of_tied(every, np.arange(reference.shape[0]))
     return found
+
+
+# Starting from a seed row. The nearest row x* to a query q and every row tied with it
+# lie within t = tie_limit(d(q, nearest candidate)) of q, so within d(q, seed) + t of the
+# seed (triangle inequality): when that is less than the distance from the seed to the
+# farthest of its nearest rows, all of them are among those rows, and the search over
+# the seed's nearest rows alone is the search over the whole class. A SMOTE row grown
+# from seed s towards its neighbour n has d(q, s) + d(q, n) = d(s, n), at most the seed's
+# k-th neighbour distance: with one more neighbour in the list, its proof holds unless
+# distances tie at the list's end (those rows are searched among all rows of the class).
+# The list comes from scikit-learn's neighbour search, whose squared distances can be
+# off by a few units of rounding of the squared norms: its reach is taken that much
+# shorter. Distances to the candidates are computed directly (differences, not norms).
+_SEED_CHUNK_ROWS = 2048
+_NEIGHBOUR_ROUNDING = 8 * np.finfo(np.float64).eps
+_DIRECT_ROUNDING = 1e-12
+
+
+def _first_nearest_from_seeds(
+    reference: Any, queries: Any, seeds: np.ndarray, list_size: int
+) -> np.ndarray:
+    """``_first_nearest`` proved from each query's seed row's nearest rows, -1 where not."""
+    found = np.full(queries.shape[0], -1, dtype=np.intp)
+    has_seed = np.flatnonzero(seeds >= 0)
+    if has_seed.size == 0:
+        return found
+    reference = np.asarray(reference, dtype=np.float64)
+    anchors, which = np.unique(seeds[has_seed], return_inverse=True)
+    listed, listed_distances, reach = _seed_neighbourhoods(reference, anchors, list_size)
+    every = has_seed.size == queries.shape[0]  # then chunks are slices: no copies
+    for start in range(0, has_seed.size, _SEED_CHUNK_ROWS):
+        stop = start + _SEED_CHUNK_ROWS
+        chunk = slice(start, stop) if every else has_seed[start:stop]
+        anchor = which[start:stop]
+        seed_rows = anchors[anchor]
+        distances = _distances_to_listed(
+            reference, np.asarray(queries[chunk], dtype=np.float64), seed_rows,
+            listed[anchor], listed_distances[anchor],
+        )  # fmt: skip
+        limit = _tie_limit(distances.min(axis=1))
+        proved = (distances[:, -1] + limit) ** 2 * (1 + _DIRECT_ROUNDING) < reach[anchor]
+        first = _first_of_tied(distances, np.column_stack([listed[anchor], seed_rows]))
+        found[chunk] = np.where(proved, first, -1)
+    return found
+
+
+def _distances_to_listed(
+    reference: np.ndarray,
+    queries: np.ndarray,
+    seeds: np.ndarray,
+    listed: np.ndarray,
+    listed_distances: np.ndarray,
+) -> np.ndarray:
+    """Distances from each query to its seed's listed rows (inf where too far to matter,
+    and for the seed itself), and to the seed in the last column.
+
+    A listed row at distance ``D`` from the seed is at least ``D - d(q, seed)`` from the
+    query; when that exceeds ``tie_limit(d(q, seed))`` the row can be neither the
+    nearest nor tied with it, and its distance is not computed (half the rows of a
+    SMOTE row near its seed).
+    """
+    seed_difference = reference[seeds] - queries
+    seed_distance = np.sqrt(np.einsum("ij,ij->i", seed_difference, seed_difference))
+    lower = listed_distances * (1 - _DIRECT_ROUNDING) - seed_distance[:, None]
+    near = lower <= _tie_limit(seed_distance)[:, None] * (1 + _DIRECT_ROUNDING)
+    pairs = np.nonzero(near & (listed != seeds[:, None]))  # the seed's is the last column
+    difference = reference[listed[pairs]] - queries[pairs[0]]
+    distances = np.full((listed.shape[0], listed.shape[1] + 1), np.inf)
+    distances[pairs] = np.sqrt(np.einsum("ij,ij->i", difference, difference))
+    distances[:, -1] = seed_distance
+    return distances
+
+
+def _seed_neighbourhoods(
+    reference: np.ndarray, anchors: np.ndarray, list_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each anchor's ``list_size`` nearest rows, their distances (to rounding: a lower
+    bound), and the squared distance within which every row is among them (infinite
+    when they are all the rows)."""
+    n_listed = min(list_size, reference.shape[0])
+    listed_distances, listed = (
+        NearestNeighbors(n_neighbors=n_listed).fit(reference).kneighbors(reference[anchors])
+    )
+    norms = np.einsum("ij,ij->i", reference, reference)
+    slack = _NEIGHBOUR_ROUNDING * (reference.shape[1] + 2) * (norms[anchors] + norms.max())
+    lower = np.sqrt(np.maximum(listed_distances**2 - slack[:, None], 0.0))
+    if n_listed == reference.shape[0]:
+        return listed, lower, np.full(anchors.size, np.inf)
+    return listed, lower, listed_distances[:, -1] ** 2 - slack
 
 
 def _tie_limit(nearest: np.ndarray) -> np.ndarray:
