@@ -173,13 +173,17 @@ def _smote_case(kind):
         X[360:363] = X[359]
     elif kind == "offset":  # large values, small differences: rounding matters
         X = 1e6 + rng.normal(size=(400, 5))
+    elif kind == "clusters":  # tight clusters far apart: float32 products too coarse
+        X = rng.choice([-1e3, 1e3], size=(400, 5)) + 1e-4 * rng.normal(size=(400, 5))
     else:  # float32 rows
         X = rng.normal(size=(400, 5)).astype(np.float32)
     y = np.r_[np.zeros(330, int), np.ones(70, int)]
     return X, y
 
 
-@pytest.mark.parametrize("kind", ["normal", "integers", "duplicates", "offset", "float32"])
+@pytest.mark.parametrize(
+    "kind", ["normal", "integers", "duplicates", "offset", "clusters", "float32"]
+)
 @pytest.mark.parametrize("k_neighbors", [1, 5, 15])
 def test_seeded_sources_are_the_brute_force_nearest_rows(kind, k_neighbors):
     X, y = _smote_case(kind)
@@ -218,34 +222,71 @@ def test_k_neighbors_larger_than_the_class_fails_as_in_imbalanced_learn():
     assert str(ours.value) == str(imblearn_error.value)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     n_columns=st.integers(1, 4),
     n_values=st.integers(2, 6),
     seeds=st.lists(st.integers(-1, 39), min_size=30, max_size=30),
+    hinted_steps=st.lists(
+        st.sampled_from([0.0, 1e-9, 0.1, 0.5, 0.9, 1.0]), min_size=30, max_size=30
+    ),
     seed=st.integers(0, 2**16),
 )
-def test_wrong_seeds_cost_time_never_a_wrong_source(n_columns, n_values, seeds, seed):
+def test_wrong_seeds_or_steps_cost_time_never_a_wrong_source(
+    n_columns, n_values, seeds, hinted_steps, seed
+):
     rng = np.random.default_rng(seed)
     reference = rng.integers(0, n_values, size=(40, n_columns)).astype(float)
     picks, mates = rng.integers(0, 40, 30), rng.integers(0, 40, 30)
-    steps = rng.choice([0.1, 0.25, 0.5, 0.75], 30)[:, None]
-    queries = reference[picks] + steps * (reference[mates] - reference[picks])
-    proved = _provenance._first_nearest_from_seeds(reference, queries, np.array(seeds), 3)
+    steps = rng.choice([0.1, 0.25, 0.5, 0.75], 30)
+    queries = reference[picks] + steps[:, None] * (reference[mates] - reference[picks])
+    proved = _provenance._first_nearest_from_seeds(
+        reference, queries, np.array(seeds), np.array(hinted_steps)
+    )
     expected = _oracle(reference, np.zeros(40, int), queries, np.zeros(30, int))
     # every answer given is the brute-force one; the rest (-1) is searched in full
     np.testing.assert_array_equal(proved[proved >= 0], expected[proved >= 0])
     assert (proved[np.array(seeds) < 0] == -1).all()
 
 
-def test_rows_equal_on_most_columns_are_told_apart_by_the_rest():
-    # rows that differ only far from the seed's direction: the nearest is a third row
-    reference = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [1.0, 0.0, 0.05], [1.0, 0.0, -0.05]])
-    queries = np.array([[1.0, 0.0, 0.0], [0.5, 0.0, 0.0]])  # on the segment from row 0 to 1
-    proved = _provenance._first_nearest_from_seeds(reference, queries, np.array([0, 0]), 2)
-    expected = _oracle(reference, np.zeros(4, int), queries, np.zeros(2, int))
+def test_true_seeds_and_steps_prove_the_nearest_rows_even_among_ties():
+    rng = np.random.default_rng(4)
+    reference = rng.integers(0, 3, size=(60, 3)).astype(float)
+    picks, mates = rng.integers(0, 60, 200), rng.integers(0, 60, 200)
+    steps = rng.uniform(size=200)
+    queries = reference[picks] + steps[:, None] * (reference[mates] - reference[picks])
+    proved = _provenance._first_nearest_from_seeds(reference, queries, picks, steps)
+    expected = _oracle(reference, np.zeros(60, int), queries, np.zeros(200, int))
     np.testing.assert_array_equal(proved[proved >= 0], expected[proved >= 0])
+    assert (proved >= 0).mean() > 0.5  # most are proved, though equal rows abound
+
+
+def test_rows_equal_on_most_columns_are_told_apart_by_the_rest():
+    # a row off the segment from the seed (row 0) to its neighbour (row 1) is nearer
+    reference = np.array([[0.0, 0.0, 0.0], [2.0, 0.0, 0.0], [1.0, 0.0, 0.05], [1.0, 0.0, -0.05]])
+    queries = np.array([[1.0, 0.0, 0.0], [0.5, 0.0, 0.0]])  # steps 0.5 and 0.25
+    proved = _provenance._first_nearest_from_seeds(
+        reference, queries, np.array([0, 0]), np.array([0.5, 0.25])
+    )
+    expected = _oracle(reference, np.zeros(4, int), queries, np.zeros(2, int))
     assert expected.tolist() == [2, 0]  # the first of two equally near rows, 2 and 3
+    np.testing.assert_array_equal(proved, expected)
+
+
+def test_a_seed_with_many_equal_rows_is_searched_among_all_rows(monkeypatch):
+    reference = np.vstack([np.zeros((100, 2)), np.eye(2)])  # 100 equal rows: not listed
+    queries = np.array([[0.25, 0.0], [0.0, 0.5]])
+    searched = _counting_fallback(monkeypatch)
+    sources = _provenance._nearest_same_class(
+        reference,
+        np.zeros(102, int),
+        queries,
+        np.zeros(2, int),
+        np.arange(2),
+        _provenance._SeedHints(np.array([100, 101]), np.array([0.75, 0.5])),
+    )
+    assert sources.tolist() == [0, 0]  # the first of the 100 equal rows
+    assert sum(searched) >= 1
 
 
 # ------------------------------------------------------------- the fast path is taken

@@ -106,20 +106,21 @@ def source_indices(sampler: Any, X_in: Any, y_in: Any, X_out: Any, y_out: Any) -
             _take_rows(rows_out, unmatched),
             y_out,
             unmatched,
-            None if seeds is None else _SeedHints(seeds.rows[unmatched], seeds.list_size),
+            None if seeds is None else _SeedHints(seeds.rows[unmatched], seeds.steps[unmatched]),
         )
     return result
 
 
 class _SeedHints(NamedTuple):
-    """A row each searched row was grown from (or -1), to start its search from."""
+    """Where each searched row was grown from, to start its search there."""
 
-    rows: np.ndarray  # index into the sampler's input, -1 where none is known
-    list_size: int  # how many nearest rows of a seed to look at (the seed included)
+    rows: np.ndarray  # the seed row: index into the sampler's input, -1 where unknown
+    steps: np.ndarray  # how far along the segment from the seed to its neighbour, [0, 1)
 
 
 def _seed_hints(sampler: Any, y_in: Any, y_out: Any, n_out: int) -> _SeedHints | None:
-    """For each output row, the input row SMOTE grew it from (its draws replayed), or -1.
+    """For each output row, the input row SMOTE grew it from and the step it took (its
+    draws replayed), or -1.
 
     SMOTE returns its input rows, then each class's synthetic rows in the order of its
     draws. Hints only: the search proves each source without trusting them.
@@ -129,15 +130,16 @@ def _seed_hints(sampler: Any, y_in: Any, y_out: Any, n_out: int) -> _SeedHints |
         return None
     labels_in, labels_out = np.asarray(y_in).ravel(), np.asarray(y_out).ravel()
     rows = np.full(n_out, -1, dtype=np.intp)
+    steps = np.zeros(n_out)
     start = labels_in.size
     for draws in seeds.classes:
         stop = start + draws.rows.size
         if stop > n_out or not (labels_out[start:stop] == draws.label).all():
             return None
         rows[start:stop] = np.flatnonzero(labels_in == draws.label)[draws.rows]
+        steps[start:stop] = draws.steps
         start = stop
-    # the seed's k neighbours, one more row to see beyond the farthest of them
-    return _SeedHints(rows, seeds.n_neighbors + 1) if start == n_out else None
+    return _SeedHints(rows, steps) if start == n_out else None
 
 
 def _reported_indices(sampler: Any, X_out: Any) -> np.ndarray | None:
@@ -402,7 +404,7 @@ def _nearest_same_class(
                 _take_rows(rows_in, candidates),
                 _take_rows(rows_new, wanted),
                 _positions_in(candidates, seeds.rows[wanted]),
-                seeds.list_size,
+                seeds.steps[wanted],
             )
         unproven = np.flatnonzero(local < 0)
         if unproven.size:
@@ -452,92 +454,142 @@ def _first_nearest(reference: Any, queries: Any) -> np.ndarray:
 
 
 # Starting from a seed row. The nearest row x* to a query q and every row tied with it
-# lie within t = tie_limit(d(q, nearest candidate)) of q, so within d(q, seed) + t of the
-# seed (triangle inequality): when that is less than the distance from the seed to the
-# farthest of its nearest rows, all of them are among those rows, and the search over
-# the seed's nearest rows alone is the search over the whole class. A SMOTE row grown
-# from seed s towards its neighbour n has d(q, s) + d(q, n) = d(s, n), at most the seed's
-# k-th neighbour distance: with one more neighbour in the list, its proof holds unless
-# distances tie at the list's end (those rows are searched among all rows of the class).
-# The list comes from scikit-learn's neighbour search, whose squared distances can be
-# off by a few units of rounding of the squared norms: its reach is taken that much
-# shorter. Distances to the candidates are computed directly (differences, not norms).
-_SEED_CHUNK_ROWS = 2048
-_NEIGHBOUR_ROUNDING = 8 * np.finfo(np.float64).eps
+# lie within t = tie_limit(d(q, nearest row found)) of q, so within d(q, seed) + t of the
+# seed (triangle inequality): once every row within that radius of the seed is known,
+# the search over those rows alone is the search over the whole class. A SMOTE row
+# grown from seed s a step g towards its neighbour n has d(q, s) = g d(s, n) and
+# d(q, s) + d(q, n) = d(s, n): the radius it needs is at most min(2 d(q, s), d(q, s) / g),
+# a few of the seed's nearest rows. The rows within each seed's radius come from one
+# product of the seeds with all rows (squared distances through the norms, rounding
+# allowed for: a row is listed when it may be within the radius); a seed with more
+# rows than _MAX_LISTED that near (many equal rows) is left to the search over all rows,
+# as is any query the listed rows do not prove (a wrong step or seed costs time only).
+# Distances from the queries are computed directly (differences), and a listed row
+# whose distance from the seed rules it out (triangle inequality) is skipped.
+_MAX_LISTED = 64
+_PRODUCT_CELLS = 1 << 21  # seeds x rows per block of the product: 16 MiB
+_SINGLE_PRECISION_SHARE = 1e-3  # float32 when its rounding is this small next to radius^2
 _DIRECT_ROUNDING = 1e-12
+_RADIUS_MARGIN = 1e-6
+_PAIR_BLOCK = 8192
 
 
 def _first_nearest_from_seeds(
-    reference: Any, queries: Any, seeds: np.ndarray, list_size: int
+    reference: Any, queries: Any, seeds: np.ndarray, steps: np.ndarray
 ) -> np.ndarray:
-    """``_first_nearest`` proved from each query's seed row's nearest rows, -1 where not."""
+    """``_first_nearest`` proved from each query's seed row, -1 where not proved."""
     found = np.full(queries.shape[0], -1, dtype=np.intp)
     has_seed = np.flatnonzero(seeds >= 0)
     if has_seed.size == 0:
         return found
     reference = np.asarray(reference, dtype=np.float64)
-    anchors, which = np.unique(seeds[has_seed], return_inverse=True)
-    listed, listed_distances, reach = _seed_neighbourhoods(reference, anchors, list_size)
-    every = has_seed.size == queries.shape[0]  # then chunks are slices: no copies
-    for start in range(0, has_seed.size, _SEED_CHUNK_ROWS):
-        stop = start + _SEED_CHUNK_ROWS
-        chunk = slice(start, stop) if every else has_seed[start:stop]
-        anchor = which[start:stop]
-        seed_rows = anchors[anchor]
-        distances = _distances_to_listed(
-            reference, np.asarray(queries[chunk], dtype=np.float64), seed_rows,
-            listed[anchor], listed_distances[anchor],
-        )  # fmt: skip
-        limit = _tie_limit(distances.min(axis=1))
-        proved = (distances[:, -1] + limit) ** 2 * (1 + _DIRECT_ROUNDING) < reach[anchor]
-        first = _first_of_tied(distances, np.column_stack([listed[anchor], seed_rows]))
-        found[chunk] = np.where(proved, first, -1)
+    queries = np.asarray(_take_rows(queries, has_seed), dtype=np.float64)  # a view if it can
+    seeds = seeds[has_seed]
+    seed_distance = _pair_distances(queries, reference, np.arange(seeds.size), seeds)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a step of 0: the first bound
+        along = np.where(steps[has_seed] > 0, seed_distance / steps[has_seed], np.inf)
+    needed = np.minimum(2 * seed_distance, along) * (1 + _RADIUS_MARGIN) + 2 * _TIE_ABSOLUTE
+    radius = np.full(reference.shape[0], -np.inf)
+    np.maximum.at(radius, seeds, needed)
+    listed = _rows_within(reference, radius)
+    per_query = listed.counts[seeds]
+    query = np.repeat(np.arange(seeds.size), per_query)
+    pair = np.arange(query.size) - np.repeat(np.cumsum(per_query) - per_query, per_query)
+    pair += listed.starts[seeds][query]
+    member = listed.members[pair]
+    # the seed's own distance is known; a row farther from the seed than
+    # d(q, seed) + tie_limit(d(q, seed)) is farther from q than the seed, and not tied
+    limit = _tie_limit(seed_distance) * (1 + _DIRECT_ROUNDING)
+    keep = (listed.lower[pair] - seed_distance[query] <= limit[query]) & (member != seeds[query])
+    query, member = query[keep], member[keep]
+    distance = _pair_distances(queries, reference, query, member)
+    nearest = seed_distance.copy()
+    np.minimum.at(nearest, query, distance)
+    tie = _tie_limit(nearest)
+    first = np.where(seed_distance <= tie, seeds, _NO_ROW)
+    tied = distance <= tie[query]
+    np.minimum.at(first, query[tied], member[tied])
+    reach = radius[seeds]  # every row within it is listed
+    proved = ((seed_distance + tie) * (1 + _DIRECT_ROUNDING) <= reach) & (per_query > 0)
+    found[has_seed] = np.where(proved, first, -1)
     return found
 
 
-def _distances_to_listed(
-    reference: np.ndarray,
-    queries: np.ndarray,
-    seeds: np.ndarray,
-    listed: np.ndarray,
-    listed_distances: np.ndarray,
+def _pair_distances(
+    rows: np.ndarray, others: np.ndarray, which: np.ndarray, other: np.ndarray
 ) -> np.ndarray:
-    """Distances from each query to its seed's listed rows (inf where too far to matter,
-    and for the seed itself), and to the seed in the last column.
+    """Euclidean distance from each ``rows[which[i]]`` to ``others[other[i]]``, computed
+    a block of pairs at a time (small temporaries stay in the cache, no page faults)."""
+    distances = np.empty(which.size)
+    for start in range(0, which.size, _PAIR_BLOCK):
+        pairs = slice(start, start + _PAIR_BLOCK)
+        difference = rows[which[pairs]]
+        difference -= others[other[pairs]]
+        distances[pairs] = np.einsum("ij,ij->i", difference, difference)
+    return np.sqrt(distances, out=distances)
 
-    A listed row at distance ``D`` from the seed is at least ``D - d(q, seed)`` from the
-    query; when that exceeds ``tie_limit(d(q, seed))`` the row can be neither the
-    nearest nor tied with it, and its distance is not computed (half the rows of a
-    SMOTE row near its seed).
+
+class _Listed(NamedTuple):
+    """For each row, the rows within its radius, as a compressed row list."""
+
+    starts: np.ndarray  # where each row's list starts in members
+    counts: np.ndarray  # its length (0: no radius, or more than _MAX_LISTED rows)
+    members: np.ndarray
+    lower: np.ndarray  # a lower bound on the member's distance from the row
+
+
+def _rows_within(reference: np.ndarray, radius: np.ndarray) -> _Listed:
+    """Every row within ``radius[i]`` of each row ``i`` (maybe a few more).
+
+    Squared distances come from blocks of one product of the centred rows (and their
+    squared norms) with all rows, in float32 when its rounding is small next to the
+    radii (half the time of float64), else in float64. ``slack`` bounds their error
+    (products of ``n_columns + 2`` terms, the float32 copy of the rows, the norms), so
+    a row within the radius is always listed.
     """
-    seed_difference = reference[seeds] - queries
-    seed_distance = np.sqrt(np.einsum("ij,ij->i", seed_difference, seed_difference))
-    lower = listed_distances * (1 - _DIRECT_ROUNDING) - seed_distance[:, None]
-    near = lower <= _tie_limit(seed_distance)[:, None] * (1 + _DIRECT_ROUNDING)
-    pairs = np.nonzero(near & (listed != seeds[:, None]))  # the seed's is the last column
-    difference = reference[listed[pairs]] - queries[pairs[0]]
-    distances = np.full((listed.shape[0], listed.shape[1] + 1), np.inf)
-    distances[pairs] = np.sqrt(np.einsum("ij,ij->i", difference, difference))
-    distances[:, -1] = seed_distance
-    return distances
+    n_rows, n_columns = reference.shape
+    centred = reference - reference.mean(axis=0)
+    norms = np.einsum("ij,ij->i", centred, centred)
+    owners = np.flatnonzero(radius >= 0)
+    dtype = np.float32
+    slack = _slack(np.float32, n_columns, norms)
+    if slack.max() > _SINGLE_PRECISION_SHARE * np.median(radius[owners] ** 2):
+        dtype, slack = np.float64, _slack(np.float64, n_columns, norms)
+    threshold = np.where(radius >= 0, radius**2 + slack, -np.inf)
+    # rounded up: a float32 threshold never below the float64 one
+    threshold = np.nextafter(threshold.astype(dtype), np.inf, dtype=dtype)
+    rows_as = centred.astype(dtype)
+    norms_as = np.einsum("ij,ij->i", rows_as, rows_as)
+    left = np.column_stack([rows_as, norms_as, np.ones(n_rows, dtype)])
+    right = np.vstack([-2 * rows_as.T, np.ones(n_rows, dtype), norms_as])  # d^2 = left @ right
+    block = max(1, min(owners.size, _PRODUCT_CELLS // max(n_rows, 1)))
+    product = np.empty((block, n_rows), dtype)  # reused: fresh blocks cost page faults
+    near = np.empty((block, n_rows), dtype=bool)
+    counts = np.zeros(n_rows, dtype=np.intp)
+    members, lower = [np.empty(0, dtype=np.intp)], [np.empty(0)]
+    for start in range(0, owners.size, block):
+        rows = owners[start : start + block]
+        np.matmul(left[rows], right, out=product[: rows.size])
+        np.less_equal(product[: rows.size], threshold[rows, None], out=near[: rows.size])
+        flat = np.flatnonzero(near[: rows.size])  # by row, then by member: lists in order
+        owner = flat // n_rows
+        row_counts = np.bincount(owner, minlength=rows.size)
+        crowded = row_counts > _MAX_LISTED  # many equal rows: searched among all rows
+        if crowded.any():
+            flat, owner = flat[~crowded[owner]], owner[~crowded[owner]]
+            row_counts[crowded] = 0
+        counts[rows] = row_counts
+        members.append(flat % n_rows)
+        squared = product[: rows.size].ravel()[flat].astype(np.float64)
+        lower.append(np.sqrt(np.maximum(squared - slack[rows[owner]], 0.0)))
+    member = np.concatenate(members)
+    return _Listed(np.cumsum(counts) - counts, counts, member, np.concatenate(lower))
 
 
-def _seed_neighbourhoods(
-    reference: np.ndarray, anchors: np.ndarray, list_size: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each anchor's ``list_size`` nearest rows, their distances (to rounding: a lower
-    bound), and the squared distance within which every row is among them (infinite
-    when they are all the rows)."""
-    n_listed = min(list_size, reference.shape[0])
-    listed_distances, listed = (
-        NearestNeighbors(n_neighbors=n_listed).fit(reference).kneighbors(reference[anchors])
-    )
-    norms = np.einsum("ij,ij->i", reference, reference)
-    slack = _NEIGHBOUR_ROUNDING * (reference.shape[1] + 2) * (norms[anchors] + norms.max())
-    lower = np.sqrt(np.maximum(listed_distances**2 - slack[:, None], 0.0))
-    if n_listed == reference.shape[0]:
-        return listed, lower, np.full(anchors.size, np.inf)
-    return listed, lower, listed_distances[:, -1] ** 2 - slack
+def _slack(dtype: Any, n_columns: int, norms: np.ndarray) -> np.ndarray:
+    """A bound on the error of the squared distances from each row (see _rows_within)."""
+    terms = n_columns + 2
+    return 8 * (terms + 2) * float(np.finfo(dtype).eps) * (norms + norms.max())
 
 
 def _tie_limit(nearest: np.ndarray) -> np.ndarray:
