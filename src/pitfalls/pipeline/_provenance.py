@@ -551,7 +551,7 @@ def _rows_within(reference: np.ndarray, radius: np.ndarray) -> _Listed:
     centred = reference - reference.mean(axis=0)
     norms = np.einsum("ij,ij->i", centred, centred)
     owners = np.flatnonzero(radius >= 0)
-    dtype = np.float32
+    dtype: Any = np.float32
     slack = _slack(np.float32, n_columns, norms)
     if slack.max() > _SINGLE_PRECISION_SHARE * np.median(radius[owners] ** 2):
         dtype, slack = np.float64, _slack(np.float64, n_columns, norms)
