@@ -12,7 +12,7 @@ Both fit the same sampler + LogisticRegression on the same data in the same run
   original rows are found by their fingerprints and each synthetic row's source by an
   exact nearest-row search among the rows of its class. With an integer
   ``random_state`` (as here) SMOTE's draws are replayed and each search starts from the
-  row the synthetic row was grown from (about SMOTE's own neighbour search once more);
+  row the synthetic row was grown from (less than SMOTE's own neighbour search);
   on SciPy sparse rows the search uses the rows' overlaps, without densifying them.
 
 Printed: imbalanced-learn's time, ours in both cases, the ratios to imbalanced-learn's

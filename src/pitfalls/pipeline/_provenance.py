@@ -26,9 +26,9 @@ something must follow the rows: per-sample metadata for a step after a sampler
 neighbour search times the imbalance ratio (every synthetic row against every row of
 its class), except for ``SMOTE`` with an integer ``random_state``: its draws are
 replayed (``pitfalls._compat.smote_seed_rows``) and each row's search starts from the
-row it was grown from, looking only at that row's nearest rows when they are proved to
-hold the answer (about SMOTE's own neighbour search once more). The answers are the
-same either way: the replayed draws only say where to look first.
+row it was grown from, looking only at the rows near it when they are proved to hold
+the answer (less than SMOTE's own neighbour search). The answers are the same either
+way: the replayed draws only say where to look first.
 """
 
 from __future__ import annotations
