@@ -1,9 +1,10 @@
 """Sources of SMOTE's synthetic rows found from its replayed draws (issue 12).
 
 The search for a synthetic row's source (its nearest input row of its class, the first
-of equally near ones) starts from the seed row SMOTE grew it from, replayed from
-SMOTE's draws by ``pitfalls._compat.smote_seed_rows``, and proves each answer from the
-seed's nearest rows; rows it cannot prove are searched among all rows of the class.
+of equally near ones) starts from the seed row SMOTE grew it from and the step it took,
+replayed from SMOTE's draws by ``pitfalls._compat.smote_seed_rows``, and proves each
+answer from the rows within the radius the step implies around the seed; rows it
+cannot prove are searched among all rows of the class.
 These tests pin that the answers are those of a brute-force search whatever the seeds
 say, that the replayed draws are SMOTE's (they rebuild its rows bit for bit, so a
 release of imbalanced-learn that draws differently fails here), and that the fast
@@ -196,10 +197,10 @@ def test_seeded_sources_are_the_brute_force_nearest_rows(kind, k_neighbors):
     np.testing.assert_array_equal(seeded, source_indices(_NoIndicesSampler(), X, y, X_res, y_res))
 
 
-def test_a_class_no_larger_than_the_seed_lists_is_searched_whole():
+def test_a_class_of_k_plus_one_rows_is_proved_like_any_other():
     rng = np.random.default_rng(5)
     X = rng.normal(size=(36, 3))
-    y = np.r_[np.zeros(30, int), np.ones(6, int)]  # k + 1 = 6 rows: every row is listed
+    y = np.r_[np.zeros(30, int), np.ones(6, int)]  # k + 1 = 6 rows, the fewest SMOTE takes
     smote = SMOTE(k_neighbors=5, random_state=0)
     X_res, y_res = smote.fit_resample(X, y)
     np.testing.assert_array_equal(
