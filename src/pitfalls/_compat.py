@@ -184,12 +184,13 @@ def sampling_type(step: Any) -> str | None:
 # SMOTE._fit_resample visits the classes of sampling_strategy_ in order, skips those
 # with no row to make, and BaseSMOTE._make_samples draws, from a fresh
 # check_random_state(random_state) for each class, randint(0, n_class * k, n_samples)
-# with k = nn_k_.n_neighbors - 1; draw // k is the seed row's position in the class.
-# pitfalls uses the seeds only as hints that speed up the source search: that search
+# then uniform(size=n_samples), with k = nn_k_.n_neighbors - 1: draw // k is the seed
+# row's position in the class, draw % k the neighbour's column, the uniform number the
+# step. pitfalls uses these only as hints that speed up the source search: that search
 # proves each answer itself (pitfalls.pipeline._provenance), so a wrong hint costs time,
 # never a wrong source. Checked on imbalanced-learn 0.13.0 and 0.14.2;
-# tests/test_pipeline.py rebuilds SMOTE's rows from the replayed draws and fails when a
-# release draws differently.
+# tests/test_pipeline_smote_sources.py rebuilds SMOTE's rows bit for bit from the
+# replayed draws and fails when a release draws differently.
 SMOTE_DRAWS_CHECKED_ON = ((0, 13), (0, 14))
 
 
