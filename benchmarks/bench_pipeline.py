@@ -10,13 +10,14 @@ Both fit the same sampler + LogisticRegression on the same data in the same run
   returns is traced to its source row, so that its patient follows it.
   ``RandomOverSampler`` reports where its rows come from (free); for ``SMOTE`` the
   original rows are found by their fingerprints and each synthetic row's source by an
-  exact nearest-row search among the rows of its class (about SMOTE's own neighbour
-  search times the imbalance ratio); on SciPy sparse rows the search uses the rows'
-  overlaps, without densifying them.
+  exact nearest-row search among the rows of its class. With an integer
+  ``random_state`` (as here) SMOTE's draws are replayed and each search starts from the
+  row the synthetic row was grown from (less than SMOTE's own neighbour search);
+  on SciPy sparse rows the search uses the rows' overlaps, without densifying them.
 
 Printed: imbalanced-learn's time, ours in both cases, the ratios to imbalanced-learn's
-time of the same run, and whether the three fitted models are identical (same
-coefficients). Run::
+time of the same run (wall-clock, then CPU time, which a loaded machine disturbs less),
+and whether the three fitted models are identical (same coefficients). Run::
 
     .venv/bin/python benchmarks/bench_pipeline.py
     .venv/bin/python benchmarks/bench_pipeline.py --rows 20000 --repeats 1   # quick
@@ -45,20 +46,23 @@ class GroupedLogisticRegression(LogisticRegression):
         return super().fit(X, y)
 
 
-def fit_seconds(pipeline, X, y, **params) -> tuple[float, np.ndarray]:
-    start = time.perf_counter()
+def fit_seconds(pipeline, X, y, **params) -> tuple[float, float, np.ndarray]:
+    """Wall-clock and CPU seconds of one fit, and the fitted coefficients."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     pipeline.fit(X, y, **params)
-    return time.perf_counter() - start, pipeline[-1].coef_
+    return time.perf_counter() - start, time.process_time() - start_cpu, pipeline[-1].coef_
 
 
 def compare(name: str, sampler, X, y, repeats: int) -> None:
     groups = np.arange(y.shape[0]) // 2  # two rows per patient
     runs: dict[str, list[float]] = {"imblearn": [], "no metadata": [], "groups": []}
+    cpu: dict[str, list[float]] = {key: [] for key in runs}
     coefs: dict[str, np.ndarray] = {}
 
     def run(key: str, pipeline, **params) -> None:
-        seconds, coefs[key] = fit_seconds(pipeline, X, y, **params)
+        seconds, cpu_seconds, coefs[key] = fit_seconds(pipeline, X, y, **params)
         runs[key].append(seconds)
+        cpu[key].append(cpu_seconds)
 
     for _ in range(repeats):  # alternate so that machine load hits all three alike
         run("imblearn", imblearn_make_pipeline(sampler, LogisticRegression(max_iter=300)))
@@ -66,10 +70,12 @@ def compare(name: str, sampler, X, y, repeats: int) -> None:
         run("groups", make_pipeline(sampler, GroupedLogisticRegression(max_iter=300)),
             groupedlogisticregression__groups=groups)  # fmt: skip
     reference, bare, grouped = (statistics.median(runs[key]) for key in runs)
+    cpu_reference, cpu_bare, cpu_grouped = (statistics.median(cpu[key]) for key in cpu)
     same = all(np.array_equal(coefs[key], coefs["imblearn"]) for key in coefs)
     print(
         f"{name:<42} imblearn {reference:6.3f} s | no metadata {bare:6.3f} s "
         f"{bare / reference:5.2f}x | groups passed {grouped:6.3f} s {grouped / reference:5.2f}x"
+        f" | CPU {cpu_bare / cpu_reference:5.2f}x / {cpu_grouped / cpu_reference:5.2f}x"
         f" | same model: {same}"
     )
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 import numbers
 import warnings
 from math import ceil
-from typing import Any
+from typing import Any, NamedTuple
 
+import imblearn
 import numpy as np
 import sklearn
 from imblearn import pipeline as _imblearn_pipeline
+from imblearn.over_sampling import SMOTE
 from sklearn import get_config
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection._split import GroupsConsumerMixin as _GroupsConsumerMixin
@@ -174,6 +176,92 @@ def sampling_type(step: Any) -> str | None:
     """
     kind = getattr(step, "_sampling_type", None)
     return kind if isinstance(kind, str) else None
+
+
+# ------------------------------------------------------------------ SMOTE's seed rows
+# imbalanced-learn's SMOTE does not say which row each synthetic row was grown from (it
+# has no sample_indices_). With an integer random_state its draws can be replayed:
+# SMOTE._fit_resample visits the classes of sampling_strategy_ in order, skips those
+# with no row to make, and BaseSMOTE._make_samples draws, from a fresh
+# check_random_state(random_state) for each class, randint(0, n_class * k, n_samples)
+# then uniform(size=n_samples), with k = nn_k_.n_neighbors - 1: draw // k is the seed
+# row's position in the class, draw % k the neighbour's column, the uniform number the
+# step. pitfalls uses these only as hints that speed up the source search: that search
+# proves each answer itself (pitfalls.pipeline._provenance), so a wrong hint costs time,
+# never a wrong source. Checked on imbalanced-learn 0.13.0 and 0.14.2;
+# tests/test_pipeline_smote_sources.py rebuilds SMOTE's rows bit for bit from the
+# replayed draws and fails when a release draws differently.
+SMOTE_DRAWS_CHECKED_ON = ((0, 13), (0, 14))
+
+
+class SmoteClassDraws(NamedTuple):
+    """What SMOTE drew for one class (:func:`smote_seed_rows`)."""
+
+    label: Any
+    rows: np.ndarray
+    """For each synthetic row, the position of its seed row among the class's rows."""
+    columns: np.ndarray
+    """Which of the seed's neighbours it goes towards (a column of ``kneighbors``
+    without its first one, the row itself)."""
+    steps: np.ndarray
+    """How far it goes, in [0, 1)."""
+
+
+class SmoteSeeds(NamedTuple):
+    """SMOTE's draws, replayed (:func:`smote_seed_rows`)."""
+
+    n_neighbors: int
+    """``nn_k_.n_neighbors``: the seed row itself and the ``k`` neighbours drawn from."""
+    classes: list[SmoteClassDraws]
+    """One per class grown, in the order of SMOTE's output."""
+
+
+def smote_seed_rows(sampler: Any, y: Any) -> SmoteSeeds | None:
+    """The row each synthetic row of a fitted SMOTE was grown from, from its draws.
+
+    None when they cannot be replayed: another sampler (subclasses included), a
+    ``random_state`` that is not an integer (``None`` or a ``RandomState``, whose
+    draws are spent), a neighbour search without ``n_neighbors``, or an
+    imbalanced-learn release not in ``SMOTE_DRAWS_CHECKED_ON``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from imblearn.over_sampling import SMOTE
+    >>> from pitfalls._compat import smote_seed_rows
+    >>> X = np.arange(16.0).reshape(8, 2)
+    >>> y = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    >>> smote = SMOTE(k_neighbors=2, random_state=0)
+    >>> _ = smote.fit_resample(X, y)
+    >>> seeds = smote_seed_rows(smote, y)
+    >>> seeds.n_neighbors, [(int(draws.label), draws.rows.size) for draws in seeds.classes]
+    (3, [(1, 2)])
+    >>> smote_seed_rows(SMOTE(k_neighbors=2).fit(X, y), y) is None  # random_state=None
+    True
+    """
+    if type(sampler) is not SMOTE or _minor_version(imblearn.__version__) not in (
+        SMOTE_DRAWS_CHECKED_ON
+    ):
+        return None
+    seed = getattr(sampler, "random_state", None)
+    n_neighbors = getattr(getattr(sampler, "nn_k_", None), "n_neighbors", None)
+    strategy = getattr(sampler, "sampling_strategy_", None)
+    if not isinstance(seed, numbers.Integral) or strategy is None:
+        return None
+    if not isinstance(n_neighbors, numbers.Integral) or n_neighbors < 2:
+        return None
+    labels = np.asarray(y).ravel()
+    k = int(n_neighbors) - 1
+    classes = []
+    for label, n_samples in strategy.items():
+        if n_samples == 0:
+            continue
+        n_class = int(np.count_nonzero(labels == label))
+        random_state = check_random_state(seed)  # a fresh stream for each class
+        draws = random_state.randint(low=0, high=n_class * k, size=n_samples)
+        steps = random_state.uniform(size=n_samples)
+        classes.append(SmoteClassDraws(label, draws // k, draws % k, steps))
+    return SmoteSeeds(int(n_neighbors), classes)
 
 
 # ------------------------------------------------------------------ lean random forests
@@ -347,8 +435,11 @@ def lean_forests_unavailable_warning() -> None:
 __all__ = [
     "LEAN_FORESTS",
     "OVERRIDDEN_HOOKS",
+    "SMOTE_DRAWS_CHECKED_ON",
     "GroupsConsumerMixin",
     "LeanRandomForestClassifier",
+    "SmoteClassDraws",
+    "SmoteSeeds",
     "add_note",
     "bitwise_count",
     "fit_resample_one",
@@ -361,6 +452,7 @@ __all__ = [
     "routing_enabled",
     "safe_indexing",
     "sampling_type",
+    "smote_seed_rows",
     "validate_pipeline_steps",
 ]
 

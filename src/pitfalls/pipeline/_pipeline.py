@@ -47,10 +47,13 @@ class Pipeline(imb_pipeline.Pipeline):
     bookkeeping is free for samplers with ``sample_indices_`` (``RandomOverSampler``,
     the under-samplers, :class:`AugmentationSampler`). For SMOTE-like samplers the
     sources are searched only when per-sample metadata is passed for a step after the
-    sampler, the one case that needs them: the search costs about the sampler's own
+    sampler, the one case that needs them. For ``SMOTE`` with an integer
+    ``random_state`` the search starts from the row each synthetic row was grown from
+    (SMOTE's draws replayed) and costs less than SMOTE's own neighbour search: the fit
+    takes about 1.5 times imbalanced-learn's on 100 000 x 50 rows, 1 in 10 positive
+    (``benchmarks/bench_pipeline.py``). For other samplers it costs about their
     neighbour search times the imbalance ratio (negligible on cohorts of thousands of
-    rows, several times imbalanced-learn's pipeline fit with SMOTE on 100 000 x 50
-    rows, 1 in 10 positive; ``benchmarks/bench_pipeline.py``). Without such metadata
+    rows, several times imbalanced-learn's fit on 100 000). Without such metadata
     the pipeline fits as imbalanced-learn's does, at the same cost, and
     ``sample_indices_`` is not set.
 

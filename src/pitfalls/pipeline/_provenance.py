@@ -13,22 +13,28 @@ The rule, in order:
    dimension, SciPy sparse rows (from their stored values) and tables of any dtypes;
 3. otherwise (a synthetic row: SMOTE, ADASYN, cluster centroids) the row comes from its
    nearest input row of the same class (the first of equally near ones), by Euclidean
-   distance over the numeric columns (sparse rows stay sparse). A SMOTE row lies on the segment between a seed sample and
-   one of its neighbours, so this is whichever of the two it lies closer to. SMOTENC
+   distance over the numeric columns (sparse rows stay sparse). A SMOTE row lies on the
+   segment between a seed sample and one of its neighbours, so this is nearly always
+   whichever of the two it lies closer to (a third row can be nearer still). SMOTENC
    interpolates the numeric columns the same way but gives the categorical ones the
    neighbours' most common value, so categories are left out of the distance; only a
    table with no numeric column (SMOTEN) is compared on its one-hot encoded categories.
 
-Rules 2 and 3 cost time (rule 3 about the sampler's own neighbour search times the
-imbalance ratio), so :class:`~pitfalls.pipeline.Pipeline` applies them only when
+Rules 2 and 3 cost time, so :class:`~pitfalls.pipeline.Pipeline` applies them only when
 something must follow the rows: per-sample metadata for a step after a sampler
-(:func:`rows_must_follow`, :func:`follow_rows`).
+(:func:`rows_must_follow`, :func:`follow_rows`). Rule 3 costs about the sampler's own
+neighbour search times the imbalance ratio (every synthetic row against every row of
+its class), except for ``SMOTE`` with an integer ``random_state``: its draws are
+replayed (``pitfalls._compat.smote_seed_rows``) and each row's search starts from the
+row it was grown from, looking only at the rows near it when they are proved to hold
+the answer (less than SMOTE's own neighbour search). The answers are the same either
+way: the replayed draws only say where to look first.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -39,6 +45,7 @@ from sklearn.neighbors import NearestNeighbors
 from .._compat import is_arraylike_not_scalar as _is_arraylike_not_scalar
 from .._compat import num_samples as _num_samples
 from .._compat import safe_indexing as _safe_indexing
+from .._compat import smote_seed_rows
 from ._hashing import fingerprints, numeric_rows
 
 __all__ = [
@@ -92,10 +99,47 @@ def source_indices(sampler: Any, X_in: Any, y_in: Any, X_out: Any, y_out: Any) -
     unmatched = np.flatnonzero(result < 0)
     if unmatched.size:
         rows_in, rows_out = _search_space(X_in, X_out)
+        seeds = _seed_hints(sampler, y_in, y_out, result.size)
         result[unmatched] = _nearest_same_class(
-            rows_in, y_in, rows_out[unmatched], y_out, unmatched
+            rows_in,
+            y_in,
+            _take_rows(rows_out, unmatched),
+            y_out,
+            unmatched,
+            None if seeds is None else _SeedHints(seeds.rows[unmatched], seeds.steps[unmatched]),
         )
     return result
+
+
+class _SeedHints(NamedTuple):
+    """Where each searched row was grown from, to start its search there."""
+
+    rows: np.ndarray  # the seed row: index into the sampler's input, -1 where unknown
+    steps: np.ndarray  # how far along the segment from the seed to its neighbour, [0, 1)
+
+
+def _seed_hints(sampler: Any, y_in: Any, y_out: Any, n_out: int) -> _SeedHints | None:
+    """For each output row, the input row SMOTE grew it from and the step it took (its
+    draws replayed), or -1.
+
+    SMOTE returns its input rows, then each class's synthetic rows in the order of its
+    draws. Hints only: the search proves each source without trusting them.
+    """
+    seeds = None if y_in is None or y_out is None else smote_seed_rows(sampler, y_in)
+    if seeds is None:
+        return None
+    labels_in, labels_out = np.asarray(y_in).ravel(), np.asarray(y_out).ravel()
+    rows = np.full(n_out, -1, dtype=np.intp)
+    steps = np.zeros(n_out)
+    start = labels_in.size
+    for draws in seeds.classes:
+        stop = start + draws.rows.size
+        if stop > n_out or not (labels_out[start:stop] == draws.label).all():
+            return None
+        rows[start:stop] = np.flatnonzero(labels_in == draws.label)[draws.rows]
+        steps[start:stop] = draws.steps
+        start = stop
+    return _SeedHints(rows, steps) if start == n_out else None
 
 
 def _reported_indices(sampler: Any, X_out: Any) -> np.ndarray | None:
@@ -286,17 +330,19 @@ def _first_equal_rows(X_in: Any, y_in: Any, X_out: Any, y_out: Any) -> np.ndarra
         # a synthetic row can equal a row of another class (SMOTEN on few categories):
         # its source is of its own class, so the label is part of what must match
         labels = np.concatenate([np.asarray(y_in).ravel(), np.asarray(y_out).ravel()])
-        codes = np.unique(labels, return_inverse=True)[1].astype(np.uint64)
+        codes = pd.factorize(labels)[0].astype(np.uint64)
         with np.errstate(over="ignore"):
             hash_in = hash_in * _LABEL_MIX + codes[: hash_in.size]
             hash_out = hash_out * _LABEL_MIX + codes[hash_in.size :]
+    # one hash table for both, several times faster than sorting and searching: pandas
+    # numbers the values in order of first appearance, so the input rows where the
+    # numbering reaches a new value are the first rows of each value
+    codes = pd.factorize(np.concatenate([hash_in, hash_out]))[0]
+    codes_in, codes_out = codes[: hash_in.size], codes[hash_in.size :]
+    first_rows = np.flatnonzero(np.diff(np.maximum.accumulate(codes_in), prepend=-1) > 0)
     found = np.full(hash_out.shape, -1, dtype=np.intp)
-    if hash_in.size:
-        order = np.argsort(hash_in, kind="stable")  # equal rows keep their input order
-        sorted_hashes = hash_in[order]
-        pos = np.minimum(np.searchsorted(sorted_hashes, hash_out), hash_in.size - 1)
-        hit = sorted_hashes[pos] == hash_out
-        found[hit] = order[pos[hit]]
+    known = codes_out < first_rows.size
+    found[known] = first_rows[codes_out[known]]
     return found
 
 
@@ -335,7 +381,12 @@ def _as_table(X: Any) -> pd.DataFrame:
 
 
 def _nearest_same_class(
-    rows_in: Any, y_in: Any, rows_new: Any, y_out: Any, new_positions: np.ndarray
+    rows_in: Any,
+    y_in: Any,
+    rows_new: Any,
+    y_out: Any,
+    new_positions: np.ndarray,
+    seeds: _SeedHints | None = None,
 ) -> np.ndarray:
     if y_in is None or y_out is None:
         return _first_nearest(rows_in, rows_new)
@@ -346,9 +397,35 @@ def _nearest_same_class(
         candidates = np.flatnonzero(y_in_arr == label)
         if candidates.size == 0:  # a class the sampler invented: fall back to all rows
             candidates = np.arange(rows_in.shape[0])
-        wanted = y_new == label
-        found[wanted] = candidates[_first_nearest(rows_in[candidates], rows_new[wanted])]
+        wanted = np.flatnonzero(y_new == label)
+        local = np.full(wanted.size, -1, dtype=np.intp)
+        if seeds is not None and not sparse.issparse(rows_in):
+            local = _first_nearest_from_seeds(
+                _take_rows(rows_in, candidates),
+                _take_rows(rows_new, wanted),
+                _positions_in(candidates, seeds.rows[wanted]),
+                seeds.steps[wanted],
+            )
+        unproven = np.flatnonzero(local < 0)
+        if unproven.size:
+            local[unproven] = _first_nearest(rows_in[candidates], rows_new[wanted[unproven]])
+        found[wanted] = candidates[local]
     return found
+
+
+def _take_rows(rows: Any, positions: np.ndarray) -> Any:
+    """``rows[positions]``; a view when the positions are a run (SMOTE's new rows)."""
+    if positions.size and positions[-1] - positions[0] == positions.size - 1:
+        return rows[positions[0] : positions[-1] + 1]  # sorted and distinct: a run
+    return rows[positions]
+
+
+def _positions_in(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Position of each of ``rows`` in ``sorted_rows``, -1 where it is not there."""
+    if sorted_rows.size == 0:
+        return np.full(rows.shape, -1, dtype=np.intp)
+    positions = np.minimum(np.searchsorted(sorted_rows, rows), sorted_rows.size - 1)
+    return np.where((rows >= 0) & (sorted_rows[positions] == rows), positions, -1)
 
 
 # Equally near rows (to rounding: within a relative 1e-9) are told apart by their
@@ -374,6 +451,145 @@ def _first_nearest(reference: Any, queries: Any) -> np.ndarray:
             every = euclidean_distances(queries[crowded], reference)
             found[crowded] = _first_of_tied(every, np.arange(reference.shape[0]))
     return found
+
+
+# Starting from a seed row. The nearest row x* to a query q and every row tied with it
+# lie within t = tie_limit(d(q, nearest row found)) of q, so within d(q, seed) + t of the
+# seed (triangle inequality): once every row within that radius of the seed is known,
+# the search over those rows alone is the search over the whole class. A SMOTE row
+# grown from seed s a step g towards its neighbour n has d(q, s) = g d(s, n) and
+# d(q, s) + d(q, n) = d(s, n): the radius it needs is at most min(2 d(q, s), d(q, s) / g),
+# a few of the seed's nearest rows. The rows within each seed's radius come from one
+# product of the seeds with all rows (squared distances through the norms, rounding
+# allowed for: a row is listed when it may be within the radius); a seed with more
+# rows than _MAX_LISTED that near (many equal rows) is left to the search over all rows,
+# as is any query the listed rows do not prove (a wrong step or seed costs time only).
+# Distances from the queries are computed directly (differences), and a listed row
+# whose distance from the seed rules it out (triangle inequality) is skipped.
+_MAX_LISTED = 64
+_PRODUCT_CELLS = 1 << 21  # seeds x rows per block of the product: 16 MiB
+_SINGLE_PRECISION_SHARE = 1e-3  # float32 when its rounding is this small next to radius^2
+_DIRECT_ROUNDING = 1e-12
+_RADIUS_MARGIN = 1e-6
+_PAIR_BLOCK = 8192
+
+
+def _first_nearest_from_seeds(
+    reference: Any, queries: Any, seeds: np.ndarray, steps: np.ndarray
+) -> np.ndarray:
+    """``_first_nearest`` proved from each query's seed row, -1 where not proved."""
+    found = np.full(queries.shape[0], -1, dtype=np.intp)
+    has_seed = np.flatnonzero(seeds >= 0)
+    if has_seed.size == 0:
+        return found
+    reference = np.asarray(reference, dtype=np.float64)
+    queries = np.asarray(_take_rows(queries, has_seed), dtype=np.float64)  # a view if it can
+    seeds = seeds[has_seed]
+    seed_distance = _pair_distances(queries, reference, np.arange(seeds.size), seeds)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a step of 0: the first bound
+        along = np.where(steps[has_seed] > 0, seed_distance / steps[has_seed], np.inf)
+    needed = np.minimum(2 * seed_distance, along) * (1 + _RADIUS_MARGIN) + 2 * _TIE_ABSOLUTE
+    radius = np.full(reference.shape[0], -np.inf)
+    np.maximum.at(radius, seeds, needed)
+    listed = _rows_within(reference, radius)
+    per_query = listed.counts[seeds]
+    query = np.repeat(np.arange(seeds.size), per_query)
+    pair = np.arange(query.size) - np.repeat(np.cumsum(per_query) - per_query, per_query)
+    pair += listed.starts[seeds][query]
+    member = listed.members[pair]
+    # the seed's own distance is known; a row farther from the seed than
+    # d(q, seed) + tie_limit(d(q, seed)) is farther from q than the seed, and not tied
+    limit = _tie_limit(seed_distance) * (1 + _DIRECT_ROUNDING)
+    keep = (listed.lower[pair] - seed_distance[query] <= limit[query]) & (member != seeds[query])
+    query, member = query[keep], member[keep]
+    distance = _pair_distances(queries, reference, query, member)
+    nearest = seed_distance.copy()
+    np.minimum.at(nearest, query, distance)
+    tie = _tie_limit(nearest)
+    first = np.where(seed_distance <= tie, seeds, _NO_ROW)
+    tied = distance <= tie[query]
+    np.minimum.at(first, query[tied], member[tied])
+    reach = radius[seeds]  # every row within it is listed
+    proved = ((seed_distance + tie) * (1 + _DIRECT_ROUNDING) <= reach) & (per_query > 0)
+    found[has_seed] = np.where(proved, first, -1)
+    return found
+
+
+def _pair_distances(
+    rows: np.ndarray, others: np.ndarray, which: np.ndarray, other: np.ndarray
+) -> np.ndarray:
+    """Euclidean distance from each ``rows[which[i]]`` to ``others[other[i]]``, computed
+    a block of pairs at a time (small temporaries stay in the cache, no page faults)."""
+    distances = np.empty(which.size)
+    for start in range(0, which.size, _PAIR_BLOCK):
+        pairs = slice(start, start + _PAIR_BLOCK)
+        difference = rows[which[pairs]]
+        difference -= others[other[pairs]]
+        distances[pairs] = np.einsum("ij,ij->i", difference, difference)
+    return np.sqrt(distances, out=distances)
+
+
+class _Listed(NamedTuple):
+    """For each row, the rows within its radius, as a compressed row list."""
+
+    starts: np.ndarray  # where each row's list starts in members
+    counts: np.ndarray  # its length (0: no radius, or more than _MAX_LISTED rows)
+    members: np.ndarray
+    lower: np.ndarray  # a lower bound on the member's distance from the row
+
+
+def _rows_within(reference: np.ndarray, radius: np.ndarray) -> _Listed:
+    """Every row within ``radius[i]`` of each row ``i`` (maybe a few more).
+
+    Squared distances come from blocks of one product of the centred rows (and their
+    squared norms) with all rows, in float32 when its rounding is small next to the
+    radii (half the time of float64), else in float64. ``slack`` bounds their error
+    (products of ``n_columns + 2`` terms, the float32 copy of the rows, the norms), so
+    a row within the radius is always listed.
+    """
+    n_rows, n_columns = reference.shape
+    centred = reference - reference.mean(axis=0)
+    norms = np.einsum("ij,ij->i", centred, centred)
+    owners = np.flatnonzero(radius >= 0)
+    dtype: Any = np.float32
+    slack = _slack(np.float32, n_columns, norms)
+    if slack.max() > _SINGLE_PRECISION_SHARE * np.median(radius[owners] ** 2):
+        dtype, slack = np.float64, _slack(np.float64, n_columns, norms)
+    threshold = np.where(radius >= 0, radius**2 + slack, -np.inf)
+    # rounded up: a float32 threshold never below the float64 one
+    threshold = np.nextafter(threshold.astype(dtype), np.inf, dtype=dtype)
+    rows_as = centred.astype(dtype)
+    norms_as = np.einsum("ij,ij->i", rows_as, rows_as)
+    left = np.column_stack([rows_as, norms_as, np.ones(n_rows, dtype)])
+    right = np.vstack([-2 * rows_as.T, np.ones(n_rows, dtype), norms_as])  # d^2 = left @ right
+    block = max(1, min(owners.size, _PRODUCT_CELLS // max(n_rows, 1)))
+    product = np.empty((block, n_rows), dtype)  # reused: fresh blocks cost page faults
+    near = np.empty((block, n_rows), dtype=bool)
+    counts = np.zeros(n_rows, dtype=np.intp)
+    members, lower = [np.empty(0, dtype=np.intp)], [np.empty(0)]
+    for start in range(0, owners.size, block):
+        rows = owners[start : start + block]
+        np.matmul(left[rows], right, out=product[: rows.size])
+        np.less_equal(product[: rows.size], threshold[rows, None], out=near[: rows.size])
+        flat = np.flatnonzero(near[: rows.size])  # by row, then by member: lists in order
+        owner = flat // n_rows
+        row_counts = np.bincount(owner, minlength=rows.size)
+        crowded = row_counts > _MAX_LISTED  # many equal rows: searched among all rows
+        if crowded.any():
+            flat, owner = flat[~crowded[owner]], owner[~crowded[owner]]
+            row_counts[crowded] = 0
+        counts[rows] = row_counts
+        members.append(flat % n_rows)
+        squared = product[: rows.size].ravel()[flat].astype(np.float64)
+        lower.append(np.sqrt(np.maximum(squared - slack[rows[owner]], 0.0)))
+    member = np.concatenate(members)
+    return _Listed(np.cumsum(counts) - counts, counts, member, np.concatenate(lower))
+
+
+def _slack(dtype: Any, n_columns: int, norms: np.ndarray) -> np.ndarray:
+    """A bound on the error of the squared distances from each row (see _rows_within)."""
+    terms = n_columns + 2
+    return 8 * (terms + 2) * float(np.finfo(dtype).eps) * (norms + norms.max())
 
 
 def _tie_limit(nearest: np.ndarray) -> np.ndarray:
