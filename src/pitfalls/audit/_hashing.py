@@ -126,7 +126,8 @@ _CHUNK = 32  # images per parallel task
 _PROCESS_START_SECONDS = 2.0
 _THREADS_MIN_SECONDS_PER_IMAGE = 0.003
 _STRIP_BYTES = 1 << 20  # bytes of rows hashed (or cast to float) at a time
-_PILLOW_8BIT = frozenset({"L", "LA", "RGB", "RGBA"})
+# Pillow modes hashed without numpy, with the channel axis np.asarray gives them.
+_PILLOW_8BIT = {"L": (), "LA": (2,), "RGB": (3,), "RGBA": (4,)}
 
 
 @dataclass
@@ -274,11 +275,12 @@ def _pixel_digest(shape: tuple[int, ...], dtype: np.dtype) -> Any:
 
 
 def _pillow_pixel_hash(image: Any) -> str:
-    # pixel_hash(np.asarray(image)) without the full-size array: rows in strips.
-    probe = np.asarray(image.crop((0, 0, 1, 1)))
+    # pixel_hash(np.asarray(image)) of an 8-bit image without the full-size array:
+    # rows in strips.
+    channels = _PILLOW_8BIT[image.mode]
     width, height = image.size
-    digest = _pixel_digest((height, width, *probe.shape[2:]), probe.dtype)
-    row_bytes = max(1, width * probe.itemsize * (probe.shape[2] if probe.ndim == 3 else 1))
+    digest = _pixel_digest((height, width, *channels), np.dtype(np.uint8))
+    row_bytes = max(1, width * (channels[0] if channels else 1))
     step = max(1, _STRIP_BYTES // row_bytes)
     if step >= height:
         digest.update(image.tobytes())
@@ -376,50 +378,94 @@ def detail_hash(pixels: np.ndarray) -> np.ndarray:
 
 def _signature(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     # Coarse hashes (8,), detail hashes (8, 4) for the 8 orientations, low-information flag.
-    coarse, fine, low, _ = _describe(pixels)
-    return coarse, fine, low
+    coarse, fine, low, _ = _describe_many([_content_thumbnail(pixels)])
+    return coarse[0], fine[0], bool(low[0])
 
 
-def _describe(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
-    # _signature plus the 64x64 uint8 verification thumbnail.
+_Reduced = tuple[np.ndarray | None, float]
+
+
+def _content_thumbnail(pixels: np.ndarray) -> _Reduced:
+    # The per-image part of the hashes: the 64x64 area-averaged thumbnail of the
+    # trimmed content (float32 for images up to 256 pixels a side, float64 above;
+    # None for a blank image) and the image's intensity range. _describe_many turns
+    # a chunk of them into hashes at once.
     gray = _grayscale(pixels)
     intensity_range = float(gray.max()) - float(gray.min())
     content = _trim_border(_work_image(gray), intensity_range)
     if content is None:
-        blank = np.zeros((2 * _THUMB, 2 * _THUMB), np.uint8)
-        return np.zeros(8, np.uint64), np.zeros((8, 4), np.uint64), True, blank
-    fine_thumb = _downsample(content, 2 * _THUMB)
+        return None, intensity_range
+    return _downsample(content, 2 * _THUMB), intensity_range
+
+
+def _describe_many(
+    reduced: Sequence[_Reduced],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hashes of many content thumbnails (see :func:`_content_thumbnail`) at once.
+
+    Returns the coarse hashes (n, 8), the detail hashes (n, 8, 4) of the 8
+    orientations, the low-information flags (n,) and the 64x64 uint8 verification
+    thumbnails (n, 64, 64). Thumbnails of one dtype are stacked and described in
+    one pass (the per-image work is a few small array operations, whose call
+    overhead would otherwise dominate); the results are those of each image alone.
+    """
+    n, side = len(reduced), 2 * _THUMB
+    coarse, fine = np.zeros((n, 8), np.uint64), np.zeros((n, 8, 4), np.uint64)
+    low, thumbnails = np.ones(n, bool), np.zeros((n, side, side), np.uint8)
+    for dtype in {r[0].dtype for r in reduced if r[0] is not None}:
+        rows = [i for i, r in enumerate(reduced) if r[0] is not None and r[0].dtype == dtype]
+        stack = np.stack([reduced[i][0] for i in rows])
+        ranges = np.array([reduced[i][1] for i in rows], dtype=np.float64)
+        coarse[rows], fine[rows], low[rows], thumbnails[rows] = _describe_stack(stack, ranges)
+    return coarse, fine, low, thumbnails
+
+
+def _describe_stack(
+    fine_thumbs: np.ndarray, intensity_ranges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    # _describe_many on a stack (n, 64, 64) of one dtype. Every operation is the one
+    # a single image gets, row by row (scalars cast to the array's dtype as numpy
+    # casts Python floats), so the hashes do not depend on the company an image keeps.
     # Cells of the 64-grid nest in those of the 32-grid with equal areas.
-    halve = _area_matrix(2 * _THUMB, _THUMB, fine_thumb.dtype.str)
-    thumb = halve @ fine_thumb @ halve.T
+    halve = _area_matrix(2 * _THUMB, _THUMB, fine_thumbs.dtype.str)
+    thumbs = halve @ fine_thumbs @ halve.T
     low_rows = _dct_rows(_THUMB, 8)
-    block = low_rows @ thumb @ low_rows.T
-    coeffs = block.ravel()
-    ac = coeffs[1:]
-    scale = max(abs(float(coeffs[0])), intensity_range, 1e-12)
-    tied = np.mean(np.abs(ac) <= 1e-6 * scale)
+    blocks = low_rows @ thumbs @ low_rows.T
+    coeffs = blocks.reshape(len(blocks), -1)
+    ac = coeffs[:, 1:]
+    scale = np.maximum(np.maximum(np.abs(coeffs[:, 0]), intensity_ranges), 1e-12)
+    tied = np.count_nonzero(np.abs(ac) <= (1e-6 * scale)[:, None], axis=1) / ac.shape[1]
     # Share of the thumbnail's variance in the 63 hashed frequencies: about 6% for
     # pure noise (63 of 1023 AC terms), most of it for anything with structure. The
     # orthonormal DCT keeps the energy (Parseval), so the AC energy needs no full
     # transform.
-    ac_energy = float(np.square(thumb).sum() - coeffs[0] ** 2)
-    low_share = float((ac**2).sum()) < _MIN_LOW_FREQUENCY_SHARE * ac_energy
-    low = bool(
-        float(thumb.std()) < _MIN_RELATIVE_STD * max(intensity_range, 1e-12)
-        or tied > _MAX_TIED_FRACTION
-        or low_share
-        or ac_energy <= 1e-12 * scale**2 * thumb.size
+    flat = thumbs.reshape(len(thumbs), -1)
+    ac_energy = np.square(flat).sum(axis=1) - coeffs[:, 0] ** 2
+    low = (
+        (_std_rows(flat) < _MIN_RELATIVE_STD * np.maximum(intensity_ranges, 1e-12))
+        | (tied > _MAX_TIED_FRACTION)
+        | ((ac**2).sum(axis=1) < _MIN_LOW_FREQUENCY_SHARE * ac_energy)
+        | (ac_energy <= 1e-12 * scale**2 * flat.shape[1])
     )
     fine_rows = _dct_rows(2 * _THUMB, 16)
-    fine = fine_rows @ fine_thumb @ fine_rows.T
-    lo, hi = float(fine_thumb.min()), float(fine_thumb.max())
-    scaled = (fine_thumb - lo) * (255.0 / max(hi - lo, 1e-12))
+    fine = fine_rows @ fine_thumbs @ fine_rows.T
+    lo = fine_thumbs.min(axis=(1, 2))
+    spread = fine_thumbs.max(axis=(1, 2)).astype(np.float64) - lo
+    gain = (255.0 / np.maximum(spread, 1e-12)).astype(fine_thumbs.dtype)
+    scaled = (fine_thumbs - lo[:, None, None]) * gain[:, None, None]
     return (
-        _orientation_bits(block)[:, 0],
+        _orientation_bits(blocks)[:, :, 0],
         _orientation_bits(fine),
         low,
         np.round(scaled).astype(np.uint8),
     )
+
+
+def _std_rows(values: np.ndarray) -> np.ndarray:
+    # values.std(axis=1), computed as numpy does (mean, deviations, pairwise sums in
+    # the array's dtype) without its per-call overhead.
+    deviations = values - (values.sum(axis=1) / values.shape[1])[:, None]
+    return np.sqrt(np.square(deviations).sum(axis=1) / values.shape[1])
 
 
 @functools.lru_cache(maxsize=8)
@@ -431,19 +477,33 @@ def _dct_rows(n: int, k: int) -> np.ndarray:
     return rows
 
 
-def _orientation_bits(block: np.ndarray) -> np.ndarray:
+def _orientation_bits(blocks: np.ndarray) -> np.ndarray:
     # DCT-II coefficients of a flipped image are those of the image with odd
     # frequencies negated, and transposing the image transposes them: the hashes of
     # the 8 flips and quarter turns come from one transform. Order: identity,
     # left-right flip, up-down flip, half turn, then the transposes of those four
-    # (transpose, two quarter turns, anti-transpose). Returns (8, bits // 64) uint64:
-    # bit = coefficient above the median of the non-DC coefficients.
-    sign = (-1.0) ** np.arange(block.shape[0])
-    flips = np.stack([block, block * sign, block * sign[:, None], block * np.outer(sign, sign)])
-    values = np.concatenate([flips, flips.transpose(0, 2, 1)]).reshape(8, -1)
-    middle = (values.shape[1] - 1) // 2  # 63 and 255 non-DC values: an exact median
-    median = np.partition(values[:, 1:], middle, axis=1)[:, middle : middle + 1]
-    return np.packbits(values > median, axis=1).view(">u8").astype(np.uint64)
+    # (transpose, two quarter turns, anti-transpose). blocks: (n, k, k); returns
+    # (n, 8, k * k // 64) uint64: bit = coefficient above the median of the non-DC
+    # coefficients. A transpose holds the same coefficients, so the four flips'
+    # medians serve all eight.
+    n, k = blocks.shape[:2]
+    flips = blocks[:, None] * _flip_signs(k)
+    values = flips.reshape(n, 4, k * k)
+    middle = (k * k - 2) // 2  # 63 and 255 non-DC values: an exact median
+    median = np.partition(values[:, :, 1:], middle, axis=2)[:, :, middle, None, None]
+    above = flips > median
+    bits = np.concatenate([above, above.transpose(0, 1, 3, 2)], axis=1).reshape(n, 8, k * k)
+    return np.packbits(bits, axis=2).view(">u8").astype(np.uint64)
+
+
+@functools.lru_cache(maxsize=8)
+def _flip_signs(n: int) -> np.ndarray:
+    # (4, n, n): +-1 for the identity, left-right, up-down flips and the half turn.
+    sign = (-1.0) ** np.arange(n)
+    signs = np.stack([np.ones((n, n)), np.tile(sign, (n, 1)), np.tile(sign[:, None], (1, n))])
+    signs = np.concatenate([signs, np.outer(sign, sign)[None]])
+    signs.setflags(write=False)
+    return signs
 
 
 def _grayscale(pixels: np.ndarray) -> np.ndarray:
@@ -498,14 +558,16 @@ def _trim_border(gray: np.ndarray, intensity_range: float) -> np.ndarray | None:
     tolerance = _BORDER_TOLERANCE * max(high - low, intensity_range * 0.5)
     if tolerance <= 0:
         return None
-    # Counted as bytes: summing a uint8 view is twice as fast as count_nonzero.
+    # Counted as bytes into uint16 (the work image has at most 256 pixels a side):
+    # 3x faster than int64 sums or count_nonzero.
     differs = (np.abs(gray - np.float32(background)) > tolerance).view(np.uint8)
-    per_row = differs.sum(axis=1, dtype=np.int64)
-    total = int(per_row.sum())
+    counter = np.uint16 if max(gray.shape) < 2**16 else np.int64
+    per_row = differs.sum(axis=1, dtype=counter)
+    total = int(per_row.sum(dtype=np.int64))
     if total < _MIN_CONTENT_FRACTION * gray.size:
         return None
     top, bottom = _quantile_bounds(per_row, total)
-    left, right = _quantile_bounds(differs.sum(axis=0, dtype=np.int64), total)
+    left, right = _quantile_bounds(differs.sum(axis=0, dtype=counter), total)
     if (bottom - top) * (right - left) > _MAX_KEPT_AREA * gray.size:
         return gray
     return gray[top:bottom, left:right]
@@ -521,24 +583,39 @@ def _median(values: np.ndarray) -> float:
 
 
 def _quantile_bounds(counts: np.ndarray, total: int) -> tuple[int, int]:
-    cumulative = np.cumsum(counts)
+    cumulative = np.cumsum(counts, dtype=np.int64)
     start = int(np.searchsorted(cumulative, _CONTENT_QUANTILE * total, side="right"))
     stop = int(np.searchsorted(cumulative, (1 - _CONTENT_QUANTILE) * total, side="left")) + 1
     return start, max(stop, start + 1)
 
 
 def _downsample(gray: np.ndarray, size: int) -> np.ndarray:
-    # Exact area average onto a size x size grid (cells may cut pixels), as two
-    # products with cell-overlap matrices (cached: few distinct sizes occur). The
-    # grid is mirror-symmetric, so a flipped image gives the flipped thumbnail and
-    # the flip-aware hashes agree.
+    # Exact area average onto a size x size grid (cells may cut pixels), as products
+    # with cell-overlap matrices (cached: few distinct sizes occur). The grid is
+    # mirror-symmetric, so a flipped image gives the flipped thumbnail and the
+    # flip-aware hashes agree.
     # A float32 image (the work image of _describe) is averaged in float32: 3x faster,
     # and rounding at 1e-7 of the grey levels moves a hash bit only for a coefficient
     # that ties with the median to that precision.
     dtype = np.float32 if gray.dtype == np.float32 else np.float64
-    rows = _area_matrix(gray.shape[0], size, np.dtype(dtype).str)
-    columns = _area_matrix(gray.shape[1], size, np.dtype(dtype).str)
-    return rows @ np.asarray(gray, dtype=dtype) @ columns.T
+    rows = _area_product(np.asarray(gray, dtype=dtype), size)
+    # Columns as rows of the transpose: the sums run in the dense product's order.
+    return np.ascontiguousarray(_area_product(rows.T, size).T)
+
+
+def _area_product(values: np.ndarray, size: int) -> np.ndarray:
+    # area_matrix(n, size) @ values (n rows), by blocks: when g = gcd(n, size) > 1,
+    # the cells over each run of n / g pixels are one block of size / g cells, so the
+    # matrix is block-diagonal with g equal blocks (a 224-pixel side: 32 blocks of
+    # 2 x 7 instead of a dense 64 x 224). The blocks hold the dense matrix's weights
+    # (n / size is a dyadic fraction for the 64 and 32 grids, so every cell edge is
+    # exact) and the products skip only zero terms: the dense product's result, at a
+    # fraction of its arithmetic.
+    n = values.shape[0]
+    blocks = math.gcd(n, size)
+    weights = _area_matrix(n // blocks, size // blocks, values.dtype.str)
+    stacked = values.reshape(blocks, n // blocks, values.shape[1])
+    return np.matmul(weights, stacked).reshape(size, values.shape[1])
 
 
 @functools.lru_cache(maxsize=1024)
@@ -580,7 +657,7 @@ def _area_average(values: np.ndarray, size: int, axis: int) -> np.ndarray:
 _Hashes = tuple[str, np.ndarray, np.ndarray, bool, np.ndarray]
 
 
-def _hash_decoded(decoded: Any) -> _Hashes:
+def _hash_decoded(decoded: Any) -> tuple[str, _Reduced]:
     if isinstance(decoded, np.ndarray):
         exact = pixel_hash(decoded)
         gray = decoded
@@ -592,11 +669,10 @@ def _hash_decoded(decoded: Any) -> _Hashes:
     else:  # 16-bit, float, 1-bit, CMYK...: through numpy, as load_image returns them
         gray = np.asarray(decoded)
         exact = pixel_hash(gray)
-    coarse, fine, low, thumb = _describe(gray)
-    return exact, coarse, fine, low, thumb
+    return exact, _content_thumbnail(gray)
 
 
-def _hash_one(path: Path, root: Path | None, max_pixels: int) -> _Hashes | str:
+def _hash_one(path: Path, root: Path | None, max_pixels: int) -> tuple[str, _Reduced] | str:
     # Returns the error text instead of raising, so the caller can name the row.
     try:
         return _hash_decoded(read_image(path, root=root, max_pixels=max_pixels))
@@ -617,7 +693,20 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _hash_chunk(paths: Sequence[Path], root: Path | None, max_pixels: int) -> list[_Hashes | str]:
-    return [_hash_one(p, root, max_pixels) for p in paths]
+    # Each image is read and reduced to its content thumbnail (the decoded pixels are
+    # dropped there); the chunk's thumbnails are then described together.
+    read = [_hash_one(p, root, max_pixels) for p in paths]
+    done = [r for r in read if not isinstance(r, str)]
+    coarse, fine, low, thumbnails = _describe_many([r[1] for r in done])
+    described = iter(range(len(done)))
+    results: list[_Hashes | str] = []
+    for r in read:
+        if isinstance(r, str):
+            results.append(r)
+        else:
+            i = next(described)
+            results.append((r[0], coarse[i], fine[i], bool(low[i]), thumbnails[i]))
+    return results
 
 
 def _chunks(items: Sequence[Path], size: int) -> Iterator[Sequence[Path]]:
