@@ -212,7 +212,7 @@ def test_out_of_memory_on_one_image_names_it_and_the_flags(images, monkeypatch):
     def out_of_memory(pixels):
         raise MemoryError
 
-    monkeypatch.setattr(hashing, "_content_thumbnail", out_of_memory)
+    monkeypatch.setattr(hashing, "_work_of", out_of_memory)
     with pytest.raises(
         ManifestError,
         match=r"row 0: cannot read image '.*p0.png' \(ran out of memory decoding it; use "

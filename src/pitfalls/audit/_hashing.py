@@ -378,37 +378,62 @@ def detail_hash(pixels: np.ndarray) -> np.ndarray:
 
 def _signature(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     # Coarse hashes (8,), detail hashes (8, 4) for the 8 orientations, low-information flag.
-    coarse, fine, low, _ = _describe_many([_content_thumbnail(pixels)])
+    coarse, fine, low, _ = _describe_many([_work_of(pixels)])
     return coarse[0], fine[0], bool(low[0])
 
 
+_Work = tuple[np.ndarray, float]
 _Reduced = tuple[np.ndarray | None, float]
 
 
-def _content_thumbnail(pixels: np.ndarray) -> _Reduced:
-    # The per-image part of the hashes: the 64x64 area-averaged thumbnail of the
-    # trimmed content (float32 for images up to 256 pixels a side, float64 above;
-    # None for a blank image) and the image's intensity range. _describe_many turns
-    # a chunk of them into hashes at once.
+def _work_of(pixels: np.ndarray) -> _Work:
+    # The per-image part that needs the full image: the grey work image (at most
+    # _WORK pixels a side) and the image's intensity range. An 8-bit image up to
+    # that size is its own work image, kept as bytes (trimmed as its float32 copy
+    # would be, and cast once trimmed).
     gray = _grayscale(pixels)
     intensity_range = float(gray.max()) - float(gray.min())
-    content = _trim_border(_work_image(gray), intensity_range)
-    if content is None:
-        return None, intensity_range
-    return _downsample(content, 2 * _THUMB), intensity_range
+    if gray.dtype != np.uint8 or max(gray.shape) > _WORK:
+        return _work_image(gray), intensity_range
+    # A view into a larger decoded array (a volume's middle slice) would keep that
+    # array alive while the rest of the chunk is read.
+    owner = gray.base
+    if owner is not None and not isinstance(owner, bytes):
+        gray = gray.copy()
+    return gray, intensity_range
 
 
-def _describe_many(
-    reduced: Sequence[_Reduced],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Hashes of many content thumbnails (see :func:`_content_thumbnail`) at once.
+def _content_thumbnails(works: Sequence[_Work]) -> list[_Reduced]:
+    # The 64x64 area-averaged thumbnail of each work image's trimmed content
+    # (float32 for images up to 256 pixels a side, float64 above; None for a blank
+    # image) and its intensity range. Work images of one shape and dtype (most
+    # often all of a chunk) are trimmed together; every operation is the one each
+    # image gets alone. They are averaged one by one: stacked, the float copies
+    # outgrow the caches and cost more than the calls they save.
+    reduced: list[_Reduced] = [(None, work[1]) for work in works]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, (work, _) in enumerate(works):
+        groups.setdefault((work.shape, work.dtype.str), []).append(i)
+    for rows in groups.values():
+        stack = np.stack([works[i][0] for i in rows])
+        for i, content in zip(rows, _trim_borders(stack, [works[i][1] for i in rows]), strict=True):
+            if content is not None:
+                reduced[i] = (_downsample(content[None], 2 * _THUMB)[0], works[i][1])
+    return reduced
+
+
+def _describe_many(works: Sequence[_Work]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hashes of many work images (see :func:`_work_of`) at once.
 
     Returns the coarse hashes (n, 8), the detail hashes (n, 8, 4) of the 8
     orientations, the low-information flags (n,) and the 64x64 uint8 verification
-    thumbnails (n, 64, 64). Thumbnails of one dtype are stacked and described in
-    one pass (the per-image work is a few small array operations, whose call
-    overhead would otherwise dominate); the results are those of each image alone.
+    thumbnails (n, 64, 64). Run after a chunk's images are all decoded, so that
+    the many small array operations of each image run back to back (a JPEG decode
+    between them evicts their code and data: they cost half as much again). The
+    thumbnails of one dtype are then stacked and described in one pass; the
+    results are those of each image alone.
     """
+    reduced = _content_thumbnails(works)
     n, side = len(reduced), 2 * _THUMB
     coarse, fine = np.zeros((n, 8), np.uint64), np.zeros((n, 8, 4), np.uint64)
     low, thumbnails = np.ones(n, bool), np.zeros((n, side, side), np.uint8)
@@ -541,81 +566,134 @@ def _work_image(gray: np.ndarray) -> np.ndarray:
     return _area_average(narrow, size[0], axis=0)
 
 
-def _trim_border(gray: np.ndarray, intensity_range: float) -> np.ndarray | None:
+def _trim_borders(grays: np.ndarray, intensity_ranges: Sequence[float]) -> list[np.ndarray | None]:
+    # The content of each work image of a stack (n, h, w): a view, None when blank.
     # Content = pixels differing from the frame's median value by over 8% of the
     # range. The content box keeps all but 0.5% of the content on each side (a
     # quantile, so a stray pixel does not move it). It is used only when it drops a
     # real surround (over a quarter of the image): trimming a few edge columns
     # in and out from copy to copy would make the hash unstable.
-    frame = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = _median(frame)
-    # The 0.5% and 99.5% order statistics of a strided sample (about 2k pixels) cost
-    # little and barely move.
-    step = max(1, int(np.sqrt(gray.size / 2048)))
-    sample = gray[::step, ::step].ravel()
-    ranks = [round(0.005 * (sample.size - 1)), round(0.995 * (sample.size - 1))]
-    low, high = np.partition(sample, ranks)[ranks]
-    tolerance = _BORDER_TOLERANCE * max(high - low, intensity_range * 0.5)
-    if tolerance <= 0:
-        return None
+    n, height, width = grays.shape
+    frames = np.concatenate([grays[:, 0], grays[:, -1], grays[:, :, 0], grays[:, :, -1]], axis=1)
+    tolerances = _tolerances(grays, intensity_ranges)
+    differs = _differs(grays, _medians(frames), tolerances)
     # Counted as bytes into uint16 (the work image has at most 256 pixels a side):
     # 3x faster than int64 sums or count_nonzero.
-    differs = (np.abs(gray - np.float32(background)) > tolerance).view(np.uint8)
-    counter = np.uint16 if max(gray.shape) < 2**16 else np.int64
-    per_row = differs.sum(axis=1, dtype=counter)
-    total = int(per_row.sum(dtype=np.int64))
-    if total < _MIN_CONTENT_FRACTION * gray.size:
-        return None
-    top, bottom = _quantile_bounds(per_row, total)
-    left, right = _quantile_bounds(differs.sum(axis=0, dtype=counter), total)
-    if (bottom - top) * (right - left) > _MAX_KEPT_AREA * gray.size:
-        return gray
-    return gray[top:bottom, left:right]
+    counter = np.uint16 if max(height, width) < 2**16 else np.int64
+    per_row = differs.sum(axis=2, dtype=counter)
+    totals = per_row.sum(axis=1, dtype=np.int64)
+    top, bottom = _quantile_bounds(per_row, totals)
+    left, right = _quantile_bounds(differs.sum(axis=1, dtype=counter), totals)
+    contents: list[np.ndarray | None] = []
+    for i in range(n):
+        if tolerances[i] <= 0 or totals[i] < _MIN_CONTENT_FRACTION * height * width:
+            contents.append(None)
+        elif (bottom[i] - top[i]) * (right[i] - left[i]) > _MAX_KEPT_AREA * height * width:
+            contents.append(grays[i])
+        else:
+            contents.append(grays[i, top[i] : bottom[i], left[i] : right[i]])
+    return contents
 
 
-def _median(values: np.ndarray) -> float:
-    # np.median without its overhead (it runs on every image).
-    half = values.size // 2
-    if values.size % 2:
-        return float(np.partition(values, half)[half])
-    lower, upper = np.partition(values, [half - 1, half])[[half - 1, half]]
-    return (float(lower) + float(upper)) / 2
+def _tolerances(grays: np.ndarray, intensity_ranges: Sequence[float]) -> list[Any]:
+    # 8% of the spread between the 0.5% and 99.5% order statistics of a strided
+    # sample (about 2k pixels: cheap, and they barely move), or of half the range
+    # when that is larger. The scalars are combined per image, so that their types
+    # (numpy's float32, a Python float) are those the comparison in _differs meets.
+    step = max(1, int(np.sqrt(grays[0].size / 2048)))
+    sample = grays[:, ::step, ::step].reshape(len(grays), -1)
+    ranks = [round(0.005 * (sample.shape[1] - 1)), round(0.995 * (sample.shape[1] - 1))]
+    spreads = _order_statistics(sample, ranks).astype(_work_dtype(grays))
+    return [
+        _BORDER_TOLERANCE * max(high - low, intensity_range * 0.5)
+        for (low, high), intensity_range in zip(spreads, intensity_ranges, strict=True)
+    ]
 
 
-def _quantile_bounds(counts: np.ndarray, total: int) -> tuple[int, int]:
-    cumulative = np.cumsum(counts, dtype=np.int64)
-    start = int(np.searchsorted(cumulative, _CONTENT_QUANTILE * total, side="right"))
-    stop = int(np.searchsorted(cumulative, (1 - _CONTENT_QUANTILE) * total, side="left")) + 1
-    return start, max(stop, start + 1)
+def _order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
+    # np.partition(values, ranks, axis=1)[:, ranks]; bytes by counting (one bincount
+    # for all rows: a value's count up to it passes the rank).
+    if values.dtype != np.uint8:
+        return np.partition(values, ranks, axis=1)[:, ranks]
+    n = len(values)
+    offsets = (np.arange(n) * 256)[:, None]
+    counts = np.bincount((values + offsets).ravel(), minlength=256 * n).reshape(n, 256)
+    below = np.cumsum(counts, axis=1)
+    return np.stack([(below <= rank).sum(axis=1) for rank in ranks], axis=1).astype(np.uint8)
 
 
-def _downsample(gray: np.ndarray, size: int) -> np.ndarray:
-    # Exact area average onto a size x size grid (cells may cut pixels), as products
-    # with cell-overlap matrices (cached: few distinct sizes occur). The grid is
-    # mirror-symmetric, so a flipped image gives the flipped thumbnail and the
-    # flip-aware hashes agree.
-    # A float32 image (the work image of _describe) is averaged in float32: 3x faster,
-    # and rounding at 1e-7 of the grey levels moves a hash bit only for a coefficient
-    # that ties with the median to that precision.
-    dtype = np.float32 if gray.dtype == np.float32 else np.float64
-    rows = _area_product(np.asarray(gray, dtype=dtype), size)
+def _work_dtype(gray: np.ndarray) -> Any:
+    # The float type of the work image: bytes stand for their float32 copy.
+    return np.float32 if gray.dtype == np.uint8 else gray.dtype
+
+
+def _differs(grays: np.ndarray, backgrounds: np.ndarray, tolerances: list[Any]) -> np.ndarray:
+    # uint8 mask of the pixels over the tolerance from the background value: the
+    # test abs(gray - float32(background)) > tolerance of each image, with the
+    # tolerance cast to the image's float type as the comparison of an array with a
+    # scalar casts it.
+    work = np.dtype(_work_dtype(grays))
+    limits = np.array([float(t) for t in tolerances]).astype(work)[:, None]
+    centres = backgrounds.astype(np.float32)[:, None]
+    if grays.dtype != np.uint8:
+        differs = np.abs(grays - centres[:, :, None]) > limits[:, :, None]
+        return differs.view(np.uint8)
+    # Bytes: the same float32 test on the 256 values a byte takes. |value -
+    # background| grows away from the background, so the values within tolerance
+    # form one run [first, first + span], tested at once with wrap-around bytes.
+    near = ~(np.abs(np.arange(256, dtype=np.float32) - centres) > limits)
+    first = near.argmax(axis=1).astype(np.uint8)[:, None, None]
+    span = (near.sum(axis=1) - 1).clip(0, 255).astype(np.uint8)[:, None, None]
+    differs = (grays - first) > span
+    differs[~near.any(axis=1)] = True  # no byte value within tolerance
+    return differs.view(np.uint8)
+
+
+def _medians(values: np.ndarray) -> np.ndarray:
+    # np.median(values, axis=1) without its overhead, in float64.
+    half = values.shape[1] // 2
+    if values.shape[1] % 2:
+        return _order_statistics(values, [half])[:, 0].astype(np.float64)
+    pair = _order_statistics(values, [half - 1, half]).astype(np.float64)
+    return (pair[:, 0] + pair[:, 1]) / 2
+
+
+def _quantile_bounds(counts: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # Per row of counts (n, m): the first index past 0.5% of the total, and one past
+    # the index reaching 99.5% of it (searchsorted right and left, as counts).
+    cumulative = np.cumsum(counts, axis=1, dtype=np.int64)
+    start = (cumulative <= (_CONTENT_QUANTILE * totals)[:, None]).sum(axis=1)
+    stop = (cumulative < ((1 - _CONTENT_QUANTILE) * totals)[:, None]).sum(axis=1) + 1
+    return start, np.maximum(stop, start + 1)
+
+
+def _downsample(grays: np.ndarray, size: int) -> np.ndarray:
+    # Exact area average of each image of a stack (n, h, w) onto a size x size grid
+    # (cells may cut pixels), as products with cell-overlap matrices (cached: few
+    # distinct sizes occur). The grid is mirror-symmetric, so a flipped image gives
+    # the flipped thumbnail and the flip-aware hashes agree.
+    # A float32 work image (or the bytes standing for it) is averaged in float32: 3x
+    # faster, and rounding at 1e-7 of the grey levels moves a hash bit only for a
+    # coefficient that ties with the median to that precision.
+    dtype = np.float32 if _work_dtype(grays) == np.float32 else np.float64
+    rows = _area_product(np.asarray(grays, dtype=dtype), size)
     # Columns as rows of the transpose: the sums run in the dense product's order.
-    return np.ascontiguousarray(_area_product(rows.T, size).T)
+    return np.ascontiguousarray(_area_product(rows.transpose(0, 2, 1), size).transpose(0, 2, 1))
 
 
 def _area_product(values: np.ndarray, size: int) -> np.ndarray:
-    # area_matrix(n, size) @ values (n rows), by blocks: when g = gcd(n, size) > 1,
-    # the cells over each run of n / g pixels are one block of size / g cells, so the
-    # matrix is block-diagonal with g equal blocks (a 224-pixel side: 32 blocks of
-    # 2 x 7 instead of a dense 64 x 224). The blocks hold the dense matrix's weights
-    # (n / size is a dyadic fraction for the 64 and 32 grids, so every cell edge is
-    # exact) and the products skip only zero terms: the dense product's result, at a
-    # fraction of its arithmetic.
-    n = values.shape[0]
+    # area_matrix(n, size) @ each image of a stack (k, n, m), by blocks: when
+    # g = gcd(n, size) > 1, the cells over each run of n / g pixels are one block of
+    # size / g cells, so the matrix is block-diagonal with g equal blocks (a
+    # 224-pixel side: 32 blocks of 2 x 7 instead of a dense 64 x 224). The blocks
+    # hold the dense matrix's weights (n / size is a dyadic fraction for the 64 and
+    # 32 grids, so every cell edge is exact) and the products skip only zero terms:
+    # the dense product's result, at a fraction of its arithmetic.
+    k, n, m = values.shape
     blocks = math.gcd(n, size)
     weights = _area_matrix(n // blocks, size // blocks, values.dtype.str)
-    stacked = values.reshape(blocks, n // blocks, values.shape[1])
-    return np.matmul(weights, stacked).reshape(size, values.shape[1])
+    stacked = values.reshape(k * blocks, n // blocks, m)
+    return np.matmul(weights, stacked).reshape(k, size, m)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -657,7 +735,7 @@ def _area_average(values: np.ndarray, size: int, axis: int) -> np.ndarray:
 _Hashes = tuple[str, np.ndarray, np.ndarray, bool, np.ndarray]
 
 
-def _hash_decoded(decoded: Any) -> tuple[str, _Reduced]:
+def _hash_decoded(decoded: Any) -> tuple[str, _Work]:
     if isinstance(decoded, np.ndarray):
         exact = pixel_hash(decoded)
         gray = decoded
@@ -669,10 +747,10 @@ def _hash_decoded(decoded: Any) -> tuple[str, _Reduced]:
     else:  # 16-bit, float, 1-bit, CMYK...: through numpy, as load_image returns them
         gray = np.asarray(decoded)
         exact = pixel_hash(gray)
-    return exact, _content_thumbnail(gray)
+    return exact, _work_of(gray)
 
 
-def _hash_one(path: Path, root: Path | None, max_pixels: int) -> tuple[str, _Reduced] | str:
+def _hash_one(path: Path, root: Path | None, max_pixels: int) -> tuple[str, _Work] | str:
     # Returns the error text instead of raising, so the caller can name the row.
     try:
         return _hash_decoded(read_image(path, root=root, max_pixels=max_pixels))
@@ -693,8 +771,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _hash_chunk(paths: Sequence[Path], root: Path | None, max_pixels: int) -> list[_Hashes | str]:
-    # Each image is read and reduced to its content thumbnail (the decoded pixels are
-    # dropped there); the chunk's thumbnails are then described together.
+    # Each image is read, hashed exactly and reduced to its work image (the decoded
+    # pixels are dropped there); the chunk's work images are then described together.
     read = [_hash_one(p, root, max_pixels) for p in paths]
     done = [r for r in read if not isinstance(r, str)]
     coarse, fine, low, thumbnails = _describe_many([r[1] for r in done])

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import math
 import os
 import re
 import stat
@@ -273,7 +274,7 @@ def read_image(
 
 
 def _too_large(dims: tuple[int, ...], max_pixels: int) -> None:
-    total = int(np.prod(dims, dtype=object))
+    total = math.prod(int(d) for d in dims)  # Python ints: no overflow
     if total > max_pixels:
         shown = " x ".join(str(d) for d in dims)
         raise ImageTooLargeError(f"has {shown} = {total:,} pixels, over max_pixels={max_pixels:,}")
