@@ -121,10 +121,12 @@ _CONTENT_QUANTILE = 0.005
 _MAX_KEPT_AREA = 0.75
 _LUMA = np.array([0.299, 0.587, 0.114])
 _CHUNK = 32  # images per parallel task
-# A process pool's start-up (its workers import pitfalls), and the time per image
-# from which threads pay (decoding, GIL-free, dominates): see _plan.
+# A process pool's start-up (its workers import pitfalls); the saving from which
+# threads are tried (a thread pool's start-up, and the trial's cost where they do
+# not pay); the speed-up they must show to go on: see _plan and _hash_on_threads.
 _PROCESS_START_SECONDS = 2.0
-_THREADS_MIN_SECONDS_PER_IMAGE = 0.003
+_THREADS_MIN_SAVING_SECONDS = 0.5
+_THREADS_MIN_GAIN = 0.9
 _STRIP_BYTES = 1 << 20  # bytes of rows hashed (or cast to float) at a time
 # Pillow modes hashed without numpy, with the channel axis np.asarray gives them.
 _PILLOW_8BIT = {"L": (), "LA": (2,), "RGB": (3,), "RGBA": (4,)}
@@ -418,7 +420,7 @@ def _content_thumbnails(works: Sequence[_Work]) -> list[_Reduced]:
         stack = np.stack([works[i][0] for i in rows])
         for i, content in zip(rows, _trim_borders(stack, [works[i][1] for i in rows]), strict=True):
             if content is not None:
-                reduced[i] = (_downsample(content[None], 2 * _THUMB)[0], works[i][1])
+                reduced[i] = (_downsample(content, 2 * _THUMB), works[i][1])
     return reduced
 
 
@@ -667,18 +669,18 @@ def _quantile_bounds(counts: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray
     return start, np.maximum(stop, start + 1)
 
 
-def _downsample(grays: np.ndarray, size: int) -> np.ndarray:
-    # Exact area average of each image of a stack (n, h, w) onto a size x size grid
-    # (cells may cut pixels), as products with cell-overlap matrices (cached: few
-    # distinct sizes occur). The grid is mirror-symmetric, so a flipped image gives
-    # the flipped thumbnail and the flip-aware hashes agree.
+def _downsample(gray: np.ndarray, size: int) -> np.ndarray:
+    # Exact area average onto a size x size grid (cells may cut pixels), as products
+    # with cell-overlap matrices (cached: few distinct sizes occur). The grid is
+    # mirror-symmetric, so a flipped image gives the flipped thumbnail and the
+    # flip-aware hashes agree.
     # A float32 work image (or the bytes standing for it) is averaged in float32: 3x
     # faster, and rounding at 1e-7 of the grey levels moves a hash bit only for a
     # coefficient that ties with the median to that precision.
-    dtype = np.float32 if _work_dtype(grays) == np.float32 else np.float64
-    rows = _area_product(np.asarray(grays, dtype=dtype), size)
+    dtype = np.float32 if _work_dtype(gray) == np.float32 else np.float64
+    rows = _area_product(np.asarray(gray, dtype=dtype)[None], size)
     # Columns as rows of the transpose: the sums run in the dense product's order.
-    return np.ascontiguousarray(_area_product(rows.transpose(0, 2, 1), size).transpose(0, 2, 1))
+    return np.ascontiguousarray(_area_product(rows.transpose(0, 2, 1), size)[0].T)
 
 
 def _area_product(values: np.ndarray, size: int) -> np.ndarray:
@@ -844,20 +846,24 @@ def _run_chunks(
     n_workers: int,
     bar: Any,
     prefer: str = "threads",
+    parallel: Any = None,
 ) -> list[Any]:
     """``func(chunk, *args)`` for every chunk, in order, through joblib.
 
     ``prefer`` is joblib's hint (threads or processes) when no backend is
-    configured. A worker that dies (a process killed for memory, a lost cluster
+    configured; ``parallel``, a joblib ``Parallel`` already entered, reuses its
+    workers. A worker that dies (a process killed for memory, a lost cluster
     worker) or any other failure of the parallel machinery becomes a one-line
     ManifestError.
     """
     from joblib import Parallel, delayed
 
+    if parallel is None:
+        parallel = Parallel(n_jobs=n_workers, prefer=prefer, return_as="generator")
     results: list[Any] = []
     tasks = (delayed(func)(chunk, *args) for chunk in chunks)
     try:
-        for chunk_result in Parallel(n_jobs=n_workers, prefer=prefer, return_as="generator")(tasks):
+        for chunk_result in parallel(tasks):
             results.extend(chunk_result)
             if bar is not None:
                 bar.update(len(chunk_result))
@@ -870,18 +876,80 @@ def _plan(seconds_per_image: float, n_left: int, max_workers: int) -> tuple[int,
     """Workers and joblib's backend hint for ``n_left`` images, from the first chunk's pace.
 
     Processes when the work left, spread over the workers, saves more than twice a
-    pool's start-up; threads when images are large enough (decoding, which releases
-    the GIL, then dominates); otherwise one worker, which nothing beats on small
-    images (their header parsing and many small array operations hold the GIL).
+    pool's start-up; threads (tried, see _hash_on_threads) when they could save
+    more than a thread pool costs (half the ideal saving: header parsing and the
+    small array operations of each image hold the GIL); otherwise one worker.
     """
     if max_workers <= 1:
         return 1, "threads"
     saved = seconds_per_image * n_left * (1 - 1 / max_workers)
     if saved > 2 * _PROCESS_START_SECONDS:
         return max_workers, "processes"
-    if seconds_per_image >= _THREADS_MIN_SECONDS_PER_IMAGE:
+    if saved / 2 > _THREADS_MIN_SAVING_SECONDS:
         return max_workers, "threads"
     return 1, "threads"
+
+
+def _threads_pay(pace_here: float, pace_threads: float) -> bool:
+    # Threads go on when they hash an image in under 90% of the time it takes here.
+    return pace_threads < _THREADS_MIN_GAIN * pace_here
+
+
+def _timed(run: Any) -> tuple[list[Any], float]:
+    # run()'s results and the wall-clock seconds per result.
+    start = time.perf_counter()
+    results = run()
+    return results, (time.perf_counter() - start) / max(len(results), 1)
+
+
+def _hash_here(chunks: Sequence[Sequence[Path]], args: tuple[Any, ...], bar: Any) -> list[Any]:
+    # Chunks hashed in the calling thread.
+    results: list[Any] = []
+    try:
+        for chunk in chunks:
+            results += _hash_chunk(chunk, *args)
+            if bar is not None:
+                bar.update(len(chunk))
+    except Exception as exc:
+        raise _worker_failure(exc) from exc
+    return results
+
+
+def _hash_on_threads(
+    chunks: list[Sequence[Path]], args: tuple[Any, ...], workers: int, bar: Any, pace: float
+) -> list[Any]:
+    """Threads where they pay, measured here: never much slower than one worker.
+
+    Whether threads beat one worker depends on the images (the share of the work
+    that releases the GIL: decoding, hashing, the larger array operations) and on
+    what else the machine runs. So one chunk per worker is hashed on threads and
+    their pace compared with ``pace`` here (taken again on one more chunk when
+    there are many: the first chunk's includes warming up); the rest go on
+    threads only if they were faster, else here.
+    """
+    from joblib import Parallel
+
+    results: list[Any] = []
+    if len(chunks) > 2 * workers:
+        results, pace = _timed(lambda: _hash_here(chunks[:1], args, bar))
+        chunks = chunks[1:]
+    probe, rest = chunks[:workers], chunks[workers:]
+    with Parallel(n_jobs=workers, prefer="threads", return_as="generator") as parallel:
+        tried, pace_threads = _timed(
+            lambda: _run_chunks(_hash_chunk, probe, args, workers, bar, parallel=parallel)
+        )
+        results += tried
+        if _threads_pay(pace, pace_threads):
+            return results + _run_chunks(_hash_chunk, rest, args, workers, bar, parallel=parallel)
+    return results + _hash_here(rest, args, bar)
+
+
+def _backend_configured() -> bool:
+    # An enclosing joblib.parallel_config names a backend other than joblib's
+    # default (loky): the chunks go there, as planned, untried.
+    from joblib.parallel import LokyBackend, get_active_backend
+
+    return not isinstance(get_active_backend()[0], LokyBackend)
 
 
 def _hash_all(
@@ -889,19 +957,14 @@ def _hash_all(
 ) -> list[Any]:
     # The first chunk is hashed here, timed; its pace plans the rest (see _plan).
     with _hashing_context():
-        try:
-            start = time.perf_counter()
-            results = _hash_chunk(chunks[0], *args) if chunks else []
-            pace = (time.perf_counter() - start) / max(len(results), 1)
-        except Exception as exc:
-            raise _worker_failure(exc) from exc
-        if bar is not None:
-            bar.update(len(results))
-        if len(chunks) > 1:
-            n_left = sum(len(chunk) for chunk in chunks[1:])
-            workers, prefer = _plan(pace, n_left, max_workers)
-            results += _run_chunks(_hash_chunk, chunks[1:], args, workers, bar, prefer)
-    return results
+        results, pace = _timed(lambda: _hash_here(chunks[:1], args, bar))
+        rest = chunks[1:]
+        if not rest:
+            return results
+        workers, prefer = _plan(pace, sum(len(chunk) for chunk in rest), max_workers)
+        if workers > 1 and prefer == "threads" and not _backend_configured():
+            return results + _hash_on_threads(rest, args, workers, bar, pace)
+        return results + _run_chunks(_hash_chunk, rest, args, workers, bar, prefer)
 
 
 @renamed_kwargs(progress="verbose")
