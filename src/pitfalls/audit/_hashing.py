@@ -58,19 +58,27 @@ Low-information images
     near-duplicate search.
 
 Parallelism
-    Images are hashed in chunks of 32 through joblib. The first chunk is hashed in
-    the calling thread and timed, and its pace plans the rest (``n_jobs=None``, or
-    at most ``n_jobs`` workers, never more than the CPUs): a process pool (joblib's
-    loky, which stays warm for later calls in the session) when the work left,
-    spread over the workers, saves more than twice a pool's start-up (taken as 2 s:
-    from about 8,000 small images on 2 CPUs, 4,000 on 16); threads when an image
-    takes 3 ms or more (large images, where decoding, which releases the GIL,
-    dominates); otherwise the calling thread alone, which threads do not beat on
-    small images (their header parsing and many small array operations hold the
-    GIL). The default is so never slower than one worker but for a mistaken
-    start-up estimate. Inside ``joblib.parallel_config(backend="dask")`` (or any
-    other backend) the chunks after the first run there. A worker process that
-    dies (killed for memory) becomes a one-line error; on threads an
+    Images are hashed in chunks of 32 through joblib. In a chunk, the images are
+    first read and hashed exactly one by one (the decoded pixels are dropped once
+    reduced to the grey work image of at most 256 pixels a side), then trimmed and
+    described together: the many small array operations run back to back, in
+    stacks, instead of between JPEG decodes that evict their code and data.
+
+    The first chunk is hashed in the calling thread and timed, and its pace plans
+    the rest (``n_jobs=None``, or at most ``n_jobs`` workers, never more than the
+    CPUs): a process pool (joblib's loky, which stays warm for later calls in the
+    session) when the work left, spread over the workers, saves more than twice a
+    pool's start-up (taken as 2 s: from about 13,000 224-pixel JPEGs on 2 CPUs,
+    7,000 on 16); threads when they could save more than 0.5 s (half the ideal
+    saving, as header parsing and the small array operations hold the GIL), but
+    only after a trial: one chunk per worker on threads against the pace of a
+    chunk here, and the rest on threads only if they were 10% faster, else here
+    (what threads gain depends on the images and on what else the machine runs);
+    otherwise the calling thread alone. The default is so never slower than one
+    worker but for the trial's chunks or a mistaken start-up estimate. Inside
+    ``joblib.parallel_config(backend="dask")`` (or any backend other than loky)
+    the chunks after the first run there, as planned, untried. A worker process
+    that dies (killed for memory) becomes a one-line error; on threads an
     out-of-memory kill stops the whole process, which is what ``max_pixels``
     guards against.
 """
@@ -439,10 +447,14 @@ def _describe_many(works: Sequence[_Work]) -> tuple[np.ndarray, np.ndarray, np.n
     n, side = len(reduced), 2 * _THUMB
     coarse, fine = np.zeros((n, 8), np.uint64), np.zeros((n, 8, 4), np.uint64)
     low, thumbnails = np.ones(n, bool), np.zeros((n, side, side), np.uint8)
-    for dtype in {r[0].dtype for r in reduced if r[0] is not None}:
-        rows = [i for i, r in enumerate(reduced) if r[0] is not None and r[0].dtype == dtype]
-        stack = np.stack([reduced[i][0] for i in rows])
-        ranges = np.array([reduced[i][1] for i in rows], dtype=np.float64)
+    by_dtype: dict[str, list[tuple[int, np.ndarray, float]]] = {}
+    for i, (thumb, intensity_range) in enumerate(reduced):
+        if thumb is not None:
+            by_dtype.setdefault(thumb.dtype.str, []).append((i, thumb, intensity_range))
+    for group in by_dtype.values():
+        rows = [i for i, _, _ in group]
+        stack = np.stack([thumb for _, thumb, _ in group])
+        ranges = np.array([intensity_range for _, _, intensity_range in group], np.float64)
         coarse[rows], fine[rows], low[rows], thumbnails[rows] = _describe_stack(stack, ranges)
     return coarse, fine, low, thumbnails
 
@@ -1002,7 +1014,8 @@ def hash_images(
     n_jobs : int, optional
         Most workers. ``None`` (default): up to the number of CPUs, as many as pay
         off: the pace of the first 32 images decides between one worker, threads
-        and processes (see the module notes), or the backend of an enclosing
+        (kept only where a trial on a few chunks shows them faster) and processes
+        (see the module notes), or the backend of an enclosing
         ``joblib.parallel_config`` runs them (e.g. ``backend="dask"`` to hash on a
         cluster). An integer caps the workers (``-1``: all CPUs; never more than
         the CPUs).
