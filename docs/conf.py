@@ -111,5 +111,48 @@ class ChecklistDirective(Directive):
         return []
 
 
+class ReportChecksDirective(Directive):
+    """``.. pitfalls-report-checks::`` lists the study report's own findings (``PF4xx``).
+
+    From :data:`pitfalls.report._findings.REPORT_CHECKS`, the registry the report's
+    sections raise their findings from, so the guide cannot drift from it.
+    """
+
+    has_content = False
+
+    def run(self):  # type: ignore[no-untyped-def]
+        from pitfalls.report._findings import REPORT_CHECKS
+
+        lines = []
+        for check in REPORT_CHECKS.values():
+            items = ", ".join(str(i) for i in check.checklist)
+            table4 = f" Table 4, item {items}." if items else ""
+            lines += [
+                f"- **{check.code}** ``{check.name}`` ({check.severity}, section "
+                f"``{check.section}``): {check.meaning}{table4}",
+                "",
+            ]
+        self.state_machine.insert_input(lines, "pitfalls.report._findings.REPORT_CHECKS")
+        return []
+
+
+# -- the sample study report (docs/report.rst links it) ----------------------------------
+def write_sample_report(app, exception):  # type: ignore[no-untyped-def]
+    """Write the sample report's HTML page into the built site's ``_static`` folder.
+
+    Computed from a synthetic cohort at every build (docs/_sample_report.py), so the
+    page always shows what this version of pitfalls writes; no generated file is kept
+    in the repository.
+    """
+    if exception is not None or app.builder.format != "html":
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _sample_report import write_sample_report as write
+
+    write(Path(app.outdir) / "_static" / "sample_report.html")
+
+
 def setup(app):  # type: ignore[no-untyped-def]
     app.add_directive("pitfalls-checklist", ChecklistDirective)
+    app.add_directive("pitfalls-report-checks", ReportChecksDirective)
+    app.connect("build-finished", write_sample_report)

@@ -260,3 +260,13 @@ def test_checklist_command(capsys, fmt):
     else:
         assert "Data points for a patient are not distributed" in out
         assert "In multicenter studies" in out
+
+
+def test_output_name_picks_the_format_when_format_is_not_given(clean_csv, capsys, tmp_path):
+    for name, start in (("a.html", "<!DOCTYPE html>"), ("a.json", "{"),
+                        ("a.md", "# pitfalls audit"), ("a.txt", "pitfalls audit")):  # fmt: skip
+        assert run(capsys, audit_args(clean_csv, "--output", str(tmp_path / name)))[0] == 0
+        assert (tmp_path / name).read_text(encoding="utf-8").startswith(start)
+    # an explicit --format wins over the name
+    run(capsys, audit_args(clean_csv, "--format", "json", "--output", str(tmp_path / "b.md")))
+    json.loads((tmp_path / "b.md").read_text(encoding="utf-8"))

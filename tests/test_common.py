@@ -288,6 +288,7 @@ def _result_factories():
     from pitfalls.batch_effects import batch_predictability, confounding_test, generalization_gap
     from pitfalls.experiments import LeakageGapResult
     from pitfalls.metrics import classification_summary, compare_runs
+    from pitfalls.report import ReportFigure, ReportTable, Section, StudyReport
     from pitfalls.reproduction import ExperimentResult
 
     rng = np.random.default_rng(0)
@@ -319,6 +320,18 @@ def _result_factories():
             table=pd.DataFrame({"F1": ["0.9"]}),
             scores=pd.DataFrame({"f1": [0.9]}, index=["A"]),
         ),
+        "StudyReport": lambda: StudyReport(
+            [
+                Section(
+                    "curves",
+                    "Curves",
+                    "ok",
+                    tables=(ReportTable("auc", "AUC.", pd.DataFrame({"auc": [0.8]})),),
+                    figures=(ReportFigure("roc", "ROC.", _line_figure),),
+                )
+            ],
+            [],
+        ),
     }
     if HAS_TORCH:
         import torch
@@ -328,6 +341,14 @@ def _result_factories():
         history = pd.DataFrame({"epoch": [0, 1], "train_loss": [0.7, 0.5], "val_loss": [0.6, 0.6]})
         factories["FitResult"] = lambda: FitResult(torch.nn.Linear(2, 2), history, 0, 0.6)
     return factories
+
+
+def _line_figure():
+    from matplotlib.figure import Figure
+
+    figure = Figure()
+    figure.add_subplot().plot([0, 1], [0, 1])
+    return figure
 
 
 RESULTS = _result_factories()

@@ -487,3 +487,29 @@ def test_ranking_bootstrap_edge_cases():
     auc, ap = _rankboot.bootstrap_ranking(s[:, None], y, [1], 20, rng)
     np.testing.assert_allclose(auc, 1.0)
     np.testing.assert_allclose(ap, 1.0)
+
+
+@pytest.mark.parametrize("only_class", [0, 1])
+def test_one_class_with_groups_gives_the_point_values_of_the_plain_summary(only_class):
+    # An external set of normals has one class: AUC/AP are undefined, the rest is not,
+    # and the cluster bootstrap must not crash on the empty class (it did).
+    y = np.full(20, only_class)
+    score = np.linspace(0, 1, 20)
+    groups = np.repeat([f"P{i:02d}" for i in range(10)], 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain = classification_summary(
+            y, (score > 0.5).astype(int), y_score=score, n_bootstraps=50, random_state=0
+        ).to_frame()
+        clustered = classification_summary(
+            y,
+            (score > 0.5).astype(int),
+            y_score=score,
+            groups=groups,
+            n_bootstraps=50,
+            random_state=0,
+        ).to_frame()
+    pd.testing.assert_series_equal(plain["value"], clustered["value"])
+    assert np.isnan(clustered.loc["roc_auc", "value"])
+    defined = "specificity" if only_class == 0 else "recall"
+    assert clustered.loc[defined, "ci_low"] <= 0.5 <= clustered.loc[defined, "ci_high"]

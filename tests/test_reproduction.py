@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -102,6 +103,10 @@ def test_quick_and_full_settings():
     # quick networks fit their data with a one-cycle schedule; full mode is the paper's
     # constant Adam 1e-4, with checkpoints to resume a run of hours
     assert (quick.lr_schedule, quick.checkpoint_dir, quick.dl_repeats) == ("onecycle", None, 4)
+    # quick patch models keep the weights of the lowest training loss (on other patients the
+    # validation loss of a network trained from scratch is lowest before it fits);
+    # full mode keeps the lowest validation loss
+    assert (quick.monitor, full.monitor) == ("train_loss", "val_loss")
     assert (full.lr_schedule, full.xray_epochs, full.xray_learning_rate) == ("constant", 100, 1e-4)
     assert full.checkpoint_dir == "pitfalls-out/checkpoints"
     assert resolve_settings(random_state=3).as_dict()["random_state"] == 3
@@ -266,6 +271,35 @@ def test_deep_experiments_in_tiny_mode(name, tmp_path):
         assert "±" in result.table.query("Source == 'this run'")["F1"].iloc[0]
     if name != "batch-effect":
         _check_training_f1_and_twins(result, tiny.epochs)
+    _check_deep_study(result)
+
+
+def _check_deep_study(result):
+    """The study report of the correct network: its test split (and model I's external
+    normals), patients never across splits, F1 equal to the table's for that network."""
+    study = result.study
+    cohort = study.sections["cohort"].data
+    performance = study.sections["performance"].data
+    assert cohort["patients_in_several_splits"] == []
+    if result.name == "batch-effect":
+        assert performance["evaluation_splits"] == ["test", "external"]
+        # normals only: the share called normal is the external specificity
+        external = performance["splits"]["external"]["metrics"]
+        assert external["specificity"]["value"] == pytest.approx(
+            result.scores.loc["external", "normals_correct"]
+        )
+        assert "PF201" in study.sections["audit"].data["codes"]  # source confounded with label
+        assert not study.passed
+        return
+    correct = result.comparisons["correct"].iloc[0]
+    assert performance["evaluation_splits"] == ["test"]
+    first_run_f1 = result.raw.set_index("model").loc[[correct], "f1"].iloc[0]
+    assert performance["splits"]["test"]["metrics"]["f1"]["value"] == pytest.approx(first_run_f1)
+    if len(result.raw.set_index("model").loc[[correct]]) < 2:  # one network: no test
+        assert study.sections["leakage"].status == "not_available"
+        return
+    gap = study.sections["leakage"].data["results"][0]
+    assert gap["pitfall"] == ("augmentation" if correct == "D" else "group_split")
 
 
 def _check_training_f1_and_twins(result, epochs):
@@ -279,6 +313,10 @@ def _check_training_f1_and_twins(result, epochs):
     assert raw["train_f1"].between(0, 1).all()
     # the kept epoch (counted from 1) comes after the one-cycle warm-up
     assert raw["best_epoch"].between(int(0.3 * epochs) + 1, epochs).all()
+    # the validation loss: lowest at some epoch, never lower at the kept one
+    assert raw["val_min_epoch"].between(1, epochs).all()
+    assert (raw["val_loss_kept"] >= raw["val_loss_min"]).all()
+    assert any("validation loss" in note and "lowest" in note for note in result.notes)
     # patient-level split: no test patch has a patch of its patient in training
     assert (raw.loc[[correct], "twin_share"] == 0).all()
     assert raw.loc[[correct], "f1_with_twin"].isna().all()
@@ -502,3 +540,45 @@ def test_importing_and_listing_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.splitlines()[-1] == "heavy:"
+
+
+@pytest.mark.parametrize("name", ["oversampling", "feature-selection", "accuracy"])
+def test_study_report_scores_the_out_of_fold_predictions_of_the_correct_model(fast_results, name):
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from pitfalls.report import StudyReport
+    from pitfalls.reproduction._radiomics import appendix_a_pipeline, load_cohort
+
+    study = fast_results[name].study
+    assert isinstance(study, StudyReport)
+    endpoint = {"oversampling": "local_recurrence", "feature-selection": "survival_3y",
+                "accuracy": "distant_metastasis"}[name]  # fmt: skip
+    X, y = load_cohort(endpoint, TINY, None)
+    # the oracle: the same pipeline and folds, cross-validated by scikit-learn
+    cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=TINY.random_state)
+    proba = cross_val_predict(appendix_a_pipeline(TINY, TINY.random_state), X, np.asarray(y),
+                              cv=cv, method="predict_proba")[:, 1]  # fmt: skip
+    performance = study.sections["performance"].data
+    (split,) = performance["evaluation_splits"]
+    scored = performance["splits"][split]
+    assert scored["patients"] == scored["samples"] == len(X)  # one row per patient
+    assert scored["metrics"]["roc_auc"]["value"] == pytest.approx(roc_auc_score(y, proba))
+    assert study.sections["cohort"].data["patients_in_several_splits"] == []
+    has_gap = name != "accuracy"  # the leaky-vs-correct gap of the experiment goes in
+    assert (study.sections["leakage"].status != "not_available") == has_gap
+
+
+def test_write_report_writes_and_links_each_study_report(fast_results, tmp_path):
+    written = write_report(list(fast_results.values()), tmp_path / "out")
+    studies = {key: path for key, path in written.items() if key.startswith("study:")}
+    with_study = [r.name for r in fast_results.values() if r.study is not None]
+    assert sorted(with_study) == ["accuracy", "feature-selection", "oversampling"]
+    assert len(studies) == 2 * len(with_study)  # HTML and JSON each
+    markdown = written["markdown"].read_text()
+    for name in with_study:
+        html_path = tmp_path / "out" / "study_reports" / f"{name}.html"
+        assert studies[f"study:{name}:html"] == html_path
+        assert f"study_reports/{name}.html" in markdown
+        saved = json.loads(studies[f"study:{name}:json"].read_text())
+        assert saved == json.loads(fast_results[name].study.to_json())

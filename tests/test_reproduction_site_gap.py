@@ -109,3 +109,33 @@ def test_command_line_with_data(tmp_path, monkeypatch, capsys):
     bad = _write(tmp_path, make_multisite_cohort(60, random_state=0).assign(site="A"))
     assert main(["reproduce", "site-gap", "--data", f"site-gap={bad}", "--out", str(out)]) == 2
     assert "one site only" in capsys.readouterr().err
+
+
+def test_study_report_holds_the_last_site_out_and_carries_the_site_gap(embedded):
+    from sklearn.metrics import roc_auc_score
+
+    study = embedded.study
+    cohort = study.sections["cohort"].data
+    splits = {entry["split"]: entry for entry in cohort["splits"]}
+    assert set(splits) == {"train", "val", "test", "external"}
+    assert splits["external"]["sites"] == {"D": splits["external"]["samples"]}  # site D only
+    assert cohort["patients_in_several_splits"] == []
+    performance = study.sections["performance"].data
+    assert performance["evaluation_splits"] == ["test", "external"]
+    assert study.sections["external"].status != "not_available"
+    assert study.sections["leakage"].data["results"][0]["pitfall"] == "site"
+    # the oracle: the forest refitted on the training split scores the external site
+    from pitfalls.model_selection import assign_splits
+    from pitfalls.reproduction._site_gap import _model
+
+    manifest = make_multisite_cohort(400, random_state=TINY.random_state)
+    split = assign_splits(manifest, group="patient", label="label", site="site",
+                          holdout_sites="D", random_state=TINY.random_state)  # fmt: skip
+    features = manifest.filter(like="feature_")
+    train, external = split == "train", split == "external"
+    model = _model(TINY).set_params(random_state=TINY.random_state)
+    model.fit(features[train], manifest["label"][train])
+    expected = roc_auc_score(manifest["label"][external],
+                             model.predict_proba(features[external])[:, 1])  # fmt: skip
+    external_auc = performance["splits"]["external"]["metrics"]["roc_auc"]["value"]
+    assert external_auc == pytest.approx(expected)

@@ -566,7 +566,7 @@ class _CrashAfter(torch.utils.data.Dataset):
         return self.data[index]
 
 
-def _fit_toy(train, checkpoint, *, resume=False, lr_schedule=None, epochs=4):
+def _fit_toy(train, checkpoint, *, resume=False, lr_schedule=None, epochs=4, monitor="val_loss"):
     torch.manual_seed(3)
     return fit_classifier(
         small_cnn(2, in_channels=1, width=4),
@@ -579,6 +579,7 @@ def _fit_toy(train, checkpoint, *, resume=False, lr_schedule=None, epochs=4):
         checkpoint=checkpoint,
         resume=resume,
         lr_schedule=lr_schedule,
+        monitor=monitor,
         random_state=0,
         verbose=False,
     )
@@ -605,8 +606,15 @@ def test_a_resumed_run_equals_an_uninterrupted_one(tmp_path, lr_schedule):
 
 def test_resume_refuses_another_runs_state_and_needs_a_checkpoint(tmp_path):
     _fit_toy(_toy(), tmp_path / "a.pt", epochs=2)
-    with pytest.raises(ValueError, match=r"epochs=2 and lr_schedule='constant', not epochs=4"):
+    with pytest.raises(
+        ValueError,
+        match=r"epochs=2, lr_schedule='constant' and monitor='val_loss', not epochs=4, "
+        r"lr_schedule='constant' and monitor='val_loss'; use the same settings or delete it",
+    ):
         _fit_toy(_toy(), tmp_path / "a.pt", resume=True, epochs=4)
+    with pytest.raises(ValueError, match=r"not epochs=2, lr_schedule='constant' and "
+                       r"monitor='train_loss'"):  # fmt: skip
+        _fit_toy(_toy(), tmp_path / "a.pt", resume=True, epochs=2, monitor="train_loss")
     with pytest.raises(ValueError, match=r"resume=True needs checkpoint=<path>"):
         _fit_toy(_toy(), None, resume=True)
 
@@ -630,6 +638,46 @@ def test_onecycle_schedule_and_unknown_schedule():
     history = _fit_toy(_toy(), None, lr_schedule="onecycle", epochs=10)
     assert history.best_epoch >= 3
     assert history.best_val_loss == history.history["val_loss"].iloc[3:].min()
+
+
+@pytest.mark.parametrize("lr_schedule", [None, "onecycle"])
+def test_monitor_train_loss_keeps_the_epoch_with_the_lowest_training_loss(lr_schedule):
+    result = _fit_toy(_toy(), None, lr_schedule=lr_schedule, epochs=10, monitor="train_loss")
+    history = result.history
+    # the one-cycle warm-up (the first 30% of the steps) is never chosen, as with val_loss
+    first = 3 if lr_schedule == "onecycle" else 0
+    assert result.best_epoch == int(history["train_loss"].iloc[first:].idxmin())
+    # the validation loss is still computed; best_val_loss is the kept epoch's
+    assert history["val_loss"].notna().all()
+    assert result.best_val_loss == history["val_loss"].iloc[result.best_epoch]
+    if lr_schedule is None:  # the kept weights are that epoch's: a run stopped there
+        shorter = _fit_toy(_toy(), None, epochs=result.best_epoch + 1)
+        for key, value in shorter.model.state_dict().items():
+            torch.testing.assert_close(result.model.state_dict()[key], value)
+
+
+def test_monitor_train_loss_without_validation_data_and_unknown_monitor():
+    torch.manual_seed(0)
+    result = fit_classifier(
+        small_cnn(2, in_channels=1, width=4), _toy(), epochs=5, batch_size=8, lr=0.05,
+        monitor="train_loss", device="cpu", random_state=0, verbose=False,
+    )  # fmt: skip
+    assert result.best_epoch == int(result.history["train_loss"].idxmin())
+    assert np.isnan(result.best_val_loss)
+    with pytest.raises(
+        ValueError, match=r"monitor='loss' is not supported; use 'val_loss' or 'train_loss'\."
+    ):
+        _fit_toy(_toy(), None, monitor="loss")
+
+
+def test_classifier_passes_monitor_to_the_training_loop():
+    x, y = _toy(n=24).tensors
+    clf = TorchImageClassifier(
+        epochs=6, lr=0.05, monitor="train_loss", validation_fraction=0.25, device="cpu",
+        random_state=0,
+    ).fit(x.numpy()[:, 0], y.numpy())  # fmt: skip
+    assert clf.best_epoch_ == int(clf.history_["train_loss"].idxmin())
+    assert clf.history_["val_loss"].notna().all()
 
 
 def test_classifier_records_its_training_and_validation_rows():

@@ -37,6 +37,7 @@ __all__ = [
     "model_selection",
     "pipeline",
     "radiomics",
+    "report",
     "reproduction",
     "torch",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +26,7 @@ __all__ = ["MAX_PREVIEW_PAIRS", "display_thumbnail", "image_pairs", "render_html
 MAX_PREVIEW_PAIRS = 24  # pairs per finding whose thumbnails an audit keeps
 _THUMB_SIZE = 160
 _SAME_PIXELS = "identical decoded pixels"
-_STYLE = """
+STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1100px;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.3em .6em;
@@ -47,11 +48,11 @@ def render_html(report: AuditReport, *, max_pairs: int = 12) -> str:
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>pitfalls audit: {verdict}</title><style>{_STYLE}</style></head><body>",
+        f"<title>pitfalls audit: {verdict}</title><style>{STYLE}</style></head><body>",
         f'<h1>pitfalls audit: <span class="{verdict.lower()}">{verdict}</span></h1>',
         f"<p>{escape(report._headline())}</p>",
-        _findings_section(report),
-        _details_section(report),
+        findings_section(report._findings),
+        details_section(report._findings),
         _distribution_section(report),
         _pairs_section(report, max_pairs),
         _checklist_section(report),
@@ -67,7 +68,8 @@ def escape(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _img(png_base64: str, alt: str) -> str:
+def img_tag(png_base64: str, alt: str) -> str:
+    """An ``<img>`` embedding a base64 PNG, its ``alt`` and ``title`` escaped."""
     alt = escape(alt)
     return f"<img alt='{alt}' title='{alt}' src='data:image/png;base64,{png_base64}'>"
 
@@ -75,11 +77,11 @@ def _img(png_base64: str, alt: str) -> str:
 # --- findings and their items -----------------------------------------------------------
 
 
-def _findings_section(report: AuditReport) -> str:
+def findings_section(findings: Sequence[Finding]) -> str:
+    """The ``findings`` section: one table row per finding, linked to its items."""
     from ._report import more_text
 
     out = ['<h2 id="findings">Findings</h2>']
-    findings = report._findings
     if not findings:
         return out[0] + "<p>No findings.</p>"
     out.append(
@@ -102,11 +104,12 @@ def _findings_section(report: AuditReport) -> str:
     return "\n".join(out)
 
 
-def _details_section(report: AuditReport) -> str:
+def details_section(findings: Sequence[Finding]) -> str:
+    """The ``details`` section: every affected item of each finding, in collapsible tables."""
     from ._report import plural_unit
 
     out = ['<h2 id="details">Every affected item</h2>']
-    findings = [f for f in report._findings if not f.affected.empty]
+    findings = [f for f in findings if not f.affected.empty]
     if not findings:
         return out[0] + "<p>No finding lists affected items.</p>"
     for f in findings:
@@ -153,7 +156,7 @@ def _distribution_section(report: AuditReport) -> str:
                 f"{escape(confounding.detail)}"
             )
         out.append(
-            f"<figure>{_img(figure_to_base64(figure), title)}"
+            f"<figure>{img_tag(figure_to_base64(figure), title)}"
             f"<figcaption>{caption}</figcaption></figure>"
         )
         out.append(table.to_html(border=0))
@@ -260,7 +263,8 @@ def _pairs_section(report: AuditReport, max_pairs: int) -> str:
             if missing:
                 caption += f" (image of row {', '.join(missing)} not available)"
             tiles = "".join(
-                _img(png_base64(report.thumbnails.get(r, _EMPTY_TILE)), f"row {r}") for r in (a, b)
+                img_tag(png_base64(report.thumbnails.get(r, _EMPTY_TILE)), f"row {r}")
+                for r in (a, b)
             )
             out.append(f"<div class='pair'>{tiles}<br>{escape(caption)}</div>")
             shown += 1

@@ -134,37 +134,7 @@ class AuditReport:
     @property
     def findings(self) -> pd.DataFrame:
         """Findings as a DataFrame, most severe first (see the class docstring)."""
-        columns = [
-            "code",
-            "severity",
-            "title",
-            "detail",
-            "n_affected",
-            "examples",
-            "unit",
-            "n_items",
-            "check",
-            "checklist",
-            "leakage_types",
-        ]
-        rows = [
-            {
-                "code": f.code,
-                "severity": f.severity,
-                "title": f.title,
-                "detail": f.detail,
-                "n_affected": f.n_affected,
-                "examples": list(f.examples),
-                "unit": f.unit,
-                "n_items": f.n_items,
-                "check": f.check,
-                "checklist": list(f.checklist),
-                "leakage_types": list(f.leakage_types),
-            }
-            for f in self._findings
-        ]
-        frame = pd.DataFrame(rows, columns=columns)
-        return frame.astype({"n_affected": "int64", "n_items": "int64"})
+        return findings_frame(self._findings)
 
     @property
     def finding_list(self) -> list[Finding]:
@@ -369,18 +339,7 @@ class AuditReport:
         """
         if color is None:
             color = sys.stdout.isatty()
-        lines = [self._headline(), ""]
-        for f in self._findings:
-            tag = f"[{f.severity.upper()}]"
-            if color:
-                tag = f"{_COLOURS[f.severity]}{tag}{_RESET}"
-            lines.append(f"{tag} {f.code} {f.check}: {f.title}")
-            lines.append(f"  {f.detail}")
-            lines += [f"  e.g. {example}" for example in f.examples]
-            if more_text(f):
-                lines.append(f"  {more_text(f)} (to_frame({f.code!r}) or --details lists all)")
-        if not self._findings:
-            lines.append("No findings.")
+        lines = [self._headline(), "", *findings_text(self._findings, color=color)]
         if self.checks_skipped:
             lines += ["", f"Not checked: {self._skipped_text()}"]
         return "\n".join(lines) + "\n"
@@ -408,7 +367,7 @@ class AuditReport:
         """
         verdict = "PASSED" if self.passed else "FAILED"
         out = [f"# pitfalls audit: {verdict}", "", self._headline(), "", "## Findings", ""]
-        out += self._markdown_findings() if self._findings else ["No findings.", ""]
+        out += findings_markdown(self._findings)
         for title, index, table in self._distributions():
             out += [f"## {title}", "", frame_to_markdown(table, index=index), ""]
         out += [
@@ -418,32 +377,12 @@ class AuditReport:
             "| --- | --- | --- | --- |",
         ]
         out += [
-            f"| {row.item} | {_md(row.guideline)} | {row.status} | {_md(row.evidence)} |"
+            f"| {row.item} | {markdown_escape(row.guideline)} | {row.status} | {markdown_escape(row.evidence)} |"
             for row in self.checklist().itertuples()
         ]
         if self.checks_skipped:
             out += ["", f"Not checked: {self._skipped_text()}"]
         return "\n".join(out) + "\n"
-
-    def _markdown_findings(self) -> list[str]:
-        out = [
-            "| code | severity | check | affected rows | items | title |",
-            "| --- | --- | --- | ---: | ---: | --- |",
-        ]
-        out += [
-            f"| {f.code} | {f.severity} | {f.check} | {f.n_affected} | "
-            f"{f.n_items} {plural_unit(f.unit, f.n_items)} | {_md(f.title)} |"
-            for f in self._findings
-        ]
-        out.append("")
-        for f in self._findings:
-            out += [f"### {f.code} {f.check} ({f.severity})", "", _md(f.detail), ""]
-            out += [f"- {_md(e)}" for e in f.examples]
-            if more_text(f):
-                out.append(f"- {more_text(f)} (`to_frame({f.code!r})` or `--details` lists all)")
-            if f.examples:
-                out.append("")
-        return out
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """JSON report, schema version 2 (documented in the audit guide, :doc:`/audit`).
@@ -484,7 +423,7 @@ class AuditReport:
             "fail_on": self.fail_on,
             "counts": self.counts(),
             "summary": self.summary,
-            "findings": [_finding_json(f) for f in self._findings],
+            "findings": [finding_json(f) for f in self._findings],
             "checks_run": self.checks_run,
             "checks_skipped": self.checks_skipped,
             "checklist": self.checklist().to_dict(orient="records"),
@@ -567,13 +506,105 @@ class AuditReport:
         return f"<AuditReport {self._headline()}>"
 
 
+FINDING_COLUMNS = (
+    "code",
+    "severity",
+    "title",
+    "detail",
+    "n_affected",
+    "examples",
+    "unit",
+    "n_items",
+    "check",
+    "checklist",
+    "leakage_types",
+)
+
+
+def findings_frame(findings: Sequence[Finding]) -> pd.DataFrame:
+    """Findings as the DataFrame ``AuditReport.findings`` returns, one row each, in order.
+
+    Shared with :attr:`pitfalls.report.StudyReport.findings`, so a finding has one
+    tabular shape everywhere.
+    """
+    rows = [
+        {
+            "code": f.code,
+            "severity": f.severity,
+            "title": f.title,
+            "detail": f.detail,
+            "n_affected": f.n_affected,
+            "examples": list(f.examples),
+            "unit": f.unit,
+            "n_items": f.n_items,
+            "check": f.check,
+            "checklist": list(f.checklist),
+            "leakage_types": list(f.leakage_types),
+        }
+        for f in findings
+    ]
+    frame = pd.DataFrame(rows, columns=list(FINDING_COLUMNS))
+    return frame.astype({"n_affected": "int64", "n_items": "int64"})
+
+
+_AUDIT_HINT = "to_frame({code!r}) or --details lists all"
+_AUDIT_MARKDOWN_HINT = "`to_frame({code!r})` or `--details` lists all"
+
+
+def findings_text(
+    findings: Sequence[Finding], *, color: bool = False, hint: str = _AUDIT_HINT
+) -> list[str]:
+    """Lines of a plain-text report for findings: tag, detail, first items, how many more.
+
+    ``hint`` (formatted with ``code``) says where the items not shown are listed.
+    """
+    lines = []
+    for f in findings:
+        tag = f"[{f.severity.upper()}]"
+        if color:
+            tag = f"{_COLOURS[f.severity]}{tag}{_RESET}"
+        lines.append(f"{tag} {f.code} {f.check}: {f.title}")
+        lines.append(f"  {f.detail}")
+        lines += [f"  e.g. {example}" for example in f.examples]
+        if more_text(f):
+            lines.append(f"  {more_text(f)} ({hint.format(code=f.code)})")
+    return lines or ["No findings."]
+
+
+def findings_markdown(
+    findings: Sequence[Finding], *, hint: str = _AUDIT_MARKDOWN_HINT
+) -> list[str]:
+    """Markdown lines for findings: one table, then each finding's detail and first items."""
+    if not findings:
+        return ["No findings.", ""]
+    out = [
+        "| code | severity | check | affected rows | items | title |",
+        "| --- | --- | --- | ---: | ---: | --- |",
+    ]
+    out += [
+        f"| {f.code} | {f.severity} | {f.check} | {f.n_affected} | "
+        f"{f.n_items} {plural_unit(f.unit, f.n_items)} | {markdown_escape(f.title)} |"
+        for f in findings
+    ]
+    out.append("")
+    for f in findings:
+        out += [f"### {f.code} {f.check} ({f.severity})", "", markdown_escape(f.detail), ""]
+        out += [f"- {markdown_escape(e)}" for e in f.examples]
+        if more_text(f):
+            out.append(f"- {more_text(f)} ({hint.format(code=f.code)})")
+        if f.examples:
+            out.append("")
+    return out
+
+
 def _passes(findings: Sequence[Finding], fail_on: str) -> bool:
     if fail_on == "never":
         return True
     return all(_RANK[f.severity] > _RANK[fail_on] for f in findings)
 
 
-def _finding_json(f: Finding) -> dict[str, Any]:
+def finding_json(f: Finding) -> dict[str, Any]:
+    """One finding as the JSON reports write it (every affected item as records)."""
     return {
         "code": f.code,
         "check": f.check,
@@ -606,8 +637,16 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def markdown_escape(text: Any) -> str:
+    """Text for one Markdown line or table cell: ``\\ | < >`` escaped, newlines as spaces.
+
+    ``<`` and ``>`` are escaped so that an id such as ``<b>`` is shown as written,
+    not read as HTML by a Markdown viewer.
+    """
+    text = str(text).replace("\n", " ")
+    for char in "\\|<>":
+        text = text.replace(char, "\\" + char)
+    return text
 
 
 def _table_dict(table: pd.DataFrame | None) -> dict[str, dict[str, int]] | None:

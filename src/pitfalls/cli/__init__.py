@@ -1,4 +1,4 @@
-"""The ``pitfalls`` command line: ``audit``, ``reproduce``, ``checklist``.
+"""The ``pitfalls`` command line: ``audit``, ``report``, ``reproduce``, ``checklist``.
 
 Each subcommand lives in its own private module exposing ``register(subparsers)``,
 which adds its parser and sets ``func`` (a callable taking the parsed namespace and

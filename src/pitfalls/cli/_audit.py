@@ -24,8 +24,9 @@ def register(subparsers: Any) -> None:
     Examples
     --------
     >>> from pitfalls.cli import build_parser
+    >>> from pitfalls.cli._audit import output_format
     >>> args = build_parser().parse_args(["audit", "m.csv", "--group", "pid", "--split", "split"])
-    >>> args.command, args.group, args.fail_on, args.format
+    >>> args.command, args.group, args.fail_on, output_format(args)
     ('audit', 'pid', 'high', 'text')
     """
     parser = subparsers.add_parser(
@@ -72,7 +73,7 @@ def _add_columns(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_outputs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", choices=_FORMATS, default="text", help="report format")
+    add_format(parser)
     parser.add_argument("--output", metavar="FILE", help="write the report here, not stdout")
     parser.add_argument(
         "--details",
@@ -88,6 +89,39 @@ def _add_outputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="progress bar on stderr while hashing"
     )
+
+
+_SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    """Add ``--format``; left out, it follows the ``--output`` name (see output_format)."""
+    parser.add_argument(
+        "--format",
+        choices=_FORMATS,
+        default=None,
+        help="report format (default: from --output's suffix .html/.md/.json, else text)",
+    )
+
+
+def output_format(args: argparse.Namespace) -> str:
+    """``--format`` when given, else the ``--output`` suffix's format, else text.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from pitfalls.cli._audit import output_format
+    >>> output_format(argparse.Namespace(format=None, output="out/report.HTML"))
+    'html'
+    >>> output_format(argparse.Namespace(format="md", output="report.html"))
+    'md'
+    >>> output_format(argparse.Namespace(format=None, output=None))
+    'text'
+    """
+    if args.format is not None:
+        return str(args.format)
+    suffix = Path(args.output).suffix.lower() if args.output else ""
+    return _SUFFIX_FORMATS.get(suffix, "text")
 
 
 def _add_image_options(parser: argparse.ArgumentParser) -> None:
@@ -192,15 +226,16 @@ def run_audit(args: argparse.Namespace) -> int:
     _refuse_inputs(args, report.image_paths or [])
     if args.details is not None:
         _write_file(args.details, report.to_frame().to_csv(index=False), "--details")
-    if args.format == "html":
+    fmt = output_format(args)
+    if fmt == "html":
         text = report.to_html()
-    elif args.format == "json":
+    elif fmt == "json":
         text = report.to_json()
-    elif args.format == "md":
+    elif fmt == "md":
         text = report.to_markdown()
     else:
         text = report.to_text(color=False if args.output else None)
-    _emit(text, args.output, html=args.format == "html")
+    _emit(text, args.output, html=fmt == "html")
     return 0 if report.passed else 1
 
 

@@ -1,4 +1,5 @@
-"""``pitfalls checklist``: print the paper's guideline (Maleki et al., Table 4)."""
+"""``pitfalls checklist``: print the paper's guideline (Maleki et al., Table 4), or the
+items of CLAIM 2024 and TRIPOD+AI that a study report can evidence."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 from typing import Any
 
 __all__ = ["register"]
+
+_GUIDELINES = ("table4", "claim", "tripod-ai", "all")
 
 
 def register(subparsers: Any) -> None:
@@ -18,17 +21,30 @@ def register(subparsers: Any) -> None:
     ## Checklist for avoiding methodological pitfalls (Maleki et al., Table 4)
     ...
     0
+    >>> main(["checklist", "--guideline", "tripod-ai"])  # doctest: +ELLIPSIS
+    TRIPOD+AI: ...
+      23a  performance with CIs, incl. subgroups
+    ...
+    0
     """
     parser = subparsers.add_parser(
         "checklist",
         help="print the checklist for avoiding methodological pitfalls",
         description=(
             "Print the paper's checklist (Maleki et al., Table 4) with how to follow each "
-            "guideline using pitfalls."
+            "guideline using pitfalls; with --guideline claim, tripod-ai or all, list the "
+            "items of CLAIM 2024 and TRIPOD+AI with their numbers and what the study "
+            "report (pitfalls report) can evidence for each."
         ),
     )
     parser.add_argument(
         "--format", choices=("text", "md", "json"), default="text", help="output format"
+    )
+    parser.add_argument(
+        "--guideline",
+        choices=_GUIDELINES,
+        default="table4",
+        help="which guideline to list (default: table4, the paper's checklist)",
     )
     parser.set_defaults(func=run_checklist)
 
@@ -45,7 +61,13 @@ def run_checklist(args: argparse.Namespace) -> int:
     ...
     0
     """
-    from ..audit import format_checklist
+    guideline = getattr(args, "guideline", "table4")
+    if guideline == "table4":
+        from ..audit import format_checklist
 
-    print(format_checklist(args.format), end="")
+        print(format_checklist(args.format), end="")
+    else:
+        from ..report import format_guideline
+
+        print(format_guideline(guideline, args.format), end="")
     return 0

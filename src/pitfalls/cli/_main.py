@@ -14,7 +14,7 @@ __all__ = ["UsageError", "build_parser", "main"]
 
 # Subcommand modules, in the order ``pitfalls --help`` lists them. A module that is
 # not there yet (its feature has not landed) is skipped rather than breaking the CLI.
-_SUBCOMMAND_MODULES = ("_audit", "_reproduce", "_checklist")
+_SUBCOMMAND_MODULES = ("_audit", "_report", "_reproduce", "_checklist")
 
 
 class UsageError(ValueError):

@@ -196,6 +196,11 @@ def _render(results: list[Any], written: dict[str, Path], start: float) -> int:
         print(table2.to_string(index=False))
     print()
     print(f"report: {written['markdown']} and {written['html']}")
+    studies = sorted(
+        path for key, path in written.items() if key.startswith("study:") and path.suffix == ".html"
+    )
+    if studies:
+        print(f"study reports of the correct models: {studies[0].parent}/ ({len(studies)})")
     print(f"total: {time.perf_counter() - start:.1f} s")
     failed = [r.name for r in results if not r.leaky_beats_correct]
     if failed:

@@ -75,6 +75,9 @@ def _newton(
     a: np.ndarray, b: np.ndarray, active: np.ndarray, converged: np.ndarray, data: tuple
 ) -> None:
     x, x2, y, weights = data
+    # The log-likelihood at each active row's (a, b): the last step's accepted value is the
+    # next step's starting one, so it is computed once per step, not twice.
+    before = None
     for _ in range(_MAX_NEWTON):
         w = weights[active]
         mu = expit(a[active, None] + b[active, None] * x)
@@ -86,7 +89,9 @@ def _newton(
         step_b = (h00 * g1 - h01 * g0) / det
         # A full Newton step from far away can overshoot and diverge on data whose
         # maximum-likelihood fit exists: shorten it until the likelihood does not drop.
-        scale = _ascent_scale(a[active], b[active], step_a, step_b, (x, y, w))
+        if before is None:
+            before = _log_likelihood(a[active], b[active], x, y, w)
+        scale, after = _ascent_scale(a[active], b[active], step_a, step_b, (x, y, w), before)
         step_a, step_b = scale * step_a, scale * step_b
         a[active] += step_a
         b[active] += step_b
@@ -95,6 +100,7 @@ def _newton(
         broken = ~np.isfinite(step_a + step_b)
         converged[index[finished & ~broken]] = True
         active[index[finished | broken]] = False
+        before = None if after is None else after[~(finished | broken)]
         if not active.any():
             break
 
@@ -107,19 +113,27 @@ def _log_likelihood(
 
 
 def _ascent_scale(
-    a: np.ndarray, b: np.ndarray, step_a: np.ndarray, step_b: np.ndarray, data: tuple
-) -> np.ndarray:
-    """Per row, the largest of 1, 1/2, 1/4... whose step does not lower the likelihood."""
+    a: np.ndarray,
+    b: np.ndarray,
+    step_a: np.ndarray,
+    step_b: np.ndarray,
+    data: tuple,
+    before: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per row, the largest of 1, 1/2, 1/4... whose step does not lower the likelihood.
+
+    Returns the scales and the log-likelihood after the scaled steps (None when some
+    row still lowered it after every halving: its last scale was not evaluated).
+    """
     x, y, w = data
-    before = _log_likelihood(a, b, x, y, w)
     scale = np.ones_like(a)
     for _ in range(_MAX_HALVINGS):
         after = _log_likelihood(a + scale * step_a, b + scale * step_b, x, y, w)
         worse = after < before - 1e-12 * np.abs(before)
         if not worse.any():
-            break
+            return scale, after
         scale[worse] *= 0.5
-    return scale
+    return scale, None
 
 
 @dataclass(frozen=True)

@@ -408,8 +408,12 @@ def _bootstrap(problem: _Problem, n_bootstraps: int, rng: np.random.Generator) -
     if problem.scores is not None:
         for j, c in enumerate(columns):
             is_pos = problem.t_idx == c
-            column = ranking_column(problem.scores[:, j], is_pos, problem.plan.codes)
-            ranking.append(column if is_pos.any() else None)
+            # One class only (an external set of normals): no ranking to resample;
+            # AUC and AP are undefined and reported as NaN, as without groups.
+            if is_pos.all() or not is_pos.any():
+                ranking.append(None)
+                continue
+            ranking.append(ranking_column(problem.scores[:, j], is_pos, problem.plan.codes))
     reps = cluster_bootstrap(
         problem.plan, _confusion_by_patient(problem), ranking, n_bootstraps, rng
     )

@@ -1,11 +1,12 @@
 """Deep-learning experiments: models C/D, E/F (patches) and model I (batch effect).
 
 Appendix B of the paper: a ResNet-50 with dropout 0.5 before a two-class head,
-cross-entropy, Adam (lr 1e-4, betas 0.9/0.999), batch 32, 100 epochs, the weights
-with the lowest validation loss kept, one train/validation/test split (70/15/15) and
-one trained model per row of Table 2. Quick mode keeps that protocol and swaps the
-network for :func:`patch_cnn` (patches, 32 px, one-cycle schedule, five models per row
-for a rank-sum test) and :func:`quick_cnn` (X-rays, 64 px), trained on one CPU core.
+cross-entropy, Adam (lr 1e-4, betas 0.9/0.999), batch 32, 100 epochs, "the model with
+the lowest loss" kept (full mode reads it as the validation loss), one
+train/validation/test split (70/15/15) and one trained model per row of Table 2. Quick
+mode keeps the split and swaps the network for :func:`patch_cnn` (patches, 32 px,
+one-cycle schedule, the lowest training loss kept, four models per row for a
+rank-sum test) and :func:`quick_cnn` (X-rays, 64 px), trained on one CPU core.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pandas as pd
 from ._paper import METRICS, PAPER_BATCH_EFFECT
 from ._result import ExperimentResult
 from ._settings import Settings, check_device
+from ._study import held_out_manifest, runs_gap, study_of_predictions
 from ._tables import binary_metrics, table2_result
 
 __all__ = [
@@ -213,9 +215,10 @@ def image_classifier(
     """The Appendix B classifier as a scikit-learn estimator.
 
     Full mode: ResNet-50, the paper's epochs, batch 32, Adam 1e-4 at a constant rate,
-    with a checkpoint per model under ``settings.checkpoint_dir`` so an interrupted
-    run resumes. Quick mode: :func:`patch_cnn` with a one-cycle schedule for the
-    patches (``network="patch"``), :func:`quick_cnn` for the X-rays (``"xray"``).
+    the lowest validation loss kept, with a checkpoint per model under
+    ``settings.checkpoint_dir`` so an interrupted run resumes. Quick mode:
+    :func:`patch_cnn` with a one-cycle schedule and the lowest training loss kept for
+    the patches (``network="patch"``), :func:`quick_cnn` for the X-rays (``"xray"``).
     """
     from pitfalls.torch import TorchImageClassifier
 
@@ -234,6 +237,7 @@ def image_classifier(
         batch_size=settings.batch_size,
         lr=settings.xray_learning_rate if xray else settings.learning_rate,
         lr_schedule="constant" if xray else settings.lr_schedule,
+        monitor="val_loss" if xray else settings.monitor,
         dropout=0.5,
         weights=weights,
         train_transform=transform,
@@ -416,11 +420,14 @@ def _f1_with_patient_interval(
 
 
 #: Per-repeat figures beside the four metrics: training F1 (on the rows the weights
-#: were fitted on), the epoch kept, and the explanation of the leak: the share of test
-#: patches with a twin in training (an augmented copy of the same patch for model C, a
-#: patch of the same patient for E, D and F) and test F1 on those with and without one.
+#: were fitted on), the epoch kept, the epoch of the lowest validation loss and the
+#: validation loss there and at the kept epoch, and the explanation of the leak: the
+#: share of test patches with a twin in training (an augmented copy of the same patch
+#: for model C, a patch of the same patient for E, D and F) and test F1 on those with
+#: and without one.
 EXPLAINING = (
-    "train_f1", "best_epoch", "twin_share", "f1_with_twin", "f1_without_twin", "patient_share",
+    "train_f1", "best_epoch", "val_min_epoch", "val_loss_min", "val_loss_kept",
+    "twin_share", "f1_with_twin", "f1_without_twin", "patient_share",
 )  # fmt: skip
 
 
@@ -449,6 +456,20 @@ def _twin_scores(y_true: np.ndarray, y_pred: np.ndarray, has_twin: np.ndarray) -
     }
 
 
+def _validation_loss_path(history: pd.DataFrame, kept: int) -> dict[str, float]:
+    """Where the validation loss was lowest (epoch counted from 1) and its value there
+    and at the kept epoch: on other patients it is lowest before the network fits."""
+    val_loss = history["val_loss"].to_numpy(dtype=float)
+    if not np.isfinite(val_loss).any():
+        return {"val_min_epoch": np.nan, "val_loss_min": np.nan, "val_loss_kept": np.nan}
+    lowest = int(np.nanargmin(val_loss))
+    return {
+        "val_min_epoch": lowest + 1,
+        "val_loss_min": float(val_loss[lowest]),
+        "val_loss_kept": float(val_loss[kept]),
+    }
+
+
 def _train_and_score(
     settings: Settings,
     images: np.ndarray,
@@ -462,6 +483,7 @@ def _train_and_score(
     checkpoint_name: str,
     patients: np.ndarray | None = None,
     verbose: bool = False,
+    keep_predictions: bool = False,
 ) -> dict[str, Any]:
     """Test metrics, training F1 and the twin breakdown of one trained model.
 
@@ -480,12 +502,17 @@ def _train_and_score(
     scores: dict[str, Any] = dict(binary_metrics(labels[test], predictions))
     scores["train_f1"] = binary_metrics(labels[fitted], model.predict(images[fitted]))["f1"]
     scores["best_epoch"] = model.best_epoch_ + 1  # counted from 1 in the notes
+    scores.update(_validation_loss_path(model.history_, model.best_epoch_))
     has_twin = np.isin(twin_key[test], twin_key[fitted])
     scores.update(_twin_scores(labels[test], predictions, has_twin))
     if patients is not None:
         # model C's test patches without a twin may still have their patient in training
         scores["patient_share"] = float(np.mean(np.isin(patients[test], patients[fitted])))
         scores["f1_ci"] = _f1_with_patient_interval(labels[test], predictions, patients[test], seed)
+    if keep_predictions:  # for the study report: which rows played which part, and scores
+        validation = np.setdiff1d(train, fitted)
+        proba = np.asarray(model.predict_proba(images[test]))[:, 1]
+        scores["evaluation"] = (fitted, validation, test, proba)
     return scores
 
 
@@ -493,6 +520,8 @@ def _runs_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
     """Per-repeat metrics; the first run's patient-level F1 interval in ``attrs``."""
     frame = pd.DataFrame(runs, columns=[*METRICS, *EXPLAINING])
     frame.attrs["f1_ci"] = runs[0].get("f1_ci", "") if runs else ""
+    if runs and "evaluation" in runs[0]:
+        frame.attrs["evaluation"] = runs[0]["evaluation"]
     return frame
 
 
@@ -511,10 +540,27 @@ def _correct_patch_model(settings: Settings, data: Path | None, verbose: bool) -
             settings, images, labels, patients,
             transform=augmentation_transform(), seed=settings.random_state + r, fit_groups=True,
             twin_key=patients, checkpoint_name="model-D", patients=patients, verbose=verbose,
+            keep_predictions=r == 0,
         )
         for r in range(settings.dl_repeats)
     ]  # fmt: skip
     return _runs_frame(runs)
+
+
+def _patch_study(
+    settings: Settings, data: Path | None, scores: dict[str, pd.DataFrame], leaky: str, correct: str
+) -> Any:
+    """Study report of the first correct patch model (D = F), with the leaky runs' gap."""
+    _, manifest = load_patches(settings, data)
+    fitted, validation, test, proba = scores[correct].attrs["evaluation"]
+    study = held_out_manifest(manifest, fitted=fitted, validation=validation, test=test)
+    gap = runs_gap(
+        "augmentation" if leaky == "C" else "group_split",
+        scores[leaky]["f1"].to_numpy(),
+        scores[correct]["f1"].to_numpy(),
+    )
+    scores_of_test = pd.Series(proba, index=test.astype(str))  # sample id = row number
+    return study_of_predictions(study, scores_of_test, settings, leakage=gap)
 
 
 def _augment_all(images: np.ndarray, n_copies: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -561,30 +607,44 @@ _TWIN_WORDS = {
 }
 
 
+def _fit_text(model: str, mean: pd.Series) -> str:
+    """How well a model fits its training data, and where its validation loss was lowest."""
+    text = (
+        f"model {model}: training F1 {mean['train_f1']:.3f} (weights of epoch "
+        f"{mean['best_epoch']:.0f} on average)"
+    )
+    if np.isnan(mean["val_loss_min"]):
+        return text
+    return (
+        f"{text}; validation loss {mean['val_loss_kept']:.2f} there, lowest "
+        f"({mean['val_loss_min']:.2f}) at epoch {mean['val_min_epoch']:.0f} on average"
+    )
+
+
+def _twin_text(model: str, frame: pd.DataFrame, mean: pd.Series) -> str:
+    """The share of test patches with a twin in training and test F1 with and without one."""
+    twin = _TWIN_WORDS.get(model, "a twin")
+    if not mean["twin_share"] > 0:
+        return f"no test patch has {twin} in training"
+    without = frame["f1_without_twin"].dropna()
+    without_text = (
+        f"{without.mean():.3f} on the others" if len(without) else "no test patch without one"
+    )
+    text = (
+        f"{mean['twin_share']:.0%} of test patches have {twin} in training; test F1 "
+        f"{frame['f1_with_twin'].mean():.3f} on those, {without_text}"
+    )
+    if model == "C" and not np.isnan(mean["patient_share"]):
+        text += f"; {mean['patient_share']:.0%} have a patch of the same patient in training"
+    return text
+
+
 def _explaining_notes(scores: dict[str, pd.DataFrame]) -> list[str]:
     """Why the leaky model scores higher, one line per model (means over the repeats)."""
     lines = []
     for model, frame in scores.items():
         mean = frame[list(EXPLAINING)].mean()
-        without = frame["f1_without_twin"].dropna()
-        without_text = (
-            f"{without.mean():.3f} on the others" if len(without) else "no test patch without one"
-        )
-        lines.append(
-            f"model {model}: training F1 {mean['train_f1']:.3f} (weights of epoch "
-            f"{mean['best_epoch']:.0f} on average); {mean['twin_share']:.0%} of test patches "
-            f"have {_TWIN_WORDS.get(model, 'a twin')} in training; test F1 "
-            f"{frame['f1_with_twin'].mean():.3f} on those, {without_text}"
-            + (
-                f"; {mean['patient_share']:.0%} have a patch of the same patient in training"
-                if model == "C" and not np.isnan(mean["patient_share"])
-                else ""
-            )
-            if mean["twin_share"] > 0
-            else f"model {model}: training F1 {mean['train_f1']:.3f} (weights of epoch "
-            f"{mean['best_epoch']:.0f} on average); no test patch has "
-            f"{_TWIN_WORDS.get(model, 'a twin')} in training"
-        )
+        lines.append(f"{_fit_text(model, mean)}; {_twin_text(model, frame, mean)}")
     return lines
 
 
@@ -611,9 +671,11 @@ def _dl_notes(settings: Settings, data: Path | None, *, cohort: str = "patch") -
     epochs = settings.xray_epochs if xray else settings.epochs
     rate = settings.xray_learning_rate if xray else settings.learning_rate
     schedule = "constant" if xray else settings.lr_schedule
+    monitor = "val_loss" if xray else settings.monitor
+    kept = "lowest training loss" if monitor == "train_loss" else "lowest validation loss"
     notes = [
         f"{network}, {epochs} epochs, batch {settings.batch_size}, Adam lr {rate:g} "
-        f"({schedule} schedule), on {device}; 70/15/15 split, best validation loss; "
+        f"({schedule} schedule), on {device}; 70/15/15 split, weights of the {kept} kept; "
         f"{settings.dl_repeats if not xray else 1} trained model(s) per row"
         + ("" if data is not None else f"; synthetic {cohort} cohort (pitfalls.datasets)")
     ]
@@ -670,6 +732,7 @@ def run_augmentation(settings: Settings, data: Path | None, verbose: bool) -> Ex
         scores=scores,
         figures={"C vs D: test F1": _figure_scores(scores, "Augmentation before vs after split")},
         notes=notes,
+        study=_patch_study(settings, data, scores, "C", "D"),
     )
 
 
@@ -711,6 +774,7 @@ def run_patient_split(settings: Settings, data: Path | None, verbose: bool) -> E
         scores=scores,
         figures={"E vs F: test F1": _figure_scores(scores, "Patch-level vs patient-level split")},
         notes=notes,
+        study=_patch_study(settings, data, scores, "E", "F"),
     )
 
 
@@ -873,6 +937,7 @@ class _ModelI:
     internal_normals_ok: float  # share of internal-test normals called normal
     external_predictions: np.ndarray
     external_ok: float  # share of external normals called normal
+    probabilities: np.ndarray  # pneumonia probability of the test rows, then the external
 
 
 def _fit_and_evaluate_model_i(
@@ -890,6 +955,7 @@ def _fit_and_evaluate_model_i(
         internal_normals_ok=float(np.mean(model.predict(images[normal_test]) == 0)),
         external_predictions=external_predictions,
         external_ok=float(np.mean(external_predictions == 0)),
+        probabilities=np.asarray(model.predict_proba(images[np.r_[test, external]]))[:, 1],
     )
 
 
@@ -1001,6 +1067,23 @@ def _attribution_note(
     )
 
 
+def _model_i_study(settings: Settings, manifest: pd.DataFrame, fit: _ModelI) -> Any:
+    """Study report of model I: internal test and external normals, sites A and B.
+
+    The internal training rows are those not in the internal test split; of them, the
+    weights were fitted on ``train_indices_`` and the rest gave the validation loss.
+    """
+    internal = np.flatnonzero(manifest["cohort"].to_numpy() == "internal")
+    train = np.setdiff1d(internal, fit.test)
+    fitted = train[fit.model.train_indices_]
+    study = held_out_manifest(
+        manifest, fitted=fitted, validation=np.setdiff1d(train, fitted), test=fit.test,
+        external=fit.external,
+    )  # fmt: skip
+    scored = np.r_[fit.test, fit.external].astype(str)  # sample id = row number
+    return study_of_predictions(study, pd.Series(fit.probabilities, index=scored), settings)
+
+
 @_limit_threads
 def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> ExperimentResult:
     """Model I: trained on pneumonia from source A vs normals from source B, tested on
@@ -1033,4 +1116,5 @@ def run_batch_effect(settings: Settings, data: Path | None, verbose: bool) -> Ex
         notes=notes,
         # scores.csv holds every run's figures: here one row per evaluation
         raw=scores.rename_axis("evaluation").reset_index(),
+        study=_model_i_study(settings, manifest, fit),
     )

@@ -19,6 +19,7 @@ import pandas as pd
 from ._paper import METRICS, PAPER_ACCURACY_EXAMPLE
 from ._result import ExperimentResult, format_mean_sd
 from ._settings import Settings
+from ._study import out_of_fold_study
 from ._tables import binary_metrics, table2_result
 
 __all__ = [
@@ -182,6 +183,9 @@ def _pair_experiment(
             else f"; data={data}"
         ),
     ]
+    study = out_of_fold_study(
+        appendix_a_pipeline(settings, settings.random_state), X, y, settings, leakage=gap
+    )
     return table2_result(
         name=name,
         title=title,
@@ -191,6 +195,7 @@ def _pair_experiment(
         scores={leaky: leaky_scores, correct: correct_scores},
         figures={f"{leaky} vs {correct}: F1 over repeats": figure},
         notes=notes,
+        study=study,
     )
 
 
@@ -296,6 +301,9 @@ def run_accuracy(settings: Settings, data: Path | None, verbose: bool) -> Experi
         "precision and F1 of the naive model are undefined (no positive prediction) and shown as 0.",
         *(f"pitfalls.metrics.classification_summary on the naive model warns: {m}" for m in warned),
     ]
+    study = out_of_fold_study(
+        appendix_a_pipeline(settings, settings.random_state), X, y_array, settings
+    )
     return ExperimentResult(
         name="accuracy",
         title="Accuracy on an imbalanced endpoint: the naive model for distant metastasis",
@@ -305,4 +313,5 @@ def run_accuracy(settings: Settings, data: Path | None, verbose: bool) -> Experi
         comparisons=comparisons,
         notes=notes,
         raw=raw,
+        study=study,
     )

@@ -42,6 +42,32 @@ def _save_figures(result: ExperimentResult, figures_dir: Path) -> dict[str, Path
     return saved
 
 
+def _save_study(result: ExperimentResult, out: Path) -> dict[str, Path]:
+    """Write the experiment's study report as HTML and JSON under ``study_reports/``."""
+    if result.study is None:
+        return {}
+    folder = out / "study_reports"
+    folder.mkdir(exist_ok=True)
+    paths = {
+        "html": folder / f"{_slug(result.name)}.html",
+        "json": folder / f"{_slug(result.name)}.json",
+    }
+    result.study.to_html(paths["html"])
+    paths["json"].write_text(result.study.to_json(), encoding="utf-8")
+    return paths
+
+
+def _study_line(result: ExperimentResult) -> str:
+    """One sentence pointing at the study report, or '' when the experiment has none."""
+    if result.study is None:
+        return ""
+    name = _slug(result.name)
+    return (
+        f"Study report of the correct model (patient-level intervals, baselines, "
+        f"calibration, checklists): study_reports/{name}.html (JSON: study_reports/{name}.json)."
+    )
+
+
 def _html_section(result: ExperimentResult, figures: dict[str, Path]) -> str:
     parts = [
         f'<h2 id="{_slug(result.name)}">{html.escape(result.title)}</h2>',
@@ -57,6 +83,9 @@ def _html_section(result: ExperimentResult, figures: dict[str, Path]) -> str:
             f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{data}">'
             f"<figcaption>{html.escape(name)}</figcaption></figure>"
         )
+    if result.study is not None:
+        link = f"study_reports/{_slug(result.name)}.html"
+        parts.append(f'<p><a href="{link}">{html.escape(_study_line(result))}</a></p>')
     if result.notes:
         parts.append(
             '<ul class="note">'
@@ -110,7 +139,7 @@ def write_report(
     title: str = _TITLE,
     skipped: Mapping[str, str] | None = None,
 ) -> dict[str, Path]:
-    """Write ``report.md``, ``report.html``, ``figures/*.png`` and ``scores.csv`` to ``out``.
+    """Write ``report.md``, ``report.html``, ``figures/*.png``, ``scores.csv`` and study reports.
 
     The HTML file is self-contained (figures embedded), so it can be mailed or
     attached to a CI run; the Markdown file links the PNG files beside it.
@@ -133,7 +162,8 @@ def write_report(
         Paths written: ``"markdown"``, ``"html"``, ``"scores"`` and one per figure.
         ``scores.csv`` holds every result's numbers in long form with an
         ``experiment`` column: the per-repeat ``raw`` frame where there is one, else
-        the ``scores`` table.
+        the ``scores`` table. Each result with a study report adds
+        ``"study:<name>:html"`` and ``"study:<name>:json"`` (``study_reports/<name>.*``).
 
     Examples
     --------
@@ -172,7 +202,11 @@ def write_report(
         figures = _save_figures(result, figures_dir)
         written.update({f"figure:{result.name}:{name}": path for name, path in figures.items()})
         relative = {name: f"figures/{path.name}" for name, path in figures.items()}
+        studies = _save_study(result, out)
+        written.update({f"study:{result.name}:{kind}": path for kind, path in studies.items()})
         md_parts.append(result.to_markdown(figure_paths=relative))
+        if studies:
+            md_parts += ["", _study_line(result), ""]
         html_parts.append(_html_section(result, figures))
     skipped_md, skipped_html = _skipped_parts(dict(skipped or {}))
     md_parts += skipped_md

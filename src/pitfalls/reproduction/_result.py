@@ -86,6 +86,11 @@ class ExperimentResult:
         Per-repeat scores (long format) for further analysis.
     elapsed : float
         Wall time in seconds.
+    study : pitfalls.report.StudyReport, optional
+        The study report of the experiment's correct model (patient-level
+        intervals, baselines, calibration, sites, the leaky-vs-correct gap and the
+        filled checklists); ``None`` where the experiment is not a classification
+        (Table 3). :func:`write_report` writes it beside the tables.
 
     Examples
     --------
@@ -116,6 +121,7 @@ class ExperimentResult:
     settings: dict[str, Any] = field(default_factory=dict)
     raw: pd.DataFrame | None = None
     elapsed: float = 0.0
+    study: Any = None
 
     @property
     def leaky_beats_correct(self) -> bool:

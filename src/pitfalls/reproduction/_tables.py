@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,8 +84,11 @@ def table2_result(
     scores: Mapping[str, pd.DataFrame],
     figures: dict | None = None,
     notes: list[str] | None = None,
+    study: Any = None,
 ) -> ExperimentResult:
     """Assemble an :class:`ExperimentResult` for a leaky/correct pair of Table 2.
+
+    ``study`` is the study report of the correct model (:attr:`ExperimentResult.study`).
 
     ``scores`` maps the model letter to a frame of per-repeat scores with one
     column per metric of :data:`METRICS` (one row for a single trained model), and
@@ -133,6 +137,7 @@ def table2_result(
         figures=dict(figures or {}),
         notes=list(notes or []),
         raw=raw,
+        study=study,
     )
 
 

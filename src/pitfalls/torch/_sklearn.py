@@ -91,9 +91,10 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
     :func:`pitfalls.experiments.leakage_gap` for the ``"augmentation"`` and
     ``"group_split"`` pitfalls): ``fit`` holds out ``validation_fraction`` of the
     training data (patient-aware when ``groups`` is given), trains with
-    :func:`fit_classifier` and keeps the weights with the lowest validation loss, as the
-    paper does. Augmentation given as ``train_transform`` is applied on the fly to
-    training images only, never to the held-out images or at prediction time.
+    :func:`fit_classifier` and keeps the weights with the lowest validation loss (or
+    training loss, ``monitor="train_loss"``). Augmentation given as
+    ``train_transform`` is applied on the fly to training images only, never to the
+    held-out images or at prediction time.
 
     Parameters
     ----------
@@ -120,9 +121,11 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         transformer method.)
     validation_fraction : float, default=0.1
         Share of training samples (or patients) held out to pick the best epoch; 0 keeps
-        the last epoch.
+        the last epoch (with ``monitor="val_loss"``).
     lr_schedule : {None, "constant", "onecycle"}, default=None
         Learning-rate schedule of :func:`fit_classifier` (None: constant ``lr``).
+    monitor : {"val_loss", "train_loss"}, default="val_loss"
+        Which loss picks the epoch whose weights are kept (see :func:`fit_classifier`).
     device : str, default="auto"
     amp : bool, default=True
     num_workers : int, default=0
@@ -177,6 +180,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         train_transform: Callable[..., Any] | None = None,
         validation_fraction: float = 0.1,
         lr_schedule: str | None = None,
+        monitor: str = "val_loss",
         device: str = "auto",
         amp: bool = True,
         num_workers: int = 0,
@@ -196,6 +200,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
         self.train_transform = train_transform
         self.validation_fraction = validation_fraction
         self.lr_schedule = lr_schedule
+        self.monitor = monitor
         self.device = device
         self.amp = amp
         self.num_workers = num_workers
@@ -307,6 +312,7 @@ class TorchImageClassifier(ClassifierMixin, BaseEstimator):
             checkpoint=self.checkpoint,
             resume=self.checkpoint is not None,
             lr_schedule=self.lr_schedule,
+            monitor=self.monitor,
             random_state=self.random_state,
             verbose=self.verbose,
         )

@@ -45,8 +45,9 @@ class FitResult:
         One row per epoch: ``epoch``, ``train_loss``, ``val_loss`` (NaN without
         validation data).
     best_epoch : int
-        Epoch (0-based) with the lowest validation loss (the last epoch without
-        validation data).
+        Epoch (0-based) whose weights were kept: the lowest validation loss (the last
+        epoch without validation data), or the lowest training loss with
+        ``monitor="train_loss"``.
     best_val_loss : float
         Its validation loss (NaN without validation data).
 
@@ -244,13 +245,18 @@ def _shared_seed(random_state: int | None, world_size: int, device: torch.device
 
 
 _SCHEDULES = (None, "constant", "onecycle")
+_MONITORS = ("val_loss", "train_loss")
 
 
-def _check_fit_args(epochs: int, batch_size: int, lr: float, lr_schedule: str | None) -> None:
+def _check_fit_args(
+    epochs: int, batch_size: int, lr: float, lr_schedule: str | None, monitor: str = "val_loss"
+) -> None:
     if lr_schedule not in _SCHEDULES:
         raise ValueError(
             f"lr_schedule={lr_schedule!r} is not supported; use None, 'constant' or 'onecycle'."
         )
+    if monitor not in _MONITORS:
+        raise ValueError(f"monitor={monitor!r} is not supported; use 'val_loss' or 'train_loss'.")
     if not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs={epochs!r} must be a positive integer.")
     if not isinstance(batch_size, int) or batch_size < 1:
@@ -408,6 +414,7 @@ def fit_classifier(
     checkpoint: str | os.PathLike[str] | None = None,
     resume: bool = False,
     lr_schedule: str | None = None,
+    monitor: str = "val_loss",
     random_state: int | None = None,
     verbose: int = 0,
 ) -> FitResult:
@@ -451,8 +458,8 @@ def fit_classifier(
         Continue from ``<checkpoint>.last`` when it exists (after a crash or a time
         limit): training goes on from the epoch after the saved one, with the same
         shuffling and dropout streams, so on a CPU the result equals an uninterrupted
-        run's. Needs ``checkpoint``; the saved run must have the same ``epochs`` and
-        ``lr_schedule``.
+        run's. Needs ``checkpoint``; the saved run must have the same ``epochs``,
+        ``lr_schedule`` and ``monitor``.
     lr_schedule : {None, "constant", "onecycle"}, default=None
         None or ``"constant"``: ``lr`` throughout (the paper). ``"onecycle"``: warm up
         to ``lr`` over the first 30% of the steps, then anneal to ``lr / 10**4``
@@ -462,6 +469,14 @@ def fit_classifier(
         trained, and when the validation data share little with the training data
         (other patients) a near-untrained model that answers 50/50 can have the lowest
         validation loss of all.
+    monitor : {"val_loss", "train_loss"}, default="val_loss"
+        The loss whose lowest epoch's weights are kept (Keras' ``monitor``). The
+        paper (Appendix B) says only "the model with the lowest loss was selected";
+        the validation loss, the default, keeps the weights that do best on ``val``. The
+        training loss keeps the weights that fit the training data best (the validation
+        loss is still computed and recorded): with a small network trained from scratch
+        and validation data from other patients, the validation loss can rise from the
+        first epoch on, so it keeps weights that have not fitted their own training data.
     random_state : int, optional
         Seeds model-independent randomness (shuffling, dropout, augmentation, workers) for
         the run; the caller's random generators are restored afterwards. Seed the model's
@@ -486,7 +501,7 @@ def fit_classifier(
     >>> list(result.history.columns), len(result.history)
     (['epoch', 'train_loss', 'val_loss'], 2)
     """
-    _check_fit_args(epochs, batch_size, lr, lr_schedule)
+    _check_fit_args(epochs, batch_size, lr, lr_schedule, monitor)
     target = resolve_device(device)
     if channels_last is None:
         channels_last = target.type == "cuda"
@@ -518,7 +533,7 @@ def fit_classifier(
             )
         run = _Run(
             trainer, optimizer, scheduler, train_loader, val_loader, sampler, epochs,
-            checkpoint, str(lr_schedule or "constant"),
+            checkpoint, str(lr_schedule or "constant"), monitor,
         )  # fmt: skip
         if resume:
             run.resume()
@@ -559,12 +574,15 @@ class _Run:
         epochs: int,
         checkpoint: str | os.PathLike[str] | None,
         schedule_name: str,
+        monitor: str = "val_loss",
     ) -> None:
         self.trainer, self.optimizer, self.scheduler = trainer, optimizer, scheduler
         self.train_loader, self.val_loader, self.sampler = train_loader, val_loader, sampler
         self.epochs, self.checkpoint, self.schedule_name = epochs, checkpoint, schedule_name
+        self.monitor = monitor
         self.history: list[dict[str, float]] = []
-        self.best_loss, self.best_epoch = math.inf, -1
+        # best_score: the monitored loss of the kept epoch; best_loss: its validation loss
+        self.best_score, self.best_loss, self.best_epoch = math.inf, math.nan, -1
         self.best_state: dict[str, torch.Tensor] | None = None
         self.start = 0
         # one cycle: choose among the epochs after the warm-up (30% of the steps)
@@ -581,11 +599,17 @@ class _Run:
         if not self.last_path.exists():
             return
         saved = torch.load(self.last_path, weights_only=False)  # our own file: RNG states
-        if (saved["epochs"], saved["lr_schedule"]) != (self.epochs, self.schedule_name):
+        saved_monitor = saved.get("monitor", "val_loss")  # files from before monitor=
+        if (saved["epochs"], saved["lr_schedule"], saved_monitor) != (
+            self.epochs,
+            self.schedule_name,
+            self.monitor,
+        ):
             raise ValueError(
-                f"{str(self.last_path)!r} was written by a run with epochs={saved['epochs']} "
-                f"and lr_schedule={saved['lr_schedule']!r}, not epochs={self.epochs} and "
-                f"lr_schedule={self.schedule_name!r}; use the same settings or delete it."
+                f"{str(self.last_path)!r} was written by a run with epochs={saved['epochs']}, "
+                f"lr_schedule={saved['lr_schedule']!r} and monitor={saved_monitor!r}, not "
+                f"epochs={self.epochs}, lr_schedule={self.schedule_name!r} and "
+                f"monitor={self.monitor!r}; use the same settings or delete it."
             )
         self.trainer.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
@@ -593,6 +617,7 @@ class _Run:
             self.scheduler.load_state_dict(saved["scheduler"])
         self.history = list(saved["history"])
         self.best_loss, self.best_epoch = saved["best_val_loss"], saved["best_epoch"]
+        self.best_score = saved.get("best_score", self.best_loss)
         self.best_state = saved["best_model"]
         self.start = int(saved["epoch"]) + 1
         _restore_generators(self.train_loader, saved["generators"])
@@ -608,10 +633,12 @@ class _Run:
             "epoch": epoch,
             "epochs": self.epochs,
             "lr_schedule": self.schedule_name,
+            "monitor": self.monitor,
             "history": self.history,
             "best_model": self.best_state,
             "best_epoch": self.best_epoch,
             "best_val_loss": self.best_loss,
+            "best_score": self.best_score,
             "generators": _generators(self.train_loader),
         }
         _atomic_save(payload, path)
@@ -624,8 +651,10 @@ class _Run:
         val_loss = math.nan if self.val_loader is None else trainer.evaluate(self.val_loader)
         self.history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss})
         eligible = epoch >= self.select_from
-        if eligible and (self.val_loader is None or val_loss < self.best_loss):
-            self.best_loss, self.best_epoch = val_loss, epoch
+        score = train_loss if self.monitor == "train_loss" else val_loss
+        keep_last = self.monitor == "val_loss" and self.val_loader is None
+        if eligible and (keep_last or score < self.best_score):
+            self.best_score, self.best_loss, self.best_epoch = score, val_loss, epoch
             self.best_state = {
                 k: v.detach().to("cpu", copy=True) for k, v in trainer.model.state_dict().items()
             }
@@ -648,9 +677,10 @@ class _Run:
                 train_loss=f"{last['train_loss']:.4f}", val_loss=f"{last['val_loss']:.4f}"
             )
         bar.close()
-        if self.best_state is None:  # every validation loss was NaN
+        if self.best_state is None:  # every monitored loss was NaN
+            which = "training" if self.monitor == "train_loss" else "validation"
             raise ValueError(
-                "the validation loss was NaN at every epoch; check the validation labels and "
+                f"the {which} loss was NaN at every epoch; check the {which} labels and "
                 "inputs (or lower lr)."
             )
         self.trainer.model.load_state_dict(self.best_state)
@@ -658,7 +688,7 @@ class _Run:
             self.trainer.model,
             pd.DataFrame(self.history, columns=["epoch", "train_loss", "val_loss"]),
             self.best_epoch,
-            self.best_loss if self.val_loader else math.nan,
+            self.best_loss,
         )
 
 
