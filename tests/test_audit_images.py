@@ -496,6 +496,56 @@ def test_area_downsample_is_exact_and_mirror_symmetric(height, width, size):
     np.testing.assert_allclose(_downsample(pixels[::-1, ::-1], size), thumb[::-1, ::-1], atol=1e-12)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    background=st.integers(0, 510).map(lambda twice: twice / 2),
+    tolerance=st.floats(0.01, 300.0),
+    as_float32=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+def test_border_test_on_bytes_is_the_float32_test(background, tolerance, as_float32, seed):
+    # Bytes are compared with two byte thresholds instead of their float32 copy.
+    from pitfalls.audit._hashing import _differs
+
+    gray = np.random.default_rng(seed).integers(0, 256, (2, 9, 11), dtype=np.uint8)
+    limit = np.float32(tolerance) if as_float32 else tolerance
+    expected = np.abs(gray.astype(np.float32) - np.float32(background)) > limit
+    found = _differs(gray, np.array([background, background]), [limit, limit])
+    np.testing.assert_array_equal(found.view(bool), expected)
+    as_floats = _differs(gray.astype(np.float32), np.array([background] * 2), [limit] * 2)
+    np.testing.assert_array_equal(as_floats.view(bool), expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 4), m=st.integers(1, 300), seed=st.integers(0, 1000))
+def test_byte_order_statistics_by_counting_are_partitions(n, m, seed):
+    from pitfalls.audit._hashing import _order_statistics
+
+    values = np.random.default_rng(seed).integers(0, 256, (n, m), dtype=np.uint8)
+    ranks = sorted({0, m // 3, m - 1})
+    expected = np.partition(values, ranks, axis=1)[:, ranks]
+    np.testing.assert_array_equal(_order_statistics(values, ranks), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_an_image_hashes_alike_alone_and_among_others(dtype):
+    # A chunk's images are trimmed and described in stacks: the company an image
+    # keeps must not change its hashes.
+    from pitfalls.audit import _hashing as hashing
+
+    images = [smooth_image(seed, size=72).astype(dtype) for seed in range(5)]
+    framed = np.zeros((72, 72), dtype)
+    framed[20:52, 16:60] = images[0][:32, :44]  # a dark surround to trim
+    images += [framed, np.full((72, 72), 7, dtype)]  # and a blank image
+    works = [hashing._work_of(image) for image in images]
+    together = hashing._describe_many(works)
+    for i, work in enumerate(works):
+        alone = hashing._describe_many([work])
+        for stacked, single in zip(together, alone, strict=True):
+            np.testing.assert_array_equal(stacked[i], single[0])
+    assert together[2][-1] and not together[2][:-1].any()  # only the blank one is low
+
+
 def test_hash_orientations_match_flipped_images():
     pixels = smooth_image(11)[:, :70]  # not square: cells cut pixels
     ops = [

@@ -212,7 +212,7 @@ def test_out_of_memory_on_one_image_names_it_and_the_flags(images, monkeypatch):
     def out_of_memory(pixels):
         raise MemoryError
 
-    monkeypatch.setattr(hashing, "_describe", out_of_memory)
+    monkeypatch.setattr(hashing, "_work_of", out_of_memory)
     with pytest.raises(
         ManifestError,
         match=r"row 0: cannot read image '.*p0.png' \(ran out of memory decoding it; use "
@@ -335,6 +335,26 @@ def test_same_pixels_in_another_encoding_are_exact_duplicates(images):
     assert pf102["n_affected"] == 2
 
 
+def test_exact_duplicates_need_every_pixel_at_full_size(tmp_path):
+    # A colour JPEG as the benchmark writes them, its pixels re-encoded as PNG, and
+    # that PNG with one pixel one grey level off: the first two are exact copies,
+    # the third is not (no reduced decode may hide it), and all three look alike.
+    rng = np.random.default_rng(3)
+    coarse = rng.normal(128, 40, (6, 6, 3)).clip(0, 255).astype(np.uint8)
+    smooth = np.asarray(Image.fromarray(coarse).resize((224, 224), Image.BICUBIC))
+    noisy = np.clip(smooth + rng.normal(0, 8, smooth.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(noisy).save(tmp_path / "a.jpg", quality=90)
+    pixels = load_image(tmp_path / "a.jpg")
+    Image.fromarray(pixels).save(tmp_path / "b.png")
+    changed = pixels.copy()
+    changed[100, 150, 1] ^= 1
+    Image.fromarray(changed).save(tmp_path / "c.png")
+    hashes = hash_images([tmp_path / n for n in ("a.jpg", "b.png", "c.png")], root=tmp_path)
+    assert hashes.exact[0] == hashes.exact[1] == pixel_hash(pixels)
+    assert hashes.exact[2] != hashes.exact[0]
+    assert len(set(hashes.perceptual.tolist())) == 1
+
+
 def test_large_image_hashes_match_its_copies_and_flips(tmp_path):
     rng = np.random.default_rng(4)
     field = gaussian_filter(rng.normal(size=(900, 1200)), 25)
@@ -376,36 +396,84 @@ def test_api_and_cli_share_one_default_worker_count():
 
 def test_plan_picks_one_worker_threads_or_processes_from_the_pace():
     plan = hashing._plan
-    start, big = hashing._PROCESS_START_SECONDS, hashing._THREADS_MIN_SECONDS_PER_IMAGE
-    assert plan(0.001, 1000, 2) == (1, "threads")  # small images, 1 s of work: one worker
+    start, trial = hashing._PROCESS_START_SECONDS, hashing._THREADS_MIN_SAVING_SECONDS
+    assert plan(0.001, 1000, 2) == (1, "threads")  # 1 s of work: one worker
     assert plan(0.001, 2 * 4 * start / 0.001, 2) == (2, "processes")  # saves 4 x start-up
-    assert plan(big, 100, 8) == (8, "threads")  # large images, too few for processes
+    # Threads are tried where half the ideal saving exceeds the trial's threshold.
+    assert plan(0.001, 2 * 2 * trial / 0.001 * 1.01, 2) == (2, "threads")
+    assert plan(0.001, 2 * 2 * trial / 0.001 * 0.99, 2) == (1, "threads")
+    assert plan(0.02, 100, 8) == (8, "threads")  # large images, too few for processes
     assert plan(1.0, 10**6, 1) == (1, "threads")  # one CPU
+
+
+def test_threads_go_on_only_when_they_beat_one_worker():
+    assert hashing._threads_pay(1.0, 0.5)
+    assert not hashing._threads_pay(1.0, 0.95)  # under 10% faster: not worth it
+    assert not hashing._threads_pay(1.0, 1.5)
+
+
+def recording_runs(monkeypatch):
+    """Record (workers, prefer) of every joblib run of hash_images."""
+    runs = []
+    real_run = hashing._run_chunks
+
+    def recording(func, chunks, args, workers, bar, prefer="threads", parallel=None):
+        runs.append((workers, prefer, len(chunks)))
+        return real_run(func, chunks, args, workers, bar, prefer, parallel)
+
+    monkeypatch.setattr(hashing, "_run_chunks", recording)
+    return runs
 
 
 def test_threads_processes_and_serial_give_identical_hashes(images, monkeypatch):
     root, _, df = images
     paths = [root / p for p in df["path"]] * 12  # 72 images: 3 chunks
-    plans = []
-    real_run = hashing._run_chunks
-
-    def recording(func, chunks, args, workers, bar, prefer):
-        plans.append((workers, prefer))
-        return real_run(func, chunks, args, workers, bar, prefer)
-
-    monkeypatch.setattr(hashing, "_run_chunks", recording)
+    runs = recording_runs(monkeypatch)
     serial = hash_images(paths, n_jobs=1)
     default = hash_images(paths)  # 72 small images: the calling thread is fastest
-    monkeypatch.setattr(hashing, "_THREADS_MIN_SECONDS_PER_IMAGE", 0.0)  # as if large
+    monkeypatch.setattr(hashing, "_THREADS_MIN_SAVING_SECONDS", 0.0)  # as if large
+    monkeypatch.setattr(hashing, "_threads_pay", lambda here, threads: True)
     threads = hash_images(paths, n_jobs=2)
     monkeypatch.setattr(hashing, "_PROCESS_START_SECONDS", 0.0)  # as if 10,000 images
     processes = hash_images(paths, n_jobs=2)
     cpus = min(2, joblib.cpu_count())
-    assert plans == [(1, "threads"), (1, "threads"), (cpus, "threads"), (cpus, "processes")]
+    if cpus == 1:
+        assert runs == [(1, "threads", 2)] * 4
+    else:  # threads: the 2 chunks after the first are the trial, and nothing is left
+        trial = [(2, "threads", 2), (2, "threads", 0)]
+        assert runs == [(1, "threads", 2)] * 2 + trial + [(2, "processes", 2)]
     for other in (default, threads, processes):
         assert list(other.exact) == list(serial.exact)
         np.testing.assert_array_equal(other.detail_orientations, serial.detail_orientations)
         np.testing.assert_array_equal(other.thumbnail, serial.thumbnail)
+
+
+@pytest.mark.skipif(joblib.cpu_count() < 2, reason="threads need 2 CPUs")
+def test_where_threads_do_not_pay_the_rest_is_hashed_here(images, monkeypatch):
+    root, _, df = images
+    paths = [root / p for p in df["path"]] * 40  # 240 images: 8 chunks
+    serial = hash_images(paths, n_jobs=1)
+    monkeypatch.setattr(hashing, "_THREADS_MIN_SAVING_SECONDS", 0.0)
+    paces = []
+
+    def slower(here, threads):
+        paces.append((here, threads))
+        return False
+
+    monkeypatch.setattr(hashing, "_threads_pay", slower)
+    runs = recording_runs(monkeypatch)
+    here = []
+    real_here = hashing._hash_here
+    monkeypatch.setattr(
+        hashing, "_hash_here", lambda chunks, *a: here.append(len(chunks)) or real_here(chunks, *a)
+    )
+    tried = hash_images(paths, n_jobs=2)
+    # First chunk timed here, one more here (warm pace), one per worker on threads,
+    # then the 4 left here.
+    assert here == [1, 1, 4] and runs == [(2, "threads", 2)] and len(paces) == 1
+    assert all(pace > 0 for pace in paces[0])
+    assert list(tried.exact) == list(serial.exact)
+    np.testing.assert_array_equal(tried.thumbnail, serial.thumbnail)
 
 
 @pytest.mark.slow

@@ -188,7 +188,8 @@ def audit(
     n_jobs : int, optional
         Most image hashing workers (joblib). ``None`` (default): as many as pay
         off, up to the CPU count (one, threads or processes, from the pace of the
-        first 32 images; never slower than one worker); inside
+        first 32 images; threads only where a trial shows them faster, so never
+        slower than one worker); inside
         ``joblib.parallel_config(backend="dask")`` the images are hashed on the
         cluster. An integer caps them (``-1``: all CPUs; never more than the CPUs).
         See :func:`pitfalls.audit.hash_images`.

@@ -58,19 +58,27 @@ Low-information images
     near-duplicate search.
 
 Parallelism
-    Images are hashed in chunks of 32 through joblib. The first chunk is hashed in
-    the calling thread and timed, and its pace plans the rest (``n_jobs=None``, or
-    at most ``n_jobs`` workers, never more than the CPUs): a process pool (joblib's
-    loky, which stays warm for later calls in the session) when the work left,
-    spread over the workers, saves more than twice a pool's start-up (taken as 2 s:
-    from about 8,000 small images on 2 CPUs, 4,000 on 16); threads when an image
-    takes 3 ms or more (large images, where decoding, which releases the GIL,
-    dominates); otherwise the calling thread alone, which threads do not beat on
-    small images (their header parsing and many small array operations hold the
-    GIL). The default is so never slower than one worker but for a mistaken
-    start-up estimate. Inside ``joblib.parallel_config(backend="dask")`` (or any
-    other backend) the chunks after the first run there. A worker process that
-    dies (killed for memory) becomes a one-line error; on threads an
+    Images are hashed in chunks of 32 through joblib. In a chunk, the images are
+    first read and hashed exactly one by one (the decoded pixels are dropped once
+    reduced to the grey work image of at most 256 pixels a side), then trimmed and
+    described together: the many small array operations run back to back, in
+    stacks, instead of between JPEG decodes that evict their code and data.
+
+    The first chunk is hashed in the calling thread and timed, and its pace plans
+    the rest (``n_jobs=None``, or at most ``n_jobs`` workers, never more than the
+    CPUs): a process pool (joblib's loky, which stays warm for later calls in the
+    session) when the work left, spread over the workers, saves more than twice a
+    pool's start-up (taken as 2 s: from about 13,000 224-pixel JPEGs on 2 CPUs,
+    7,000 on 16); threads when they could save more than 0.5 s (half the ideal
+    saving, as header parsing and the small array operations hold the GIL), but
+    only after a trial: one chunk per worker on threads against the pace of a
+    chunk here, and the rest on threads only if they were 10% faster, else here
+    (what threads gain depends on the images and on what else the machine runs);
+    otherwise the calling thread alone. The default is so never slower than one
+    worker but for the trial's chunks or a mistaken start-up estimate. Inside
+    ``joblib.parallel_config(backend="dask")`` (or any backend other than loky)
+    the chunks after the first run there, as planned, untried. A worker process
+    that dies (killed for memory) becomes a one-line error; on threads an
     out-of-memory kill stops the whole process, which is what ``max_pixels``
     guards against.
 """
@@ -121,12 +129,15 @@ _CONTENT_QUANTILE = 0.005
 _MAX_KEPT_AREA = 0.75
 _LUMA = np.array([0.299, 0.587, 0.114])
 _CHUNK = 32  # images per parallel task
-# A process pool's start-up (its workers import pitfalls), and the time per image
-# from which threads pay (decoding, GIL-free, dominates): see _plan.
+# A process pool's start-up (its workers import pitfalls); the saving from which
+# threads are tried (a thread pool's start-up, and the trial's cost where they do
+# not pay); the speed-up they must show to go on: see _plan and _hash_on_threads.
 _PROCESS_START_SECONDS = 2.0
-_THREADS_MIN_SECONDS_PER_IMAGE = 0.003
+_THREADS_MIN_SAVING_SECONDS = 0.5
+_THREADS_MIN_GAIN = 0.9
 _STRIP_BYTES = 1 << 20  # bytes of rows hashed (or cast to float) at a time
-_PILLOW_8BIT = frozenset({"L", "LA", "RGB", "RGBA"})
+# Pillow modes hashed without numpy, with the channel axis np.asarray gives them.
+_PILLOW_8BIT = {"L": (), "LA": (2,), "RGB": (3,), "RGBA": (4,)}
 
 
 @dataclass
@@ -274,11 +285,12 @@ def _pixel_digest(shape: tuple[int, ...], dtype: np.dtype) -> Any:
 
 
 def _pillow_pixel_hash(image: Any) -> str:
-    # pixel_hash(np.asarray(image)) without the full-size array: rows in strips.
-    probe = np.asarray(image.crop((0, 0, 1, 1)))
+    # pixel_hash(np.asarray(image)) of an 8-bit image without the full-size array:
+    # rows in strips.
+    channels = _PILLOW_8BIT[image.mode]
     width, height = image.size
-    digest = _pixel_digest((height, width, *probe.shape[2:]), probe.dtype)
-    row_bytes = max(1, width * probe.itemsize * (probe.shape[2] if probe.ndim == 3 else 1))
+    digest = _pixel_digest((height, width, *channels), np.dtype(np.uint8))
+    row_bytes = max(1, width * (channels[0] if channels else 1))
     step = max(1, _STRIP_BYTES // row_bytes)
     if step >= height:
         digest.update(image.tobytes())
@@ -376,50 +388,123 @@ def detail_hash(pixels: np.ndarray) -> np.ndarray:
 
 def _signature(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     # Coarse hashes (8,), detail hashes (8, 4) for the 8 orientations, low-information flag.
-    coarse, fine, low, _ = _describe(pixels)
-    return coarse, fine, low
+    coarse, fine, low, _ = _describe_many([_work_of(pixels)])
+    return coarse[0], fine[0], bool(low[0])
 
 
-def _describe(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, np.ndarray]:
-    # _signature plus the 64x64 uint8 verification thumbnail.
+_Work = tuple[np.ndarray, float]
+_Reduced = tuple[np.ndarray | None, float]
+
+
+def _work_of(pixels: np.ndarray) -> _Work:
+    # The per-image part that needs the full image: the grey work image (at most
+    # _WORK pixels a side) and the image's intensity range. An 8-bit image up to
+    # that size is its own work image, kept as bytes (trimmed as its float32 copy
+    # would be, and cast once trimmed).
     gray = _grayscale(pixels)
     intensity_range = float(gray.max()) - float(gray.min())
-    content = _trim_border(_work_image(gray), intensity_range)
-    if content is None:
-        blank = np.zeros((2 * _THUMB, 2 * _THUMB), np.uint8)
-        return np.zeros(8, np.uint64), np.zeros((8, 4), np.uint64), True, blank
-    fine_thumb = _downsample(content, 2 * _THUMB)
+    if gray.dtype != np.uint8 or max(gray.shape) > _WORK:
+        return _work_image(gray), intensity_range
+    # A view into a larger decoded array (a volume's middle slice) would keep that
+    # array alive while the rest of the chunk is read.
+    owner = gray.base
+    if owner is not None and not isinstance(owner, bytes):
+        gray = gray.copy()
+    return gray, intensity_range
+
+
+def _content_thumbnails(works: Sequence[_Work]) -> list[_Reduced]:
+    # The 64x64 area-averaged thumbnail of each work image's trimmed content
+    # (float32 for images up to 256 pixels a side, float64 above; None for a blank
+    # image) and its intensity range. Work images of one shape and dtype (most
+    # often all of a chunk) are trimmed together; every operation is the one each
+    # image gets alone. They are averaged one by one: stacked, the float copies
+    # outgrow the caches and cost more than the calls they save.
+    reduced: list[_Reduced] = [(None, work[1]) for work in works]
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, (work, _) in enumerate(works):
+        groups.setdefault((work.shape, work.dtype.str), []).append(i)
+    for rows in groups.values():
+        stack = np.stack([works[i][0] for i in rows])
+        for i, content in zip(rows, _trim_borders(stack, [works[i][1] for i in rows]), strict=True):
+            if content is not None:
+                reduced[i] = (_downsample(content, 2 * _THUMB), works[i][1])
+    return reduced
+
+
+def _describe_many(works: Sequence[_Work]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hashes of many work images (see :func:`_work_of`) at once.
+
+    Returns the coarse hashes (n, 8), the detail hashes (n, 8, 4) of the 8
+    orientations, the low-information flags (n,) and the 64x64 uint8 verification
+    thumbnails (n, 64, 64). Run after a chunk's images are all decoded, so that
+    the many small array operations of each image run back to back (a JPEG decode
+    between them evicts their code and data: they cost half as much again). The
+    thumbnails of one dtype are then stacked and described in one pass; the
+    results are those of each image alone.
+    """
+    reduced = _content_thumbnails(works)
+    n, side = len(reduced), 2 * _THUMB
+    coarse, fine = np.zeros((n, 8), np.uint64), np.zeros((n, 8, 4), np.uint64)
+    low, thumbnails = np.ones(n, bool), np.zeros((n, side, side), np.uint8)
+    by_dtype: dict[str, list[tuple[int, np.ndarray, float]]] = {}
+    for i, (thumb, intensity_range) in enumerate(reduced):
+        if thumb is not None:
+            by_dtype.setdefault(thumb.dtype.str, []).append((i, thumb, intensity_range))
+    for group in by_dtype.values():
+        rows = [i for i, _, _ in group]
+        stack = np.stack([thumb for _, thumb, _ in group])
+        ranges = np.array([intensity_range for _, _, intensity_range in group], np.float64)
+        coarse[rows], fine[rows], low[rows], thumbnails[rows] = _describe_stack(stack, ranges)
+    return coarse, fine, low, thumbnails
+
+
+def _describe_stack(
+    fine_thumbs: np.ndarray, intensity_ranges: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    # _describe_many on a stack (n, 64, 64) of one dtype. Every operation is the one
+    # a single image gets, row by row (scalars cast to the array's dtype as numpy
+    # casts Python floats), so the hashes do not depend on the company an image keeps.
     # Cells of the 64-grid nest in those of the 32-grid with equal areas.
-    halve = _area_matrix(2 * _THUMB, _THUMB, fine_thumb.dtype.str)
-    thumb = halve @ fine_thumb @ halve.T
+    halve = _area_matrix(2 * _THUMB, _THUMB, fine_thumbs.dtype.str)
+    thumbs = halve @ fine_thumbs @ halve.T
     low_rows = _dct_rows(_THUMB, 8)
-    block = low_rows @ thumb @ low_rows.T
-    coeffs = block.ravel()
-    ac = coeffs[1:]
-    scale = max(abs(float(coeffs[0])), intensity_range, 1e-12)
-    tied = np.mean(np.abs(ac) <= 1e-6 * scale)
+    blocks = low_rows @ thumbs @ low_rows.T
+    coeffs = blocks.reshape(len(blocks), -1)
+    ac = coeffs[:, 1:]
+    scale = np.maximum(np.maximum(np.abs(coeffs[:, 0]), intensity_ranges), 1e-12)
+    tied = np.count_nonzero(np.abs(ac) <= (1e-6 * scale)[:, None], axis=1) / ac.shape[1]
     # Share of the thumbnail's variance in the 63 hashed frequencies: about 6% for
     # pure noise (63 of 1023 AC terms), most of it for anything with structure. The
     # orthonormal DCT keeps the energy (Parseval), so the AC energy needs no full
     # transform.
-    ac_energy = float(np.square(thumb).sum() - coeffs[0] ** 2)
-    low_share = float((ac**2).sum()) < _MIN_LOW_FREQUENCY_SHARE * ac_energy
-    low = bool(
-        float(thumb.std()) < _MIN_RELATIVE_STD * max(intensity_range, 1e-12)
-        or tied > _MAX_TIED_FRACTION
-        or low_share
-        or ac_energy <= 1e-12 * scale**2 * thumb.size
+    flat = thumbs.reshape(len(thumbs), -1)
+    ac_energy = np.square(flat).sum(axis=1) - coeffs[:, 0] ** 2
+    low = (
+        (_std_rows(flat) < _MIN_RELATIVE_STD * np.maximum(intensity_ranges, 1e-12))
+        | (tied > _MAX_TIED_FRACTION)
+        | ((ac**2).sum(axis=1) < _MIN_LOW_FREQUENCY_SHARE * ac_energy)
+        | (ac_energy <= 1e-12 * scale**2 * flat.shape[1])
     )
     fine_rows = _dct_rows(2 * _THUMB, 16)
-    fine = fine_rows @ fine_thumb @ fine_rows.T
-    lo, hi = float(fine_thumb.min()), float(fine_thumb.max())
-    scaled = (fine_thumb - lo) * (255.0 / max(hi - lo, 1e-12))
+    fine = fine_rows @ fine_thumbs @ fine_rows.T
+    lo = fine_thumbs.min(axis=(1, 2))
+    spread = fine_thumbs.max(axis=(1, 2)).astype(np.float64) - lo
+    gain = (255.0 / np.maximum(spread, 1e-12)).astype(fine_thumbs.dtype)
+    scaled = (fine_thumbs - lo[:, None, None]) * gain[:, None, None]
     return (
-        _orientation_bits(block)[:, 0],
+        _orientation_bits(blocks)[:, :, 0],
         _orientation_bits(fine),
         low,
         np.round(scaled).astype(np.uint8),
     )
+
+
+def _std_rows(values: np.ndarray) -> np.ndarray:
+    # values.std(axis=1), computed as numpy does (mean, deviations, pairwise sums in
+    # the array's dtype) without its per-call overhead.
+    deviations = values - (values.sum(axis=1) / values.shape[1])[:, None]
+    return np.sqrt(np.square(deviations).sum(axis=1) / values.shape[1])
 
 
 @functools.lru_cache(maxsize=8)
@@ -431,19 +516,33 @@ def _dct_rows(n: int, k: int) -> np.ndarray:
     return rows
 
 
-def _orientation_bits(block: np.ndarray) -> np.ndarray:
+def _orientation_bits(blocks: np.ndarray) -> np.ndarray:
     # DCT-II coefficients of a flipped image are those of the image with odd
     # frequencies negated, and transposing the image transposes them: the hashes of
     # the 8 flips and quarter turns come from one transform. Order: identity,
     # left-right flip, up-down flip, half turn, then the transposes of those four
-    # (transpose, two quarter turns, anti-transpose). Returns (8, bits // 64) uint64:
-    # bit = coefficient above the median of the non-DC coefficients.
-    sign = (-1.0) ** np.arange(block.shape[0])
-    flips = np.stack([block, block * sign, block * sign[:, None], block * np.outer(sign, sign)])
-    values = np.concatenate([flips, flips.transpose(0, 2, 1)]).reshape(8, -1)
-    middle = (values.shape[1] - 1) // 2  # 63 and 255 non-DC values: an exact median
-    median = np.partition(values[:, 1:], middle, axis=1)[:, middle : middle + 1]
-    return np.packbits(values > median, axis=1).view(">u8").astype(np.uint64)
+    # (transpose, two quarter turns, anti-transpose). blocks: (n, k, k); returns
+    # (n, 8, k * k // 64) uint64: bit = coefficient above the median of the non-DC
+    # coefficients. A transpose holds the same coefficients, so the four flips'
+    # medians serve all eight.
+    n, k = blocks.shape[:2]
+    flips = blocks[:, None] * _flip_signs(k)
+    values = flips.reshape(n, 4, k * k)
+    middle = (k * k - 2) // 2  # 63 and 255 non-DC values: an exact median
+    median = np.partition(values[:, :, 1:], middle, axis=2)[:, :, middle, None, None]
+    above = flips > median
+    bits = np.concatenate([above, above.transpose(0, 1, 3, 2)], axis=1).reshape(n, 8, k * k)
+    return np.packbits(bits, axis=2).view(">u8").astype(np.uint64)
+
+
+@functools.lru_cache(maxsize=8)
+def _flip_signs(n: int) -> np.ndarray:
+    # (4, n, n): +-1 for the identity, left-right, up-down flips and the half turn.
+    sign = (-1.0) ** np.arange(n)
+    signs = np.stack([np.ones((n, n)), np.tile(sign, (n, 1)), np.tile(sign[:, None], (1, n))])
+    signs = np.concatenate([signs, np.outer(sign, sign)[None]])
+    signs.setflags(write=False)
+    return signs
 
 
 def _grayscale(pixels: np.ndarray) -> np.ndarray:
@@ -481,64 +580,134 @@ def _work_image(gray: np.ndarray) -> np.ndarray:
     return _area_average(narrow, size[0], axis=0)
 
 
-def _trim_border(gray: np.ndarray, intensity_range: float) -> np.ndarray | None:
+def _trim_borders(grays: np.ndarray, intensity_ranges: Sequence[float]) -> list[np.ndarray | None]:
+    # The content of each work image of a stack (n, h, w): a view, None when blank.
     # Content = pixels differing from the frame's median value by over 8% of the
     # range. The content box keeps all but 0.5% of the content on each side (a
     # quantile, so a stray pixel does not move it). It is used only when it drops a
     # real surround (over a quarter of the image): trimming a few edge columns
     # in and out from copy to copy would make the hash unstable.
-    frame = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = _median(frame)
-    # The 0.5% and 99.5% order statistics of a strided sample (about 2k pixels) cost
-    # little and barely move.
-    step = max(1, int(np.sqrt(gray.size / 2048)))
-    sample = gray[::step, ::step].ravel()
-    ranks = [round(0.005 * (sample.size - 1)), round(0.995 * (sample.size - 1))]
-    low, high = np.partition(sample, ranks)[ranks]
-    tolerance = _BORDER_TOLERANCE * max(high - low, intensity_range * 0.5)
-    if tolerance <= 0:
-        return None
-    # Counted as bytes: summing a uint8 view is twice as fast as count_nonzero.
-    differs = (np.abs(gray - np.float32(background)) > tolerance).view(np.uint8)
-    per_row = differs.sum(axis=1, dtype=np.int64)
-    total = int(per_row.sum())
-    if total < _MIN_CONTENT_FRACTION * gray.size:
-        return None
-    top, bottom = _quantile_bounds(per_row, total)
-    left, right = _quantile_bounds(differs.sum(axis=0, dtype=np.int64), total)
-    if (bottom - top) * (right - left) > _MAX_KEPT_AREA * gray.size:
-        return gray
-    return gray[top:bottom, left:right]
+    n, height, width = grays.shape
+    frames = np.concatenate([grays[:, 0], grays[:, -1], grays[:, :, 0], grays[:, :, -1]], axis=1)
+    tolerances = _tolerances(grays, intensity_ranges)
+    differs = _differs(grays, _medians(frames), tolerances)
+    # Counted as bytes into uint16 (the work image has at most 256 pixels a side):
+    # 3x faster than int64 sums or count_nonzero.
+    counter = np.uint16 if max(height, width) < 2**16 else np.int64
+    per_row = differs.sum(axis=2, dtype=counter)
+    totals = per_row.sum(axis=1, dtype=np.int64)
+    top, bottom = _quantile_bounds(per_row, totals)
+    left, right = _quantile_bounds(differs.sum(axis=1, dtype=counter), totals)
+    contents: list[np.ndarray | None] = []
+    for i in range(n):
+        if tolerances[i] <= 0 or totals[i] < _MIN_CONTENT_FRACTION * height * width:
+            contents.append(None)
+        elif (bottom[i] - top[i]) * (right[i] - left[i]) > _MAX_KEPT_AREA * height * width:
+            contents.append(grays[i])
+        else:
+            contents.append(grays[i, top[i] : bottom[i], left[i] : right[i]])
+    return contents
 
 
-def _median(values: np.ndarray) -> float:
-    # np.median without its overhead (it runs on every image).
-    half = values.size // 2
-    if values.size % 2:
-        return float(np.partition(values, half)[half])
-    lower, upper = np.partition(values, [half - 1, half])[[half - 1, half]]
-    return (float(lower) + float(upper)) / 2
+def _tolerances(grays: np.ndarray, intensity_ranges: Sequence[float]) -> list[Any]:
+    # 8% of the spread between the 0.5% and 99.5% order statistics of a strided
+    # sample (about 2k pixels: cheap, and they barely move), or of half the range
+    # when that is larger. The scalars are combined per image, so that their types
+    # (numpy's float32, a Python float) are those the comparison in _differs meets.
+    step = max(1, int(np.sqrt(grays[0].size / 2048)))
+    sample = grays[:, ::step, ::step].reshape(len(grays), -1)
+    ranks = [round(0.005 * (sample.shape[1] - 1)), round(0.995 * (sample.shape[1] - 1))]
+    spreads = _order_statistics(sample, ranks).astype(_work_dtype(grays))
+    return [
+        _BORDER_TOLERANCE * max(high - low, intensity_range * 0.5)
+        for (low, high), intensity_range in zip(spreads, intensity_ranges, strict=True)
+    ]
 
 
-def _quantile_bounds(counts: np.ndarray, total: int) -> tuple[int, int]:
-    cumulative = np.cumsum(counts)
-    start = int(np.searchsorted(cumulative, _CONTENT_QUANTILE * total, side="right"))
-    stop = int(np.searchsorted(cumulative, (1 - _CONTENT_QUANTILE) * total, side="left")) + 1
-    return start, max(stop, start + 1)
+def _order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
+    # np.partition(values, ranks, axis=1)[:, ranks]; bytes by counting (one bincount
+    # for all rows: a value's count up to it passes the rank).
+    if values.dtype != np.uint8:
+        return np.partition(values, ranks, axis=1)[:, ranks]
+    n = len(values)
+    offsets = (np.arange(n) * 256)[:, None]
+    counts = np.bincount((values + offsets).ravel(), minlength=256 * n).reshape(n, 256)
+    below = np.cumsum(counts, axis=1)
+    return np.stack([(below <= rank).sum(axis=1) for rank in ranks], axis=1).astype(np.uint8)
+
+
+def _work_dtype(gray: np.ndarray) -> Any:
+    # The float type of the work image: bytes stand for their float32 copy.
+    return np.float32 if gray.dtype == np.uint8 else gray.dtype
+
+
+def _differs(grays: np.ndarray, backgrounds: np.ndarray, tolerances: list[Any]) -> np.ndarray:
+    # uint8 mask of the pixels over the tolerance from the background value: the
+    # test abs(gray - float32(background)) > tolerance of each image, with the
+    # tolerance cast to the image's float type as the comparison of an array with a
+    # scalar casts it.
+    work = np.dtype(_work_dtype(grays))
+    limits = np.array([float(t) for t in tolerances]).astype(work)[:, None]
+    centres = backgrounds.astype(np.float32)[:, None]
+    if grays.dtype != np.uint8:
+        differs = np.abs(grays - centres[:, :, None]) > limits[:, :, None]
+        return differs.view(np.uint8)
+    # Bytes: the same float32 test on the 256 values a byte takes. |value -
+    # background| grows away from the background, so the values within tolerance
+    # form one run [first, first + span], tested at once with wrap-around bytes.
+    near = ~(np.abs(np.arange(256, dtype=np.float32) - centres) > limits)
+    first = near.argmax(axis=1).astype(np.uint8)[:, None, None]
+    span = (near.sum(axis=1) - 1).clip(0, 255).astype(np.uint8)[:, None, None]
+    differs = (grays - first) > span
+    differs[~near.any(axis=1)] = True  # no byte value within tolerance
+    return differs.view(np.uint8)
+
+
+def _medians(values: np.ndarray) -> np.ndarray:
+    # np.median(values, axis=1) without its overhead, in float64.
+    half = values.shape[1] // 2
+    if values.shape[1] % 2:
+        return _order_statistics(values, [half])[:, 0].astype(np.float64)
+    pair = _order_statistics(values, [half - 1, half]).astype(np.float64)
+    return (pair[:, 0] + pair[:, 1]) / 2
+
+
+def _quantile_bounds(counts: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # Per row of counts (n, m): the first index past 0.5% of the total, and one past
+    # the index reaching 99.5% of it (searchsorted right and left, as counts).
+    cumulative = np.cumsum(counts, axis=1, dtype=np.int64)
+    start = (cumulative <= (_CONTENT_QUANTILE * totals)[:, None]).sum(axis=1)
+    stop = (cumulative < ((1 - _CONTENT_QUANTILE) * totals)[:, None]).sum(axis=1) + 1
+    return start, np.maximum(stop, start + 1)
 
 
 def _downsample(gray: np.ndarray, size: int) -> np.ndarray:
-    # Exact area average onto a size x size grid (cells may cut pixels), as two
-    # products with cell-overlap matrices (cached: few distinct sizes occur). The
-    # grid is mirror-symmetric, so a flipped image gives the flipped thumbnail and
-    # the flip-aware hashes agree.
-    # A float32 image (the work image of _describe) is averaged in float32: 3x faster,
-    # and rounding at 1e-7 of the grey levels moves a hash bit only for a coefficient
-    # that ties with the median to that precision.
-    dtype = np.float32 if gray.dtype == np.float32 else np.float64
-    rows = _area_matrix(gray.shape[0], size, np.dtype(dtype).str)
-    columns = _area_matrix(gray.shape[1], size, np.dtype(dtype).str)
-    return rows @ np.asarray(gray, dtype=dtype) @ columns.T
+    # Exact area average onto a size x size grid (cells may cut pixels), as products
+    # with cell-overlap matrices (cached: few distinct sizes occur). The grid is
+    # mirror-symmetric, so a flipped image gives the flipped thumbnail and the
+    # flip-aware hashes agree.
+    # A float32 work image (or the bytes standing for it) is averaged in float32: 3x
+    # faster, and rounding at 1e-7 of the grey levels moves a hash bit only for a
+    # coefficient that ties with the median to that precision.
+    dtype = np.float32 if _work_dtype(gray) == np.float32 else np.float64
+    rows = _area_product(np.asarray(gray, dtype=dtype)[None], size)
+    # Columns as rows of the transpose: the sums run in the dense product's order.
+    return np.ascontiguousarray(_area_product(rows.transpose(0, 2, 1), size)[0].T)
+
+
+def _area_product(values: np.ndarray, size: int) -> np.ndarray:
+    # area_matrix(n, size) @ each image of a stack (k, n, m), by blocks: when
+    # g = gcd(n, size) > 1, the cells over each run of n / g pixels are one block of
+    # size / g cells, so the matrix is block-diagonal with g equal blocks (a
+    # 224-pixel side: 32 blocks of 2 x 7 instead of a dense 64 x 224). The blocks
+    # hold the dense matrix's weights (n / size is a dyadic fraction for the 64 and
+    # 32 grids, so every cell edge is exact) and the products skip only zero terms:
+    # the dense product's result, at a fraction of its arithmetic.
+    k, n, m = values.shape
+    blocks = math.gcd(n, size)
+    weights = _area_matrix(n // blocks, size // blocks, values.dtype.str)
+    stacked = values.reshape(k * blocks, n // blocks, m)
+    return np.matmul(weights, stacked).reshape(k, size, m)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -580,7 +749,7 @@ def _area_average(values: np.ndarray, size: int, axis: int) -> np.ndarray:
 _Hashes = tuple[str, np.ndarray, np.ndarray, bool, np.ndarray]
 
 
-def _hash_decoded(decoded: Any) -> _Hashes:
+def _hash_decoded(decoded: Any) -> tuple[str, _Work]:
     if isinstance(decoded, np.ndarray):
         exact = pixel_hash(decoded)
         gray = decoded
@@ -592,11 +761,10 @@ def _hash_decoded(decoded: Any) -> _Hashes:
     else:  # 16-bit, float, 1-bit, CMYK...: through numpy, as load_image returns them
         gray = np.asarray(decoded)
         exact = pixel_hash(gray)
-    coarse, fine, low, thumb = _describe(gray)
-    return exact, coarse, fine, low, thumb
+    return exact, _work_of(gray)
 
 
-def _hash_one(path: Path, root: Path | None, max_pixels: int) -> _Hashes | str:
+def _hash_one(path: Path, root: Path | None, max_pixels: int) -> tuple[str, _Work] | str:
     # Returns the error text instead of raising, so the caller can name the row.
     try:
         return _hash_decoded(read_image(path, root=root, max_pixels=max_pixels))
@@ -617,7 +785,20 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _hash_chunk(paths: Sequence[Path], root: Path | None, max_pixels: int) -> list[_Hashes | str]:
-    return [_hash_one(p, root, max_pixels) for p in paths]
+    # Each image is read, hashed exactly and reduced to its work image (the decoded
+    # pixels are dropped there); the chunk's work images are then described together.
+    read = [_hash_one(p, root, max_pixels) for p in paths]
+    done = [r for r in read if not isinstance(r, str)]
+    coarse, fine, low, thumbnails = _describe_many([r[1] for r in done])
+    described = iter(range(len(done)))
+    results: list[_Hashes | str] = []
+    for r in read:
+        if isinstance(r, str):
+            results.append(r)
+        else:
+            i = next(described)
+            results.append((r[0], coarse[i], fine[i], bool(low[i]), thumbnails[i]))
+    return results
 
 
 def _chunks(items: Sequence[Path], size: int) -> Iterator[Sequence[Path]]:
@@ -677,20 +858,24 @@ def _run_chunks(
     n_workers: int,
     bar: Any,
     prefer: str = "threads",
+    parallel: Any = None,
 ) -> list[Any]:
     """``func(chunk, *args)`` for every chunk, in order, through joblib.
 
     ``prefer`` is joblib's hint (threads or processes) when no backend is
-    configured. A worker that dies (a process killed for memory, a lost cluster
+    configured; ``parallel``, a joblib ``Parallel`` already entered, reuses its
+    workers. A worker that dies (a process killed for memory, a lost cluster
     worker) or any other failure of the parallel machinery becomes a one-line
     ManifestError.
     """
     from joblib import Parallel, delayed
 
+    if parallel is None:
+        parallel = Parallel(n_jobs=n_workers, prefer=prefer, return_as="generator")
     results: list[Any] = []
     tasks = (delayed(func)(chunk, *args) for chunk in chunks)
     try:
-        for chunk_result in Parallel(n_jobs=n_workers, prefer=prefer, return_as="generator")(tasks):
+        for chunk_result in parallel(tasks):
             results.extend(chunk_result)
             if bar is not None:
                 bar.update(len(chunk_result))
@@ -703,18 +888,80 @@ def _plan(seconds_per_image: float, n_left: int, max_workers: int) -> tuple[int,
     """Workers and joblib's backend hint for ``n_left`` images, from the first chunk's pace.
 
     Processes when the work left, spread over the workers, saves more than twice a
-    pool's start-up; threads when images are large enough (decoding, which releases
-    the GIL, then dominates); otherwise one worker, which nothing beats on small
-    images (their header parsing and many small array operations hold the GIL).
+    pool's start-up; threads (tried, see _hash_on_threads) when they could save
+    more than a thread pool costs (half the ideal saving: header parsing and the
+    small array operations of each image hold the GIL); otherwise one worker.
     """
     if max_workers <= 1:
         return 1, "threads"
     saved = seconds_per_image * n_left * (1 - 1 / max_workers)
     if saved > 2 * _PROCESS_START_SECONDS:
         return max_workers, "processes"
-    if seconds_per_image >= _THREADS_MIN_SECONDS_PER_IMAGE:
+    if saved / 2 > _THREADS_MIN_SAVING_SECONDS:
         return max_workers, "threads"
     return 1, "threads"
+
+
+def _threads_pay(pace_here: float, pace_threads: float) -> bool:
+    # Threads go on when they hash an image in under 90% of the time it takes here.
+    return pace_threads < _THREADS_MIN_GAIN * pace_here
+
+
+def _timed(run: Any) -> tuple[list[Any], float]:
+    # run()'s results and the wall-clock seconds per result.
+    start = time.perf_counter()
+    results = run()
+    return results, (time.perf_counter() - start) / max(len(results), 1)
+
+
+def _hash_here(chunks: Sequence[Sequence[Path]], args: tuple[Any, ...], bar: Any) -> list[Any]:
+    # Chunks hashed in the calling thread.
+    results: list[Any] = []
+    try:
+        for chunk in chunks:
+            results += _hash_chunk(chunk, *args)
+            if bar is not None:
+                bar.update(len(chunk))
+    except Exception as exc:
+        raise _worker_failure(exc) from exc
+    return results
+
+
+def _hash_on_threads(
+    chunks: list[Sequence[Path]], args: tuple[Any, ...], workers: int, bar: Any, pace: float
+) -> list[Any]:
+    """Threads where they pay, measured here: never much slower than one worker.
+
+    Whether threads beat one worker depends on the images (the share of the work
+    that releases the GIL: decoding, hashing, the larger array operations) and on
+    what else the machine runs. So one chunk per worker is hashed on threads and
+    their pace compared with ``pace`` here (taken again on one more chunk when
+    there are many: the first chunk's includes warming up); the rest go on
+    threads only if they were faster, else here.
+    """
+    from joblib import Parallel
+
+    results: list[Any] = []
+    if len(chunks) > 2 * workers:
+        results, pace = _timed(lambda: _hash_here(chunks[:1], args, bar))
+        chunks = chunks[1:]
+    probe, rest = chunks[:workers], chunks[workers:]
+    with Parallel(n_jobs=workers, prefer="threads", return_as="generator") as parallel:
+        tried, pace_threads = _timed(
+            lambda: _run_chunks(_hash_chunk, probe, args, workers, bar, parallel=parallel)
+        )
+        results += tried
+        if _threads_pay(pace, pace_threads):
+            return results + _run_chunks(_hash_chunk, rest, args, workers, bar, parallel=parallel)
+    return results + _hash_here(rest, args, bar)
+
+
+def _backend_configured() -> bool:
+    # An enclosing joblib.parallel_config names a backend other than joblib's
+    # default (loky): the chunks go there, as planned, untried.
+    from joblib.parallel import LokyBackend, get_active_backend
+
+    return not isinstance(get_active_backend()[0], LokyBackend)
 
 
 def _hash_all(
@@ -722,19 +969,14 @@ def _hash_all(
 ) -> list[Any]:
     # The first chunk is hashed here, timed; its pace plans the rest (see _plan).
     with _hashing_context():
-        try:
-            start = time.perf_counter()
-            results = _hash_chunk(chunks[0], *args) if chunks else []
-            pace = (time.perf_counter() - start) / max(len(results), 1)
-        except Exception as exc:
-            raise _worker_failure(exc) from exc
-        if bar is not None:
-            bar.update(len(results))
-        if len(chunks) > 1:
-            n_left = sum(len(chunk) for chunk in chunks[1:])
-            workers, prefer = _plan(pace, n_left, max_workers)
-            results += _run_chunks(_hash_chunk, chunks[1:], args, workers, bar, prefer)
-    return results
+        results, pace = _timed(lambda: _hash_here(chunks[:1], args, bar))
+        rest = chunks[1:]
+        if not rest:
+            return results
+        workers, prefer = _plan(pace, sum(len(chunk) for chunk in rest), max_workers)
+        if workers > 1 and prefer == "threads" and not _backend_configured():
+            return results + _hash_on_threads(rest, args, workers, bar, pace)
+        return results + _run_chunks(_hash_chunk, rest, args, workers, bar, prefer)
 
 
 @renamed_kwargs(progress="verbose")
@@ -772,7 +1014,8 @@ def hash_images(
     n_jobs : int, optional
         Most workers. ``None`` (default): up to the number of CPUs, as many as pay
         off: the pace of the first 32 images decides between one worker, threads
-        and processes (see the module notes), or the backend of an enclosing
+        (kept only where a trial on a few chunks shows them faster) and processes
+        (see the module notes), or the backend of an enclosing
         ``joblib.parallel_config`` runs them (e.g. ``backend="dask"`` to hash on a
         cluster). An integer caps the workers (``-1``: all CPUs; never more than
         the CPUs).

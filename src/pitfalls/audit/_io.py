@@ -25,11 +25,12 @@ declares 13000 x 13000 pixels is refused before 2 GB are allocated).
 from __future__ import annotations
 
 import errno
+import functools
+import math
 import os
 import re
 import stat
 import sys
-from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -142,7 +143,7 @@ def open_image_file(path: str | os.PathLike, *, root: str | os.PathLike | None =
                 f"is not a regular file ({_file_kind(info.st_mode)}); refusing to read it"
             )
         if root is not None:
-            _check_descriptor_inside(fd, Path(path), info, Path(root).resolve())
+            _check_descriptor_inside(fd, path, info, os.path.realpath(root))
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -172,38 +173,48 @@ def _file_kind(mode: int) -> str:
     return next((name for test, name in kinds if test(mode)), "not a plain file")
 
 
-def _check_descriptor_inside(fd: int, path: Path, info: os.stat_result, root: Path) -> None:
+def _check_descriptor_inside(fd: int, path: Any, info: os.stat_result, root: str) -> None:
+    # root: a real path (os.path.realpath); plain string tests, as this runs per image.
     real = _descriptor_path(fd)
     if real is None:  # no way to ask the descriptor: compare it with the path now
         try:
-            now = os.stat(path.resolve())
+            now = os.stat(os.path.realpath(path))
         except (OSError, RuntimeError):
             now = None
         same = now is not None and (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino)
-        if not same or not path.resolve().is_relative_to(root):
+        if not same or not _inside(os.path.realpath(path), root):
             raise ImageReadError(
                 f"changed while it was opened (not the file inside root '{root}'); "
                 "refusing to read it"
             )
         return
-    if not real.is_relative_to(root):
+    if not _inside(real, root):
         raise ImageReadError(
             f"opened as '{real}', outside root '{root}' (a path component was replaced "
             "by a symbolic link after the check); refusing to read it"
         )
 
 
-def _descriptor_path(fd: int) -> Path | None:
+def _inside(real: str, root: str) -> bool:
+    # Path(real).is_relative_to(root) for normalised absolute paths, on strings.
+    return real == root or real.startswith(root if root.endswith(os.sep) else root + os.sep)
+
+
+def _descriptor_path(fd: int) -> str | None:
     # The path the kernel holds for an open descriptor, or None where it cannot say.
-    proc = Path(f"/proc/self/fd/{fd}")
-    if sys.platform.startswith("linux") and proc.parent.is_dir():
-        return Path(os.readlink(proc))
+    if _has_proc_fd():
+        return os.readlink(f"/proc/self/fd/{fd}")
     if sys.platform == "darwin":  # pragma: no cover - exercised on macOS only
         import fcntl
 
         raw = fcntl.fcntl(fd, fcntl.F_GETPATH, bytes(1024))  # type: ignore[attr-defined]
-        return Path(os.fsdecode(raw.rstrip(b"\0")))
+        return os.fsdecode(raw.rstrip(b"\0"))
     return None  # pragma: no cover
+
+
+@functools.cache
+def _has_proc_fd() -> bool:
+    return sys.platform.startswith("linux") and os.path.isdir("/proc/self/fd")
 
 
 def read_image(
@@ -253,7 +264,7 @@ def read_image(
     pitfalls.audit._io.ImageTooLargeError: has 50 x 40 = 2,000 pixels, over max_pixels=1,000
     >>> tmp.cleanup()
     """
-    suffix = Path(path).suffix.lower()
+    suffix = os.path.splitext(path)[1].lower()
     with open_image_file(path, root=root) as file:
         if suffix == ".npy":
             return _read_npy(file, max_pixels)
@@ -263,7 +274,7 @@ def read_image(
 
 
 def _too_large(dims: tuple[int, ...], max_pixels: int) -> None:
-    total = int(np.prod(dims, dtype=object))
+    total = math.prod(int(d) for d in dims)  # Python ints: no overflow
     if total > max_pixels:
         shown = " x ".join(str(d) for d in dims)
         raise ImageTooLargeError(f"has {shown} = {total:,} pixels, over max_pixels={max_pixels:,}")
