@@ -4,8 +4,8 @@ Build: ``.venv/bin/python -m sphinx -W --keep-going -b html docs docs/_build/htm
 
 The example gallery: every script in ``examples/`` is rendered, but only the fast
 ones are *executed* during the docs build (``filename_pattern`` below: the accuracy
-example, the segmentation baseline and the unit-of-inference statistics example, a few
-seconds each on a CPU), so the whole
+example, the segmentation baseline, the unit-of-inference statistics example and the
+study-report workflow, a few seconds each on a CPU), so the whole
 build stays under three minutes on two cores. The deep-learning and repeated
 radiomics examples are shown with their code and narrative; run them with
 ``python examples/plot_<name>.py`` (or ``pitfalls reproduce``) to see their output.
@@ -61,7 +61,7 @@ sphinx_gallery_conf = {
     "examples_dirs": str(ROOT / "examples"),
     "gallery_dirs": "auto_examples",
     # Execute only the fast examples during the docs build (documented above).
-    "filename_pattern": r"plot_(accuracy|segmentation_baseline|unit_of_inference)\.py$",
+    "filename_pattern": r"plot_(accuracy|segmentation_baseline|unit_of_inference|study_report)\.py$",
     "plot_gallery": "True",
     "abort_on_example_error": True,
     "download_all_examples": False,

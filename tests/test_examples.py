@@ -1,4 +1,5 @@
-"""examples/: sphinx-gallery form, one script per experiment, each runs through run()."""
+"""examples/: sphinx-gallery form, one script per experiment, each runs through run();
+the workflow examples (examples/workflows/) run end to end."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pitfalls.reproduction import example_arguments, list_experiments, resolve_s
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("plot_*.py"))
+WORKFLOWS = sorted((EXAMPLES / "workflows").glob("plot_*.py"))
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +43,7 @@ def test_one_example_per_experiment():
     assert (EXAMPLES / "README.rst").is_file()
 
 
-@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+@pytest.mark.parametrize("script", SCRIPTS + WORKFLOWS, ids=lambda p: p.name)
 def test_sphinx_gallery_form(script):
     source = script.read_text()
     docstring = ast.get_docstring(ast.parse(source))
@@ -67,3 +69,16 @@ def test_segmentation_example_runs_and_writes_its_report(tmp_path, monkeypatch):
     namespace = runpy.run_path(str(EXAMPLES / "plot_segmentation_baseline.py"), run_name="__main__")
     assert namespace["result"].name == "segmentation-baseline"
     assert "Dice and IoU" in (tmp_path / "report.md").read_text()
+
+
+def test_study_report_workflow_holds_a_site_out_and_writes_its_report(tmp_path, monkeypatch):
+    script = EXAMPLES / "workflows" / "plot_study_report.py"
+    monkeypatch.setattr(sys, "argv", [script.name, "--out", str(tmp_path)])
+    namespace = runpy.run_path(str(script), run_name="__main__")
+    cohort, report = namespace["cohort"], namespace["report"]
+    external = cohort.loc[cohort["split"] == "external", "site"]
+    assert set(external) == {sorted(cohort["site"].unique())[-1]}
+    # the report evaluates every scored split, the external one included, and the gap
+    assert {"performance", "external", "leakage", "checklist"} <= set(report.sections)
+    html = (tmp_path / "study_report.html").read_text()
+    assert html.startswith("<!DOCTYPE html>") and "external" in html

@@ -43,8 +43,10 @@ if args.data:
 else:
     cohort = make_multisite_cohort(600, random_state=args.seed)
 features = [c for c in cohort.columns if c.startswith("feature_")]
-print(f"{len(cohort)} exams of {cohort['patient'].nunique()} patients at "
-      f"{cohort['site'].nunique()} sites")
+print(
+    f"{len(cohort)} exams of {cohort['patient'].nunique()} patients at "
+    f"{cohort['site'].nunique()} sites"
+)
 
 # %%
 # Split by patient; the last site is the external test set
