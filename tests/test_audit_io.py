@@ -439,9 +439,8 @@ def test_threads_processes_and_serial_give_identical_hashes(images, monkeypatch)
     cpus = min(2, joblib.cpu_count())
     if cpus == 1:
         assert runs == [(1, "threads", 2)] * 4
-    else:  # threads: the 2 chunks after the first are the trial, and nothing is left
-        trial = [(2, "threads", 2), (2, "threads", 0)]
-        assert runs == [(1, "threads", 2)] * 2 + trial + [(2, "processes", 2)]
+    else:  # threads: the 2 chunks after the first are the threads' warm-up, none is left
+        assert runs == [(1, "threads", 2)] * 2 + [(2, "threads", 2), (2, "processes", 2)]
     for other in (default, threads, processes):
         assert list(other.exact) == list(serial.exact)
         np.testing.assert_array_equal(other.detail_orientations, serial.detail_orientations)
@@ -451,7 +450,7 @@ def test_threads_processes_and_serial_give_identical_hashes(images, monkeypatch)
 @pytest.mark.skipif(joblib.cpu_count() < 2, reason="threads need 2 CPUs")
 def test_where_threads_do_not_pay_the_rest_is_hashed_here(images, monkeypatch):
     root, _, df = images
-    paths = [root / p for p in df["path"]] * 40  # 240 images: 8 chunks
+    paths = [root / p for p in df["path"]] * 64  # 384 images: 12 chunks
     serial = hash_images(paths, n_jobs=1)
     monkeypatch.setattr(hashing, "_THREADS_MIN_SAVING_SECONDS", 0.0)
     paces = []
@@ -468,9 +467,10 @@ def test_where_threads_do_not_pay_the_rest_is_hashed_here(images, monkeypatch):
         hashing, "_hash_here", lambda chunks, *a: here.append(len(chunks)) or real_here(chunks, *a)
     )
     tried = hash_images(paths, n_jobs=2)
-    # First chunk timed here, one more here (warm pace), one per worker on threads,
-    # then the 4 left here.
-    assert here == [1, 1, 4] and runs == [(2, "threads", 2)] and len(paces) == 1
+    # First chunk timed here, one more here (warm pace), one per worker on threads to
+    # warm them up, two per worker timed, then the 4 left here.
+    trial = [(2, "threads", 2), (2, "threads", 4)]
+    assert here == [1, 1, 4] and runs == trial and len(paces) == 1
     assert all(pace > 0 for pace in paces[0])
     assert list(tried.exact) == list(serial.exact)
     np.testing.assert_array_equal(tried.thumbnail, serial.thumbnail)

@@ -71,8 +71,9 @@ Parallelism
     pool's start-up (taken as 2 s: from about 13,000 224-pixel JPEGs on 2 CPUs,
     7,000 on 16); threads when they could save more than 0.5 s (half the ideal
     saving, as header parsing and the small array operations hold the GIL), but
-    only after a trial: one chunk per worker on threads against the pace of a
-    chunk here, and the rest on threads only if they were 10% faster, else here
+    only after a trial: one warm-up chunk per worker on threads, then two timed
+    chunks each against the pace of a chunk here, and the rest on threads only if
+    they were 10% faster, else here
     (what threads gain depends on the images and on what else the machine runs);
     otherwise the calling thread alone. The default is so never slower than one
     worker but for the trial's chunks or a mistaken start-up estimate. Inside
@@ -135,6 +136,9 @@ _CHUNK = 32  # images per parallel task
 _PROCESS_START_SECONDS = 2.0
 _THREADS_MIN_SAVING_SECONDS = 0.5
 _THREADS_MIN_GAIN = 0.9
+# The threads' trial: one warm-up chunk per worker (each thread's first chunk pays for
+# its buffers and was measured up to 1.5x slower), then this many timed chunks each.
+_TIMED_CHUNKS_PER_WORKER = 2
 _STRIP_BYTES = 1 << 20  # bytes of rows hashed (or cast to float) at a time
 # Pillow modes hashed without numpy, with the channel axis np.asarray gives them.
 _PILLOW_8BIT = {"L": (), "LA": (2,), "RGB": (3,), "RGBA": (4,)}
@@ -934,21 +938,26 @@ def _hash_on_threads(
 
     Whether threads beat one worker depends on the images (the share of the work
     that releases the GIL: decoding, hashing, the larger array operations) and on
-    what else the machine runs. So one chunk per worker is hashed on threads and
-    their pace compared with ``pace`` here (taken again on one more chunk when
-    there are many: the first chunk's includes warming up); the rest go on
-    threads only if they were faster, else here.
+    what else the machine runs. So the threads first hash one chunk each to warm up,
+    then a few chunks each, timed, and their pace is compared with ``pace`` here
+    (taken again on one more chunk when there are many: the first chunk's includes
+    warming up); the rest go on threads only if they were faster, else here.
     """
     from joblib import Parallel
 
     results: list[Any] = []
-    if len(chunks) > 2 * workers:
+    if len(chunks) > (2 + _TIMED_CHUNKS_PER_WORKER) * workers:
         results, pace = _timed(lambda: _hash_here(chunks[:1], args, bar))
         chunks = chunks[1:]
-    probe, rest = chunks[:workers], chunks[workers:]
+    warm_up = chunks[:workers]
+    timed = chunks[workers : (1 + _TIMED_CHUNKS_PER_WORKER) * workers]
+    rest = chunks[(1 + _TIMED_CHUNKS_PER_WORKER) * workers :]
     with Parallel(n_jobs=workers, prefer="threads", return_as="generator") as parallel:
+        results += _run_chunks(_hash_chunk, warm_up, args, workers, bar, parallel=parallel)
+        if not timed:  # the warm-up took every chunk: nothing left to decide
+            return results
         tried, pace_threads = _timed(
-            lambda: _run_chunks(_hash_chunk, probe, args, workers, bar, parallel=parallel)
+            lambda: _run_chunks(_hash_chunk, timed, args, workers, bar, parallel=parallel)
         )
         results += tried
         if _threads_pay(pace, pace_threads):
