@@ -498,7 +498,9 @@ def _train_and_score(
     )  # fmt: skip
     model.fit(images[train], labels[train], groups=split_groups[train] if fit_groups else None)
     fitted = train[model.train_indices_]
-    predictions = np.asarray(model.predict(images[test]))
+    # one pass of the network over the test patches: predict is the argmax of these
+    proba = np.asarray(model.predict_proba(images[test]))
+    predictions = model.classes_[np.argmax(proba, axis=1)]
     scores: dict[str, Any] = dict(binary_metrics(labels[test], predictions))
     scores["train_f1"] = binary_metrics(labels[fitted], model.predict(images[fitted]))["f1"]
     scores["best_epoch"] = model.best_epoch_ + 1  # counted from 1 in the notes
@@ -510,9 +512,7 @@ def _train_and_score(
         scores["patient_share"] = float(np.mean(np.isin(patients[test], patients[fitted])))
         scores["f1_ci"] = _f1_with_patient_interval(labels[test], predictions, patients[test], seed)
     if keep_predictions:  # for the study report: which rows played which part, and scores
-        validation = np.setdiff1d(train, fitted)
-        proba = np.asarray(model.predict_proba(images[test]))[:, 1]
-        scores["evaluation"] = (fitted, validation, test, proba)
+        scores["evaluation"] = (fitted, np.setdiff1d(train, fitted), test, proba[:, 1])
     return scores
 
 
@@ -548,10 +548,17 @@ def _correct_patch_model(settings: Settings, data: Path | None, verbose: bool) -
 
 
 def _patch_study(
-    settings: Settings, data: Path | None, scores: dict[str, pd.DataFrame], leaky: str, correct: str
+    settings: Settings,
+    manifest: pd.DataFrame,
+    scores: dict[str, pd.DataFrame],
+    leaky: str,
+    correct: str,
 ) -> Any:
-    """Study report of the first correct patch model (D = F), with the leaky runs' gap."""
-    _, manifest = load_patches(settings, data)
+    """Study report of the first correct patch model (D = F), with the leaky runs' gap.
+
+    ``manifest`` is the experiment's patch manifest (:func:`load_patches`), whose rows
+    the correct model's evaluation indexes.
+    """
     fitted, validation, test, proba = scores[correct].attrs["evaluation"]
     study = held_out_manifest(manifest, fitted=fitted, validation=validation, test=test)
     gap = runs_gap(
@@ -732,7 +739,7 @@ def run_augmentation(settings: Settings, data: Path | None, verbose: bool) -> Ex
         scores=scores,
         figures={"C vs D: test F1": _figure_scores(scores, "Augmentation before vs after split")},
         notes=notes,
-        study=_patch_study(settings, data, scores, "C", "D"),
+        study=_patch_study(settings, manifest, scores, "C", "D"),
     )
 
 
@@ -774,7 +781,7 @@ def run_patient_split(settings: Settings, data: Path | None, verbose: bool) -> E
         scores=scores,
         figures={"E vs F: test F1": _figure_scores(scores, "Patch-level vs patient-level split")},
         notes=notes,
-        study=_patch_study(settings, data, scores, "E", "F"),
+        study=_patch_study(settings, manifest, scores, "E", "F"),
     )
 
 
@@ -945,17 +952,19 @@ def _fit_and_evaluate_model_i(
 ) -> _ModelI:
     labels = manifest["label"].to_numpy()
     model, test, external = _fit_on_internal(settings, images, manifest, verbose)
-    normal_test = test[labels[test] == 0]
-    external_predictions = np.asarray(model.predict(images[external]))
+    # one pass of the network over both evaluations: predict is the argmax of these
+    proba = np.asarray(model.predict_proba(images[np.r_[test, external]]))
+    predicted = model.classes_[np.argmax(proba, axis=1)]
+    test_predictions, external_predictions = predicted[: test.size], predicted[test.size :]
     return _ModelI(
         model=model,
         test=test,
         external=external,
-        internal_scores=binary_metrics(labels[test], np.asarray(model.predict(images[test]))),
-        internal_normals_ok=float(np.mean(model.predict(images[normal_test]) == 0)),
+        internal_scores=binary_metrics(labels[test], test_predictions),
+        internal_normals_ok=float(np.mean(test_predictions[labels[test] == 0] == 0)),
         external_predictions=external_predictions,
         external_ok=float(np.mean(external_predictions == 0)),
-        probabilities=np.asarray(model.predict_proba(images[np.r_[test, external]]))[:, 1],
+        probabilities=proba[:, 1],
     )
 
 
