@@ -432,7 +432,6 @@ def test_threads_processes_and_serial_give_identical_hashes(images, monkeypatch)
     serial = hash_images(paths, n_jobs=1)
     default = hash_images(paths)  # 72 small images: the calling thread is fastest
     monkeypatch.setattr(hashing, "_THREADS_MIN_SAVING_SECONDS", 0.0)  # as if large
-    monkeypatch.setattr(hashing, "_threads_pay", lambda here, threads: True)
     threads = hash_images(paths, n_jobs=2)
     monkeypatch.setattr(hashing, "_PROCESS_START_SECONDS", 0.0)  # as if 10,000 images
     processes = hash_images(paths, n_jobs=2)
@@ -448,18 +447,19 @@ def test_threads_processes_and_serial_give_identical_hashes(images, monkeypatch)
 
 
 @pytest.mark.skipif(joblib.cpu_count() < 2, reason="threads need 2 CPUs")
-def test_where_threads_do_not_pay_the_rest_is_hashed_here(images, monkeypatch):
+@pytest.mark.parametrize("threads_pay", [False, True])
+def test_the_threads_trial_decides_where_the_rest_is_hashed(images, monkeypatch, threads_pay):
     root, _, df = images
     paths = [root / p for p in df["path"]] * 64  # 384 images: 12 chunks
     serial = hash_images(paths, n_jobs=1)
     monkeypatch.setattr(hashing, "_THREADS_MIN_SAVING_SECONDS", 0.0)
     paces = []
 
-    def slower(here, threads):
+    def judged(here, threads):
         paces.append((here, threads))
-        return False
+        return threads_pay
 
-    monkeypatch.setattr(hashing, "_threads_pay", slower)
+    monkeypatch.setattr(hashing, "_threads_pay", judged)
     runs = recording_runs(monkeypatch)
     here = []
     real_here = hashing._hash_here
@@ -468,9 +468,14 @@ def test_where_threads_do_not_pay_the_rest_is_hashed_here(images, monkeypatch):
     )
     tried = hash_images(paths, n_jobs=2)
     # First chunk timed here, one more here (warm pace), one per worker on threads to
-    # warm them up, two per worker timed, then the 4 left here.
+    # warm them up, two per worker timed, then the 4 left: on the threads where they
+    # were judged faster, else here.
     trial = [(2, "threads", 2), (2, "threads", 4)]
-    assert here == [1, 1, 4] and runs == trial and len(paces) == 1
+    if threads_pay:
+        assert here == [1, 1] and runs == [*trial, (2, "threads", 4)]
+    else:
+        assert here == [1, 1, 4] and runs == trial
+    assert len(paces) == 1
     assert all(pace > 0 for pace in paces[0])
     assert list(tried.exact) == list(serial.exact)
     np.testing.assert_array_equal(tried.thumbnail, serial.thumbnail)

@@ -342,6 +342,21 @@ def test_twin_scores_by_hand():
     assert np.isnan(_twin_scores(y_true, y_pred, np.ones(6, bool))["f1_without_twin"])
 
 
+def test_validation_loss_path_by_hand():
+    from pitfalls.reproduction._deep import _validation_loss_path
+
+    # lowest at the second epoch (counted from 1 in the notes), the kept one is the last
+    history = pd.DataFrame({"epoch": [0, 1, 2, 3], "val_loss": [0.7, 0.4, 0.9, 1.3]})
+    assert _validation_loss_path(history, kept=3) == {
+        "val_min_epoch": 2, "val_loss_min": 0.4, "val_loss_kept": 1.3,
+    }  # fmt: skip
+    # a NaN epoch is skipped; no validation data at all gives NaN throughout
+    history["val_loss"] = [np.nan, 0.5, 0.6, np.nan]
+    assert _validation_loss_path(history, kept=2)["val_min_epoch"] == 2
+    empty = _validation_loss_path(history.assign(val_loss=np.nan), kept=3)
+    assert all(np.isnan(value) for value in empty.values())
+
+
 @pytest.mark.torch
 @pytest.mark.parametrize("turn", ["identity", "flip-x", "flip-y", "transpose", "rot90",
                                   "rot180", "rot270", "anti-transpose"])  # fmt: skip
