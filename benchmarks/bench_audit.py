@@ -16,6 +16,8 @@ Prints, each against a reference measured in the same run:
    worker, threads where a trial shows they pay, or processes, planned from the
    pace of the first 32 images) at 200, 1,000 and 10,000 images (medians of
    alternating runs, ``--repeats``), and the full audit of the 10,000 images;
+   3b. hash time per image against a full decode at 224, 450 and 1,024 pixels a
+   side (larger images are area-averaged to a 256-pixel work image);
 4. the near-duplicate search on feature rows, 200k x 64 training rows against 50k
    test rows with 100 planted copies (noise 1e-4), against scikit-learn's exact
    brute-force radius search on the same rows (a tenth of them, extrapolated).
@@ -284,6 +286,28 @@ def bench_hashing(sizes: tuple[int, ...], repeats: int) -> None:
         )
 
 
+def bench_hashing_sizes(counts: dict[int, int], repeats: int) -> None:
+    """Hashing per core against a full decode, at several image sizes.
+
+    Images larger than 256 pixels a side are area-averaged to a 256-pixel work image
+    after the exact pixel hash; this times that path beside the 224-pixel one.
+    """
+    print("\n== 3b. image hashing per core, by image size (textured JPEGs, one worker)")
+    for size, n in counts.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = textured_jpegs(Path(tmp), n, size=size)
+            hash_images(paths[:20], n_jobs=1)  # warm-up
+            t_decode, t_hash = alternating_medians(
+                max(repeats, 3),
+                lambda paths=paths: [load_image(p) for p in paths],
+                lambda paths=paths: hash_images(paths, n_jobs=1),
+            )
+        print(
+            f"{size:5d} x {size:<5d} ({n:4d} images): decode {t_decode / n * 1e3:7.3f} ms/image, "
+            f"hash_images {t_hash / n * 1e3:7.3f} ms/image = {t_hash / t_decode:.2f}x"
+        )
+
+
 def bench_rows(n_train: int, n_test: int, n_features: int = 64) -> None:
     from sklearn.neighbors import NearestNeighbors
 
@@ -319,8 +343,8 @@ def main() -> None:
     parser.add_argument(
         "--sections",
         nargs="+",
-        choices=("manifest", "search", "hashing", "rows"),
-        default=["manifest", "search", "hashing", "rows"],
+        choices=("manifest", "search", "hashing", "sizes", "rows"),
+        default=["manifest", "search", "hashing", "sizes", "rows"],
         help="which benchmarks to run (default: all)",
     )
     parser.add_argument(
@@ -334,6 +358,9 @@ def main() -> None:
         bench_search(100_000 // scale, 20_000 // scale)
     if "hashing" in args.sections:
         bench_hashing((200 // scale, 1000 // scale, 10_000 // scale), args.repeats)
+    if "sizes" in args.sections:
+        counts = {224: 1000 // scale, 450: 500 // scale, 1024: 150 // scale}
+        bench_hashing_sizes(counts, args.repeats)
     if "rows" in args.sections:
         bench_rows(200_000 // scale, 50_000 // scale)
 

@@ -496,6 +496,29 @@ def test_area_downsample_is_exact_and_mirror_symmetric(height, width, size):
     np.testing.assert_allclose(_downsample(pixels[::-1, ::-1], size), thumb[::-1, ::-1], atol=1e-12)
 
 
+@settings(max_examples=40, deadline=None)
+@given(height=st.integers(1, 1200), width=st.integers(1, 1200))
+def test_work_image_of_a_large_image_is_its_exact_area_average(height, width):
+    # The sparse average, by bands of rows (1 MiB of float64: 109 rows of a
+    # 1200-pixel row, so large images take several), against the dense cell-overlap
+    # products in float64; float32 result, mirror-symmetric.
+    from pitfalls.audit import _hashing
+
+    pixels = np.random.default_rng(height * 1201 + width).integers(0, 256, (height, width))
+    gray = pixels.astype(np.uint8)
+    work = _hashing._work_image(gray)
+    longest = max(height, width)
+    if longest <= 256:
+        assert work.dtype == np.float32 and np.array_equal(work, gray)
+        return
+    size = (max(1, round(height * 256 / longest)), max(1, round(width * 256 / longest)))
+    rows, columns = _hashing._area_matrix(height, size[0]), _hashing._area_matrix(width, size[1])
+    assert work.dtype == np.float32 and work.shape == size
+    np.testing.assert_allclose(work, rows @ gray.astype(np.float64) @ columns.T, rtol=0, atol=1e-4)
+    flipped = _hashing._work_image(np.ascontiguousarray(gray[::-1, ::-1]))
+    np.testing.assert_allclose(flipped[::-1, ::-1], work, rtol=0, atol=1e-4)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     background=st.integers(0, 510).map(lambda twice: twice / 2),

@@ -419,8 +419,7 @@ def _work_of(pixels: np.ndarray) -> _Work:
 
 def _content_thumbnails(works: Sequence[_Work]) -> list[_Reduced]:
     # The 64x64 area-averaged thumbnail of each work image's trimmed content
-    # (float32 for images up to 256 pixels a side, float64 above; None for a blank
-    # image) and its intensity range. Work images of one shape and dtype (most
+    # (float32; None for a blank image) and its intensity range. Work images of one shape and dtype (most
     # often all of a chunk) are trimmed together; every operation is the one each
     # image gets alone. They are averaged one by one: stacked, the float copies
     # outgrow the caches and cost more than the calls they save.
@@ -569,19 +568,16 @@ def _grayscale(pixels: np.ndarray) -> np.ndarray:
 
 
 def _work_image(gray: np.ndarray) -> np.ndarray:
-    # At most _WORK pixels on the longer side, float: an exact area average, so the
-    # result is mirror-symmetric and no full-size float copy of a large image is made.
+    # At most _WORK pixels on the longer side, float32: an exact area average, so
+    # the result is mirror-symmetric and no full-size float copy of a large image is
+    # made. float32 whatever the size, so that an image and its copy at another size
+    # are described with the same arithmetic from here on.
     height, width = gray.shape
     longest = max(height, width)
     if longest <= _WORK:
         return gray.astype(np.float32)
     size = (max(1, round(height * _WORK / longest)), max(1, round(width * _WORK / longest)))
-    # Blocks of rows, so that the float64 copy reduceat makes is 1 MiB at most.
-    step = max(1, _STRIP_BYTES // (8 * width))
-    narrow = np.empty((height, size[1]), np.float32)
-    for top in range(0, height, step):
-        narrow[top : top + step] = _area_average(gray[top : top + step], size[1], axis=1)
-    return _area_average(narrow, size[0], axis=0)
+    return _area_average_rows(_area_average_columns(gray, size[1]), size[0])
 
 
 def _trim_borders(grays: np.ndarray, intensity_ranges: Sequence[float]) -> list[np.ndarray | None]:
@@ -654,8 +650,9 @@ def _differs(grays: np.ndarray, backgrounds: np.ndarray, tolerances: list[Any]) 
     limits = np.array([float(t) for t in tolerances]).astype(work)[:, None]
     centres = backgrounds.astype(np.float32)[:, None]
     if grays.dtype != np.uint8:
-        differs = np.abs(grays - centres[:, :, None]) > limits[:, :, None]
-        return differs.view(np.uint8)
+        distances = grays - centres[:, :, None]  # one temporary, reused: a chunk's
+        np.abs(distances, out=distances)  # stack is megabytes
+        return np.greater(distances, limits[:, :, None]).view(np.uint8)
     # Bytes: the same float32 test on the 256 values a byte takes. |value -
     # background| grows away from the background, so the values within tolerance
     # form one run [first, first + span], tested at once with wrap-around bytes.
@@ -727,27 +724,42 @@ def _area_matrix(n: int, size: int, dtype: str = "<f8") -> np.ndarray:
     return weights
 
 
-def _area_average(values: np.ndarray, size: int, axis: int) -> np.ndarray:
-    # The same exact area average along one axis in O(n) (for large images, where an
-    # n x size matrix would not pay): sums of whole pixels between the cell edges
-    # (one reduceat pass, in the input's float type or float64 for integers: the
-    # caller passes blocks, so the cast copy stays small), then the cut parts of the
-    # pixels the edges fall in; the running sum in float64.
-    n = values.shape[axis]
+@functools.lru_cache(maxsize=64)
+def _area_weights(n: int, size: int, dtype: str = "<f8") -> Any:
+    # _area_matrix(n, size, dtype) as a sparse matrix (CSR), by the same expression:
+    # a cell covers at most ceil(n / size) + 1 pixels, so a large image needs no
+    # dense size x n matrix, and a product costs a few multiply-adds per pixel.
+    from scipy import sparse
+
     edges = np.arange(size + 1) * (n / size)
-    lower = np.minimum(np.floor(edges).astype(np.int64), n - 1)
-    fraction = (edges - lower).reshape([-1 if a == axis else 1 for a in range(2)])
-    dtype = values.dtype if values.dtype.kind == "f" else np.float64
-    segments = np.add.reduceat(values, lower[:-1], axis=axis, dtype=dtype).astype(np.float64)
-    zero = np.zeros_like(np.take(segments, [0], axis=axis))
-    before = np.concatenate([zero, np.cumsum(segments, axis=axis)], axis=axis)
-    integral = np.take(before, np.arange(size + 1), axis=axis)
-    integral = integral + fraction * np.take(values, lower, axis=axis)
-    # The last edge is the end of the image: the total, not pixel n-1 cut in full.
-    last = [slice(None), slice(None)]
-    last[axis] = slice(size, size + 1)
-    integral[tuple(last)] = np.take(before, [size], axis=axis)
-    return np.diff(integral, axis=axis) / (n / size)
+    first = np.floor(edges[:-1]).astype(np.int64)
+    taps = int((np.minimum(np.ceil(edges[1:]).astype(np.int64), n) - first).max())
+    pixels = first[:, None] + np.arange(taps)
+    overlap = np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels)
+    weights = (np.clip(overlap, 0.0, None) / (n / size)).astype(dtype)
+    kept = (weights > 0) & (pixels < n)
+    cells = np.broadcast_to(np.arange(size)[:, None], kept.shape)[kept]
+    return sparse.csr_array((weights[kept], (cells, pixels[kept])), shape=(size, n))
+
+
+def _area_average_columns(gray: np.ndarray, size: int) -> np.ndarray:
+    # The exact area average of each row onto size columns (float32), a band of rows
+    # at a time: the band's columns become rows of a float64 copy (1 MiB at most),
+    # so that the sparse product runs over whole rows.
+    height, width = gray.shape
+    weights = _area_weights(width, size)
+    narrow = np.empty((height, size), np.float32)
+    step = max(1, _STRIP_BYTES // (8 * width))
+    for top in range(0, height, step):
+        band = np.ascontiguousarray(gray[top : top + step].T, dtype=np.float64)
+        narrow[top : top + step] = np.asarray(weights @ band).T
+    return narrow
+
+
+def _area_average_rows(narrow: np.ndarray, size: int) -> np.ndarray:
+    # The same along the columns of the float32 result of _area_average_columns, in
+    # float32 (no float64 copy of it): a few terms per cell, rounding at 1e-7.
+    return np.asarray(_area_weights(narrow.shape[0], size, "<f4") @ narrow)
 
 
 _Hashes = tuple[str, np.ndarray, np.ndarray, bool, np.ndarray]
