@@ -419,10 +419,11 @@ def _work_of(pixels: np.ndarray) -> _Work:
 
 def _content_thumbnails(works: Sequence[_Work]) -> list[_Reduced]:
     # The 64x64 area-averaged thumbnail of each work image's trimmed content
-    # (float32; None for a blank image) and its intensity range. Work images of one shape and dtype (most
-    # often all of a chunk) are trimmed together; every operation is the one each
-    # image gets alone. They are averaged one by one: stacked, the float copies
-    # outgrow the caches and cost more than the calls they save.
+    # (float32; None for a blank image) and its intensity range. Work images of one
+    # shape and dtype (most often all of a chunk) are trimmed together; every
+    # operation is the one each image gets alone. They are averaged one by one:
+    # stacked, the float copies outgrow the caches and cost more than the calls they
+    # save.
     reduced: list[_Reduced] = [(None, work[1]) for work in works]
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, (work, _) in enumerate(works):
@@ -577,7 +578,7 @@ def _work_image(gray: np.ndarray) -> np.ndarray:
     if longest <= _WORK:
         return gray.astype(np.float32)
     size = (max(1, round(height * _WORK / longest)), max(1, round(width * _WORK / longest)))
-    return _area_average_rows(_area_average_columns(gray, size[1]), size[0])
+    return _area_average_height(_area_average_width(gray, size[1]), size[0])
 
 
 def _trim_borders(grays: np.ndarray, intensity_ranges: Sequence[float]) -> list[np.ndarray | None]:
@@ -713,22 +714,18 @@ def _area_product(values: np.ndarray, size: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=1024)
 def _area_matrix(n: int, size: int, dtype: str = "<f8") -> np.ndarray:
-    # weights[c, p]: the share of cell c (n / size pixels wide) that pixel p covers.
-    edges = np.arange(size + 1) * (n / size)
-    pixels = np.arange(n + 1)
-    overlap = np.minimum(edges[1:, None], pixels[None, 1:]) - np.maximum(
-        edges[:-1, None], pixels[None, :-1]
-    )
-    weights = (np.clip(overlap, 0.0, None) / (n / size)).astype(dtype)
+    # The dense form of _area_weights, for the small products of the thumbnails.
+    weights = _area_weights(n, size, dtype).toarray()
     weights.setflags(write=False)
     return weights
 
 
 @functools.lru_cache(maxsize=64)
 def _area_weights(n: int, size: int, dtype: str = "<f8") -> Any:
-    # _area_matrix(n, size, dtype) as a sparse matrix (CSR), by the same expression:
-    # a cell covers at most ceil(n / size) + 1 pixels, so a large image needs no
-    # dense size x n matrix, and a product costs a few multiply-adds per pixel.
+    # weights[c, p]: the share of cell c (n / size pixels wide) that pixel p covers,
+    # as a sparse matrix (CSR): a cell covers at most ceil(n / size) + 1 pixels, so a
+    # large image needs no dense size x n matrix and a product costs a few
+    # multiply-adds per pixel.
     from scipy import sparse
 
     edges = np.arange(size + 1) * (n / size)
@@ -742,10 +739,10 @@ def _area_weights(n: int, size: int, dtype: str = "<f8") -> Any:
     return sparse.csr_array((weights[kept], (cells, pixels[kept])), shape=(size, n))
 
 
-def _area_average_columns(gray: np.ndarray, size: int) -> np.ndarray:
-    # The exact area average of each row onto size columns (float32), a band of rows
-    # at a time: the band's columns become rows of a float64 copy (1 MiB at most),
-    # so that the sparse product runs over whole rows.
+def _area_average_width(gray: np.ndarray, size: int) -> np.ndarray:
+    # The image's width averaged down to size columns (float32), a band of rows at a
+    # time: the band's columns become rows of a float64 copy (1 MiB at most), so
+    # that the sparse product runs over whole rows.
     height, width = gray.shape
     weights = _area_weights(width, size)
     narrow = np.empty((height, size), np.float32)
@@ -756,8 +753,8 @@ def _area_average_columns(gray: np.ndarray, size: int) -> np.ndarray:
     return narrow
 
 
-def _area_average_rows(narrow: np.ndarray, size: int) -> np.ndarray:
-    # The same along the columns of the float32 result of _area_average_columns, in
+def _area_average_height(narrow: np.ndarray, size: int) -> np.ndarray:
+    # The height of _area_average_width's result averaged down to size rows, in
     # float32 (no float64 copy of it): a few terms per cell, rounding at 1e-7.
     return np.asarray(_area_weights(narrow.shape[0], size, "<f4") @ narrow)
 
