@@ -228,10 +228,10 @@ class LeakageGuard(MetaEstimatorMixin, BaseEstimator):
     the check costs up to one full fingerprint of the input. Hashing every training
     value once is most of the cost, and its floor: the guard keeps neither a copy of
     the rows nor a reference to them. For 100 000 x 50 float64 rows, fitting and
-    checking took 11.6 ms on a quiet machine: 19% of the CPU time of a
-    single-threaded LogisticRegression's fit and predict on them (0.06 s), and 0.2 to
-    0.4% of a random forest's or gradient boosting's (``benchmarks/bench_guard.py``
-    prints the figures). Reading the rows once takes 1.6 ms, and the fingerprints
+    checking took 9.6 ms on a quiet machine: 17% of the CPU time of a
+    single-threaded LogisticRegression's fit and predict on them (0.056 s), and 0.2
+    to 0.3% of a random forest's or gradient boosting's (``benchmarks/bench_guard.py``
+    prints the figures). Reading the rows once takes 1.4 ms, and the fingerprints
     (4.7 ms) are about the cheapest numpy hash that keeps the collision bound: a
     single multiply-add per 64-bit word (1.7 ms) lets rows that differ only in their
     words' top bits (the signs of two values) collide.
